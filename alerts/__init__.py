@@ -1,0 +1,1 @@
+"""Detectors, rules, the alert lifecycle, tickets and SLA clocks, escalation and notifications."""

@@ -1,0 +1,162 @@
+"""The composition root: builds every part from the settings, wires them, starts and stops them in order.
+
+    broker ──► gateway ──► telemetry store (durable) ──► alert service ──► tickets, clocks, outbox
+                  └──► dead letters                         │                        └──► dispatcher ──► apprise
+                                                            └──► event bus ──► API (SSE, board), MQTT alerts topic
+
+Nothing else imports every package. ``facwatch demo`` and ``facwatch run`` both build a ``System`` here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+
+from alerts.events import Event, EventBus
+from alerts.notify import Dispatcher
+from alerts.service import AlertService
+from api.auth import TokenStore
+from api.deps import ApiServices
+from api.main import create_app
+from api.server import ServerHandle, serve
+from facwatch.clock import Clock, WallClock
+from facwatch.config import Settings
+from facwatch.model import Reading, Site
+from facwatch.state import migrate, open_engine
+from gateway import topics
+from gateway.embedded import EmbeddedBroker
+from gateway.subscriber import Gateway
+from ingest.deadletters import DeadLetterStore
+from ingest.sqlite_store import SqliteStore
+
+log = structlog.get_logger("facwatch.app")
+
+PARTS = ("gateway", "alerts", "api")
+TICK_S = 0.5
+
+
+@dataclass
+class System:
+    """Every running part of one facwatch process. Build with ``build``, then ``start`` and ``stop``."""
+
+    settings: Settings
+    site: Site
+    clock: Clock
+    parts: frozenset[str]
+    bus: EventBus = field(default_factory=EventBus)
+    broker: EmbeddedBroker | None = None
+    gateway: Gateway | None = None
+    api: ServerHandle | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _closers: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = open_engine(self.settings.state_url)
+        migrate(self.engine)
+        if self.settings.telemetry.backend != "sqlite":
+            raise NotImplementedError("the InfluxDB telemetry store comes with the ingest issue")
+        self.store = SqliteStore(self.settings.telemetry_path, retention_days=self.settings.telemetry.retention_days)
+        self.dead_letters = DeadLetterStore(self.settings.data_dir / "deadletters.db")
+        self.tokens = TokenStore(self.engine)
+        self.dispatcher = Dispatcher(self.engine)
+        self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus)
+        self._closers += [self.store.close, self.dead_letters.close, self.engine.dispose]
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self, *, embedded_broker: bool = False) -> None:
+        if embedded_broker:
+            self.broker = EmbeddedBroker()
+            self.broker.start()
+            self.settings.mqtt.url = self.broker.url
+        if "gateway" in self.parts:
+            on_batch = self._on_batch if "alerts" in self.parts else None
+            self.gateway = Gateway(
+                self.settings.mqtt, self.site, self.store, self.dead_letters, on_batch=on_batch, clock=self.clock
+            )
+            self.gateway.start()
+            self.bus.listen(self._publish_alert_change)
+        if "alerts" in self.parts:
+            self._spawn("ticker", self._tick_loop)
+        if "api" in self.parts:
+            services = ApiServices(
+                site=self.site,
+                alerts=self.alerts,
+                telemetry=self.store,
+                dead_letters=self.dead_letters,
+                tokens=self.tokens,
+                bus=self.bus,
+                clock=self.clock,
+            )
+            app = create_app(services)
+            self.api = serve(app, self.settings.api.host, self.settings.api.port)
+        log.info("started", parts=sorted(self.parts), site=self.site.id, broker=self.settings.mqtt.url)
+
+    def stop(self) -> None:
+        """Stop in reverse order of data flow: intake first, so that everything taken in is stored and judged."""
+        self._stop.set()
+        if self.gateway is not None:
+            self.gateway.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if "alerts" in self.parts:
+            self._tick_once()  # a last look at the clocks and the outbox
+        if self.api is not None:
+            self.api.stop()
+        self.bus.close()
+        if self.broker is not None:
+            self.broker.stop()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                close()
+        log.info("stopped")
+
+    @property
+    def api_url(self) -> str:
+        if self.api is None:
+            raise RuntimeError("the API is not running")
+        return f"http://{self.settings.api.host}:{self.api.port}"
+
+    # --- wiring ----------------------------------------------------------------------------------------
+
+    def _on_batch(self, readings: Sequence[Reading]) -> None:
+        self.alerts.observe(readings)
+
+    def _publish_alert_change(self, event: Event) -> None:
+        if event.type != "alert" or self.gateway is None:
+            return
+        site, asset = str(event.data.get("site", self.site.id)), str(event.data.get("asset", ""))
+        if asset:
+            self.gateway.publish(topics.alerts(site, asset), orjson.dumps(dict(event.data)), qos=1)
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            self._tick_once()
+
+    def _tick_once(self) -> None:
+        now = self.clock.now()
+        try:
+            self.alerts.tick(now)
+            self.dispatcher.deliver_pending(now)
+        except Exception:
+            log.exception("tick failed")
+
+
+def build(settings: Settings, site: Site, *, parts: Sequence[str] = PARTS, clock: Clock | None = None) -> System:
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    return System(settings=settings, site=site, clock=clock or WallClock(), parts=frozenset(parts))

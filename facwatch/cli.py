@@ -1,0 +1,208 @@
+"""The ``facwatch`` command line (ARCHITECTURE.md, "Command line and HTTP")."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import orjson
+import structlog
+
+from api.auth import TokenStore
+from facwatch import __version__, logs
+from facwatch.app import PARTS, System, build
+from facwatch.clock import Clock, ScaledClock, WallClock
+from facwatch.config import load_settings, load_site
+from facwatch.errors import FacwatchError
+from facwatch.model import ms_from_utc
+from facwatch.state import migrate, open_engine
+from simulator.publisher import run_publisher
+from simulator.scenario import load_scenario
+
+log = structlog.get_logger("facwatch.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except FacwatchError as exc:
+        print(f"facwatch: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facwatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"facwatch {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the whole system in one process on embedded defaults")
+    demo.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: Ctrl-C)")
+    demo.add_argument("--port", type=int, default=8000, help="port of the API and board (default 8000)")
+    demo.add_argument("--data-dir", type=Path, default=Path("data"), help="where state and telemetry go")
+    demo.add_argument("--broker", default=None, help="mqtt://host:port of a broker (default: embedded)")
+    demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs X times wall time")
+    demo.add_argument("--scenario", default="demo", help="scenario file or shipped name (default: demo)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run", help="the production process against configured servers")
+    run.add_argument("--config", type=Path, required=True, help="settings file (TOML); see deploy/facwatch.toml")
+    run.add_argument("--only", default=",".join(PARTS), help=f"parts to run, comma-separated ({','.join(PARTS)})")
+    run.set_defaults(func=cmd_run)
+
+    simulate = sub.add_parser("simulate", help="run the simulator against a broker, or write its data to files")
+    simulate.add_argument("--site", default="demo", help="site file, or demo")
+    simulate.add_argument("--scenario", default="demo", help="scenario file or shipped name")
+    simulate.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    simulate.add_argument("--speed", type=float, default=1.0)
+    simulate.add_argument("--duration", type=float, default=None)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--out", type=Path, default=None, help="write CSV files and labels.jsonl here")
+    simulate.set_defaults(func=cmd_simulate)
+
+    token = sub.add_parser("token", help="create or revoke API tokens")
+    token.add_argument("--config", type=Path, default=None)
+    token.add_argument("--data-dir", type=Path, default=None)
+    token_sub = token.add_subparsers(metavar="ACTION", required=True)
+    create = token_sub.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("name")
+    create.add_argument("--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+class _Stopper:
+    """Sets an event on SIGINT/SIGTERM so that the main thread can shut everything down in order."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.event.set()
+
+    def wait(self, duration: float | None) -> None:
+        self.event.wait(duration)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = load_settings(data_dir=args.data_dir, api={"port": args.port})
+    logs.configure(settings.log_format, settings.log_level)
+    data_dir = settings.data_dir.resolve()
+    site = load_site("demo", variables={"data_dir": str(data_dir)})
+    scenario = load_scenario(args.scenario)
+    clock: Clock = WallClock() if args.speed == 1.0 else ScaledClock(args.speed)
+    if args.broker:
+        settings.mqtt.url = args.broker
+    system = build(settings, site, clock=clock)
+    stopper = _Stopper()
+    system.start(embedded_broker=args.broker is None)
+    sim_stop = threading.Event()
+    try:
+        token = system.tokens.create("demo-admin", ["admin"])
+        url = system.api_url + "/"
+        (data_dir / "demo.json").write_bytes(orjson.dumps({"url": url, "token": token}))
+        print(
+            f"\nfacwatch demo — {site.name}\n"
+            f"  board:  {url}#token={token}\n"
+            f"  url:    {url}\n"
+            f"  token:  {token}\n"
+            f"  broker: {settings.mqtt.url}\n"
+            f"  data:   {data_dir}   (demo.json, notifications.jsonl)\n"
+            f"  A scripted elevator entrapment follows about 30 s in. Ctrl-C stops.\n",
+            flush=True,
+        )
+        sim = threading.Thread(
+            target=run_publisher,
+            kwargs={
+                "site": site,
+                "scenario": scenario,
+                "broker_url": settings.mqtt.url,
+                "speed": args.speed,
+                "seed": args.seed,
+                "stop": sim_stop,
+                "start_ms": ms_from_utc(clock.now()),
+            },
+            name="facwatch-simulator",
+            daemon=True,
+        )
+        sim.start()
+        stopper.wait(args.duration)
+    finally:
+        sim_stop.set()
+        time.sleep(0.2)
+        system.stop()
+    print("facwatch demo stopped; data kept in", data_dir, flush=True)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    logs.configure(settings.log_format, settings.log_level)
+    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    system: System = build(settings, site, parts=parts)
+    stopper = _Stopper()
+    system.start()
+    if system.api is not None:
+        print(f"facwatch running: API on {system.api_url}/", flush=True)
+    try:
+        stopper.wait(None)
+    finally:
+        system.stop()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.cli import simulate
+
+    logs.configure()
+    return simulate(
+        site=args.site,
+        scenario=args.scenario,
+        broker=args.broker,
+        speed=args.speed,
+        duration=args.duration,
+        seed=args.seed,
+        out=args.out,
+    )
+
+
+def _token_store(args: argparse.Namespace) -> TokenStore:
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    settings = load_settings(args.config, **overrides)
+    engine = open_engine(settings.state_url)
+    migrate(engine)
+    return TokenStore(engine)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    store = _token_store(args)
+    print(store.create(args.name, args.scope or ["viewer"]))
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    store = _token_store(args)
+    store.revoke(args.token_id)
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

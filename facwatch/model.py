@@ -1,0 +1,353 @@
+"""Shared domain values: the vocabulary every part of facwatch speaks.
+
+Everything here is a frozen dataclass or an enum, with no I/O. Timestamps of telemetry are integers in
+epoch milliseconds (cheap, exact, what devices send); times of alerts and tickets are timezone-aware UTC
+``datetime`` values. The ports at the bottom are the seams between parts: the gateway writes to a
+``ReadingSink`` without knowing the store, the API reads from a ``TelemetryReader`` without knowing
+whether SQLite or InfluxDB answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Generic, Protocol, TypeVar
+
+
+class AssetKind(StrEnum):
+    ELEVATOR = "elevator"
+    PUMP = "pump"
+    POWER = "power"
+
+
+class Level(StrEnum):
+    """Alert levels, after the Chinese four-colour early-warning practice (ARCHITECTURE.md)."""
+
+    RED = "red"
+    ORANGE = "orange"
+    YELLOW = "yellow"
+    BLUE = "blue"
+
+    @property
+    def rank(self) -> int:
+        """0 is the worst; sort by it to put RED first."""
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.RED: 0, Level.ORANGE: 1, Level.YELLOW: 2, Level.BLUE: 3}
+
+# Channels that the standard profiles expect, per asset kind (ARCHITECTURE.md, MQTT contract).
+# The value is True for a boolean channel.
+STANDARD_CHANNELS: Mapping[AssetKind, Mapping[str, bool]] = {
+    AssetKind.ELEVATOR: {
+        "floor": False,
+        "in_door_zone": True,
+        "door_open": True,
+        "speed_mps": False,
+        "motor_current_a": False,
+        "vibration_rms_g": False,
+        "load_kg": False,
+        "alarm_button": True,
+        "running": True,
+    },
+    AssetKind.PUMP: {
+        "discharge_pressure_bar": False,
+        "suction_pressure_bar": False,
+        "flow_m3h": False,
+        "motor_current_a": False,
+        "vibration_rms_mms": False,
+        "bearing_temp_c": False,
+        "running": True,
+    },
+    AssetKind.POWER: {
+        "voltage_l1_v": False,
+        "voltage_l2_v": False,
+        "voltage_l3_v": False,
+        "current_l1_a": False,
+        "current_l2_a": False,
+        "current_l3_a": False,
+        "frequency_hz": False,
+        "power_factor": False,
+        "transformer_temp_c": False,
+    },
+}
+
+
+def utc_from_ms(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+def ms_from_utc(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+# --- sites -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Building:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    id: str
+    kind: AssetKind
+    building: str
+    name: str
+    interval_s: float = 1.0
+    """Expected reporting interval; silence longer than this times a tolerance means offline."""
+    rated: Mapping[str, float] = field(default_factory=dict)
+    """Rated values: an elevator's floors and speed, a pump's pressure and flow, a panel's voltage."""
+    checkin_code: str = ""
+    """The code posted at the asset; an engineer's check-in must carry it to prove arrival."""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    name: str
+    role: str
+    """``engineer``, ``supervisor`` or ``manager``."""
+    notify: tuple[str, ...] = ()
+    """Apprise URLs (or tags) that reach this person, on as many channels as they have."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerGroup:
+    building: str
+    name: str
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    timezone: str
+    buildings: tuple[Building, ...]
+    assets: tuple[Asset, ...]
+    people: tuple[Person, ...] = ()
+    owners: tuple[OwnerGroup, ...] = ()
+    on_call: tuple[str, ...] = ()
+    """Person ids in escalation order: the on-call engineer first, then supervisor, then manager."""
+
+    def asset(self, asset_id: str) -> Asset | None:
+        for asset in self.assets:
+            if asset.id == asset_id:
+                return asset
+        return None
+
+    def person(self, person_id: str) -> Person | None:
+        for person in self.people:
+            if person.id == person_id:
+                return person
+        return None
+
+    def owners_of(self, building: str) -> tuple[OwnerGroup, ...]:
+        return tuple(group for group in self.owners if group.building == building)
+
+    def escalation_chain(self) -> tuple[Person, ...]:
+        return tuple(p for pid in self.on_call if (p := self.person(pid)) is not None)
+
+
+# --- telemetry ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one channel of one asset at one time. Booleans are stored as 0.0 / 1.0."""
+
+    site: str
+    asset: str
+    channel: str
+    ts_ms: int
+    value: float
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A point of a history query: a raw reading or an aggregate over a window starting at ``ts_ms``."""
+
+    ts_ms: int
+    channel: str
+    value: float
+
+
+class DeadLetterReason(StrEnum):
+    MALFORMED = "malformed"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_SITE = "unknown_site"
+    UNKNOWN_ASSET = "unknown_asset"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    OUT_OF_RANGE = "out_of_range"
+    TIMESTAMP_SKEW = "timestamp_skew"
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    reason: DeadLetterReason
+    detail: str
+    payload: bytes
+    """Truncated to a bounded size before it is stored."""
+    received_ms: int
+    id: int | None = None
+
+
+# --- findings, alerts, tickets ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector or rule concluded about an asset at a time: the input of the alert engine.
+
+    ``active`` is True while the condition holds and False when it has cleared, so the engine can
+    resolve what it opened. ``kind`` is dotted, e.g. ``elevator.entrapment`` or ``threshold.high``.
+    """
+
+    site: str
+    asset: str
+    kind: str
+    ts_ms: int
+    active: bool
+    level: Level
+    summary: str
+    channel: str | None = None
+    value: float | None = None
+    detail: Mapping[str, float] = field(default_factory=dict)
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: str
+    site: str
+    asset: str
+    building: str
+    kind: str
+    level: Level
+    state: AlertState
+    summary: str
+    opened_at: datetime
+    updated_at: datetime
+    ticket_id: str | None = None
+    resolved_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    count: int = 1
+    """How many times the finding fired while this alert was open."""
+    escalation_step: int = 0
+    """0: the on-call engineer; 1: supervisor; 2: manager (index into the site's escalation chain)."""
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    REOPENED = "reopened"
+
+
+class TicketAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    DISPATCH = "dispatch"
+    CHECK_IN = "check_in"
+    PROGRESS = "progress"
+    PLAN_B = "plan_b"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    CANCEL = "cancel"
+    COMMENT = "comment"
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    acknowledge: datetime | None = None
+    on_site: datetime | None = None
+    fixed: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    ts: datetime
+    action: str
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    site: str
+    asset: str
+    building: str
+    kind: str
+    level: Level
+    state: TicketState
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    deadlines: Deadlines
+    alert_ids: tuple[str, ...] = ()
+    timeline: tuple[TicketEvent, ...] = ()
+    assignee: str | None = None
+    acknowledged_at: datetime | None = None
+    on_site_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A page of a list: ``next`` is the opaque cursor of the following page, or None at the end."""
+
+    items: Sequence[T]
+    next: str | None = None
+
+
+# --- ports: the seams between parts ------------------------------------------------------------------
+
+
+class ReadingSink(Protocol):
+    """Where the gateway puts validated readings. ``write`` returns only once they are durable."""
+
+    def write(self, readings: Sequence[Reading]) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    def put(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class TelemetryReader(Protocol):
+    """History queries that every telemetry store answers the same way."""
+
+    def query(
+        self,
+        site: str,
+        asset: str,
+        channel: str,
+        start_ms: int,
+        end_ms: int,
+        every_ms: int | None = None,
+        fn: str = "mean",
+    ) -> list[Point]: ...
+
+    def latest(self, site: str, asset: str) -> dict[str, Point]: ...

@@ -1,0 +1,1 @@
+"""The MQTT side: topics, payload codecs, validation, dead letters, presence and the subscriber."""

@@ -1,0 +1,3 @@
+"""Shared fixtures: real servers (tests/fixtures/*) are plugins so that every test directory can use them."""
+
+pytest_plugins = ["tests.fixtures.mqtt", "tests.fixtures.postgres", "tests.fixtures.receivers"]
