@@ -1,0 +1,265 @@
+"""The alert service on a real state database (SQLite and PostgreSQL): readings in; alerts, tickets,
+SLA clocks, escalation and notifications out, delivered through apprise to a real HTTP receiver."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, select, text
+
+from alerts.db import notifications
+from alerts.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.events import Event, EventBus
+from alerts.notify import Dispatcher
+from alerts.ports import ActionRequest
+from alerts.service import AlertService
+from facwatch.config import SlaSettings, load_site
+from facwatch.model import AlertState, Level, Site, TicketAction, TicketState
+from facwatch.state import migrate, open_engine
+from tests.alerts.helpers import MOVING, STUCK, T0, seconds
+from tests.fixtures.receivers import HttpReceiver
+
+HOLD = 4  # the entrapment hold: onset at T0, alert at T0 + 4 s
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    base: str = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def demo_site(receiver: HttpReceiver) -> Site:
+    """The demo compound, with every audience posting to its own path of the receiver."""
+    site = load_site("demo", variables={"data_dir": "/nonexistent"})
+    people = tuple(dataclasses.replace(p, notify=(f"{receiver.url}{p.role}",)) for p in site.people)
+    owners = tuple(
+        dataclasses.replace(o, notify=(f"{receiver.url}owners-{o.building}",)) for o in site.owners
+    )
+    return dataclasses.replace(site, people=people, owners=owners)
+
+
+class Harness:
+    def __init__(self, engine: Engine, site: Site) -> None:
+        self.engine, self.site = engine, site
+        self.events: list[Event] = []
+        self.restart()
+
+    def restart(self) -> None:
+        """A new process on the same database: fresh service, bus and dispatcher."""
+        bus = EventBus()
+        bus.listen(self.events.append)
+        self.service = AlertService(self.engine, self.site, SlaSettings(), bus)
+        self.dispatcher = Dispatcher(self.engine)
+
+    def feed(self, values: Mapping[str, float], start_s: float, count: int, asset: str = "b1-elev-1") -> None:
+        for readings in seconds(values, start_s, count, asset):
+            self.service.observe(readings)
+
+    def at(self, s: float) -> datetime:
+        return T0 + timedelta(seconds=s)
+
+    def notified(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(notifications.c.audience, notifications.c.recipient).order_by(notifications.c.id)
+            )
+            return [(a, r) for a, r in rows]
+
+    def act(self, ticket: str, action: TicketAction, at_s: float, **kw: Any) -> Any:
+        return self.service.act(ticket, ActionRequest(action=action, **kw), self.at(at_s))
+
+
+@pytest.fixture
+def h(engine: Engine, http_receiver: HttpReceiver) -> Harness:
+    return Harness(engine, demo_site(http_receiver))
+
+
+def test_entrapment_opens_one_red_alert_with_a_ticket_and_deadlines(h: Harness) -> None:
+    h.feed(MOVING, -3, 3)
+    h.feed(STUCK, 0, 30)  # 30 s stuck: the first readings open it, the rest repeat nothing
+    page = h.service.list_alerts()
+    assert len(page.items) == 1 and page.next is None
+    alert = page.items[0]
+    assert (alert.kind, alert.level, alert.state, alert.asset) == (
+        "elevator.entrapment",
+        Level.RED,
+        AlertState.FIRING,
+        "b1-elev-1",
+    )
+    assert alert.opened_at == h.at(HOLD)
+    assert alert.ticket_id is not None and alert.id.startswith("A-")
+    ticket = h.service.get_ticket(alert.ticket_id)
+    assert ticket.state is TicketState.OPEN and ticket.level is Level.RED
+    assert ticket.alert_ids == (alert.id,)
+    assert ticket.deadlines.acknowledge == alert.opened_at + timedelta(seconds=60)
+    assert ticket.deadlines.on_site == alert.opened_at + timedelta(seconds=180)
+    assert ticket.deadlines.fixed is None
+    assert [e.action for e in ticket.timeline] == ["opened"]
+    assert len(h.service.list_tickets().items) == 1
+    # The engineer on call and the building's owners are told; nobody else yet.
+    assert h.notified() == [("engineer", "eng-wang"), ("owners", "1号楼业主群 Building 1 owners")]
+
+
+def test_events_carry_the_api_shapes(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    alert_events = [e.data for e in h.events if e.type == "alert"]
+    ticket_events = [e.data for e in h.events if e.type == "ticket"]
+    assert len(alert_events) == 1 and len(ticket_events) == 1
+    alert, ticket = alert_events[0], ticket_events[0]
+    assert alert["level"] == "red" and alert["state"] == "firing" and alert["site"] == "lakeside"
+    assert alert["opened_at"] == "2025-03-01T08:00:04Z" and alert["ticket_id"] == ticket["id"]
+    assert ticket["alert_ids"] == [alert["id"]]
+    assert ticket["deadlines"] == {
+        "acknowledge": "2025-03-01T08:01:04Z",
+        "on_site": "2025-03-01T08:03:04Z",
+        "fixed": None,
+    }
+
+
+def test_a_recurrence_after_restart_counts_on_the_open_alert(h: Harness) -> None:
+    h.feed(STUCK, 0, 10)
+    h.restart()  # the rules' memory is gone; the database remembers
+    h.feed(STUCK, 10, 10)
+    (alert,) = h.service.list_alerts().items
+    assert alert.count == 2
+    assert len(h.service.list_tickets().items) == 1
+    assert len(h.notified()) == 2  # no second round of messages
+
+
+def test_clears_then_resolves_after_the_hold(h: Harness) -> None:
+    h.feed(STUCK, 0, 10)
+    h.feed(MOVING, 10, 30)
+    (alert,) = h.service.list_alerts().items
+    assert alert.state is AlertState.FIRING  # normal for 30 s of a 60 s hold
+    h.service.tick(h.at(10 + 60))
+    alert = h.service.get_alert(alert.id)
+    assert alert.state is AlertState.RESOLVED and alert.resolved_at == h.at(70)
+    assert alert.ticket_id is not None
+    assert h.service.get_ticket(alert.ticket_id).timeline[-1].action == "alert_resolved"
+    # It comes back: a new alert joins the still-open ticket.
+    h.feed(STUCK, 100, 10)
+    firing = h.service.list_alerts(state=AlertState.FIRING).items
+    assert len(firing) == 1 and firing[0].ticket_id == alert.ticket_id
+    assert len(h.service.get_ticket(alert.ticket_id).alert_ids) == 2
+
+
+def test_on_site_clock_escalates_to_the_supervisor_once_per_interval(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    assert alert.ticket_id
+    h.act(alert.ticket_id, TicketAction.ACKNOWLEDGE, 20, actor="eng-wang")
+    on_site = HOLD + 180
+    h.service.tick(h.at(on_site - 1))
+    assert [r for _, r in h.notified()][2:] == []
+    for s in (on_site, on_site + 1, on_site + 30, on_site + 59):  # ticking often fires once
+        h.service.tick(h.at(s))
+    assert h.notified()[2:] == [("supervisor", "sup-li")]
+    ticket = h.service.get_ticket(alert.ticket_id)
+    escalated = [e for e in ticket.timeline if e.action == "escalated"]
+    assert len(escalated) == 1 and escalated[0].note.startswith("escalated: on-site clock ran out")
+    h.service.tick(h.at(on_site + 60))  # the repeat goes up the chain
+    assert h.notified()[2:] == [("supervisor", "sup-li"), ("manager", "mgr-zhao")]
+    assert h.service.get_alert(alert.id).escalation_step == 2
+    # A restart re-fires nothing already notified.
+    h.restart()
+    h.service.tick(h.at(on_site + 61))
+    assert len(h.notified()) == 4
+
+
+def test_nobody_acknowledging_escalates_the_acknowledge_clock(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    h.service.tick(h.at(HOLD + 60))
+    assert h.notified()[2:] == [("supervisor", "sup-li")]
+    (alert,) = h.service.list_alerts().items
+    assert alert.ticket_id
+    notes = [e.note for e in h.service.get_ticket(alert.ticket_id).timeline]
+    assert any(n.startswith("escalated: acknowledge clock ran out") for n in notes)
+
+
+def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    tid = alert.ticket_id
+    assert tid
+    h.act(tid, TicketAction.DISPATCH, 10, actor="eng-wang", assignee="eng-wang")
+    before = h.service.get_ticket(tid)
+    with pytest.raises(CheckInRefused):
+        h.act(tid, TicketAction.CHECK_IN, 100, actor="eng-wang", checkin_code="B1E1-0000")
+    assert h.service.get_ticket(tid) == before  # refused: nothing changed
+    ticket = h.act(tid, TicketAction.CHECK_IN, 120, actor="eng-wang", checkin_code="B1E1-7342")
+    assert ticket.state is TicketState.ON_SITE and ticket.on_site_at == h.at(120)
+    assert ticket.timeline[-1].action == "check_in" and ticket.timeline[-1].actor == "eng-wang"
+    for s in range(180, 600, 30):
+        h.service.tick(h.at(s))
+    assert len(h.notified()) == 2  # nobody escalated: the engineer arrived in time
+    acked = h.service.get_alert(alert.id)
+    assert acked.acknowledged_by == "eng-wang" and acked.acknowledged_at == h.at(10)
+
+
+def test_illegal_actions_change_nothing(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    assert alert.ticket_id
+    before = h.service.get_ticket(alert.ticket_id)
+    with pytest.raises(IllegalTransition, match="cannot close a ticket that is open"):
+        h.act(alert.ticket_id, TicketAction.CLOSE, 30, actor="eng-wang")
+    assert h.service.get_ticket(alert.ticket_id) == before
+    with pytest.raises(NotFound):
+        h.act("T-999999", TicketAction.ACKNOWLEDGE, 30, actor="eng-wang")
+    with pytest.raises(NotFound):
+        h.service.get_alert("nonsense")
+
+
+def test_notifications_reach_the_right_audiences_through_apprise(
+    h: Harness, http_receiver: HttpReceiver
+) -> None:
+    h.feed(STUCK, 0, 6)
+    assert h.dispatcher.deliver_pending(h.at(6)) == 2
+    posts = dict(zip(http_receiver.paths, http_receiver.wait_for(2), strict=True))
+    assert set(posts) == {"/engineer", "/owners-b1"}
+    owners, engineer = posts["/owners-b1"], posts["/engineer"]
+    assert "1号楼1单元电梯暂停服务，工程师已在路上" in owners["message"]
+    assert "Building 1 unit 1 elevator is out of service; an engineer is on the way" in owners["message"]
+    assert "T-" not in owners["message"] and "B1E1-7342" not in owners["message"]
+    assert "[RED]" in engineer["title"] and "T-000001" in engineer["title"]
+    assert "trapped" in engineer["message"]
+    # A restart delivers nothing again.
+    h.restart()
+    assert h.dispatcher.deliver_pending(h.at(3600)) == 0
+    assert len(http_receiver.received) == 2
+
+
+def test_pagination_and_filters(h: Harness) -> None:
+    h.feed(STUCK, 0, 6, asset="b1-elev-1")
+    h.feed(STUCK, 10, 6, asset="b2-elev-1")
+    first = h.service.list_alerts(limit=1)
+    assert len(first.items) == 1 and first.next is not None
+    second = h.service.list_alerts(limit=1, cursor=first.next)
+    assert second.next is None
+    assert {first.items[0].asset, second.items[0].asset} == {"b1-elev-1", "b2-elev-1"}
+    assert first.items[0].asset == "b2-elev-1"  # newest first among equals
+    assert [a.asset for a in h.service.list_alerts(asset="b1-elev-1").items] == ["b1-elev-1"]
+    assert h.service.list_alerts(level=Level.ORANGE).items == []
+    assert len(h.service.list_tickets(state=TicketState.OPEN).items) == 2
