@@ -1,0 +1,306 @@
+"""A traction elevator: calls by time of day, trips with a trapezoidal speed profile, door cycles.
+
+Pure: ``step`` takes the state, the time step, the active faults, the asset's random generator and the
+local time, and returns the next state with what the car's sensors report. Position is measured from the
+lowest landing; floor ``n`` (1-based) is at ``(n - 1) * FLOOR_HEIGHT_M``.
+
+Normal operation keeps one invariant the entrapment detector relies on: the car stands still only at a
+landing (inside the door zone), and its doors open only there. Trips start and end at landings; the only
+way to stop between floors is the ``entrapment`` fault.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+from facwatch.model import Asset
+from simulator.faults import ActiveFault, active
+from simulator.signals import bump, by_minute, hour_of_day, read
+
+FLOOR_HEIGHT_M = 3.0
+DOOR_ZONE_M = 0.1
+DOOR_MOVE_S = 2.0
+G = 9.81
+BALANCE = 0.45
+"""The counterweight balances the car plus this fraction of the rated load."""
+CAR_MASS_KG = 1100.0
+ALARM_AFTER_S = 20.0
+STUCK_CLEARANCE_M = 0.6
+"""Under the entrapment fault the car stops at least this far from the nearest landing."""
+
+Rider = tuple[int, float]
+"""A passenger group in the car: destination floor, weight in kg."""
+Call = tuple[int, int, float]
+"""A passenger group waiting: origin floor, destination floor, weight in kg."""
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    MOVING = "moving"
+    DOORS = "doors"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True, slots=True)
+class ElevatorParams:
+    floors: int
+    rated_speed: float
+    accel: float
+    rated_load: float
+    rated_current: float
+
+    @staticmethod
+    def of(asset: Asset) -> ElevatorParams:
+        floors = max(2, int(asset.rated.get("floors", 10)))
+        speed = float(asset.rated.get("speed_mps", 1.6))
+        load = float(asset.rated.get("load_kg", 1000.0))
+        # Without a rated current: the motor's share of lifting the unbalanced part at rated speed.
+        power_w = (1 - BALANCE) * load * G * speed / 0.8
+        current = float(asset.rated.get("current_a", 3.0 + power_w / (math.sqrt(3) * 380 * 0.85)))
+        accel = 0.8 if speed <= 2.0 else 1.0
+        return ElevatorParams(floors, speed, accel, load, current)
+
+
+@dataclass(frozen=True, slots=True)
+class ElevatorState:
+    params: ElevatorParams
+    phase: Phase = Phase.IDLE
+    pos_m: float = 0.0
+    vel_mps: float = 0.0
+    acc_mps2: float = 0.0
+    trip_from_m: float = 0.0
+    trip_to_m: float = 0.0
+    trip_t: float = 0.0
+    door_t: float = 0.0
+    door_total_s: float = 0.0
+    riders: tuple[Rider, ...] = ()
+    waiting: tuple[Call, ...] = ()
+
+    @property
+    def load_kg(self) -> float:
+        return sum(kg for _, kg in self.riders)
+
+    @property
+    def landing(self) -> int:
+        """The nearest floor, 1-based."""
+        n = round(self.pos_m / FLOOR_HEIGHT_M) + 1
+        return min(max(n, 1), self.params.floors)
+
+    @property
+    def in_door_zone(self) -> bool:
+        return abs(self.pos_m - floor_pos(self.landing)) <= DOOR_ZONE_M
+
+
+def floor_pos(floor: int) -> float:
+    return (floor - 1) * FLOOR_HEIGHT_M
+
+
+def initial(asset: Asset, rng: np.random.Generator, t_s: float) -> ElevatorState:
+    params = ElevatorParams.of(asset)
+    floor = 1 if rng.random() < 0.5 else int(rng.integers(1, params.floors + 1))
+    return ElevatorState(params=params, pos_m=floor_pos(floor))
+
+
+@by_minute
+def calls_per_hour(hour: float) -> float:
+    """Hall calls per hour for one car of a residential building: morning and evening peaks."""
+    day = 10.0 * (bump(hour, 14.0, 3.5))
+    return 2.0 + day + 38.0 * bump(hour, 7.7, 1.0) + 42.0 * bump(hour, 18.8, 1.6)
+
+
+def profile(dist: float, vmax: float, a: float, t: float) -> tuple[float, float, float, float]:
+    """Trapezoidal (or triangular) speed profile over ``dist``: distance, speed, acceleration at ``t``,
+    and the trip's total duration."""
+    t_acc = vmax / a
+    if a * t_acc * t_acc > dist:
+        t_acc = math.sqrt(dist / a)
+    v_peak = a * t_acc
+    t_cruise = (dist - a * t_acc * t_acc) / v_peak if v_peak > 0 else 0.0
+    total = 2 * t_acc + t_cruise
+    if t <= 0:
+        return 0.0, 0.0, a, total
+    if t < t_acc:
+        return 0.5 * a * t * t, a * t, a, total
+    if t < t_acc + t_cruise:
+        return 0.5 * a * t_acc * t_acc + v_peak * (t - t_acc), v_peak, 0.0, total
+    if t < total:
+        left = total - t
+        return dist - 0.5 * a * left * left, a * left, -a, total
+    return dist, 0.0, 0.0, total
+
+
+def _new_calls(state: ElevatorState, dt: float, rng: np.random.Generator, t_s: float) -> tuple[Call, ...]:
+    hour = hour_of_day(t_s)
+    rate = calls_per_hour(hour) * dt / 3600.0
+    if rng.random() >= rate:
+        return state.waiting
+    n = 1 + int(rng.poisson(rate))
+    calls = list(state.waiting)
+    top = state.params.floors
+    for _ in range(n):
+        if len(calls) >= 8:
+            break
+        u = rng.random()
+        going_out = 0.75 if hour < 12 else 0.25
+        upper = int(rng.integers(2, top + 1))
+        if u < 0.85 * going_out:
+            origin, dest = upper, 1
+        elif u < 0.85:
+            origin, dest = 1, upper
+        else:
+            origin = int(rng.integers(1, top + 1))
+            dest = origin % top + 1
+        people = 1 + int(rng.poisson(0.6))
+        calls.append((origin, dest, float(rng.uniform(55.0, 90.0, size=people).sum())))
+    return tuple(calls)
+
+
+def _next_stop(state: ElevatorState) -> int | None:
+    if state.riders:
+        return state.riders[0][0]
+    if state.waiting:
+        return state.waiting[0][0]
+    return None
+
+
+def _start(state: ElevatorState, target: int) -> ElevatorState:
+    """From rest at a landing (or stuck): open the doors here, or start a trip to ``target``."""
+    if target == state.landing and state.in_door_zone:
+        return _arrive(state)
+    return replace(
+        state, phase=Phase.MOVING, trip_from_m=state.pos_m, trip_to_m=floor_pos(target), trip_t=0.0
+    )
+
+
+def _arrive(state: ElevatorState) -> ElevatorState:
+    """Stopped at a landing: riders for it leave, waiting groups here board while the load allows."""
+    here = state.landing
+    riders = [r for r in state.riders if r[0] != here]
+    moved = len(state.riders) - len(riders)
+    waiting: list[Call] = []
+    for origin, dest, kg in state.waiting:
+        if origin == here and kg + sum(k for _, k in riders) <= state.params.rated_load:
+            riders.append((dest, kg))
+            moved += 1
+        else:
+            waiting.append((origin, dest, kg))
+    dwell = min(3.0 + 1.5 * moved, 12.0)
+    return replace(
+        state,
+        phase=Phase.DOORS,
+        pos_m=floor_pos(here),
+        vel_mps=0.0,
+        acc_mps2=0.0,
+        door_t=0.0,
+        door_total_s=2 * DOOR_MOVE_S + dwell,
+        riders=tuple(riders),
+        waiting=tuple(waiting),
+    )
+
+
+def _advance(state: ElevatorState, dt: float, trapped: bool) -> ElevatorState:
+    """Let ``dt`` seconds pass: finish trips and door cycles, start what comes next."""
+    left = dt
+    guard = 0
+    while left > 1e-9 and guard < 32:
+        guard += 1
+        p = state.params
+        if state.phase is Phase.IDLE:
+            target = _next_stop(state)
+            if target is None or trapped:
+                return state
+            state = _start(state, target)
+        elif state.phase is Phase.MOVING:
+            dist = abs(state.trip_to_m - state.trip_from_m)
+            sign = 1.0 if state.trip_to_m >= state.trip_from_m else -1.0
+            _, _, _, total = profile(dist, p.rated_speed, p.accel, 0.0)
+            chunk = min(left, 0.1) if trapped else min(left, total - state.trip_t)
+            t = state.trip_t + chunk
+            s, v, a, _ = profile(dist, p.rated_speed, p.accel, t)
+            state = replace(
+                state, trip_t=t, pos_m=state.trip_from_m + sign * s, vel_mps=sign * v, acc_mps2=sign * a
+            )
+            left -= chunk
+            if trapped and abs(state.pos_m - floor_pos(state.landing)) >= STUCK_CLEARANCE_M:
+                return replace(state, phase=Phase.STUCK, vel_mps=0.0, acc_mps2=0.0)
+            if t >= total - 1e-9:
+                state = _arrive(state)
+        elif state.phase is Phase.DOORS:
+            remaining = state.door_total_s - state.door_t
+            if trapped:
+                # The doors close at once; the car then moves off and the fault stops it between floors.
+                remaining = min(remaining, DOOR_MOVE_S)
+                state = replace(state, door_t=state.door_total_s - remaining)
+            chunk = min(left, remaining)
+            state = replace(state, door_t=state.door_t + chunk)
+            left -= chunk
+            if state.door_t >= state.door_total_s - 1e-9:
+                state = replace(state, phase=Phase.IDLE)
+                if trapped:
+                    state = _start(state, _away_from(state))
+        else:  # STUCK
+            if trapped:
+                return state
+            # Rescued: the car is brought to the nearest landing and everyone gets out there.
+            here = state.landing
+            state = _start(replace(state, riders=tuple((here, kg) for _, kg in state.riders)), here)
+    return state
+
+
+def _away_from(state: ElevatorState) -> int:
+    here = state.landing
+    return here + 1 if here < state.params.floors else here - 1
+
+
+def step(
+    state: ElevatorState, dt: float, faults: tuple[ActiveFault, ...], rng: np.random.Generator, t_s: float
+) -> tuple[ElevatorState, dict[str, float | bool]]:
+    entrapment = active(faults, "entrapment")
+    trapped = entrapment is not None
+    noise = rng.standard_normal(5)
+    if not trapped:
+        waiting = _new_calls(state, dt, rng, t_s)
+        if waiting is not state.waiting:
+            state = replace(state, waiting=waiting)
+    elif state.phase is Phase.IDLE:
+        state = _start(state, _away_from(state))
+    state = _advance(state, dt, trapped)
+    if trapped and state.load_kg < 50.0:
+        # An entrapment has someone inside: a resident who had just stepped in.
+        state = replace(state, riders=(*state.riders, (state.landing, float(rng.uniform(55.0, 90.0)))))
+    return state, _sensors(state, noise, entrapment)
+
+
+def _sensors(
+    state: ElevatorState, noise: np.ndarray, entrapment: ActiveFault | None
+) -> dict[str, float | bool]:
+    p = state.params
+    z = noise.tolist()
+    moving = state.phase is Phase.MOVING
+    load = state.load_kg
+    if moving:
+        direction = 1.0 if state.vel_mps >= 0 else -1.0
+        mass = 2 * CAR_MASS_KG + BALANCE * p.rated_load + load + 300.0
+        force = (load - BALANCE * p.rated_load) * G * direction + mass * state.acc_mps2
+        rated_force = (1 - BALANCE) * p.rated_load * G
+        current = 0.3 * p.rated_current + 0.7 * p.rated_current * abs(force) / rated_force
+        vibration = 0.004 + 0.012 * (abs(state.vel_mps) / p.rated_speed) ** 2 + 0.003 * abs(state.acc_mps2)
+    else:
+        current = 0.0
+        vibration = 0.002
+    alarm = entrapment is not None and entrapment.elapsed_s >= ALARM_AFTER_S
+    return {
+        "floor": float(state.landing),
+        "in_door_zone": state.in_door_zone,
+        "door_open": state.phase is Phase.DOORS,
+        "speed_mps": read(abs(state.vel_mps), z[0], 0.005, 2) if moving else 0.0,
+        "motor_current_a": read(current, z[1], 0.02 * p.rated_current, 1) if moving else 0.0,
+        "vibration_rms_g": read(vibration, z[2], 0.0008, 4),
+        "load_kg": read(load, z[3], 2.0, 0),
+        "alarm_button": alarm,
+        "running": moving,
+    }

@@ -1,0 +1,203 @@
+"""The simulation over MQTT: each asset is a device with its own client, as in the field.
+
+Each device connects with an ``offline`` last will on its status topic, publishes ``online`` (retained) on
+every connect, and one telemetry message a simulated second (QoS 1); a press of the alarm button is also
+sent as a discrete event. ``speed`` X makes simulated time run X times wall time: at X = 60 a simulated
+hour takes a minute, with timestamps an hour apart. Runs in the calling thread until ``stop`` is set or
+``duration_s`` simulated seconds have passed; on the way out each device says ``offline`` and disconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import orjson
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from facwatch.model import Asset, Site, ms_from_utc
+from gateway import codec, topics
+from simulator.engine import Simulation, Tick
+from simulator.errors import BrokerUnreachable
+from simulator.scenario import Scenario
+
+log = structlog.get_logger("simulator.publisher")
+
+QOS = 1
+CONNECT_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 5.0
+
+
+@dataclass(slots=True)
+class PublishReport:
+    """What a run sent: telemetry messages, alarm events, retained status messages, simulated seconds."""
+
+    telemetry: int = 0
+    events: int = 0
+    status: int = 0
+    seconds: int = 0
+    per_asset: dict[str, int] = field(default_factory=dict)
+    start_ms: int = 0
+    end_ms: int = 0
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """``mqtt://host:port`` (or ``tcp://``) → host and port; the port defaults to 1883."""
+    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise BrokerUnreachable(f"broker URL must look like mqtt://host:port, got {url!r}")
+    return parts.hostname, parts.port or 1883
+
+
+class _Device:
+    """One asset's MQTT client: will, retained presence, and the last message handed to paho."""
+
+    def __init__(self, site: Site, asset: Asset, host: str, port: int, run_id: str) -> None:
+        self.asset = asset
+        self.telemetry_topic = topics.telemetry(site.id, asset.kind, asset.id)
+        self.status_topic = topics.status(site.id, asset.kind, asset.id)
+        self.event_topic = topics.event(site.id, asset.kind, asset.id)
+        self.connected = threading.Event()
+        self.alarm = False
+        self.last: mqtt.MQTTMessageInfo | None = None
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"fwsim-{run_id}-{asset.id}"[:64],
+            protocol=mqtt.MQTTv311,
+        )
+        self.client.will_set(self.status_topic, "offline", qos=QOS, retain=True)
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.connect_async(host, port, keepalive=30)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("device connect refused", asset=self.asset.id, reason=str(reason))
+            return
+        client.publish(self.status_topic, "online", qos=QOS, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            log.warning("device disconnected", asset=self.asset.id, reason=str(reason))
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=QOS, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("publish refused", asset=self.asset.id, rc=int(info.rc))
+        self.last = info
+
+    def drain(self, deadline: float) -> None:
+        """Wait (until ``deadline``, monotonic) for the broker to acknowledge what was handed over."""
+        if self.last is not None and self.connected.is_set():
+            # RuntimeError: the connection went away meanwhile; nothing more to wait for.
+            with contextlib.suppress(RuntimeError, ValueError):
+                self.last.wait_for_publish(max(0.0, deadline - time.monotonic()))
+
+
+def run_publisher(
+    site: Site,
+    scenario: Scenario,
+    broker_url: str,
+    *,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    seed: int = 0,
+    stop: threading.Event | None = None,
+    start_ms: int | None = None,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+) -> PublishReport:
+    """Publish the simulation of ``site`` under ``scenario`` to the broker until ``stop`` or ``duration_s``.
+
+    ``start_ms`` is the simulated time of the first reading (default: now). Raises ``BrokerUnreachable``
+    when the devices could not all connect within ``connect_timeout_s``.
+    """
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+    stop = stop or threading.Event()
+    host, port = parse_broker_url(broker_url)
+    start = ms_from_utc(datetime.now(UTC)) if start_ms is None else start_ms
+    sim = Simulation(site, scenario, seed=seed, start_ms=start)
+    run_id = f"{seed}-{start % 100_000_000}"
+    devices = {a.id: _Device(site, a, host, port, run_id) for a in site.assets}
+    report = PublishReport(start_ms=start, per_asset={a.id: 0 for a in site.assets})
+    for device in devices.values():
+        device.client.loop_start()
+    try:
+        _await_connections(list(devices.values()), stop, broker_url, connect_timeout_s)
+        report.status = len(devices)
+        log.info("simulator publishing", site=site.id, devices=len(devices), speed=speed, broker=broker_url)
+        wall0 = time.monotonic()
+        while not stop.is_set():
+            if duration_s is not None and sim.tick_index * sim.step_s >= duration_s:
+                break
+            delay = wall0 + sim.tick_index * sim.step_s / speed - time.monotonic()
+            if delay > 0 and stop.wait(delay):
+                break
+            for tick in sim.step():
+                _send(devices[tick.asset.id], tick, report)
+            report.seconds += 1
+        report.end_ms = sim.now_ms
+    finally:
+        _shutdown(list(devices.values()), report)
+    log.info("simulator stopped", telemetry=report.telemetry, events=report.events, seconds=report.seconds)
+    return report
+
+
+def _await_connections(devices: list[_Device], stop: threading.Event, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for device in devices:
+        while not device.connected.wait(0.05):
+            if stop.is_set():
+                return
+            if time.monotonic() > deadline:
+                raise BrokerUnreachable(
+                    f"simulator: no connection to the MQTT broker at {url} after {CONNECT_TIMEOUT_S:.0f} s"
+                )
+
+
+def _send(device: _Device, tick: Tick, report: PublishReport) -> None:
+    device.publish(device.telemetry_topic, codec.encode(tick.ts_ms, tick.values, seq=report.seconds))
+    report.telemetry += 1
+    report.per_asset[tick.asset.id] += 1
+    alarm = bool(tick.values.get("alarm_button", False))
+    if alarm and not device.alarm:
+        device.publish(device.event_topic, orjson.dumps({"ts": tick.ts_ms, "type": "alarm_button"}))
+        report.events += 1
+    device.alarm = alarm
+
+
+def _shutdown(devices: list[_Device], report: PublishReport) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    for device in devices:
+        if device.connected.is_set():
+            device.publish(device.status_topic, "offline", retain=True)
+            report.status += 1
+    for device in devices:
+        device.drain(deadline)
+        device.client.disconnect()
+        device.client.loop_stop()
