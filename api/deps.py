@@ -1,0 +1,96 @@
+"""What handlers depend on: the services (built by the composition root) and the caller's principal.
+
+The services live on ``app.state.services``; tests build their own ``ApiServices`` with fakes.
+Authentication is a bearer token (``Authorization: Bearer <token>``); only the event stream also takes
+``?access_token=``, because a browser's EventSource cannot send headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from alerts.events import EventBus
+from alerts.ports import AlertsApi
+from api.auth import Principal, Scope, TokenStore
+from facwatch.clock import Clock
+from facwatch.model import DeadLetter, Page, Site, TelemetryReader
+
+
+class DeadLetterQueries(Protocol):
+    """What the API reads of the dead letters (``ingest.deadletters.DeadLetterStore`` answers it)."""
+
+    def list(self, limit: int, cursor: str | None) -> Page[DeadLetter]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    site: Site
+    alerts: AlertsApi
+    telemetry: TelemetryReader
+    dead_letters: DeadLetterQueries
+    tokens: TokenStore
+    bus: EventBus
+    clock: Clock
+
+
+def get_services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+Services = Annotated[ApiServices, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _authorize(services: ApiServices, token: str | None, needed: Scope) -> Principal:
+    if not token:
+        raise _unauthorized("missing bearer token")
+    principal = services.tokens.verify(token)
+    if principal is None:
+        raise _unauthorized("invalid or revoked token")
+    if not principal.allows(needed):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token lacks the {needed} scope")
+    return principal
+
+
+def require(needed: Scope) -> Callable[[ApiServices, HTTPAuthorizationCredentials | None], Principal]:
+    """A dependency: the caller's principal, holding ``needed`` (401 without a valid token, else 403)."""
+
+    def dependency(
+        services: Services,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        return _authorize(services, credentials.credentials if credentials else None, needed)
+
+    return dependency
+
+
+def require_stream(needed: Scope) -> Callable[..., Principal]:
+    """Like ``require``, but also accepts ``?access_token=`` (for EventSource)."""
+
+    def dependency(
+        services: Services,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        access_token: Annotated[str | None, Query(description="For EventSource")] = None,
+    ) -> Principal:
+        token = credentials.credentials if credentials else access_token
+        return _authorize(services, token, needed)
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Scope.VIEWER))]
+Engineer = Annotated[Principal, Depends(require(Scope.ENGINEER))]
+StreamViewer = Annotated[Principal, Depends(require_stream(Scope.VIEWER))]

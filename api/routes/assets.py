@@ -1,0 +1,94 @@
+"""Assets of the site with their latest values, and the history of one channel of one asset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import Services, Viewer
+from api.errors import not_found, unprocessable
+from api.params import parse_every, parse_fn, parse_time
+from api.routes.common import Cursor, Limit
+from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
+from facwatch.model import utc_from_ms
+
+router = APIRouter(prefix="/assets", tags=["assets"])
+
+MAX_WINDOWS = 100_000
+"""A history query may ask for at most this many aggregation windows."""
+
+AssetId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise unprocessable(f"cursor {cursor!r} is not one this list gave out")
+    return int(cursor)
+
+
+@router.get("", response_model=PageOut[AssetOut])
+def list_assets(
+    services: Services,
+    _: Viewer,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    building: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageOut[AssetOut]:
+    site = services.site
+    names = {b.id: b.name for b in site.buildings}
+    assets = [a for a in site.assets if building is None or a.building == building]
+    start = _offset(cursor)
+    chosen = assets[start : start + limit]
+    items = [
+        AssetOut.from_asset(
+            site.id, a, names.get(a.building, a.building), services.telemetry.latest(site.id, a.id)
+        )
+        for a in chosen
+    ]
+    more = start + limit < len(assets)
+    return PageOut[AssetOut](items=items, next=str(start + limit) if more else None)
+
+
+@router.get("/{asset_id}/readings", response_model=ReadingsOut)
+def readings(
+    services: Services,
+    _: Viewer,
+    asset_id: AssetId,
+    channel: Annotated[str, Query(min_length=1, max_length=64)],
+    start: Annotated[str, Query(description="ISO-8601 or epoch milliseconds")],
+    end: Annotated[str, Query(description="ISO-8601 or epoch milliseconds")],
+    every: Annotated[str | None, Query(description="Window length: 60s, 5m, 1h; raw points without")] = None,
+    fn: Annotated[
+        str, Query(description="Aggregate per window: mean, min, max, sum, count, first, last")
+    ] = "mean",
+) -> ReadingsOut:
+    site = services.site
+    if site.asset(asset_id) is None:
+        raise not_found(f"no asset {asset_id!r} in site {site.id!r}")
+    try:
+        start_ms = parse_time(start, "start")
+        end_ms = parse_time(end, "end")
+        every_ms = parse_every(every) if every is not None else None
+        function = parse_fn(fn)
+    except ValueError as exc:
+        raise unprocessable(str(exc)) from exc
+    if end_ms <= start_ms:
+        raise unprocessable("end must be after start")
+    if every_ms is not None and (end_ms - start_ms) // every_ms > MAX_WINDOWS:
+        raise unprocessable(f"more than {MAX_WINDOWS} windows of {every}: choose a longer every")
+    try:
+        points = services.telemetry.query(site.id, asset_id, channel, start_ms, end_ms, every_ms, function)
+    except ValueError as exc:
+        raise unprocessable(str(exc)) from exc
+    return ReadingsOut(
+        asset=asset_id,
+        channel=channel,
+        start=utc_from_ms(start_ms),
+        end=utc_from_ms(end_ms),
+        every_s=None if every_ms is None else every_ms / 1000,
+        fn=function if every_ms is not None else None,
+        points=[PointOut(ts=utc_from_ms(p.ts_ms), channel=p.channel, value=p.value) for p in points],
+    )

@@ -1,0 +1,213 @@
+"""Small in-memory stand-ins for the API's ports, so route tests need no alert engine or telemetry store."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from alerts.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.ports import ActionRequest
+from facwatch.model import (
+    Alert,
+    AlertState,
+    DeadLetter,
+    DeadLetterReason,
+    Deadlines,
+    Level,
+    Page,
+    Point,
+    Site,
+    Ticket,
+    TicketAction,
+    TicketEvent,
+    TicketState,
+)
+
+T = TypeVar("T")
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def paginate(items: Sequence[T], limit: int, cursor: str | None) -> Page[T]:
+    """Offset cursors, refusing one it did not give out (as a real store must)."""
+    if cursor is not None and not cursor.isdigit():
+        raise ValueError(f"bad cursor {cursor!r}")
+    start = int(cursor or 0)
+    end = start + limit
+    return Page(items=list(items[start:end]), next=str(end) if end < len(items) else None)
+
+
+# (from state, action) -> to state: just enough of the lifecycle to exercise the API's error mapping.
+_MOVES = {
+    (TicketState.OPEN, TicketAction.ACKNOWLEDGE): TicketState.ACKNOWLEDGED,
+    (TicketState.OPEN, TicketAction.CHECK_IN): TicketState.ON_SITE,
+    (TicketState.ACKNOWLEDGED, TicketAction.CHECK_IN): TicketState.ON_SITE,
+    (TicketState.ON_SITE, TicketAction.RESOLVE): TicketState.RESOLVED,
+}
+
+
+@dataclass
+class FakeAlerts:
+    site: Site
+    alerts: list[Alert] = field(default_factory=list)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    requests: list[tuple[str, ActionRequest, datetime]] = field(default_factory=list)
+
+    def add_incident(self, asset: str, level: Level, opened_at: datetime, kind: str = "test.kind") -> Alert:
+        n = len(self.alerts) + 1
+        building = self.site.asset(asset).building  # type: ignore[union-attr]
+        ticket = Ticket(
+            id=f"T{n}",
+            site=self.site.id,
+            asset=asset,
+            building=building,
+            kind=kind,
+            level=level,
+            state=TicketState.OPEN,
+            title=f"{kind} on {asset}",
+            created_at=opened_at,
+            updated_at=opened_at,
+            deadlines=Deadlines(
+                acknowledge=opened_at + timedelta(seconds=60), on_site=opened_at + timedelta(minutes=3)
+            ),
+            alert_ids=(f"A{n}",),
+            timeline=(TicketEvent(ts=opened_at, action="open", actor="facwatch", note="opened by alert"),),
+        )
+        alert = Alert(
+            id=f"A{n}",
+            site=self.site.id,
+            asset=asset,
+            building=building,
+            kind=kind,
+            level=level,
+            state=AlertState.FIRING,
+            summary=f"{kind} summary",
+            opened_at=opened_at,
+            updated_at=opened_at,
+            ticket_id=ticket.id,
+        )
+        self.alerts.append(alert)
+        self.tickets[ticket.id] = ticket
+        return alert
+
+    def list_alerts(
+        self,
+        *,
+        site: str | None = None,
+        asset: str | None = None,
+        level: Level | None = None,
+        state: AlertState | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Alert]:
+        chosen = [
+            a
+            for a in self.alerts
+            if (site is None or a.site == site)
+            and (asset is None or a.asset == asset)
+            and (level is None or a.level == level)
+            and (state is None or a.state == state)
+        ]
+        chosen.sort(key=lambda a: (a.state != AlertState.FIRING, a.level.rank, -a.opened_at.timestamp()))
+        return paginate(chosen, limit, cursor)
+
+    def get_alert(self, alert_id: str) -> Alert:
+        for alert in self.alerts:
+            if alert.id == alert_id:
+                return alert
+        raise NotFound(f"no alert {alert_id}")
+
+    def list_tickets(
+        self,
+        *,
+        site: str | None = None,
+        asset: str | None = None,
+        state: TicketState | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Ticket]:
+        chosen = [
+            dataclasses.replace(t, timeline=())
+            for t in sorted(self.tickets.values(), key=lambda t: t.created_at, reverse=True)
+            if (site is None or t.site == site)
+            and (asset is None or t.asset == asset)
+            and (state is None or t.state == state)
+        ]
+        return paginate(chosen, limit, cursor)
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise NotFound(f"no ticket {ticket_id}") from None
+
+    def act(self, ticket_id: str, request: ActionRequest, now: datetime) -> Ticket:
+        ticket = self.get_ticket(ticket_id)
+        self.requests.append((ticket_id, request, now))
+        target = _MOVES.get((ticket.state, request.action))
+        if target is None:
+            raise IllegalTransition(ticket.state, request.action)
+        if request.action == TicketAction.CHECK_IN:
+            asset = self.site.asset(ticket.asset)
+            if not request.checkin_code or asset is None or request.checkin_code != asset.checkin_code:
+                raise CheckInRefused(f"the code does not match the one posted at {ticket.asset}")
+        event = TicketEvent(ts=now, action=request.action, actor=request.actor, note=request.note)
+        ticket = dataclasses.replace(
+            ticket,
+            state=target,
+            updated_at=now,
+            timeline=(*ticket.timeline, event),
+            assignee=request.assignee,
+        )
+        self.tickets[ticket_id] = ticket
+        return ticket
+
+
+@dataclass
+class FakeTelemetry:
+    points: list[Point] = field(default_factory=list)
+    latest_values: dict[str, dict[str, Point]] = field(default_factory=dict)
+    queries: list[tuple[str, str, str, int, int, int | None, str]] = field(default_factory=list)
+
+    def query(
+        self,
+        site: str,
+        asset: str,
+        channel: str,
+        start_ms: int,
+        end_ms: int,
+        every_ms: int | None = None,
+        fn: str = "mean",
+    ) -> list[Point]:
+        self.queries.append((site, asset, channel, start_ms, end_ms, every_ms, fn))
+        return [p for p in self.points if p.channel == channel and start_ms <= p.ts_ms < end_ms]
+
+    def latest(self, site: str, asset: str) -> dict[str, Point]:
+        return dict(self.latest_values.get(asset, {}))
+
+
+@dataclass
+class FakeDeadLetters:
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def list(self, limit: int, cursor: str | None) -> Page[DeadLetter]:
+        return paginate(self.letters, limit, cursor)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for letter in self.letters:
+            counts[letter.reason] = counts.get(letter.reason, 0) + 1
+        return counts
+
+
+def dead_letter(n: int, reason: DeadLetterReason = DeadLetterReason.MALFORMED) -> DeadLetter:
+    return DeadLetter(
+        topic="fw/lakeside/pump/b1-pump-1/telemetry",
+        reason=reason,
+        detail=f"letter {n}",
+        payload=b"{not json \xff",
+        received_ms=1_714_550_400_000 + n,
+        id=n,
+    )
