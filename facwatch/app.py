@@ -10,6 +10,7 @@ Nothing else imports every package. ``facwatch demo`` and ``facwatch run`` both 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ class System:
         migrate(self.engine)
         if self.settings.telemetry.backend != "sqlite":
             raise NotImplementedError("the InfluxDB telemetry store comes with the ingest issue")
-        self.store = SqliteStore(self.settings.telemetry_path, retention_days=self.settings.telemetry.retention_days)
+        self.store = SqliteStore(
+            self.settings.telemetry_path, retention_days=self.settings.telemetry.retention_days
+        )
         self.dead_letters = DeadLetterStore(self.settings.data_dir / "deadletters.db")
         self.tokens = TokenStore(self.engine)
         self.dispatcher = Dispatcher(self.engine)
@@ -75,12 +78,17 @@ class System:
     def start(self, *, embedded_broker: bool = False) -> None:
         if embedded_broker:
             self.broker = EmbeddedBroker()
-            self.broker.start()
+            self.broker.start("127.0.0.1", _free_port(preferred=1883))
             self.settings.mqtt.url = self.broker.url
         if "gateway" in self.parts:
             on_batch = self._on_batch if "alerts" in self.parts else None
             self.gateway = Gateway(
-                self.settings.mqtt, self.site, self.store, self.dead_letters, on_batch=on_batch, clock=self.clock
+                self.settings.mqtt,
+                self.site,
+                self.store,
+                self.dead_letters,
+                on_batch=on_batch,
+                clock=self.clock,
             )
             self.gateway.start()
             self.bus.listen(self._publish_alert_change)
@@ -155,8 +163,22 @@ class System:
             log.exception("tick failed")
 
 
-def build(settings: Settings, site: Site, *, parts: Sequence[str] = PARTS, clock: Clock | None = None) -> System:
+def build(
+    settings: Settings, site: Site, *, parts: Sequence[str] = PARTS, clock: Clock | None = None
+) -> System:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
     return System(settings=settings, site=site, clock=clock or WallClock(), parts=frozenset(parts))
+
+
+def _free_port(preferred: int) -> int:
+    """``preferred`` when nothing listens there (so devices can find the demo broker), else any free port."""
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")

@@ -57,11 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="the production process against configured servers")
-    run.add_argument("--config", type=Path, required=True, help="settings file (TOML); see deploy/facwatch.toml")
-    run.add_argument("--only", default=",".join(PARTS), help=f"parts to run, comma-separated ({','.join(PARTS)})")
+    run.add_argument(
+        "--config", type=Path, required=True, help="settings file (TOML); see deploy/facwatch.toml"
+    )
+    run.add_argument(
+        "--only", default=",".join(PARTS), help=f"parts to run, comma-separated ({','.join(PARTS)})"
+    )
     run.set_defaults(func=cmd_run)
 
-    simulate = sub.add_parser("simulate", help="run the simulator against a broker, or write its data to files")
+    simulate = sub.add_parser(
+        "simulate", help="run the simulator against a broker, or write its data to files"
+    )
     simulate.add_argument("--site", default="demo", help="site file, or demo")
     simulate.add_argument("--scenario", default="demo", help="scenario file or shipped name")
     simulate.add_argument("--broker", default="mqtt://127.0.0.1:1883")
@@ -77,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(metavar="ACTION", required=True)
     create = token_sub.add_parser("create", help="print a new token (shown once)")
     create.add_argument("name")
-    create.add_argument("--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin")
+    create.add_argument(
+        "--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin"
+    )
     create.set_defaults(func=cmd_token_create)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")

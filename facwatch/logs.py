@@ -29,6 +29,8 @@ def configure(fmt: str = "console", level: str = "info") -> None:
         cache_logger_on_first_use=True,
     )
     # Libraries that log through the standard library (uvicorn, alembic) stay quiet below warnings.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("uvicorn.access", "alembic", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -69,4 +69,3 @@ def test_settings_errors_name_the_file(tmp_path: Path) -> None:
 def test_shipped_example_config_loads() -> None:
     settings = load_settings(Path(__file__).parent.parent / "deploy" / "facwatch.toml")
     assert settings.log_format == "json"
-

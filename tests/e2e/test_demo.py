@@ -111,7 +111,9 @@ def test_entrapment_raises_red_alert_ticket_notification_and_readings(
 ) -> None:
     system, started = running
     token = system.tokens.create("e2e", ["admin"])
-    with httpx.Client(base_url=system.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=5) as client:
+    with httpx.Client(
+        base_url=system.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ) as client:
         # A RED alert for the entrapped car, within 10 s of the fault (6 s in) — allow for start-up.
         alert = _wait(lambda: _red_entrapment(client), 30, "a RED entrapment alert")
         opened_at = datetime.fromisoformat(alert["opened_at"])
