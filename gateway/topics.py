@@ -1,9 +1,9 @@
 """The MQTT topic scheme (ARCHITECTURE.md, MQTT contract), built and parsed here and nowhere else.
 
-    fw/{site}/{kind}/{asset}/telemetry   readings (QoS 1)
-    fw/{site}/{kind}/{asset}/status      retained online / offline, the device's last will
-    fw/{site}/{kind}/{asset}/event       discrete events (alarm button, fault codes)
-    fw/{site}/alerts/{asset}             alert changes that facwatch publishes
+fw/{site}/{kind}/{asset}/telemetry   readings (QoS 1)
+fw/{site}/{kind}/{asset}/status      retained online / offline, the device's last will
+fw/{site}/{kind}/{asset}/event       discrete events (alarm button, fault codes)
+fw/{site}/alerts/{asset}             alert changes that facwatch publishes
 """
 
 from __future__ import annotations

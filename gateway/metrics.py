@@ -1,0 +1,17 @@
+"""Prometheus metrics of the gateway, on the default registry (the API serves it at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter("facwatch_gateway_messages_total", "MQTT messages received", ["stream"])
+READINGS = Counter("facwatch_gateway_readings_stored_total", "Readings written durably to the store")
+DEAD_LETTERS = Counter("facwatch_gateway_dead_letters_total", "Messages or items set aside", ["reason"])
+QUEUE_DEPTH = Gauge("facwatch_gateway_queue_depth", "Messages between network thread and worker")
+WRITE_ERRORS = Counter("facwatch_gateway_write_errors_total", "Failed writes (retried)", ["sink"])
+CALLBACK_ERRORS = Counter("facwatch_gateway_callback_errors_total", "Exceptions raised by on_batch")
+BATCH_SECONDS = Histogram(
+    "facwatch_gateway_batch_seconds",
+    "Time to validate, store and acknowledge one batch",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)

@@ -1,0 +1,25 @@
+"""Errors of the telemetry storage.
+
+FacwatchError (facwatch.errors)
+└── IngestError
+    ├── StoreUnavailable   the store cannot be written or read (disk full, file locked, server down);
+    │                      the gateway retries and acknowledges nothing meanwhile
+    └── BadQuery           a history query or a page cursor that cannot be answered (also a ValueError,
+                           so the API can answer 400)
+"""
+
+from __future__ import annotations
+
+from facwatch.errors import FacwatchError
+
+
+class IngestError(FacwatchError):
+    pass
+
+
+class StoreUnavailable(IngestError):
+    pass
+
+
+class BadQuery(IngestError, ValueError):
+    pass

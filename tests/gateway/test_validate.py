@@ -1,0 +1,166 @@
+"""Validation: every kind of bad input becomes a dead letter with the right reason; good input becomes readings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from facwatch.config import MqttSettings, load_site
+from facwatch.model import DeadLetterReason, Reading
+from gateway.validate import PAYLOAD_KEEP_BYTES, Validator
+
+SITE = load_site("demo", {"data_dir": "unused"})
+NOW = 1_700_000_000_000
+ELEV = "fw/lakeside/elevator/b1-elev-1/telemetry"
+PUMP = "fw/lakeside/pump/b1-pump-1/telemetry"
+R = DeadLetterReason
+
+
+def check(topic: str, payload: bytes, **overrides: object) -> tuple[list[Reading], list[R]]:
+    validator = Validator(SITE, MqttSettings(**overrides))
+    verdict = validator.check(topic, payload, NOW)
+    return list(verdict.readings), [letter.reason for letter in verdict.dead_letters]
+
+
+def body(values: str, ts: int = NOW) -> bytes:
+    return f'{{"ts": {ts}, "values": {{{values}}}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "overrides", "stored", "reasons"),
+    [
+        # a good elevator reading: every channel lands
+        (ELEV, body('"floor": 3, "door_open": false'), {}, 2, []),
+        # a topic outside the scheme
+        ("fw/lakeside/elevator/telemetry", body('"floor": 3'), {}, 0, [R.BAD_TOPIC]),
+        # an unknown stream
+        ("fw/lakeside/elevator/b1-elev-1/gossip", body('"floor": 3'), {}, 0, [R.BAD_TOPIC]),
+        # another site's message
+        ("fw/other/elevator/b1-elev-1/telemetry", body('"floor": 3'), {}, 0, [R.UNKNOWN_SITE]),
+        # an asset the site does not have
+        ("fw/lakeside/elevator/b9-elev-9/telemetry", body('"floor": 3'), {}, 0, [R.UNKNOWN_ASSET]),
+        # a known asset under the wrong kind
+        ("fw/lakeside/pump/b1-elev-1/telemetry", body('"floor": 3'), {}, 0, [R.UNKNOWN_ASSET]),
+        # a payload over the size limit
+        (ELEV, body('"floor": 3') + b" " * 200, {"max_payload_bytes": 64}, 0, [R.TOO_LARGE]),
+        # not JSON, not line protocol
+        (ELEV, b"\x00\x01garbage", {}, 0, [R.MALFORMED]),
+        # a string where a number belongs
+        (ELEV, body('"floor": "third"'), {}, 0, [R.WRONG_TYPE]),
+        # a boolean channel with a value other than 0/1
+        (ELEV, body('"door_open": 7, "floor": 2'), {}, 1, [R.WRONG_TYPE]),
+        # a number too large for a double is not finite
+        (ELEV, b"m floor=1e999", {}, 0, [R.NOT_FINITE]),
+        # a pump bearing at 900 °C is a broken sensor; the good channel still lands
+        (PUMP, body('"bearing_temp_c": 900, "flow_m3h": 20'), {}, 1, [R.OUT_OF_RANGE]),
+        # a negative voltage far below noise is out of range
+        ("fw/lakeside/power/b1-panel/telemetry", body('"voltage_l1_v": -230'), {}, 0, [R.OUT_OF_RANGE]),
+        # a timestamp a year ahead
+        (ELEV, body('"floor": 3', ts=NOW + 365 * 86_400_000), {}, 0, [R.TIMESTAMP_SKEW]),
+        # a timestamp an hour back is within a one-day skew
+        (ELEV, body('"floor": 3', ts=NOW - 3_600_000), {"max_skew_s": 86_400}, 1, []),
+        # a timestamp two days back is not
+        (ELEV, body('"floor": 3', ts=NOW - 2 * 86_400_000), {"max_skew_s": 86_400}, 0, [R.TIMESTAMP_SKEW]),
+        # an unknown channel is accepted by default...
+        (ELEV, body('"cabin_temp_c": 24'), {"unknown_channels": "accept"}, 1, []),
+        # ...and rejected when configured so
+        (
+            ELEV,
+            body('"cabin_temp_c": 24, "floor": 1'),
+            {"unknown_channels": "reject"},
+            1,
+            [R.UNKNOWN_CHANNEL],
+        ),
+        # an accepted unknown channel must still have a sane name
+        (ELEV, body('"a b/c": 1'), {"unknown_channels": "accept"}, 0, [R.UNKNOWN_CHANNEL]),
+        # a batch with one bad item: the two good items land, the bad one is a dead letter
+        (
+            ELEV,
+            f'[{body(chr(34) + "floor" + chr(34) + ": 1").decode()}, {{"ts": {NOW}, "values": {{"floor": "x"}}}},'
+            f" {body(chr(34) + 'floor' + chr(34) + ': 2', ts=NOW + 1).decode()}]".encode(),
+            {},
+            2,
+            [R.WRONG_TYPE],
+        ),
+        # line protocol is accepted on the telemetry topic
+        (ELEV, f"elevator floor=4i,running=t {NOW}".encode(), {}, 2, []),
+        # an event becomes a reading on event.{type}
+        (
+            "fw/lakeside/elevator/b1-elev-1/event",
+            f'{{"ts": {NOW}, "type": "fault", "code": 42}}'.encode(),
+            {},
+            1,
+            [],
+        ),
+        # an event without a type
+        ("fw/lakeside/elevator/b1-elev-1/event", f'{{"ts": {NOW}}}'.encode(), {}, 0, [R.MALFORMED]),
+        # a status that is neither online nor offline
+        ("fw/lakeside/elevator/b1-elev-1/status", b"sleepy", {}, 0, [R.MALFORMED]),
+    ],
+)
+def test_validation_table(
+    topic: str, payload: bytes, overrides: dict[str, object], stored: int, reasons: list[R]
+) -> None:
+    readings, letters = check(topic, payload, **overrides)
+    assert (len(readings), letters) == (stored, reasons)
+
+
+def test_readings_carry_site_asset_time_and_seq() -> None:
+    validator = Validator(SITE, MqttSettings())
+    payload = f'{{"ts": {NOW}, "seq": 12, "values": {{"door_open": true}}}}'.encode()
+    verdict = validator.check(ELEV, payload, NOW + 5)
+    assert verdict.readings == (Reading("lakeside", "b1-elev-1", "door_open", NOW, 1.0, 12),)
+    assert verdict.asset == "b1-elev-1"
+
+
+def test_event_code_becomes_the_value() -> None:
+    verdict = Validator(SITE, MqttSettings()).check(
+        "fw/lakeside/elevator/b1-elev-1/event", f'{{"ts": {NOW}, "type": "fault", "code": 42}}'.encode(), NOW
+    )
+    assert [(r.channel, r.value) for r in verdict.readings] == [("event.fault", 42.0)]
+
+
+@pytest.mark.parametrize(
+    ("payload", "online"), [(b"online", True), (b"offline", False), (b" OFFLINE\n", False)]
+)
+def test_status_messages_report_presence(payload: bytes, online: bool) -> None:
+    verdict = Validator(SITE, MqttSettings()).check("fw/lakeside/pump/b1-pump-1/status", payload, NOW)
+    assert (verdict.online, verdict.asset, verdict.dead_letters) == (online, "b1-pump-1", ())
+
+
+def test_dead_letters_keep_a_truncated_payload_and_the_receive_time() -> None:
+    payload = b"x" * 10_000
+    [letter] = Validator(SITE, MqttSettings()).check(ELEV, payload, NOW).dead_letters
+    assert len(letter.payload) == PAYLOAD_KEEP_BYTES
+    assert letter.received_ms == NOW
+    assert letter.topic == ELEV
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    topic=st.sampled_from([ELEV, PUMP, "fw/lakeside/elevator/b1-elev-1/event", "x/y"]), payload=st.binary()
+)
+def test_arbitrary_bytes_never_crash_and_always_yield_an_outcome(topic: str, payload: bytes) -> None:
+    verdict = Validator(SITE, MqttSettings()).check(topic, payload, NOW)
+    assert verdict.readings or verdict.dead_letters
+
+
+json_value = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["floor", "door_open", "speed_mps", "zz"]), json_value, max_size=4
+    ),
+    ts=st.one_of(st.integers(), st.text(max_size=8), st.none()),
+)
+def test_arbitrary_json_shapes_never_crash(values: dict[str, object], ts: object) -> None:
+    payload = json.dumps({"ts": ts, "values": values}).encode()
+    verdict = Validator(SITE, MqttSettings()).check(ELEV, payload, NOW)
+    assert verdict.readings or verdict.dead_letters
