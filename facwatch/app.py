@@ -79,7 +79,8 @@ class System:
         if embedded_broker:
             self.broker = EmbeddedBroker()
             self.broker.start("127.0.0.1", _free_port(preferred=1883))
-            self.settings.mqtt.url = self.broker.url
+            # amqtt speaks MQTT 3.1.1 only: say so, rather than wait for an MQTT 5 connect to go unanswered.
+            self.settings.mqtt.url = self.broker.url + "?protocol=3.1.1"
         if "gateway" in self.parts:
             on_batch = self._on_batch if "alerts" in self.parts else None
             self.gateway = Gateway(
