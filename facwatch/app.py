@@ -118,9 +118,9 @@ class System:
             thread.join(timeout=10)
         if "alerts" in self.parts:
             self._tick_once()  # a last look at the clocks and the outbox
+        self.bus.close()  # ends the event streams, so the API stops without cutting them off
         if self.api is not None:
             self.api.stop()
-        self.bus.close()
         if self.broker is not None:
             self.broker.stop()
         for close in self._closers:
