@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
     revoke.set_defaults(func=cmd_token_revoke)
+    listing = token_sub.add_parser("list", help="list tokens: id, name, scopes (never the token itself)")
+    listing.set_defaults(func=cmd_token_list)
     return parser
 
 
@@ -201,14 +203,27 @@ def _token_store(args: argparse.Namespace) -> TokenStore:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     store = _token_store(args)
-    print(store.create(args.name, args.scope or ["viewer"]))
+    try:
+        print(store.create(args.name, args.scope or ["viewer"]))
+    except ValueError as exc:
+        print(f"facwatch: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    store = _token_store(args)
-    store.revoke(args.token_id)
+    if not _token_store(args).revoke(args.token_id):
+        print(f"facwatch: no active token with id {args.token_id!r} (see: facwatch token list)", file=sys.stderr)
+        return 1
     print(f"revoked {args.token_id}")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    for info in _token_store(args).list():
+        scopes = ",".join(str(s) for s in info.scopes)
+        revoked = f"  revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else ""
+        print(f"{info.id}  {info.name}  {scopes}  created {info.created_at:%Y-%m-%d %H:%M}{revoked}")
     return 0
 
 
