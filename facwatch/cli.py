@@ -213,7 +213,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     if not _token_store(args).revoke(args.token_id):
-        print(f"facwatch: no active token with id {args.token_id!r} (see: facwatch token list)", file=sys.stderr)
+        print(
+            f"facwatch: no active token with id {args.token_id!r} (see: facwatch token list)", file=sys.stderr
+        )
         return 1
     print(f"revoked {args.token_id}")
     return 0
