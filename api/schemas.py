@@ -11,6 +11,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from alerts.store import alert_json, ticket_json
 from facwatch.model import (
     Alert,
     AlertState,
@@ -31,10 +32,6 @@ from facwatch.model import (
 def as_utc(when: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to it."""
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _opt_utc(when: datetime | None) -> datetime | None:
-    return None if when is None else as_utc(when)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -67,24 +64,8 @@ class AlertOut(BaseModel):
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertOut:
-        return cls(
-            id=alert.id,
-            site=alert.site,
-            asset=alert.asset,
-            building=alert.building,
-            kind=alert.kind,
-            level=alert.level,
-            state=alert.state,
-            summary=alert.summary,
-            opened_at=as_utc(alert.opened_at),
-            updated_at=as_utc(alert.updated_at),
-            resolved_at=_opt_utc(alert.resolved_at),
-            ticket_id=alert.ticket_id,
-            count=alert.count,
-            acknowledged_at=_opt_utc(alert.acknowledged_at),
-            acknowledged_by=alert.acknowledged_by,
-            escalation_step=alert.escalation_step,
-        )
+        # One mapping for the API and the event stream: alerts.store.alert_json.
+        return cls.model_validate(alert_json(alert))
 
 
 class DeadlinesOut(BaseModel):
@@ -124,7 +105,8 @@ class TicketOut(BaseModel):
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketOut:
-        return cls(**_ticket_fields(ticket))
+        # One mapping for the API and the event stream: alerts.store.ticket_json.
+        return cls.model_validate(ticket_json(ticket))
 
 
 class TicketDetailOut(TicketOut):
@@ -133,31 +115,7 @@ class TicketDetailOut(TicketOut):
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketDetailOut:
         timeline = [TimelineEntryOut.from_event(e) for e in ticket.timeline]
-        return cls(**_ticket_fields(ticket), timeline=timeline)
-
-
-def _ticket_fields(ticket: Ticket) -> dict[str, object]:
-    d = ticket.deadlines
-    return {
-        "id": ticket.id,
-        "site": ticket.site,
-        "asset": ticket.asset,
-        "building": ticket.building,
-        "kind": ticket.kind,
-        "level": ticket.level,
-        "state": ticket.state,
-        "title": ticket.title,
-        "created_at": as_utc(ticket.created_at),
-        "updated_at": as_utc(ticket.updated_at),
-        "alert_ids": list(ticket.alert_ids),
-        "deadlines": DeadlinesOut(
-            acknowledge=_opt_utc(d.acknowledge), on_site=_opt_utc(d.on_site), fixed=_opt_utc(d.fixed)
-        ),
-        "assignee": ticket.assignee,
-        "acknowledged_at": _opt_utc(ticket.acknowledged_at),
-        "on_site_at": _opt_utc(ticket.on_site_at),
-        "resolved_at": _opt_utc(ticket.resolved_at),
-    }
+        return cls.model_validate({**ticket_json(ticket), "timeline": timeline})
 
 
 class ActionIn(BaseModel):
