@@ -13,6 +13,56 @@ from facwatch.model import Alert, AlertState, Level, Page, Ticket, TicketAction,
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerReport:
+    """An owner-reported problem, taken in by the API; it opens a ticket with a 10-minute acknowledge clock."""
+
+    site: str
+    building: str
+    category: str
+    """e.g. ``elevator``, ``water``, ``power``, ``other``."""
+    text: str
+    reporter: str
+    unit: str | None = None
+    asset: str | None = None
+    """When the owner names the machine (e.g. the elevator of their unit)."""
+    photo_urls: tuple[str, ...] = ()
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFigures:
+    """SLA compliance of one level on one site over a period (seconds; None when nothing was measured)."""
+
+    site: str
+    level: Level
+    tickets: int
+    acknowledged: int
+    arrived: int
+    fixed: int
+    ack_p50_s: float | None
+    ack_p90_s: float | None
+    arrive_p50_s: float | None
+    arrive_p90_s: float | None
+    fix_p50_s: float | None
+    fix_p90_s: float | None
+    ack_breaches: int
+    arrive_breaches: int
+    fix_breaches: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCount:
+    """Incidents (alerts opened) of one kind on one asset in one period (``2026-11`` or ``2026-Q4``)."""
+
+    period: str
+    site: str
+    asset: str
+    kind: str
+    level: Level
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ActionRequest:
     action: TicketAction
     actor: str
@@ -25,6 +75,8 @@ class ActionRequest:
     """For ``dispatch`` and ``progress``."""
     percent: float | None = None
     """For ``progress``: 0..100."""
+    plan_b: str | None = None
+    """For ``plan_b``: what is done for the owners meanwhile (e.g. staff help residents with the stairs)."""
 
 
 class AlertsApi(Protocol):
@@ -32,9 +84,12 @@ class AlertsApi(Protocol):
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
         state: AlertState | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Alert]:
@@ -49,8 +104,13 @@ class AlertsApi(Protocol):
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,
+        level: Level | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Ticket]:
@@ -63,4 +123,28 @@ class AlertsApi(Protocol):
 
     def act(self, ticket_id: str, request: ActionRequest, now: datetime) -> Ticket:
         """Apply a ticket action. Raises NotFound, IllegalTransition, CheckInRefused, ValueError."""
+        ...
+
+    def acknowledge_alert(self, alert_id: str, actor: str, now: datetime) -> Alert:
+        """Acknowledge an alert (and its ticket's acknowledge clock). Raises NotFound."""
+        ...
+
+    def silence_alert(self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime) -> Alert:
+        """Notify nobody about this alert until ``until`` (recorded on its ticket's timeline). Raises NotFound,
+        ValueError (``until`` not in the future, empty reason)."""
+        ...
+
+    def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
+        """An owner-reported ticket (source ``owner``), acknowledge clock 10 minutes. Raises ValueError
+        (unknown building or asset)."""
+        ...
+
+    def sla_report(self, *, site: str | None, since: datetime, until: datetime) -> list[SlaFigures]:
+        """One row per (site, level) with tickets created in [since, until)."""
+        ...
+
+    def incident_report(
+        self, *, site: str | None, since: datetime, until: datetime, period: str = "month"
+    ) -> list[IncidentCount]:
+        """Alerts opened in [since, until) per period (``month`` or ``quarter``, site time zone), asset and kind."""
         ...

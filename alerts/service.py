@@ -34,7 +34,7 @@ from alerts.errors import NotFound
 from alerts.events import EventBus
 from alerts.lifecycle import AlertStep, Clock, ClockState
 from alerts.notify import Outbox, Outgoing
-from alerts.ports import ActionRequest
+from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.rules import Rules
 from alerts.tickets import TicketWriter
 from facwatch.config import SlaSettings
@@ -249,12 +249,16 @@ class AlertService:
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
         state: AlertState | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Alert]:
+        # TODO(issue 6): building/since/until filters.
         with self.engine.connect() as conn:
             return store.list_alerts(
                 conn, site=site, asset=asset, level=level, state=state, limit=limit, cursor=cursor
@@ -268,11 +272,17 @@ class AlertService:
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,
+        level: Level | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Ticket]:
+        # TODO(issue 6): building/level/source/since/until filters.
         with self.engine.connect() as conn:
             return store.list_tickets(conn, site=site, asset=asset, state=state, limit=limit, cursor=cursor)
 
@@ -282,6 +292,25 @@ class AlertService:
             raise NotFound(f"no ticket {ticket_id}")
         with self.engine.connect() as conn:
             return store.get_ticket(conn, pk)
+
+    # --- contract for issue 6 / issue 8 (alerts.ports.AlertsApi); to be implemented ----------------------
+
+    def acknowledge_alert(self, alert_id: str, actor: str, now: datetime) -> Alert:
+        raise NotImplementedError
+
+    def silence_alert(self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime) -> Alert:
+        raise NotImplementedError
+
+    def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
+        raise NotImplementedError
+
+    def sla_report(self, *, site: str | None, since: datetime, until: datetime) -> list[SlaFigures]:
+        raise NotImplementedError
+
+    def incident_report(
+        self, *, site: str | None, since: datetime, until: datetime, period: str = "month"
+    ) -> list[IncidentCount]:
+        raise NotImplementedError
 
     # --- events -----------------------------------------------------------------------------------------
 

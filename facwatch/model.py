@@ -250,6 +250,9 @@ class Alert:
     """How many times the finding fired while this alert was open."""
     escalation_step: int = 0
     """0: the on-call engineer; 1: supervisor; 2: manager (index into the site's escalation chain)."""
+    silenced_until: datetime | None = None
+    """While set and in the future, changes of this alert notify nobody (they are still recorded)."""
+    silence_reason: str | None = None
 
 
 class TicketState(StrEnum):
@@ -310,6 +313,16 @@ class Ticket:
     acknowledged_at: datetime | None = None
     on_site_at: datetime | None = None
     resolved_at: datetime | None = None
+    source: str = "sensor"
+    """``sensor`` (opened by an alert) or ``owner`` (reported through the API)."""
+    unit: str | None = None
+    category: str | None = None
+    description: str = ""
+    photo_urls: tuple[str, ...] = ()
+    location: str | None = None
+    progress_percent: float | None = None
+    eta: datetime | None = None
+    """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
 
 
 T = TypeVar("T")
