@@ -129,7 +129,9 @@ class AlertsApi(Protocol):
         """Acknowledge an alert (and its ticket's acknowledge clock). Raises NotFound."""
         ...
 
-    def silence_alert(self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime) -> Alert:
+    def silence_alert(
+        self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime
+    ) -> Alert:
         """Notify nobody about this alert until ``until`` (recorded on its ticket's timeline). Raises NotFound,
         ValueError (``until`` not in the future, empty reason)."""
         ...

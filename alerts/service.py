@@ -298,7 +298,9 @@ class AlertService:
     def acknowledge_alert(self, alert_id: str, actor: str, now: datetime) -> Alert:
         raise NotImplementedError
 
-    def silence_alert(self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime) -> Alert:
+    def silence_alert(
+        self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime
+    ) -> Alert:
         raise NotImplementedError
 
     def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
