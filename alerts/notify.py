@@ -31,7 +31,10 @@ import structlog
 from apprise.decorators import notify as apprise_notify
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from alerts import messages
 from alerts.db import new_pk, notification_receipts, notifications, ticket_ref, utc_now
+from alerts.notices import Notice, NoticeKind
+from facwatch.model import Level, Site
 
 log = structlog.get_logger("alerts.notify")
 
@@ -99,6 +102,97 @@ class Outbox:
             )
             added += 1
         return added
+
+
+class OutboxNotifier:
+    """Turns the engine's notices into outbox rows (``alerts.notices.Notifier``).
+
+    ``opened``: the staff named get the engineer's message; for a RED alert the owner groups of the asset's
+    building get the plain notice. ``escalated``: the escalation target gets the escalation message.
+    """
+
+    def __init__(self, site: Site, outbox: Outbox | None = None) -> None:
+        self.site = site
+        self.outbox = outbox or Outbox()
+
+    def notify(self, conn: Connection, notices: Sequence[Notice], now: datetime) -> int:
+        items: list[Outgoing] = []
+        for notice in notices:
+            items.extend(self._outgoing(notice))
+        return self.outbox.enqueue(conn, items, now)
+
+    def _outgoing(self, notice: Notice) -> list[Outgoing]:
+        asset = notice.asset
+        if asset is None:
+            return []
+        detail = notice.detail
+        items: list[Outgoing] = []
+        if notice.kind is NoticeKind.OPENED:
+            text = messages.engineer_alert(
+                ticket=notice.ticket,
+                asset=asset,
+                level=notice.level,
+                summary=notice.summary,
+                opened_at=detail.get("opened_at", notice.at),
+                on_site_due=detail.get("on_site_due"),
+                ack_due=detail.get("ack_due"),
+                timezone=self.site.timezone,
+            )
+            for person in notice.staff:
+                key = f"{notice.key}:{person.role}:{person.id}"
+                items.append(
+                    Outgoing(
+                        key,
+                        notice.site,
+                        notice.ticket_pk,
+                        person.role,
+                        person.id,
+                        person.notify,
+                        text.title,
+                        text.body,
+                    )
+                )
+            if notice.level is Level.RED:
+                plain = messages.owner_notice(asset)
+                for group in self.site.owners_of(asset.building):
+                    key = f"{notice.key}:owners:{group.building}:{group.name}"
+                    items.append(
+                        Outgoing(
+                            key,
+                            notice.site,
+                            notice.ticket_pk,
+                            "owners",
+                            group.name,
+                            group.notify,
+                            plain.title,
+                            plain.body,
+                        )
+                    )
+        elif notice.kind is NoticeKind.ESCALATED:
+            for person in notice.staff:
+                text = messages.escalation(
+                    ticket=notice.ticket,
+                    asset=asset,
+                    level=notice.level,
+                    reason=str(detail.get("reason", "")),
+                    person=person.name,
+                    opened_at=detail.get("opened_at", notice.at),
+                    timezone=self.site.timezone,
+                )
+                key = f"{notice.key}:{person.id}"
+                items.append(
+                    Outgoing(
+                        key,
+                        notice.site,
+                        notice.ticket_pk,
+                        person.role,
+                        person.id,
+                        person.notify,
+                        text.title,
+                        text.body,
+                    )
+                )
+        return items
 
 
 class Dispatcher:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from alerts import lifecycle, messages, store
+from alerts import lifecycle, store
 from alerts.db import (
     alert_ref,
     alerts,
@@ -33,7 +33,8 @@ from alerts.db import (
 from alerts.errors import NotFound
 from alerts.events import EventBus
 from alerts.lifecycle import AlertStep, Clock, ClockState
-from alerts.notify import Outbox, Outgoing
+from alerts.notices import Notice, NoticeKind, Notifier
+from alerts.notify import OutboxNotifier
 from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.rules import Rules
 from alerts.tickets import TicketWriter
@@ -64,15 +65,20 @@ class AlertService:
     """Implements ``alerts.ports.AlertsApi`` on the state database."""
 
     def __init__(
-        self, engine: Engine, site: Site, sla: SlaSettings, bus: EventBus, outbox: Outbox | None = None
+        self,
+        engine: Engine,
+        site: Site,
+        sla: SlaSettings,
+        bus: EventBus,
+        notifier: Notifier | None = None,
     ) -> None:
         self.engine = engine
         self.site = site
         self.sla = sla
         self.bus = bus
-        self.outbox = outbox or Outbox()
+        self.notifier: Notifier = notifier or OutboxNotifier(site)
         self.rules = Rules(site)
-        self.tickets = TicketWriter(site, sla, self.outbox)
+        self.tickets = TicketWriter(site, sla, self.notifier)
         self._lock = threading.Lock()
 
     # --- readings ---------------------------------------------------------------------------------------
@@ -207,22 +213,20 @@ class AlertService:
             return True
         person = chain[lifecycle.escalation_target(step, len(chain))]
         self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value} → {person.name}")
-        asset = self.site.asset(ticket.asset)
-        if asset is not None:
-            message = messages.escalation(
-                ticket=ref,
-                asset=asset,
-                level=Level(ticket.level),
-                reason=worst.reason.value,
-                person=person.name,
-                opened_at=utc(ticket.created_at) or now,
-                timezone=self.site.timezone,
-            )
-            key = f"{ref}:escalate:{worst.clock.value}:{int(due_at.timestamp())}:{worst.index}"
-            item = Outgoing(
-                key, self.site.id, ticket_pk, person.role, person.id, person.notify, *_msg(message)
-            )
-            self.outbox.enqueue(conn, [item], now)
+        notice = Notice(
+            kind=NoticeKind.ESCALATED,
+            key=f"{ref}:escalate:{worst.clock.value}:{int(due_at.timestamp())}:{worst.index}",
+            site=self.site.id,
+            ticket_pk=ticket_pk,
+            ticket=ref,
+            asset=self.site.asset(ticket.asset),
+            level=Level(ticket.level),
+            summary=ticket.title,
+            at=now,
+            staff=(person,),
+            detail={"reason": worst.reason.value, "step": step, "opened_at": utc(ticket.created_at) or now},
+        )
+        self.notifier.notify(conn, [notice], now)
         return True
 
     # --- people -----------------------------------------------------------------------------------------
@@ -334,10 +338,6 @@ def _clock_state(row: Any) -> ClockState:
         fired=row.fired,
         stopped_at=utc(row.stopped_at),
     )
-
-
-def _msg(message: messages.Message) -> tuple[str, str]:
-    return message.title, message.body
 
 
 __all__ = ["AlertService"]

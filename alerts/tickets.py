@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from alerts import lifecycle, messages
+from alerts import lifecycle
 from alerts.db import alert_ref, alerts, new_pk, sla_clocks, ticket_alerts, ticket_events, ticket_ref, tickets
 from alerts.lifecycle import STOPS, Clock
-from alerts.notify import Outbox, Outgoing
+from alerts.notices import Notice, NoticeKind, Notifier
 from alerts.ports import ActionRequest
 from facwatch.config import SlaSettings
 from facwatch.model import Asset, Deadlines, Finding, Level, Site, TicketAction, TicketState
@@ -22,10 +22,10 @@ SYSTEM = "system"
 
 
 class TicketWriter:
-    def __init__(self, site: Site, sla: SlaSettings, outbox: Outbox) -> None:
+    def __init__(self, site: Site, sla: SlaSettings, notifier: Notifier) -> None:
         self.site = site
         self.sla = sla
-        self.outbox = outbox
+        self.notifier = notifier
 
     def event(
         self, conn: Connection, ticket_pk: int, ts: datetime, action: str, actor: str, note: str
@@ -130,42 +130,21 @@ class TicketWriter:
     ) -> None:
         ref, aref = ticket_ref(pk), alert_ref(alert_pk)
         row = conn.execute(select(tickets.c.ack_due, tickets.c.on_site_due).where(tickets.c.id == pk)).one()
-        items: list[Outgoing] = []
         chain = self.site.escalation_chain()
-        if chain:
-            engineer = chain[0]
-            text = messages.engineer_alert(
-                ticket=ref,
-                asset=asset,
-                level=finding.level,
-                summary=finding.summary,
-                opened_at=when,
-                on_site_due=row.on_site_due,
-                ack_due=row.ack_due,
-                timezone=self.site.timezone,
-            )
-            items.append(
-                Outgoing(
-                    f"{ref}:{aref}:engineer:{engineer.id}",
-                    self.site.id,
-                    pk,
-                    engineer.role,
-                    engineer.id,
-                    engineer.notify,
-                    text.title,
-                    text.body,
-                )
-            )
-        if finding.level is Level.RED:
-            notice = messages.owner_notice(asset)
-            for group in self.site.owners_of(asset.building):
-                key = f"{ref}:{aref}:owners:{group.building}:{group.name}"
-                items.append(
-                    Outgoing(
-                        key, self.site.id, pk, "owners", group.name, group.notify, notice.title, notice.body
-                    )
-                )
-        self.outbox.enqueue(conn, items, when)
+        notice = Notice(
+            kind=NoticeKind.OPENED,
+            key=f"{ref}:{aref}",
+            site=self.site.id,
+            ticket_pk=pk,
+            ticket=ref,
+            asset=asset,
+            level=finding.level,
+            summary=finding.summary,
+            at=when,
+            staff=tuple(chain[:1]),
+            detail={"alert": aref, "ack_due": row.ack_due, "on_site_due": row.on_site_due, "opened_at": when},
+        )
+        self.notifier.notify(conn, [notice], when)
 
     # --- people act -------------------------------------------------------------------------------------
 
