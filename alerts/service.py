@@ -88,13 +88,23 @@ class AlertService:
             return
         with self._lock:
             findings = self.rules.observe(readings)
-            now = utc_from_ms(max(r.ts_ms for r in readings))
-            changes = Changes()
-            with self.engine.begin() as conn:
-                for finding in findings:
-                    self._apply(conn, finding, changes)
-                self._resolve_held(conn, now, changes)
-            self._publish(changes, now)
+            self._take(findings, utc_from_ms(max(r.ts_ms for r in readings)))
+
+    def observe_findings(self, findings: Sequence[Finding]) -> None:
+        """Findings from outside the rules: device presence and the data path (gateway), undelivered RED
+        notifications (dispatcher). Applied like the rules' own, at their event time."""
+        if not findings:
+            return
+        with self._lock:
+            self._take(findings, utc_from_ms(max(f.ts_ms for f in findings)))
+
+    def _take(self, findings: Sequence[Finding], now: datetime) -> None:
+        changes = Changes()
+        with self.engine.begin() as conn:
+            for finding in findings:
+                self._apply(conn, finding, changes)
+            self._resolve_held(conn, now, changes)
+        self._publish(changes, now)
 
     def _apply(self, conn: Connection, finding: Finding, changes: Changes) -> None:
         asset = self.site.asset(finding.asset)
