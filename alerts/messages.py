@@ -1,16 +1,78 @@
-"""What notifications say (pure). Engineers get the facts; owners get plain words in Chinese and English.
+"""What notifications say: templates in files a property company can edit, in Simplified Chinese and English.
 
-An engineer's message (ticket number, deadlines, readings) never goes to owners, and no message
-carries the asset's check-in code: that code proves presence at the asset.
+Templates live in ``alerts/templates/<lang>/<name>.txt`` (``zh`` and ``en`` ship); a site can point
+``[notify] template_dir`` at a directory of its own with the same layout, and any file found there wins,
+file by file. A file's first line is the title, the rest (after a blank line) the body, with
+``${field}`` placeholders (``string.Template``). ``<name>.<asset kind>.txt`` (e.g.
+``owner_opened.elevator.txt``) is chosen before ``<name>.txt`` when it exists. Every file is checked when
+the templates are loaded: a placeholder that is not a known field is refused with the file's name, so a typo
+is found at start and not in the middle of an incident.
+
+An engineer's message (ticket number, deadlines, readings) is a different template from the owners' plain
+words, and no field carries the asset's check-in code: that code proves presence at the asset.
+Rendering is pure: the files are read once, when ``Templates`` is built.
 """
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from facwatch.model import Asset, AssetKind, Level
+from facwatch.errors import ConfigError
+
+LANGS = ("zh", "en")
+
+FIELDS = frozenset(
+    {
+        "site", "level", "level_name", "ticket", "ticket_link", "ref", "summary", "readings",
+        "asset", "asset_id", "building", "opened_at", "ack_due", "on_site_due", "reason", "person",
+        "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
+        "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
+    }
+)  # fmt: skip
+"""Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
+
+TEMPLATES = (
+    "engineer_alert", "escalation", "staff_action", "staff_digest", "digest_more", "fallback",
+    "owner_opened", "owner_progress", "owner_progress_noeta", "owner_plan_b", "owner_resolved",
+    "owner_follow_up", "owner_digest",
+)  # fmt: skip
+
+LEVEL_NAMES = {
+    "zh": {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"},
+    "en": {"red": "RED", "orange": "ORANGE", "yellow": "YELLOW", "blue": "BLUE"},
+}
+ACTION_NAMES = {
+    "zh": {
+        "acknowledge": "已确认", "dispatch": "已派工", "check_in": "已到场", "progress": "维修进展",
+        "plan_b": "启用备用方案", "resolve": "已修复", "close": "已关闭", "reopen": "重新打开",
+        "cancel": "已取消", "comment": "备注", "follow_up": "回访（请询问业主是否一切正常）",
+    },
+    "en": {
+        "acknowledge": "acknowledged", "dispatch": "dispatched", "check_in": "on site", "progress": "progress",
+        "plan_b": "plan B", "resolve": "resolved", "close": "closed", "reopen": "reopened",
+        "cancel": "cancelled", "comment": "comment", "follow_up": "follow-up (ask the owners whether all is well)",
+    },
+}  # fmt: skip
+UNKNOWN = {"zh": "待定", "en": "to be confirmed"}
+REASONS = {
+    "zh": {
+        "escalated: acknowledge clock ran out": "确认时限已过",
+        "escalated: on-site clock ran out": "到场时限已过",
+        "escalated: fix clock ran out": "修复时限已过",
+    },
+    "en": {
+        "escalated: acknowledge clock ran out": "The acknowledge deadline has passed",
+        "escalated: on-site clock ran out": "The on-site deadline has passed",
+        "escalated: fix clock ran out": "The fix deadline has passed",
+    },
+}
+"""The engine's escalation reasons (alerts.lifecycle.EscalationReason) in words; others are shown as they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,74 +89,83 @@ def split_name(name: str) -> tuple[str, str]:
     return name, name
 
 
-_OWNER_TEXT = {
-    AssetKind.ELEVATOR: ("{zh}暂停服务，工程师已在路上", "{en} is out of service; an engineer is on the way"),
-    AssetKind.PUMP: (
-        "{zh}故障，供水可能受影响，工程师已在路上",
-        "{en} has failed; water supply may be affected; an engineer is on the way",
-    ),
-    AssetKind.POWER: ("{zh}停电，工程师已在路上", "{en} has lost power; an engineer is on the way"),
-}
-_OWNER_ALL_CLEAR = {
-    AssetKind.ELEVATOR: ("{zh}已恢复服务", "{en} is back in service"),
-    AssetKind.PUMP: ("{zh}已恢复正常", "{en} is working normally again"),
-    AssetKind.POWER: ("{zh}已恢复供电", "{en}: power is back"),
-}
+def localized(name: str, lang: str) -> str:
+    zh, en = split_name(name)
+    return en if lang == "en" else zh
 
 
-def _local(when: datetime | None, tz: str) -> str:
+def languages(lang: str) -> tuple[str, ...]:
+    """``zh+en`` → ("zh", "en"); anything unknown falls back to Chinese, the default."""
+    chosen = tuple(part for part in lang.split("+") if part in LANGS)
+    return chosen or ("zh",)
+
+
+def local_time(when: datetime | None, tz: str, lang: str, *, seconds: bool = False) -> str:
     if when is None:
-        return "—"
+        return UNKNOWN.get(lang, UNKNOWN["zh"])
     try:
         zone = ZoneInfo(tz)
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
-    return when.astimezone(zone).strftime("%H:%M:%S %Z")
+    return when.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def owner_notice(asset: Asset) -> Message:
-    zh, en = split_name(asset.name)
-    text_zh, text_en = _OWNER_TEXT[asset.kind]
-    body = f"{text_zh.format(zh=zh)} / {text_en.format(en=en)}"
-    return Message(title=f"{zh}暂停服务 / {en}: service interrupted", body=body)
+class Templates:
+    """The templates of every language, read once; ``render`` is pure."""
+
+    def __init__(self, override: Path | None = None) -> None:
+        self._files: dict[tuple[str, str], string.Template] = {}
+        builtin = resources.files("alerts").joinpath("templates")
+        for lang in LANGS:
+            folder = builtin.joinpath(lang)
+            for entry in folder.iterdir():
+                if entry.name.endswith(".txt"):
+                    self._add(
+                        lang, entry.name[:-4], entry.read_text(encoding="utf-8"), f"{lang}/{entry.name}"
+                    )
+        if override is not None:
+            if not override.is_dir():
+                raise ConfigError(f"notify.template_dir {override}: not a directory")
+            for lang in LANGS:
+                for path in sorted((override / lang).glob("*.txt")):
+                    self._add(lang, path.stem, path.read_text(encoding="utf-8"), str(path))
+        for lang in LANGS:
+            for name in TEMPLATES:
+                if (lang, name) not in self._files:
+                    raise ConfigError(f"template {lang}/{name}.txt is missing")
+
+    def _add(self, lang: str, name: str, text: str, origin: str) -> None:
+        template = string.Template(text.strip("\n"))
+        if not template.is_valid():
+            raise ConfigError(
+                f"template {origin}: a '$' that is not a ${{field}} (write $$ for a dollar sign)"
+            )
+        unknown = set(template.get_identifiers()) - FIELDS
+        if unknown:
+            raise ConfigError(f"template {origin}: unknown field(s) {', '.join(sorted(unknown))}")
+        if "\n" not in template.template:
+            template = string.Template(template.template + "\n")
+        self._files[(lang, name)] = template
+
+    def has(self, name: str, lang: str = "zh") -> bool:
+        return (lang, name) in self._files
+
+    def render_one(self, name: str, lang: str, fields: Mapping[str, str], kind: str | None = None) -> Message:
+        template = self._files.get((lang, f"{name}.{kind}")) if kind else None
+        template = template or self._files[(lang, name)]
+        text = template.safe_substitute(fields)
+        title, _, body = text.partition("\n")
+        return Message(title=title.strip(), body=body.strip("\n"))
+
+    def render(
+        self, name: str, lang: str, fields: Callable[[str], Mapping[str, str]], kind: str | None = None
+    ) -> Message:
+        """One message in ``lang`` (``fields(lang)`` gives that language's values); for ``zh+en`` both,
+        the titles joined by `` / `` and the bodies by a blank line."""
+        parts = [self.render_one(name, one, fields(one), kind) for one in languages(lang)]
+        if len(parts) == 1:
+            return parts[0]
+        return Message(title=" / ".join(p.title for p in parts), body="\n\n".join(p.body for p in parts))
 
 
-def owner_all_clear(asset: Asset) -> Message:
-    zh, en = split_name(asset.name)
-    text_zh, text_en = _OWNER_ALL_CLEAR[asset.kind]
-    return Message(
-        title=f"{zh}已恢复 / {en}: restored", body=f"{text_zh.format(zh=zh)} / {text_en.format(en=en)}"
-    )
-
-
-def engineer_alert(
-    *,
-    ticket: str,
-    asset: Asset,
-    level: Level,
-    summary: str,
-    opened_at: datetime,
-    on_site_due: datetime | None,
-    ack_due: datetime | None,
-    timezone: str,
-) -> Message:
-    title = f"[{level.value.upper()}] {ticket} {asset.name}"
-    body = (
-        f"{summary}\n"
-        f"Asset: {asset.name} ({asset.id}), building {asset.building}\n"
-        f"Since {_local(opened_at, timezone)}; acknowledge by {_local(ack_due, timezone)}, "
-        f"on site by {_local(on_site_due, timezone)}.\n"
-        f"Ticket {ticket}: acknowledge, then check in at the asset with the posted code."
-    )
-    return Message(title=title, body=body)
-
-
-def escalation(
-    *, ticket: str, asset: Asset, level: Level, reason: str, person: str, opened_at: datetime, timezone: str
-) -> Message:
-    title = f"[{level.value.upper()}] ESCALATED {ticket} {asset.name}"
-    body = (
-        f"{reason}. Ticket {ticket} on {asset.name} ({asset.id}), open since {_local(opened_at, timezone)}, "
-        f"is escalated to you, {person}: nobody has acted in time."
-    )
-    return Message(title=title, body=body)
+__all__ = ["Message", "Templates", "languages", "local_time", "localized", "split_name"]

@@ -1,0 +1,361 @@
+"""Who hears what, in which words and when (pure): a ``Notice`` of the engine becomes outbox items.
+
+- Staff (the engineer the rota chose, the supervisor or manager an escalation reached) get the engineer's
+  templates: asset, location, readings, deadlines, the ticket and its link. The engine names them in
+  ``Notice.staff``; nobody else gets a staff message.
+- Owners get plain words, and only about their own building: the owner groups of the asset's building
+  (narrowed to the group's ``assets`` when the site file lists them), for tickets of the levels in
+  ``notify.owner_levels``: opened, progress, plan B, all-clear, the next-day follow-up. Owners never get a
+  staff template, and staff templates are never addressed to an owner group.
+- When: every item waits a short group window (``group_wait_s``, RED ``group_wait_red_s``) so that an
+  outage storm or a burst of updates of one ticket reaches each recipient as one message (the outbox
+  merges what waits together). Non-urgent owner messages in quiet hours (site time zone, on the event
+  time) wait until the quiet hours end and go out as one morning digest; a RED opening and a plan B for a
+  RED ticket are urgent and always go at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.messages import ACTION_NAMES, LEVEL_NAMES, REASONS, Message, Templates, local_time, localized
+from alerts.notices import Notice, NoticeKind
+from facwatch.config import NotifySettings
+from facwatch.model import Asset, Level, OwnerGroup, Person, Site
+
+SEVERITY = {"red": 3, "orange": 2, "yellow": 1, "blue": 0}
+OWNERS = "owners"
+FALLBACK = "fallback"
+DIGEST_LINES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A notification to enqueue: one audience member (a person or an owner group), all their targets."""
+
+    key: str
+    site: str
+    ticket_id: int | None
+    audience: str
+    """``engineer``, ``supervisor``, ``manager`` (the person's role), ``owners`` or ``fallback``."""
+    recipient: str
+    targets: tuple[str, ...]
+    """Channels in priority order: RED goes to the first ``red_channels`` at once, others to the first;
+    a channel that fails falls back to the next."""
+    title: str
+    body: str
+    level: str | None = None
+    asset: str | None = None
+    lang: str = "zh"
+    line: str | None = None
+    """One line for a grouped message (default: the title)."""
+    release_at: datetime | None = None
+    """Wait until then (group window or quiet hours); None: send at once."""
+    quiet: bool = False
+    """Held for the end of the owners' quiet hours (a morning digest)."""
+
+
+def ref_of(key: str) -> str:
+    """A short reference printed in every message, so that a receiver can tell a repeat from a new one."""
+    return "N" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+
+
+def quiet_until(at: datetime, tz: str, start: str, end: str) -> datetime | None:
+    """The end of the quiet hours ``at`` falls in (UTC), or None outside them. Works across midnight."""
+    zone = _zone(tz)
+    local = at.astimezone(zone)
+    t0, t1 = _hhmm(start), _hhmm(end)
+    now = local.time().replace(tzinfo=None)
+    inside = t0 <= now < t1 if t0 < t1 else (now >= t0 or now < t1)
+    if not inside or t0 == t1:
+        return None
+    until = datetime.combine(local.date(), t1, tzinfo=zone)
+    if until <= local:
+        until = datetime.combine(local.date() + timedelta(days=1), t1, tzinfo=zone)
+    return until.astimezone(UTC)
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def owner_groups(site: Site, asset: Asset) -> tuple[OwnerGroup, ...]:
+    """The owner groups that may hear about ``asset``: its own building only, narrowed by ``assets``."""
+    return tuple(
+        g
+        for g in site.owners_of(asset.building)
+        if g.building == asset.building and (not g.assets or asset.id in g.assets)
+    )
+
+
+class Planner:
+    """Turns notices into outbox items: audiences, words, timing."""
+
+    def __init__(self, site: Site, settings: NotifySettings, templates: Templates) -> None:
+        self.site = site
+        self.settings = settings
+        self.templates = templates
+
+    def plan(self, notice: Notice) -> list[Outgoing]:
+        items = self._staff(notice, notice.asset)
+        if notice.asset is not None and notice.detail.get("source") != "owner":
+            # An owner's own report (no asset, or about one flat) is answered to them, not to the building.
+            items += self._owners(notice, notice.asset)
+        return items
+
+    # --- staff ---------------------------------------------------------------------------------------------
+
+    def _staff(self, notice: Notice, asset: Asset | None) -> list[Outgoing]:
+        if notice.kind is NoticeKind.OPENED:
+            name, suffix = "engineer_alert", "{role}:{id}"
+        elif notice.kind is NoticeKind.ESCALATED:
+            name, suffix = "escalation", "{id}"
+        else:  # actions, and the follow-up as a task
+            name, suffix = "staff_action", "{role}:{id}"
+        items = []
+        for person in notice.staff:
+            key = f"{notice.key}:{suffix.format(role=person.role, id=person.id)}"
+            text = self.templates.render(
+                name, person.lang, partial(self._fields, notice, asset, key=key, person=person)
+            )
+            items.append(
+                self._item(notice, asset, key, person.role, person.id, person.notify, person.lang, text)
+            )
+        return items
+
+    # --- owners --------------------------------------------------------------------------------------------
+
+    def _owner_template(self, notice: Notice) -> str | None:
+        if notice.kind is NoticeKind.OPENED:
+            return "owner_opened"
+        if notice.kind is NoticeKind.FOLLOW_UP:
+            return "owner_follow_up"
+        if notice.kind is NoticeKind.ACTION:
+            if notice.action == "progress":
+                return "owner_progress" if _eta(notice) is not None else "owner_progress_noeta"
+            return {"plan_b": "owner_plan_b", "resolve": "owner_resolved"}.get(notice.action or "")
+        return None
+
+    def _owners(self, notice: Notice, asset: Asset) -> list[Outgoing]:
+        name = self._owner_template(notice)
+        if name is None or notice.level.value not in self.settings.owner_levels:
+            return []
+        items = []
+        for group in owner_groups(self.site, asset):
+            key = f"{notice.key}:owners:{group.building}:{group.name}"
+            text = self.templates.render(
+                name, group.lang, partial(self._fields, notice, asset, key=key, person=None), asset.kind.value
+            )
+            items.append(self._item(notice, asset, key, OWNERS, group.name, group.notify, group.lang, text))
+        return items
+
+    def urgent(self, notice: Notice) -> bool:
+        """RED safety messages go at once, even to owners in quiet hours."""
+        return notice.level is Level.RED and (
+            notice.kind is NoticeKind.OPENED
+            or (notice.kind is NoticeKind.ACTION and notice.action == "plan_b")
+        )
+
+    # --- common --------------------------------------------------------------------------------------------
+
+    def _item(
+        self,
+        notice: Notice,
+        asset: Asset | None,
+        key: str,
+        audience: str,
+        recipient: str,
+        targets: tuple[str, ...],
+        lang: str,
+        text: Message,
+    ) -> Outgoing:
+        s = self.settings
+        wait = s.group_wait_red_s if notice.level is Level.RED else s.group_wait_s
+        release_at: datetime | None = notice.at + timedelta(seconds=wait) if wait > 0 else None
+        quiet = False
+        if audience == OWNERS and s.quiet_hours and not self.urgent(notice):
+            until = quiet_until(notice.at, self.site.timezone, s.quiet_start, s.quiet_end)
+            if until is not None:
+                release_at, quiet = until, True
+        return Outgoing(
+            key=key,
+            site=notice.site,
+            ticket_id=notice.ticket_pk,
+            audience=audience,
+            recipient=recipient,
+            targets=targets,
+            title=text.title,
+            body=text.body,
+            level=notice.level.value,
+            asset=asset.id if asset else None,
+            lang=lang,
+            line=text.title,
+            release_at=release_at,
+            quiet=quiet,
+        )
+
+    def _fields(
+        self, notice: Notice, asset: Asset | None, lang: str, key: str, person: Person | None
+    ) -> dict[str, str]:
+        tz = self.site.timezone
+        detail = notice.detail
+        building_id = asset.building if asset else str(detail.get("building") or "")
+        building = next((b.name for b in self.site.buildings if b.id == building_id), building_id or "—")
+        eta = _eta(notice)
+        minutes = "?"
+        if eta is not None and eta > notice.at:
+            minutes = str(math.ceil((eta - notice.at).total_seconds() / 60))
+        link = f"\n{self.settings.board_url}#ticket={notice.ticket}" if self.settings.board_url else ""
+        action = notice.action or ("follow_up" if notice.kind is NoticeKind.FOLLOW_UP else "")
+        return {
+            "site": localized(self.site.name, lang),
+            "level": notice.level.value.upper(),
+            "level_name": LEVEL_NAMES[lang][notice.level.value],
+            "ticket": notice.ticket,
+            "ticket_link": link,
+            "ref": ref_of(key),
+            "summary": notice.summary,
+            "readings": _readings(detail),
+            "asset": localized(asset.name, lang) if asset else _place(detail, notice.summary),
+            "asset_id": asset.id if asset else "—",
+            "building": localized(building, lang),
+            "opened_at": local_time(_when(detail.get("opened_at")) or notice.at, tz, lang, seconds=True),
+            "ack_due": local_time(_when(detail.get("ack_due")), tz, lang, seconds=True),
+            "on_site_due": local_time(_when(detail.get("on_site_due")), tz, lang, seconds=True),
+            "reason": REASONS[lang].get(str(detail.get("reason", "")), str(detail.get("reason", ""))),
+            "person": localized(person.name, lang) if person else "",
+            "action": ACTION_NAMES[lang].get(action, action),
+            "actor": self._person_name(notice.actor, lang),
+            "detail": self._action_detail(notice, lang, minutes),
+            "note": f"\n{note}" if (note := _own_note(notice.note)) else "",
+            "percent": _number(detail.get("percent")),
+            "minutes_left": minutes,
+            "eta": local_time(eta, tz, lang),
+            "plan_b": str(detail.get("plan_b") or notice.note or ""),
+        }
+
+    def _person_name(self, pid: str | None, lang: str) -> str:
+        person = self.site.person(pid) if pid else None
+        return localized(person.name, lang) if person else (pid or "")
+
+    def _action_detail(self, notice: Notice, lang: str, minutes: str) -> str:
+        detail = notice.detail
+        percent = _number(detail.get("percent"))
+        zh = lang == "zh"
+        if notice.action == "progress" and percent:
+            if minutes != "?":
+                return (
+                    f"（已完成{percent}%，预计还需{minutes}分钟）"
+                    if zh
+                    else f" ({percent} % done, about {minutes} minutes left)"
+                )
+            return f"（已完成{percent}%）" if zh else f" ({percent} % done)"
+        if notice.action == "plan_b" and detail.get("plan_b"):
+            return f"：{detail['plan_b']}" if zh else f": {detail['plan_b']}"
+        if notice.action == "dispatch" and detail.get("assignee"):
+            name = self._person_name(str(detail["assignee"]), lang)
+            return f" → {name}"
+        return ""
+
+
+def digest(
+    templates: Templates,
+    *,
+    staff: bool,
+    lang: str,
+    site_name: str,
+    key: str,
+    members: Sequence[Mapping[str, Any]],
+) -> Message:
+    """One message for several that wait together: the count and the worst cases first.
+
+    ``members`` carry ``level``, ``line`` and ``created_at``; the same ticket's updates stay in order.
+    """
+    ordered = sorted(members, key=lambda m: (-SEVERITY.get(str(m["level"]), 0), m["created_at"]))
+    worst = ordered[0]
+    shown = ordered[:DIGEST_LINES]
+    more_count = len(ordered) - len(shown)
+
+    def fields(one: str) -> dict[str, str]:
+        more = ""
+        if more_count:
+            more = "\n" + templates.render_one("digest_more", one, {"more_count": str(more_count)}).title
+        return {
+            "site": localized(site_name, one),
+            "count": str(len(ordered)),
+            "level": str(worst["level"] or "").upper(),
+            "worst": str(worst["line"]),
+            "items": "\n".join(f"- {m['line']}" for m in shown),
+            "more": more,
+            "more_count": str(more_count),
+            "ref": ref_of(key),
+        }
+
+    return templates.render("staff_digest" if staff else "owner_digest", lang, fields)
+
+
+def _place(detail: Mapping[str, Any], summary: str) -> str:
+    """What an owner's report without an asset is about: its category and where."""
+    parts = [str(detail[k]) for k in ("category", "unit", "location") if detail.get(k)]
+    return " ".join(parts) if parts else summary
+
+
+_DETAIL_NOTES = ("ETA ", "assigned to ", "plan B: ")
+
+
+def _own_note(note: str) -> str:
+    """The person's own words from a timeline note, without what the detail fields already say."""
+    kept = [
+        part
+        for part in note.split("; ")
+        if part and not part.startswith(_DETAIL_NOTES) and not part.endswith(" % done")
+    ]
+    return "; ".join(kept)
+
+
+def _eta(notice: Notice) -> datetime | None:
+    return _when(notice.detail.get("eta"))
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _when(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _number(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return ""
+
+
+def _readings(detail: Mapping[str, Any]) -> str:
+    readings = detail.get("readings")
+    if isinstance(readings, Mapping) and readings:
+        return ", ".join(f"{k}={_number(v) or v}" for k, v in readings.items())
+    if detail.get("channel") is not None and detail.get("value") is not None:
+        return f"{detail['channel']}={_number(detail['value']) or detail['value']}"
+    return "—"
+
+
+__all__ = ["FALLBACK", "OWNERS", "Outgoing", "Planner", "digest", "owner_groups", "quiet_until", "ref_of"]

@@ -1,0 +1,229 @@
+"""The words (templates in files, both languages), the owners' audience and the quiet hours: pure, no I/O
+beyond reading the template files once."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alerts.audiences import Planner, owner_groups, quiet_until
+from alerts.messages import TEMPLATES, Templates, languages
+from alerts.notices import Notice, NoticeKind
+from facwatch.config import NotifySettings, load_site
+from facwatch.errors import ConfigError
+from facwatch.model import Level, Site
+
+SHANGHAI = "Asia/Shanghai"
+
+
+def utc(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (utc(2025, 3, 1, 13, 59), None),  # 21:59 local: not yet
+        (utc(2025, 3, 1, 14, 0), utc(2025, 3, 1, 23, 0)),  # 22:00 local: quiet until 07:00
+        (utc(2025, 3, 1, 17, 30), utc(2025, 3, 1, 23, 0)),  # 01:30 local, after midnight
+        (utc(2025, 3, 1, 22, 59), utc(2025, 3, 1, 23, 0)),  # 06:59 local
+        (utc(2025, 3, 1, 23, 0), None),  # 07:00 local: awake
+        (utc(2025, 3, 1, 4, 0), None),  # noon
+    ],
+)
+def test_quiet_hours_across_midnight_in_the_site_time_zone(at: datetime, expected: datetime | None) -> None:
+    assert quiet_until(at, SHANGHAI, "22:00", "07:00") == expected
+
+
+def test_quiet_hours_within_one_day() -> None:
+    assert quiet_until(utc(2025, 3, 1, 5), SHANGHAI, "12:00", "14:00") == utc(2025, 3, 1, 6)  # 13:00 local
+    assert quiet_until(utc(2025, 3, 1, 7), SHANGHAI, "12:00", "14:00") is None  # 15:00 local
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_shipped_template_fills_all_its_fields(lang: str) -> None:
+    templates = Templates()
+    values = dict.fromkeys(
+        ["site", "level", "level_name", "ticket", "ticket_link", "ref", "summary", "readings", "asset",
+         "asset_id", "building", "opened_at", "ack_due", "on_site_due", "reason", "person", "action", "actor",
+         "detail", "note", "percent", "minutes_left", "eta", "plan_b", "count", "worst", "items", "more",
+         "more_count", "title", "body", "recipient", "seconds"],
+        "X",
+    )  # fmt: skip
+    for name in TEMPLATES:
+        for kind in (None, "elevator", "pump", "power"):
+            message = templates.render_one(name, lang, values, kind)
+            assert message.title and "$" not in message.title + message.body, (name, kind)
+
+
+def test_languages_default_to_chinese() -> None:
+    assert languages("zh+en") == ("zh", "en")
+    assert languages("en") == ("en",)
+    assert languages("fr") == ("zh",)
+
+
+def test_a_site_template_directory_overrides_file_by_file(tmp_path: Path) -> None:
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "zh" / "owner_resolved.txt").write_text(
+        "${asset}好了\n\n${asset}修好了，谢谢。\n", encoding="utf-8"
+    )
+    templates = Templates(tmp_path)
+    assert templates.render_one("owner_resolved", "zh", {"asset": "水泵"}).body == "水泵修好了，谢谢。"
+    assert (
+        templates.render_one("owner_resolved", "en", {"asset": "Pump"}).title == "Pump: restored"
+    )  # shipped
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("${assett}\n\nbody", "unknown field(s) assett"),
+        ("50% done $ now\n\nbody", "a '$' that is not a ${field}"),
+    ],
+)
+def test_a_broken_template_is_refused_with_its_file(tmp_path: Path, text: str, error: str) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "owner_opened.txt").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"owner_opened\.txt") as info:
+        Templates(tmp_path)
+    assert error in str(info.value)
+
+
+def test_a_missing_template_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a directory"):
+        Templates(tmp_path / "nope")
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return load_site("demo", variables={"data_dir": "/x"})
+
+
+def test_owner_groups_are_of_the_assets_building_only(site: Site) -> None:
+    asset = site.asset("b2-pump-1")
+    assert asset is not None
+    assert [g.building for g in owner_groups(site, asset)] == ["b2"]
+    unit = dataclasses.replace(site.owners[1], name="2号楼1单元", assets=("b2-elev-1",))
+    narrowed = dataclasses.replace(site, owners=(*site.owners, unit))
+    assert [g.name for g in owner_groups(narrowed, asset)] == ["2号楼业主群 Building 2 owners"]
+    elevator = site.asset("b2-elev-1")
+    assert elevator is not None
+    assert len(owner_groups(narrowed, elevator)) == 2
+
+
+def notice(site: Site, **kw: object) -> Notice:
+    base: dict[str, object] = {
+        "kind": NoticeKind.ACTION,
+        "key": "T-000001:x",
+        "site": site.id,
+        "ticket_pk": 1,
+        "ticket": "T-000001",
+        "asset": site.asset("b1-elev-1"),
+        "level": Level.ORANGE,
+        "summary": "s",
+        "at": utc(2025, 3, 1, 8),
+        "staff": (site.people[0],),
+    }
+    base.update(kw)
+    return Notice(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("zh", "1号楼1单元电梯维修进展：已完成50%，预计还需12分钟（约 16:12 恢复）。"),
+        ("en", "Building 1 unit 1 elevator repair: 50 % done, about 12 minutes left (back around 16:12)."),
+    ],
+)
+def test_progress_with_percent_and_time_left(site: Site, lang: str, text: str) -> None:
+    owners = dataclasses.replace(site.owners[0], lang=lang)
+    planner = Planner(dataclasses.replace(site, owners=(owners,)), NotifySettings(), Templates())
+    at = utc(2025, 3, 1, 8)
+    items = planner.plan(
+        notice(site, action="progress", detail={"percent": 50, "eta": at + timedelta(minutes=12)})
+    )
+    (owner,) = [i for i in items if i.audience == "owners"]
+    assert owner.body == text
+
+
+def test_ticket_link_and_readings_in_the_engineers_message(site: Site) -> None:
+    settings = NotifySettings(board_url="https://fw.example.com/")
+    planner = Planner(site, settings, Templates())
+    opened = notice(
+        site,
+        kind=NoticeKind.OPENED,
+        level=Level.RED,
+        detail={"readings": {"speed_mps": 0.0, "load_kg": 150}, "ack_due": utc(2025, 3, 1, 8, 1)},
+    )
+    (engineer,) = [i for i in planner.plan(opened) if i.audience == "engineer"]
+    assert "读数：speed_mps=0, load_kg=150" in engineer.body
+    assert "请于 16:01:00 前确认" in engineer.body
+    assert "https://fw.example.com/#ticket=T-000001" in engineer.body
+    assert engineer.level == "red" and engineer.release_at == opened.at + timedelta(seconds=2)
+
+
+def test_urgent_owner_messages_skip_the_quiet_hours(site: Site) -> None:
+    planner = Planner(site, NotifySettings(), Templates())
+    night = utc(2025, 3, 1, 16)  # 00:00 local
+    for kind, action, level, quiet in [
+        (NoticeKind.OPENED, None, Level.RED, False),  # a RED safety message goes at once
+        (NoticeKind.ACTION, "plan_b", Level.RED, False),
+        (NoticeKind.ACTION, "resolve", Level.RED, True),  # the all-clear can wait for the morning
+        (NoticeKind.OPENED, None, Level.ORANGE, True),
+    ]:
+        items = planner.plan(notice(site, kind=kind, action=action, level=level, at=night))
+        (owner,) = [i for i in items if i.audience == "owners"]
+        assert owner.quiet is quiet, (kind, action, level)
+        staff = [i for i in items if i.audience != "owners"]
+        assert staff and not any(i.quiet for i in staff)
+
+
+def test_site_file_languages_and_unit_groups_are_checked(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
+    bad_lang = text.replace('lang = "zh+en"', 'lang = "fr"', 1)
+    (tmp_path / "a.toml").write_text(bad_lang, encoding="utf-8")
+    with pytest.raises(ConfigError, match="lang must be one of"):
+        load_site(tmp_path / "a.toml", {"data_dir": "/x"})
+    other_building = text.replace('lang = "zh+en"', 'lang = "zh"\nassets = ["b2-elev-1"]', 1)
+    (tmp_path / "b.toml").write_text(other_building, encoding="utf-8")
+    with pytest.raises(ConfigError, match="asset 'b2-elev-1' is not in building 'b1'"):
+        load_site(tmp_path / "b.toml", {"data_dir": "/x"})
+
+
+def test_an_owners_report_without_an_asset_reaches_the_staff_but_not_the_building(site: Site) -> None:
+    planner = Planner(site, NotifySettings(), Templates())
+    report = notice(
+        site,
+        kind=NoticeKind.OPENED,
+        asset=None,
+        summary="漏水 2单元1201: 天花板漏水",
+        detail={"source": "owner", "building": "b1", "category": "漏水", "unit": "2单元", "location": "1201"},
+    )
+    (item,) = planner.plan(report)
+    assert item.audience == "engineer" and item.asset is None
+    assert item.title == "[ORANGE] T-000001 漏水 2单元 1201"
+    assert "设备：漏水 2单元 1201（—），1号楼" in item.body
+
+
+def test_staff_updates_show_the_persons_words_once(site: Site) -> None:
+    planner = Planner(site, NotifySettings(), Templates())
+    at = utc(2025, 3, 1, 8)
+    eta = at + timedelta(minutes=30)
+    update = notice(
+        site,
+        action="plan_b",
+        actor="eng-wang",
+        note=f"parts on order; plan B: staff help on the stairs; ETA {eta.isoformat()}",
+        detail={"plan_b": "staff help on the stairs", "eta": eta},
+    )
+    (engineer,) = [i for i in planner.plan(update) if i.audience == "engineer"]
+    assert engineer.body.splitlines()[:2] == [
+        "王工：启用备用方案：staff help on the stairs",
+        "parts on order",
+    ]
+    follow_up = notice(site, kind=NoticeKind.FOLLOW_UP)
+    (task,) = [i for i in planner.plan(follow_up) if i.audience == "engineer"]
+    assert "回访（请询问业主是否一切正常）" in task.title

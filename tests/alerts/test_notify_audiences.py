@@ -1,0 +1,294 @@
+"""From the engine's notices to what each audience receives, through the outbox and apprise to a real HTTP
+receiver: who hears what, in which language, grouped in a storm, merged updates, quiet hours on event time."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, insert, select, text
+
+from alerts.db import new_pk, notifications, tickets
+from alerts.notices import Notice, NoticeKind
+from alerts.notify import Dispatcher, OutboxNotifier
+from facwatch.config import NotifySettings, load_site
+from facwatch.model import Level, Site
+from facwatch.state import migrate, open_engine
+from tests.fixtures.receivers import HttpReceiver
+
+DAY = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
+NIGHT = datetime(2025, 3, 1, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+MORNING = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)  # 07:00 in Shanghai, the end of the quiet hours
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The state database: SQLite, and PostgreSQL 15 (a fresh database on the fixture's server)."""
+    if request.param == "sqlite":
+        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    base: str = request.getfixturevalue("postgres_url")
+    name = f"n_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def site_for(receiver: HttpReceiver, **langs: str) -> Site:
+    """The demo compound, every audience posting to its own path; ``langs`` sets a language by id/building."""
+    site = load_site("demo", variables={"data_dir": "/nonexistent"})
+    people = tuple(
+        dataclasses.replace(
+            p, notify=(f"{receiver.url}{p.id}",), lang=langs.get(p.id.replace("-", "_"), p.lang)
+        )
+        for p in site.people
+    )
+    owners = tuple(
+        dataclasses.replace(
+            o, notify=(f"{receiver.url}owners-{o.building}",), lang=langs.get(o.building, "zh")
+        )
+        for o in site.owners
+    )
+    return dataclasses.replace(site, people=people, owners=owners)
+
+
+class Flow:
+    def __init__(self, engine: Engine, site: Site, receiver: HttpReceiver) -> None:
+        self.engine, self.site, self.receiver = engine, site, receiver
+        self.notifier = OutboxNotifier(site, settings=NotifySettings())
+        self.dispatcher = Dispatcher(engine, site=site)
+        self.tickets: dict[str, int] = {}
+
+    def ticket(self, asset: str, level: Level) -> int:
+        if asset not in self.tickets:
+            a = self.site.asset(asset)
+            assert a is not None
+            with self.engine.begin() as conn:
+                self.tickets[asset] = new_pk(
+                    conn.execute(
+                        insert(tickets).values(
+                            site=self.site.id, asset=asset, building=a.building, kind="k", level=level.value,
+                            state="open", title="t", created_at=DAY, updated_at=DAY, escalation_step=0,
+                        )
+                    )
+                )  # fmt: skip
+        return self.tickets[asset]
+
+    def notice(self, kind: NoticeKind, asset: str, level: Level, at: datetime, **kw: Any) -> None:
+        pk = self.ticket(asset, level)
+        wang = self.site.person("eng-wang")
+        assert wang is not None
+        kw.setdefault("staff", () if kind is NoticeKind.FOLLOW_UP else (wang,))
+        notice = Notice(
+            kind=kind,
+            key=f"T-{pk:06d}:{kind.value}:{kw.get('action')}:{at.timestamp()}",
+            site=self.site.id,
+            ticket_pk=pk,
+            ticket=f"T-{pk:06d}",
+            asset=self.site.asset(asset),
+            level=level,
+            summary=f"{asset} trapped" if level is Level.RED else f"{asset} fault",
+            at=at,
+            **kw,
+        )
+        with self.engine.begin() as conn:
+            self.notifier.notify(conn, [notice], at)
+
+    def deliver(self, at: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Deliver what is due at ``at``; returns everything received so far, by path."""
+        self.dispatcher.deliver_pending(at)
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.receiver.lock:
+            for path, body in zip(self.receiver.paths, self.receiver.received, strict=True):
+                out.setdefault(path.strip("/"), []).append(body)
+        return out
+
+
+@pytest.fixture
+def flow(engine: Engine, http_receiver: HttpReceiver) -> Flow:
+    return Flow(engine, site_for(http_receiver, b2="en"), http_receiver)
+
+
+ALL = (
+    "b1-elev-1",
+    "b1-elev-2",
+    "b1-pump-1",
+    "b1-panel",
+    "b2-elev-1",
+    "b2-elev-2",
+    "b2-pump-1",
+    "b2-fire-pump",
+)
+
+
+def test_an_outage_storm_gives_one_grouped_message_per_audience(
+    flow: Flow, http_receiver: HttpReceiver
+) -> None:
+    for i, asset in enumerate(ALL):
+        level = Level.RED if asset.endswith(("elev-1", "panel")) else Level.ORANGE
+        flow.notice(NoticeKind.OPENED, asset, level, DAY + timedelta(milliseconds=100 * i))
+    got = flow.deliver(DAY + timedelta(seconds=3))  # past the RED group window (2 s) of the last one
+    assert sorted(got) == ["eng-wang", "owners-b1", "owners-b2"]
+    http_receiver.wait_for(3)
+    (engineer,) = got["eng-wang"]
+    assert engineer["title"].startswith("[RED] 8 条告警与通知")
+    lines = [line for line in engineer["message"].splitlines() if line.startswith("- ")]
+    assert len(lines) == 5 and all("[RED]" in line for line in lines[:3])  # the worst first
+    assert "……另有 3 条" in engineer["message"]
+    (b1,) = got["owners-b1"]
+    assert "（4条）" in b1["title"]
+    assert "1号楼1单元电梯暂停服务" in b1["message"] and "2号楼" not in b1["message"]
+    (b2,) = got["owners-b2"]
+    assert b2["title"] == "Lakeside Gardens: 4 notices"  # building 2's owners read English
+    assert "Building 2 unit 1 elevator: service interrupted" in b2["message"] and "1号楼" not in b2["message"]
+    assert "Building 1" not in b2["message"]
+    # Nothing more goes out later: the members were merged into these three.
+    assert sum(len(v) for v in flow.deliver(DAY + timedelta(minutes=5)).values()) == 3
+
+
+def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpReceiver) -> None:
+    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY)
+    got = flow.deliver(DAY + timedelta(seconds=2))
+    http_receiver.wait_for(2)
+    (engineer,), (owners,) = got["eng-wang"], got["owners-b1"]
+    assert engineer["title"] == "[RED] T-000001 1号楼1单元电梯"
+    assert "红色告警：b1-elev-1 trapped" in engineer["message"]
+    assert "请于 16:01:00 前确认" not in engineer["message"]  # no deadlines were given in this notice
+    assert "编号 N" in engineer["message"]
+    for words in (owners["title"], owners["message"]):
+        assert (
+            "T-0" not in words and "RED" not in words and "B1E1-7342" not in words and "trapped" not in words
+        )
+    assert owners["title"] == "1号楼1单元电梯暂停服务"
+    with flow.engine.connect() as conn:
+        rows = list(
+            conn.execute(select(notifications.c.audience, notifications.c.recipient, notifications.c.title))
+        )
+    for audience, recipient, title in rows:
+        assert (audience == "owners") == recipient.startswith(("1号楼业主群", "2号楼业主群"))
+        assert (audience == "owners") != title.startswith("[")
+
+
+def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
+    flow: Flow, http_receiver: HttpReceiver
+) -> None:
+    t = DAY
+    flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, t, action="progress",
+                detail={"percent": 50, "eta": t + timedelta(minutes=12)})  # fmt: skip
+    got = flow.deliver(t + timedelta(seconds=10))
+    http_receiver.wait_for(2)
+    assert got["owners-b1"][0]["message"] == (
+        "1号楼2单元电梯维修进展：已完成50%，预计还需12分钟（约 16:12 恢复）。"
+    )
+    assert "（已完成50%，预计还需12分钟）" in got["eng-wang"][0]["message"]
+    t += timedelta(minutes=1)
+    flow.notice(NoticeKind.ACTION, "b2-elev-2", Level.ORANGE, t, action="plan_b",
+                detail={"plan_b": "security staff help elderly and pregnant residents with the stairs",
+                        "eta": t + timedelta(hours=2)})  # fmt: skip
+    got = flow.deliver(t + timedelta(seconds=10))
+    http_receiver.wait_for(4)
+    (plan_b,) = got["owners-b2"]
+    assert plan_b["title"] == "Building 2 unit 2 elevator: the repair takes longer"
+    assert "expected back: 18:01. Meanwhile: security staff help elderly" in plan_b["message"]
+    t += timedelta(minutes=1)
+    flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, t, action="resolve")
+    got = flow.deliver(t + timedelta(seconds=10))
+    http_receiver.wait_for(6)
+    assert got["owners-b1"][-1]["message"] == "1号楼2单元电梯已恢复服务，感谢您的耐心等待。"
+    t += timedelta(days=1)
+    flow.notice(NoticeKind.FOLLOW_UP, "b1-elev-2", Level.ORANGE, t)
+    got = flow.deliver(t + timedelta(seconds=10))
+    http_receiver.wait_for(7)
+    assert "今天使用是否一切正常" in got["owners-b1"][-1]["message"]
+    assert len(got["eng-wang"]) == 3  # the follow-up is for the owners
+
+
+def test_updates_of_one_ticket_within_the_window_are_merged(flow: Flow, http_receiver: HttpReceiver) -> None:
+    flow.notice(NoticeKind.ACTION, "b1-pump-1", Level.ORANGE, DAY, action="dispatch")
+    flow.notice(NoticeKind.ACTION, "b1-pump-1", Level.ORANGE, DAY + timedelta(seconds=3), action="check_in")
+    flow.notice(NoticeKind.ACTION, "b1-pump-1", Level.ORANGE, DAY + timedelta(seconds=6), action="progress",
+                detail={"percent": 30})  # fmt: skip
+    assert flow.deliver(DAY + timedelta(seconds=9)) == {}  # the window is 10 s from the first
+    got = flow.deliver(DAY + timedelta(seconds=10))
+    http_receiver.wait_for(1)
+    (engineer,) = got["eng-wang"]
+    assert "3 条告警与通知" in engineer["title"]
+    for word in ("已派工", "已到场", "维修进展"):
+        assert word in engineer["message"]
+    # Only the progress concerns the owners: their window opened with it, at 6 s.
+    assert "owners-b1" not in got
+    got = flow.deliver(DAY + timedelta(seconds=16))
+    (owners,) = got["owners-b1"]
+    assert owners["message"] == "1号楼生活水泵维修进展：已完成30%，恢复时间确定后会再通知您。"
+
+
+def test_quiet_hours_hold_owner_updates_for_a_morning_digest_but_red_goes_at_once(
+    flow: Flow, http_receiver: HttpReceiver
+) -> None:
+    flow.notice(
+        NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, NIGHT, action="progress", detail={"percent": 40}
+    )
+    got = flow.deliver(NIGHT + timedelta(seconds=10))
+    assert list(got) == ["eng-wang"]  # the engineer hears at once; the owners sleep
+    flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, NIGHT + timedelta(minutes=40), action="resolve")
+    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, NIGHT + timedelta(minutes=50))
+    got = flow.deliver(NIGHT + timedelta(minutes=50, seconds=2))
+    http_receiver.wait_for(3)
+    assert [m["title"] for m in got["owners-b1"]] == ["1号楼1单元电梯暂停服务"]  # RED safety: at once
+    assert len(flow.deliver(MORNING - timedelta(seconds=1))["owners-b1"]) == 1
+    got = flow.deliver(MORNING)
+    http_receiver.wait_for(4)
+    digest = got["owners-b1"][-1]
+    assert digest["title"] == "翠湖花园物业通知（2条）"
+    assert "1号楼2单元电梯维修进展" in digest["message"] and "1号楼2单元电梯已恢复" in digest["message"]
+
+
+def test_quiet_hours_are_on_event_time_and_can_be_turned_off(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    site = site_for(http_receiver)
+    for quiet, expected in ((True, []), (False, ["owners-b1"])):
+        flow = Flow(engine, site, http_receiver)
+        flow.notifier = OutboxNotifier(site, settings=NotifySettings(quiet_hours=quiet))
+        flow.tickets = {}
+        # Delivered in the afternoon (a replay), but the event happened at night: it waits all the same.
+        flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, NIGHT, action="resolve", staff=())
+        got = flow.deliver(NIGHT + timedelta(seconds=10))
+        assert [p for p in got if p.startswith("owners")] == expected
+
+
+def test_owners_hear_only_about_their_own_unit_when_the_site_says_so(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    site = site_for(http_receiver)
+    unit2 = dataclasses.replace(site.owners[0], name="1号楼2单元业主", assets=("b1-elev-2",),
+                                notify=(f"{http_receiver.url}unit2",))  # fmt: skip
+    flow = Flow(engine, dataclasses.replace(site, owners=(*site.owners, unit2)), http_receiver)
+    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY, staff=())
+    got = flow.deliver(DAY + timedelta(seconds=2))
+    assert list(got) == ["owners-b1"]
+    flow.notice(NoticeKind.OPENED, "b1-elev-2", Level.RED, DAY + timedelta(minutes=1), staff=())
+    got = flow.deliver(DAY + timedelta(minutes=1, seconds=2))
+    http_receiver.wait_for(3)
+    assert got["unit2"][0]["title"] == "1号楼2单元电梯暂停服务"
+
+
+def test_levels_the_owners_do_not_hear_about(flow: Flow) -> None:
+    flow.notice(NoticeKind.OPENED, "b1-pump-1", Level.YELLOW, DAY)
+    got = flow.deliver(DAY + timedelta(seconds=10))
+    assert list(got) == ["eng-wang"]
