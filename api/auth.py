@@ -94,6 +94,11 @@ class TokenStore:
         self._engine = engine
         self._clock = clock or WallClock()
 
+    @property
+    def engine(self) -> Engine:
+        """The state database the tokens live in (the API's other tables live there too)."""
+        return self._engine
+
     def create(self, name: str, scopes: Iterable[str]) -> str:
         """A new random token with these scopes; the token itself is returned once and never stored."""
         token = secrets.token_urlsafe(32)

@@ -1,11 +1,24 @@
-"""The API's tables in the state database: API tokens (stored as SHA-256 hashes, never in clear).
+"""The API's tables in the state database: API tokens (stored as SHA-256 hashes, never in clear),
+idempotency keys of POST requests, webhook subscriptions and their deliveries.
 
-Migration: ``facwatch/migrations/versions/0002_api.py`` creates exactly these tables.
+Migrations: ``0002_api.py`` creates ``api_tokens``; ``0005_webhooks.py`` the others, exactly as declared here.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -20,3 +33,49 @@ api_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_api_tokens_name", api_tokens.c.name)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("principal", String(64), nullable=False, doc="Hash of the bearer token: keys are per caller"),
+    Column("key", String(200), nullable=False),
+    Column("route", String(300), nullable=False, doc="METHOD and path"),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=True, doc="Null while the first request is still being answered"),
+    Column("body", LargeBinary, nullable=True),
+    Column("content_type", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),
+)
+Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", String(200), nullable=False, doc="Space-separated event types: alert, ticket"),
+    Column("secret", String(200), nullable=False, doc="Shared HMAC secret (needed in clear to sign)"),
+    Column("owner", String(200), nullable=False, doc="Name of the token that subscribed"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("body", Text, nullable=False, doc="The exact JSON that is signed and sent"),
+    Column("status", String(20), nullable=False, doc="pending, delivered or failed"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True, doc="HTTP status of the last attempt"),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+Index("ix_webhook_deliveries_webhook", webhook_deliveries.c.webhook_id, webhook_deliveries.c.id)

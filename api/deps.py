@@ -93,4 +93,6 @@ def require_stream(needed: Scope) -> Callable[..., Principal]:
 
 Viewer = Annotated[Principal, Depends(require(Scope.VIEWER))]
 Engineer = Annotated[Principal, Depends(require(Scope.ENGINEER))]
+Manager = Annotated[Principal, Depends(require(Scope.MANAGER))]
+Integration = Annotated[Principal, Depends(require(Scope.INTEGRATION))]
 StreamViewer = Annotated[Principal, Depends(require_stream(Scope.VIEWER))]

@@ -1,36 +1,97 @@
 """The app factory: routers under ``/api/v1``, open health and metrics, the live board at ``/``.
 
 ``create_app(services)`` is all the composition root calls; the services are kept on ``app.state`` and
-reach handlers through ``api.deps``.
+reach handlers through ``api.deps``. The app's lifespan runs the webhook worker (deliveries go out while
+the API runs, and stop with it); ``webhooks=False`` leaves it out (tests that do not need it).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ApiServices
+from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.metrics import MetricsMiddleware
-from api.routes import alerts, assets, dead_letters, events, health, tickets
+from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
+from api.webhooks import WebhookStore, WebhookWorker
 
 API_PREFIX = "/api/v1"
 HEARTBEAT_S = 15.0
 
+DESCRIPTION = """
+Every route under `/api/v1` needs `Authorization: Bearer <token>` (tokens: `facwatch token create`).
+Lists take `?limit=N&cursor=C` and answer `{"items": [...], "next": C | null}`. Every POST accepts an
+`Idempotency-Key` header: a retry with the same key and body replays the first answer.
+"""
 
-def create_app(services: ApiServices, *, heartbeat_s: float = HEARTBEAT_S) -> FastAPI:
+
+def create_app(
+    services: ApiServices, *, heartbeat_s: float = HEARTBEAT_S, webhooks_worker: bool = True
+) -> FastAPI:
+    store = WebhookStore(services.tokens.engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = WebhookWorker(store, services.bus, services.clock) if webhooks_worker else None
+        if worker is not None:
+            worker.start()
+        app.state.webhook_worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(
         title="facwatch",
         summary="Alerts, tickets and telemetry of residential compounds: elevators, pumps, power.",
+        description=DESCRIPTION,
         version="1",
+        lifespan=lifespan,
     )
     app.state.services = services
     app.state.heartbeat_s = heartbeat_s
+    app.state.webhooks = store
+    app.state.idempotency = IdempotencyStore(services.tokens.engine)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(MetricsMiddleware)
-    for module in (alerts, tickets, assets, dead_letters, events):
+    for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    _document_idempotency(app)
     static = resources.files("api").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="board")
     return app
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key and request within 24 h replays the first answer",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "example": "pm-ticket-8812",
+}
+
+
+def _document_idempotency(app: FastAPI) -> None:
+    """The middleware handles the header for every POST; say so in the OpenAPI of each POST."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            for operations in schema.get("paths", {}).values():
+                post = operations.get("post")
+                if post is not None:
+                    post.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

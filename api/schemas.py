@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import orjson
+from fastapi import Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
 from alerts.store import alert_json, ticket_json
 from facwatch.model import (
@@ -21,6 +23,7 @@ from facwatch.model import (
     DeadLetterReason,
     Level,
     Point,
+    Site,
     Ticket,
     TicketAction,
     TicketEvent,
@@ -35,6 +38,33 @@ def as_utc(when: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+Category = Literal["elevator", "water", "power", "fire", "noise", "other"]
+
+ALERT_EXAMPLE: dict[str, JsonValue] = {
+    "id": "A12", "site": "lakeside", "asset": "b1-elev-1", "building": "b1", "kind": "elevator.entrapment",
+    "level": "red", "state": "firing", "summary": "car stopped between floors with the alarm pressed",
+    "opened_at": "2024-05-01T08:00:00Z", "updated_at": "2024-05-01T08:00:05Z", "resolved_at": None,
+    "ticket_id": "T7", "count": 1, "acknowledged_at": None, "acknowledged_by": None, "escalation_step": 0,
+    "silenced_until": None, "silence_reason": None,
+}  # fmt: skip
+SLA_ROW_EXAMPLE: dict[str, JsonValue] = {
+    "site": "lakeside", "level": "red", "tickets": 3, "acknowledged": 3, "arrived": 3, "fixed": 3,
+    "ack_p50_s": 24.0, "ack_p90_s": 51.0, "arrive_p50_s": 150.0, "arrive_p90_s": 172.0, "fix_p50_s": 2400.0,
+    "fix_p90_s": 5100.0, "ack_breaches": 0, "arrive_breaches": 0, "fix_breaches": 0,
+}  # fmt: skip
+INCIDENT_ROW_EXAMPLE: dict[str, JsonValue] = {
+    "period": "2024-Q2", "site": "lakeside", "asset": "b1-elev-1", "kind": "elevator.entrapment",
+    "level": "red", "count": 2,
+}  # fmt: skip
+TICKET_EXAMPLE: dict[str, JsonValue] = {
+    "id": "T7", "site": "lakeside", "asset": "b1-elev-1", "building": "b1", "kind": "elevator.entrapment",
+    "level": "red", "state": "dispatched", "title": "Entrapment in elevator 1 of building 1",
+    "created_at": "2024-05-01T08:00:00Z", "updated_at": "2024-05-01T08:00:40Z", "alert_ids": ["A12"],
+    "deadlines": {"acknowledge": "2024-05-01T08:01:00Z", "on_site": "2024-05-01T08:03:00Z", "fixed": None},
+    "assignee": "li.engineer", "acknowledged_at": "2024-05-01T08:00:30Z", "on_site_at": None,
+    "resolved_at": None, "source": "sensor", "unit": None, "category": None, "description": "",
+    "photo_urls": [], "location": None, "progress_percent": None, "eta": "2024-05-01T08:02:30Z",
+}  # fmt: skip
 
 ItemT = TypeVar("ItemT")
 
@@ -61,11 +91,16 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     escalation_step: int
+    silenced_until: datetime | None = Field(default=None, description="Nobody is notified until then")
+    silence_reason: str | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertOut:
-        # One mapping for the API and the event stream: alerts.store.alert_json.
-        return cls.model_validate(alert_json(alert))
+        # One mapping for the API and the event stream: alerts.store.alert_json (plus the silence).
+        silence = {"silenced_until": alert.silenced_until, "silence_reason": alert.silence_reason}
+        return cls.model_validate({**alert_json(alert), **silence})
 
 
 class DeadlinesOut(BaseModel):
@@ -102,11 +137,64 @@ class TicketOut(BaseModel):
     acknowledged_at: datetime | None
     on_site_at: datetime | None
     resolved_at: datetime | None
+    source: str = Field(default="sensor", description="`sensor` (opened by an alert) or `owner` (reported)")
+    unit: str | None = None
+    category: str | None = None
+    description: str = ""
+    photo_urls: list[str] = Field(default_factory=list)
+    location: str | None = None
+    progress_percent: float | None = None
+    eta: datetime | None = Field(default=None, description="The engineer's latest estimate of the fix")
+    closed_at: datetime | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TICKET_EXAMPLE]})
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketOut:
-        # One mapping for the API and the event stream: alerts.store.ticket_json.
-        return cls.model_validate(ticket_json(ticket))
+        # One mapping for the API and the event stream: alerts.store.ticket_json (plus the newer fields).
+        return cls.model_validate({**ticket_json(ticket), **_ticket_extras(ticket)})
+
+
+def _ticket_extras(ticket: Ticket) -> dict[str, object]:
+    return {
+        "source": ticket.source,
+        "unit": ticket.unit,
+        "category": ticket.category,
+        "description": ticket.description,
+        "photo_urls": list(ticket.photo_urls),
+        "location": ticket.location,
+        "progress_percent": ticket.progress_percent,
+        "eta": _iso(ticket.eta),
+        "closed_at": _iso(ticket.closed_at),
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else as_utc(when).isoformat().replace("+00:00", "Z")
+
+
+# --- the fast path of the big lists --------------------------------------------------------------------
+# A page of 100 alerts validated by pydantic twice (building the model, then FastAPI checking it against
+# the response model) costs more than the query. The lists serialise our own domain values, which need no
+# validation, straight to JSON with exactly the fields of the documented schema (a test holds them equal).
+
+
+def alert_dict(alert: Alert) -> dict[str, object]:
+    data = {
+        **alert_json(alert),
+        "silenced_until": _iso(alert.silenced_until),
+        "silence_reason": alert.silence_reason,
+    }
+    return {name: data.get(name) for name in AlertOut.model_fields}
+
+
+def ticket_dict(ticket: Ticket) -> dict[str, object]:
+    data = {**ticket_json(ticket), **_ticket_extras(ticket)}
+    return {name: data.get(name) for name in TicketOut.model_fields}
+
+
+def page_response(items: list[dict[str, object]], next_cursor: str | None) -> Response:
+    return Response(orjson.dumps({"items": items, "next": next_cursor}), media_type="application/json")
 
 
 class TicketDetailOut(TicketOut):
@@ -115,13 +203,11 @@ class TicketDetailOut(TicketOut):
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketDetailOut:
         timeline = [TimelineEntryOut.from_event(e) for e in ticket.timeline]
-        return cls.model_validate({**ticket_json(ticket), "timeline": timeline})
+        return cls.model_validate({**ticket_json(ticket), **_ticket_extras(ticket), "timeline": timeline})
 
 
 class ActionIn(BaseModel):
     """A ticket action; the actor is the calling token's name."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: TicketAction
     note: str = Field(default="", max_length=2000)
@@ -129,6 +215,23 @@ class ActionIn(BaseModel):
     assignee: str | None = Field(default=None, max_length=200, description="For dispatch")
     eta: UtcDatetime | None = Field(default=None, description="For dispatch and progress")
     percent: float | None = Field(default=None, ge=0, le=100, description="For progress")
+    plan_b: str | None = Field(
+        default=None, max_length=2000, description="For plan_b: what is done for the owners meanwhile"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "acknowledge"},
+                {"action": "dispatch", "assignee": "li.engineer", "eta": "2024-05-01T08:20:00Z"},
+                {"action": "check_in", "checkin_code": "B1E1-7342"},
+                {"action": "progress", "percent": 60, "eta": "2024-05-01T09:00:00Z", "note": "door motor"},
+                {"action": "plan_b", "plan_b": "staff carry water to floors 12-18"},
+                {"action": "resolve", "note": "replaced the door lock switch"},
+            ]
+        },
+    )
 
 
 class LatestValueOut(BaseModel):
@@ -214,3 +317,169 @@ class HealthOut(BaseModel):
     site: str
     time: datetime
     subscribers: int
+
+
+# --- sites ---------------------------------------------------------------------------------------------
+
+
+class BuildingOut(BaseModel):
+    id: str
+    name: str
+    assets: list[str] = Field(description="Ids of the building's assets")
+
+
+class SiteOut(BaseModel):
+    """A compound: its buildings and how many assets of each kind it watches (no notification addresses)."""
+
+    id: str
+    name: str
+    timezone: str
+    buildings: list[BuildingOut]
+    asset_counts: dict[str, int] = Field(description="Assets per kind")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "lakeside",
+                    "name": "Lakeside Gardens",
+                    "timezone": "Asia/Shanghai",
+                    "buildings": [{"id": "b1", "name": "Building 1", "assets": ["b1-elev-1", "b1-pump-1"]}],
+                    "asset_counts": {"elevator": 1, "pump": 1},
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def from_site(cls, site: Site) -> SiteOut:
+        counts: dict[str, int] = {}
+        for asset in site.assets:
+            counts[asset.kind.value] = counts.get(asset.kind.value, 0) + 1
+        buildings = [
+            BuildingOut(id=b.id, name=b.name, assets=[a.id for a in site.assets if a.building == b.id])
+            for b in site.buildings
+        ]
+        return cls(
+            id=site.id, name=site.name, timezone=site.timezone, buildings=buildings, asset_counts=counts
+        )
+
+
+# --- alert actions and owner reports -------------------------------------------------------------------
+
+
+class SilenceIn(BaseModel):
+    """Notify nobody about an alert for a while: give ``until`` or ``duration_s`` (not both), and why."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"duration_s": 3600, "reason": "maintenance contractor testing the pump"},
+                {"until": "2024-05-01T18:00:00Z", "reason": "known sensor fault, part ordered"},
+            ]
+        },
+    )
+
+    until: UtcDatetime | None = None
+    duration_s: float | None = Field(default=None, gt=0, le=30 * 86400, description="At most 30 days")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OwnerTicketIn(BaseModel):
+    """A problem reported by an owner (through a property-management system or the front desk)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "No water on the 15th floor since 7 am",
+                    "category": "water",
+                    "building": "b1",
+                    "unit": "1502",
+                    "photo_urls": ["https://pm.example.com/photos/8812.jpg"],
+                    "location": "kitchen tap",
+                }
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=4000)
+    category: Category
+    building: str = Field(min_length=1, max_length=64)
+    unit: str | None = Field(default=None, max_length=64)
+    asset: str | None = Field(default=None, max_length=64, description="When the owner names the machine")
+    photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+    location: str | None = Field(default=None, max_length=200)
+    site: str | None = Field(default=None, max_length=64, description="Defaults to the API's site")
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+
+class SlaRowOut(BaseModel):
+    """SLA compliance of one level on one site: counts, p50/p90 times in seconds, breaches."""
+
+    site: str
+    level: Level
+    tickets: int
+    acknowledged: int
+    arrived: int
+    fixed: int
+    ack_p50_s: float | None
+    ack_p90_s: float | None
+    arrive_p50_s: float | None
+    arrive_p90_s: float | None
+    fix_p50_s: float | None
+    fix_p90_s: float | None
+    ack_breaches: int
+    arrive_breaches: int
+    fix_breaches: int
+
+
+class SlaReportOut(BaseModel):
+    since: datetime
+    until: datetime
+    rows: list[SlaRowOut]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2024-04-01T00:00:00Z",
+                    "until": "2024-05-01T00:00:00Z",
+                    "rows": [SLA_ROW_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+
+class IncidentRowOut(BaseModel):
+    period: str = Field(description="`2024-05` (month) or `2024-Q2` (quarter)")
+    site: str
+    asset: str
+    kind: str
+    level: Level
+    count: int
+
+
+class IncidentReportOut(BaseModel):
+    since: datetime
+    until: datetime
+    period: str
+    rows: list[IncidentRowOut]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2024-01-01T00:00:00Z",
+                    "until": "2024-07-01T00:00:00Z",
+                    "period": "quarter",
+                    "rows": [INCIDENT_ROW_EXAMPLE],
+                }
+            ]
+        }
+    )

@@ -1,18 +1,24 @@
-"""``GET /api/v1/alerts``: firing first, worst level first, newest first (the order of ``AlertsApi``)."""
+"""Alerts: the list (firing first, worst level first, newest first), one alert, acknowledge and silence."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import structlog
+from fastapi import APIRouter, Path, Response
 
-from api.deps import Services, Viewer
-from api.errors import http_errors
-from api.routes.common import Cursor, Limit
-from api.schemas import AlertOut, PageOut
+from api.deps import Engineer, Manager, Services, Viewer
+from api.errors import http_errors, unprocessable
+from api.routes.common import Cursor, Ident, Limit, TimeParam, window
+from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
 from facwatch.model import AlertState, Level
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+log = structlog.get_logger("api.alerts")
+
+AlertId = Annotated[str, Path(min_length=1, max_length=64)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such alert"}}
 
 
 @router.get("", response_model=PageOut[AlertOut])
@@ -21,13 +27,62 @@ def list_alerts(
     _: Viewer,
     limit: Limit = 100,
     cursor: Cursor = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
-    asset: Annotated[str | None, Query(max_length=64)] = None,
+    site: Ident = None,
+    building: Ident = None,
+    asset: Ident = None,
     level: Level | None = None,
     state: AlertState | None = None,
-) -> PageOut[AlertOut]:
+    since: TimeParam = None,
+    until: TimeParam = None,
+) -> Response:
+    """``since``/``until`` bound when the alert opened: ``since <= opened_at < until``."""
+    start, end = window(since, until)
     with http_errors():
         page = services.alerts.list_alerts(
-            site=site, asset=asset, level=level, state=state, limit=limit, cursor=cursor
+            site=site,
+            building=building,
+            asset=asset,
+            level=level,
+            state=state,
+            since=start,
+            until=end,
+            limit=limit,
+            cursor=cursor,
         )
-    return PageOut[AlertOut](items=[AlertOut.from_alert(a) for a in page.items], next=page.next)
+    return page_response([alert_dict(a) for a in page.items], page.next)
+
+
+@router.get("/{alert_id}", response_model=AlertOut, responses=NOT_FOUND)
+def get_alert(services: Services, _: Viewer, alert_id: AlertId) -> AlertOut:
+    with http_errors():
+        return AlertOut.from_alert(services.alerts.get_alert(alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut, responses=NOT_FOUND)
+def acknowledge(services: Services, principal: Engineer, alert_id: AlertId) -> AlertOut:
+    """Someone has seen it: stops the acknowledge clock of its ticket (the on-site clock keeps running)."""
+    log.info("alert acknowledge", alert_id=alert_id, actor=principal.name)
+    with http_errors():
+        alert = services.alerts.acknowledge_alert(alert_id, principal.name, services.clock.now())
+    return AlertOut.from_alert(alert)
+
+
+@router.post("/{alert_id}/silence", response_model=AlertOut, responses=NOT_FOUND)
+def silence(services: Services, principal: Manager, alert_id: AlertId, body: SilenceIn) -> AlertOut:
+    """Notify nobody about this alert until a time (changes are still recorded and shown)."""
+    now = services.clock.now()
+    if (body.until is None) == (body.duration_s is None):
+        raise unprocessable("give either until or duration_s")
+    until = body.until if body.until is not None else now + timedelta(seconds=body.duration_s or 0)
+    if until <= now:
+        raise unprocessable("until must be in the future")
+    if not body.reason.strip():
+        raise unprocessable("a silence needs a reason")
+    if until > now + timedelta(days=30):
+        raise unprocessable("an alert can be silenced for at most 30 days")
+    log.info("alert silence", alert_id=alert_id, actor=principal.name, until=until.isoformat())
+    with http_errors():
+        alert = services.alerts.silence_alert(
+            alert_id, until=until, reason=body.reason.strip(), actor=principal.name, now=now
+        )
+    return AlertOut.from_alert(alert)

@@ -52,6 +52,18 @@ def list_assets(
     return PageOut[AssetOut](items=items, next=str(start + limit) if more else None)
 
 
+@router.get("/{asset_id}", response_model=AssetOut, responses={404: {"description": "No such asset"}})
+def get_asset(services: Services, _: Viewer, asset_id: AssetId) -> AssetOut:
+    """One asset with its rated values and the latest value of every channel."""
+    site = services.site
+    asset = site.asset(asset_id)
+    if asset is None:
+        raise not_found(f"no asset {asset_id!r} in site {site.id!r}")
+    names = {b.id: b.name for b in site.buildings}
+    latest = services.telemetry.latest(site.id, asset.id)
+    return AssetOut.from_asset(site.id, asset, names.get(asset.building, asset.building), latest)
+
+
 @router.get("/{asset_id}/readings", response_model=ReadingsOut)
 def readings(
     services: Services,

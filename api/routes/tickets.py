@@ -1,18 +1,26 @@
-"""Tickets: list, one with its timeline, and actions (acknowledge, dispatch, check in, resolve, ...)."""
+"""Tickets: list and filter, one with its timeline, owner-reported tickets, and the lifecycle's actions."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response, status
 
-from alerts.ports import ActionRequest
+from alerts.ports import ActionRequest, OwnerReport
 from api.deps import Engineer, Services, Viewer
-from api.errors import http_errors
-from api.routes.common import Cursor, Limit
-from api.schemas import ActionIn, PageOut, TicketDetailOut, TicketOut
-from facwatch.model import TicketState
+from api.errors import http_errors, unprocessable
+from api.routes.common import Cursor, Ident, Limit, TimeParam, window
+from api.schemas import (
+    ActionIn,
+    OwnerTicketIn,
+    PageOut,
+    TicketDetailOut,
+    TicketOut,
+    page_response,
+    ticket_dict,
+)
+from facwatch.model import Level, TicketState
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 log = structlog.get_logger("api.tickets")
@@ -26,16 +34,76 @@ def list_tickets(
     _: Viewer,
     limit: Limit = 100,
     cursor: Cursor = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
-    asset: Annotated[str | None, Query(max_length=64)] = None,
+    site: Ident = None,
+    building: Ident = None,
+    asset: Ident = None,
     state: TicketState | None = None,
-) -> PageOut[TicketOut]:
+    level: Level | None = None,
+    source: Annotated[str | None, Query(pattern="^(sensor|owner)$")] = None,
+    since: TimeParam = None,
+    until: TimeParam = None,
+) -> Response:
+    """Newest first; ``since``/``until`` bound when the ticket was created."""
+    start, end = window(since, until)
     with http_errors():
-        page = services.alerts.list_tickets(site=site, asset=asset, state=state, limit=limit, cursor=cursor)
-    return PageOut[TicketOut](items=[TicketOut.from_ticket(t) for t in page.items], next=page.next)
+        page = services.alerts.list_tickets(
+            site=site,
+            building=building,
+            asset=asset,
+            state=state,
+            level=level,
+            source=source,
+            since=start,
+            until=end,
+            limit=limit,
+            cursor=cursor,
+        )
+    return page_response([ticket_dict(t) for t in page.items], page.next)
 
 
-@router.get("/{ticket_id}", response_model=TicketDetailOut)
+@router.post(
+    "",
+    response_model=TicketDetailOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Unknown building or asset, or a bad field"}},
+)
+def report(services: Services, principal: Engineer, body: OwnerTicketIn) -> TicketDetailOut:
+    """An owner-reported problem: opens a ticket (source ``owner``) with a 10-minute acknowledge clock."""
+    site = services.site
+    if body.site is not None and body.site != site.id:
+        raise unprocessable(f"unknown site {body.site!r}; this API watches {site.id!r}")
+    if all(b.id != body.building for b in site.buildings):
+        raise unprocessable(f"unknown building {body.building!r} in site {site.id!r}")
+    if body.asset is not None:
+        asset = site.asset(body.asset)
+        if asset is None:
+            raise unprocessable(f"unknown asset {body.asset!r} in site {site.id!r}")
+        if asset.building != body.building:
+            raise unprocessable(
+                f"asset {body.asset!r} is in building {asset.building!r}, not {body.building!r}"
+            )
+    request = OwnerReport(
+        site=site.id,
+        building=body.building,
+        category=body.category,
+        text=body.text.strip(),
+        reporter=principal.name,
+        unit=body.unit,
+        asset=body.asset,
+        photo_urls=tuple(str(url) for url in body.photo_urls),
+        location=body.location,
+    )
+    if not request.text:
+        raise unprocessable("text is empty")
+    with http_errors():
+        ticket = services.alerts.open_owner_ticket(request, services.clock.now())
+    log.info("owner ticket", ticket_id=ticket.id, building=body.building, actor=principal.name)
+    return TicketDetailOut.from_ticket(ticket)
+
+
+@router.get(
+    "/{ticket_id}", response_model=TicketDetailOut, responses={404: {"description": "No such ticket"}}
+)
 def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDetailOut:
     with http_errors():
         ticket = services.alerts.get_ticket(ticket_id)
@@ -48,6 +116,8 @@ def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDeta
     responses={404: {"description": "No such ticket"}, 409: {"description": "Not allowed in this state"}},
 )
 def act(services: Services, principal: Engineer, ticket_id: TicketId, body: ActionIn) -> TicketDetailOut:
+    """Acknowledge, dispatch (assignee, eta), check in (the asset's code), progress (percent, eta), plan B,
+    resolve, close, reopen, cancel, comment — as the ticket's lifecycle allows."""
     request = ActionRequest(
         action=body.action,
         actor=principal.name,
@@ -56,6 +126,7 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
         assignee=body.assignee,
         eta=body.eta,
         percent=body.percent,
+        plan_b=body.plan_b,
     )
     log.info("ticket action", ticket_id=ticket_id, action=body.action.value, actor=principal.name)
     with http_errors():

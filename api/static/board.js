@@ -1,5 +1,7 @@
-// facwatch live board: open alerts (RED first, with the on-site countdown), tickets by state with their
-// actions, and every asset's latest values. Plain JS, no build step; data from /api/v1, live via SSE.
+// facwatch live board: open alerts worst first (RED with its 3-minute on-site countdown and its escalation
+// step), tickets by state with their actions, every asset by building with sparklines of its key channels,
+// and the data path's health. Plain JS, no build step; data from /api/v1, live over server-sent events.
+// Words come from i18n.js (Chinese by default, English by the toggle).
 "use strict";
 
 (function () {
@@ -7,22 +9,27 @@
   const TOKEN_KEY = "facwatch.token";
   const ASSET_POLL_MS = 2000;
   const LIST_POLL_MS = 15000;
+  const HISTORY_POINTS = 90;
+  const HISTORY_WINDOW_MS = 5 * 60 * 1000;
   const BOOL_CHANNELS = new Set(["in_door_zone", "door_open", "alarm_button", "running"]);
-  const LEVEL_RANK = { red: 0, orange: 1, yellow: 2, blue: 3 };
-  const LEVEL_LABEL = { red: "红 RED", orange: "橙 ORANGE", yellow: "黄 YELLOW", blue: "蓝 BLUE" };
-  const KIND_LABEL = { elevator: "电梯 elevator", pump: "水泵 pump", power: "配电 power" };
-  const LANES = [
-    { states: ["open", "reopened"], label: "待确认 Open" },
-    { states: ["acknowledged", "dispatched"], label: "已确认 Acknowledged / dispatched" },
-    { states: ["on_site"], label: "已到场 On site" },
-    { states: ["resolved"], label: "已修复 Resolved (holding)" },
-  ];
-  const STATE_LABEL = {
-    open: "待确认 open", reopened: "重开 reopened", acknowledged: "已确认 acknowledged",
-    dispatched: "已派单 dispatched", on_site: "已到场 on site", resolved: "已修复 resolved",
+  const KEY_CHANNELS = {
+    elevator: ["floor", "motor_current_a"],
+    pump: ["discharge_pressure_bar", "flow_m3h"],
+    power: ["voltage_l1_v", "current_l1_a"],
   };
+  const LEVEL_RANK = { red: 0, orange: 1, yellow: 2, blue: 3 };
+  const LANES = [
+    { states: ["open", "reopened"], label: "laneOpen" },
+    { states: ["acknowledged", "dispatched"], label: "laneAck" },
+    { states: ["on_site"], label: "laneOnSite" },
+    { states: ["resolved"], label: "laneResolved" },
+  ];
+  const t = (key) => window.fwT(key);
 
-  const state = { token: null, alerts: [], tickets: [], assets: [], offsetMs: 0, source: null, timers: [] };
+  const state = {
+    token: null, alerts: [], tickets: [], assets: [], offsetMs: 0, source: null, timers: [],
+    history: new Map(), metrics: null, health: {},
+  };
   const $ = (id) => document.getElementById(id);
 
   // --- token ------------------------------------------------------------------------------------------
@@ -59,12 +66,24 @@
     }
   }
 
+  function newKey() {
+    // crypto.randomUUID needs a secure context; a control-room board may be served over plain http.
+    const random = new Uint32Array(4);
+    crypto.getRandomValues(random);
+    return "board-" + Array.from(random, (n) => n.toString(16)).join("");
+  }
+
   async function api(path, options) {
     const init = Object.assign({ headers: {} }, options || {});
     init.headers = Object.assign({ Authorization: "Bearer " + state.token }, init.headers);
+    if (init.method === "POST") {
+      // One key per click: a retried POST (flaky phone network) acts once.
+      init.headers["Content-Type"] = "application/json";
+      init.headers["Idempotency-Key"] = init.headers["Idempotency-Key"] || newKey();
+    }
     const response = await fetch(API + path, init);
     if (response.status === 401) {
-      askForToken("令牌无效或已撤销 · The token is invalid or revoked.");
+      askForToken(t("tokenBad"));
       throw new ApiError(401, "unauthorized");
     }
     const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
@@ -102,35 +121,36 @@
   }
 
   function ago(iso) {
-    if (!iso) return "从未 never";
+    if (!iso) return t("never");
     const s = Math.max(0, Math.round((serverNow() - Date.parse(iso)) / 1000));
     return s < 90 ? s + " s" : Math.round(s / 60) + " min";
   }
 
   // A countdown element: ticks every second (see tick()), red and blinking once overdue.
   function countdown(deadline, label, doneText, small) {
-    const el = document.createElement("span");
-    el.className = "countdown" + (small ? " small" : "");
+    const node = document.createElement("span");
+    node.className = "countdown" + (small ? " small" : "");
     if (doneText) {
-      el.classList.add("done");
-      el.textContent = doneText;
-      return el;
+      node.classList.add("done");
+      node.textContent = doneText;
+      return node;
     }
     if (!deadline) {
-      el.textContent = label + " —";
-      return el;
+      node.textContent = label + " —";
+      return node;
     }
-    el.dataset.deadline = String(Date.parse(deadline));
-    el.dataset.label = label;
-    paintCountdown(el);
-    return el;
+    node.dataset.deadline = String(Date.parse(deadline));
+    node.dataset.label = label;
+    paintCountdown(node);
+    return node;
   }
 
-  function paintCountdown(el) {
-    const left = Number(el.dataset.deadline) - serverNow();
-    el.textContent = el.dataset.label + " " + clockText(left);
-    el.classList.toggle("overdue", left < 0);
-    el.title = left < 0 ? "已超时 Overdue" : "剩余 Time left";
+  function paintCountdown(node) {
+    const left = Number(node.dataset.deadline) - serverNow();
+    node.textContent = node.dataset.label + " " + clockText(left);
+    node.dataset.leftMs = String(left);
+    node.classList.toggle("overdue", left < 0);
+    node.title = left < 0 ? t("overdue") : t("left");
   }
 
   function tick() {
@@ -151,50 +171,80 @@
     return asset ? asset.name : id;
   }
 
+  function button(label, action, onClick, primary) {
+    const node = el("button", primary ? null : "secondary", label);
+    node.type = "button";
+    node.dataset.action = action;
+    node.addEventListener("click", () => onClick(node));
+    return node;
+  }
+
+  function escalationText(step) {
+    // Step 0 is the on-call engineer: shown as level 1 of 3 of the chain.
+    const steps = t("escalationSteps");
+    const level = Math.min(step, steps.length - 1);
+    return t("escalation") + " " + (level + 1) + "/" + steps.length + ": " + steps[level];
+  }
+
   function renderAlerts() {
     const list = $("alerts");
     const alerts = state.alerts
       .filter((a) => a.state === "firing")
       .sort((a, b) => LEVEL_RANK[a.level] - LEVEL_RANK[b.level] || Date.parse(b.opened_at) - Date.parse(a.opened_at));
-    const tickets = new Map(state.tickets.map((t) => [t.id, t]));
+    const tickets = new Map(state.tickets.map((tk) => [tk.id, tk]));
     list.replaceChildren();
     for (const alert of alerts) {
       const item = el("li", "alert " + alert.level);
       item.dataset.alertId = alert.id;
-      item.append(el("span", "badge " + alert.level, LEVEL_LABEL[alert.level] || alert.level));
+      item.dataset.asset = alert.asset;
+      if (alert.ticket_id) item.dataset.ticketId = alert.ticket_id;
+      item.append(el("span", "badge " + alert.level, t(alert.level)));
       item.append(el("span", "what", assetName(alert.asset) + " · " + alert.summary));
       const ticket = tickets.get(alert.ticket_id);
       if (alert.level === "red") {
-        const arrived = ticket && ticket.on_site_at ? "已到场 On site ✓" : null;
-        item.append(countdown(ticket ? ticket.deadlines.on_site : null, "到场 On site", arrived, false));
+        const arrived = ticket && ticket.on_site_at ? t("arrived") : null;
+        item.append(countdown(ticket ? ticket.deadlines.on_site : null, t("onSite"), arrived, false));
       } else {
         item.append(el("span", "muted", "×" + alert.count));
       }
-      const meta = [alert.kind, "开始 opened " + timeText(alert.opened_at)];
-      if (alert.acknowledged_at) meta.push("已确认 acknowledged " + timeText(alert.acknowledged_at));
-      if (alert.escalation_step > 0) meta.push("已升级 escalated ×" + alert.escalation_step);
+      const meta = [alert.kind, t("opened") + " " + timeText(alert.opened_at)];
+      if (alert.acknowledged_at) meta.push(t("acknowledged") + " " + timeText(alert.acknowledged_at));
       item.append(el("span", "meta", meta.join(" · ")));
+      const escalation = el("span", "escalation step" + Math.min(alert.escalation_step, 2));
+      escalation.textContent = escalationText(alert.escalation_step);
+      item.append(escalation);
+      const actions = el("div", "actions");
+      // Acknowledging the alert also stops its ticket's acknowledge clock: one button, not two.
+      const ackable = !alert.acknowledged_at;
+      if (ackable) actions.append(button(t("a_acknowledge"), "ack-alert", (b) => ackAlert(alert, b), true));
+      if (ticket) {
+        for (const node of ticketButtons(ticket)) {
+          if (!(ackable && node.dataset.action === "acknowledge")) actions.append(node);
+        }
+      }
+      item.append(actions);
       list.append(item);
     }
     $("alerts-empty").hidden = alerts.length > 0;
     $("alert-count").textContent = alerts.length ? "(" + alerts.length + ")" : "";
   }
 
-  function ticketActions(ticket) {
-    const buttons = [];
-    if (ticket.state === "open" || ticket.state === "reopened") buttons.push(["acknowledge", "确认 Acknowledge"]);
-    if (["open", "reopened", "acknowledged", "dispatched"].includes(ticket.state)) {
-      buttons.push(["check_in", "到场签到 Check in"]);
-    }
-    if (ticket.state === "on_site") buttons.push(["resolve", "已修复 Resolve"]);
-    return buttons;
+  function ticketButtons(ticket) {
+    const actions = [];
+    const s = ticket.state;
+    if (s === "open" || s === "reopened") actions.push("acknowledge");
+    if (["open", "reopened", "acknowledged"].includes(s)) actions.push("dispatch");
+    if (["open", "reopened", "acknowledged", "dispatched"].includes(s)) actions.push("check_in");
+    if (s === "on_site") actions.push("resolve");
+    return actions.map((action) =>
+      button(t("a_" + action), action, (b) => act(ticket, action, b), action === "acknowledge" || action === "check_in"));
   }
 
   function ticketCountdown(ticket) {
     const d = ticket.deadlines;
-    if (!ticket.acknowledged_at && d.acknowledge) return countdown(d.acknowledge, "确认 Ack", null, true);
-    if (!ticket.on_site_at && d.on_site) return countdown(d.on_site, "到场 On site", null, true);
-    if (!ticket.resolved_at && d.fixed) return countdown(d.fixed, "修复 Fix", null, true);
+    if (!ticket.acknowledged_at && d.acknowledge) return countdown(d.acknowledge, t("ack"), null, true);
+    if (!ticket.on_site_at && d.on_site) return countdown(d.on_site, t("onSite"), null, true);
+    if (!ticket.resolved_at && d.fixed) return countdown(d.fixed, t("fix"), null, true);
     return null;
   }
 
@@ -204,11 +254,12 @@
     let shown = 0;
     for (const lane of LANES) {
       const tickets = state.tickets
-        .filter((t) => lane.states.includes(t.state))
+        .filter((tk) => lane.states.includes(tk.state))
         .sort((a, b) => LEVEL_RANK[a.level] - LEVEL_RANK[b.level] || Date.parse(b.created_at) - Date.parse(a.created_at));
       if (!tickets.length) continue;
       const column = el("div", "lane");
-      column.append(el("h3", null, lane.label + " (" + tickets.length + ")"));
+      column.dataset.lane = lane.states[0];
+      column.append(el("h3", null, t(lane.label) + " (" + tickets.length + ")"));
       const list = el("ul", "cards");
       for (const ticket of tickets) list.append(renderTicket(ticket));
       column.append(list);
@@ -222,30 +273,33 @@
   function renderTicket(ticket) {
     const card = el("li", "ticket");
     card.dataset.ticketId = ticket.id;
+    card.dataset.state = ticket.state;
     const head = el("div", "actions");
-    head.append(el("span", "badge " + ticket.level, LEVEL_LABEL[ticket.level] || ticket.level));
+    head.append(el("span", "badge " + ticket.level, t(ticket.level)));
     const clock = ticketCountdown(ticket);
     if (clock) head.append(clock);
     card.append(head);
     card.append(el("span", "title", ticket.title));
-    const meta = [assetName(ticket.asset), STATE_LABEL[ticket.state] || ticket.state];
-    if (ticket.assignee) meta.push("负责人 " + ticket.assignee);
+    const meta = [assetName(ticket.asset) || ticket.building, t("st_" + ticket.state)];
+    if (ticket.assignee) meta.push(t("assignee") + " " + ticket.assignee);
+    if (ticket.progress_percent !== null && ticket.progress_percent !== undefined) {
+      meta.push(Math.round(ticket.progress_percent) + "%" + (ticket.eta ? " · ETA " + timeText(ticket.eta) : ""));
+    }
     card.append(el("span", "meta", meta.join(" · ")));
     const actions = el("div", "actions");
-    for (const [action, label] of ticketActions(ticket)) {
-      const button = el("button", action === "acknowledge" ? null : "secondary", label);
-      button.type = "button";
-      button.dataset.action = action;
-      button.addEventListener("click", () => act(ticket, action, button));
-      actions.append(button);
-    }
+    for (const node of ticketButtons(ticket)) actions.append(node);
     card.append(actions);
     return card;
   }
 
   function renderAssets() {
     const root = $("assets");
-    const firing = new Set(state.alerts.filter((a) => a.state === "firing").map((a) => a.asset));
+    const firing = new Map();
+    for (const a of state.alerts) {
+      if (a.state !== "firing") continue;
+      const worst = firing.get(a.asset);
+      if (!worst || LEVEL_RANK[a.level] < LEVEL_RANK[worst]) firing.set(a.asset, a.level);
+    }
     const buildings = new Map();
     for (const asset of state.assets) {
       if (!buildings.has(asset.building)) buildings.set(asset.building, { name: asset.building_name, assets: [] });
@@ -257,27 +311,38 @@
       section.dataset.building = id;
       section.append(el("h3", null, building.name));
       const grid = el("div", "assets");
-      for (const asset of building.assets) grid.append(renderAsset(asset, firing.has(asset.id)));
+      for (const asset of building.assets) grid.append(renderAsset(asset, firing.get(asset.id)));
       section.append(grid);
       root.append(section);
     }
-    $("assets-updated").textContent = "更新 updated " + new Date().toLocaleTimeString();
+    $("assets-updated").textContent = t("updated") + " " + new Date().toLocaleTimeString();
   }
 
-  function renderAsset(asset, alerting) {
+  function renderAsset(asset, level) {
     const card = el("div", "asset");
     card.dataset.assetId = asset.id;
     const silentMs = asset.last_seen ? serverNow() - Date.parse(asset.last_seen) : Infinity;
     const offline = silentMs > Math.max(asset.interval_s * 5000, 10000);
     card.classList.toggle("offline", offline);
-    card.classList.toggle("alerting", alerting);
+    if (level) card.classList.add("alerting", level);
+    else if (!offline) card.classList.add("normal");
     const head = el("div", "head");
     head.append(el("span", "name", asset.name));
-    head.append(el("span", "kind", KIND_LABEL[asset.kind] || asset.kind));
+    head.append(el("span", "kind", t(asset.kind)));
     card.append(head);
-    card.append(el("span", "muted", (offline ? "离线 offline · " : "") + "最新 last " + ago(asset.last_seen)));
+    card.append(el("span", "muted", (offline ? t("offline") + " · " : "") + t("last") + " " + ago(asset.last_seen)));
+    for (const channel of KEY_CHANNELS[asset.kind] || []) {
+      const points = state.history.get(asset.id + "/" + channel) || [];
+      const row = el("div", "spark-row");
+      row.append(el("span", "spark-label", channel));
+      row.append(sparkline(points));
+      const point = asset.latest[channel];
+      row.append(el("span", "spark-value", point ? formatValue(channel, point.value) : "—"));
+      card.append(row);
+    }
     const values = el("dl", "values");
     for (const [channel, point] of Object.entries(asset.latest)) {
+      if ((KEY_CHANNELS[asset.kind] || []).includes(channel)) continue;
       values.append(el("dt", null, channel));
       values.append(el("dd", null, formatValue(channel, point.value)));
     }
@@ -285,39 +350,110 @@
     return card;
   }
 
+  function sparkline(points) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("viewBox", "0 0 100 24");
+    svg.setAttribute("preserveAspectRatio", "none");
+    if (points.length < 2) return svg;
+    const t0 = points[0][0];
+    const t1 = points[points.length - 1][0];
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const [, v] of points) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const span = hi - lo || 1;
+    const coords = points.map(([ts, v]) => {
+      const x = t1 > t0 ? ((ts - t0) / (t1 - t0)) * 100 : 0;
+      const y = 22 - ((v - lo) / span) * 20;
+      return x.toFixed(1) + "," + y.toFixed(1);
+    });
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", coords.join(" "));
+    svg.append(line);
+    return svg;
+  }
+
   function formatValue(channel, value) {
-    if (BOOL_CHANNELS.has(channel)) return value >= 0.5 ? "是 on" : "否 off";
+    if (BOOL_CHANNELS.has(channel)) return value >= 0.5 ? t("on") : t("off");
     if (Number.isInteger(value)) return String(value);
     return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
   }
 
+  function renderHealth() {
+    const root = $("health");
+    root.replaceChildren();
+    const h = state.health;
+    const rows = [
+      ["readingsPerS", h.readingsPerS === undefined ? "—" : h.readingsPerS.toFixed(1), "readings"],
+      ["deadLetters", h.deadLetters ?? "—", h.deadLetters > 0 ? "warn" : ""],
+      ["spool", h.spool ?? "—", h.spool > 0 ? "warn" : ""],
+      ["queue", h.queue ?? "—", ""],
+      ["streams", h.streams ?? "—", ""],
+    ];
+    for (const [key, value, cls] of rows) {
+      const cell = el("div", "health-item " + cls);
+      cell.dataset.metric = key;
+      cell.append(el("dt", null, t(key)));
+      cell.append(el("dd", null, value));
+      root.append(cell);
+    }
+  }
+
+  function renderAll() {
+    window.fwApplyStatic();
+    renderHealth();
+    renderAlerts();
+    renderTickets();
+    renderAssets();
+    const live = $("live").classList.contains("on");
+    $("live-text").textContent = live ? t("live") : t(state.source ? "reconnecting" : "offline");
+  }
+
   // --- actions ----------------------------------------------------------------------------------------
 
-  async function act(ticket, action, button) {
+  async function ackAlert(alert, node) {
+    node.disabled = true;
+    try {
+      await api("/alerts/" + encodeURIComponent(alert.id) + "/acknowledge", { method: "POST", body: "{}" });
+      toast(t("done") + ": " + t("a_acknowledge"), false);
+      await refreshLists();
+    } catch (err) {
+      if (err.status !== 401) toast(t("failed") + ": " + err.message, true);
+    } finally {
+      node.disabled = false;
+    }
+  }
+
+  async function act(ticket, action, node) {
     const body = { action };
     if (action === "check_in") {
-      const code = window.prompt("输入设备现场签到码 · Enter the check-in code posted at " + assetName(ticket.asset));
+      const code = window.prompt(t("promptCode") + " " + assetName(ticket.asset));
       if (code === null) return;
       body.checkin_code = code.trim();
     }
+    if (action === "dispatch") {
+      const who = window.prompt(t("promptAssignee"), "");
+      if (who === null) return;
+      if (who.trim()) body.assignee = who.trim();
+    }
     if (action === "resolve") {
-      const note = window.prompt("处理说明（可选）· What was done? (optional)", "");
+      const note = window.prompt(t("promptNote"), "");
       if (note === null) return;
       body.note = note;
     }
-    button.disabled = true;
+    node.disabled = true;
     try {
       await api("/tickets/" + encodeURIComponent(ticket.id) + "/actions", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
       });
-      toast("已提交 Done: " + action.replace("_", " "), false);
+      toast(t("done") + ": " + t("a_" + action), false);
       await refreshLists();
     } catch (err) {
-      if (err.status !== 401) toast("失败 Failed: " + err.message, true);
+      if (err.status !== 401) toast(t("failed") + ": " + err.message, true);
     } finally {
-      button.disabled = false;
+      node.disabled = false;
     }
   }
 
@@ -339,9 +475,34 @@
       api("/tickets?limit=500"),
     ]);
     state.alerts = alerts.items;
-    state.tickets = tickets.items.filter((t) => t.state !== "closed" && t.state !== "cancelled");
+    state.tickets = tickets.items.filter((tk) => tk.state !== "closed" && tk.state !== "cancelled");
     renderAlerts();
     renderTickets();
+  }
+
+  function remember(assetId, channel, tsMs, value) {
+    const key = assetId + "/" + channel;
+    const points = state.history.get(key) || [];
+    if (points.length && points[points.length - 1][0] >= tsMs) return;
+    points.push([tsMs, value]);
+    if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
+    state.history.set(key, points);
+  }
+
+  async function loadHistory() {
+    // The sparklines start from the last five minutes (5 s means), then grow with every poll.
+    const end = serverNow();
+    const start = end - HISTORY_WINDOW_MS;
+    const jobs = [];
+    for (const asset of state.assets) {
+      for (const channel of KEY_CHANNELS[asset.kind] || []) {
+        const query = "?channel=" + channel + "&start=" + Math.floor(start) + "&end=" + Math.ceil(end) + "&every=5s";
+        jobs.push(api("/assets/" + encodeURIComponent(asset.id) + "/readings" + query).then((body) => {
+          for (const p of body.points) remember(asset.id, channel, Date.parse(p.ts), p.value);
+        }));
+      }
+    }
+    await Promise.allSettled(jobs);
   }
 
   async function refreshAssets() {
@@ -350,7 +511,42 @@
     if (health && health.time) state.offsetMs = Date.parse(health.time) - Date.now();
     if (health && health.site) $("site-name").textContent = health.site;
     state.assets = assets.items;
+    for (const asset of state.assets) {
+      for (const channel of KEY_CHANNELS[asset.kind] || []) {
+        const point = asset.latest[channel];
+        if (point) remember(asset.id, channel, Date.parse(point.ts), point.value);
+      }
+    }
     renderAssets();
+  }
+
+  function metricSum(text, name) {
+    // Sum of every sample of one metric in Prometheus' text format (all label sets).
+    let total = null;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(name)) continue;
+      const rest = line.slice(name.length);
+      if (rest[0] !== " " && rest[0] !== "{") continue;
+      const value = Number(line.trim().split(/\s+/).pop());
+      if (Number.isFinite(value)) total = (total || 0) + value;
+    }
+    return total;
+  }
+
+  async function refreshHealth() {
+    const text = await fetch("/metrics").then((r) => r.text());
+    const now = performance.now();
+    const stored = metricSum(text, "facwatch_gateway_readings_stored_total");
+    const previous = state.metrics;
+    if (previous && stored !== null && previous.stored !== null && now > previous.at) {
+      state.health.readingsPerS = Math.max(0, (stored - previous.stored) / ((now - previous.at) / 1000));
+    }
+    state.metrics = { at: now, stored };
+    state.health.deadLetters = metricSum(text, "facwatch_gateway_dead_letters_total") ?? 0;
+    state.health.spool = metricSum(text, "facwatch_spool_readings") ?? 0;
+    state.health.queue = metricSum(text, "facwatch_gateway_queue_depth") ?? 0;
+    state.health.streams = metricSum(text, "facwatch_api_event_streams") ?? 0;
+    renderHealth();
   }
 
   let pending = null;
@@ -367,12 +563,13 @@
     const source = new EventSource(API + "/events?access_token=" + encodeURIComponent(state.token));
     const live = (on) => {
       $("live").className = "live " + (on ? "on" : "off");
-      $("live-text").textContent = on ? "实时 live" : "重连中 reconnecting";
+      $("live-text").textContent = on ? t("live") : t("reconnecting");
     };
     source.onopen = () => { live(true); refreshSoon(); };
     source.onerror = () => live(false);
     source.addEventListener("alert", refreshSoon);
     source.addEventListener("ticket", refreshSoon);
+    source.addEventListener("health", () => refreshHealth().catch(report));
     state.source = source;
   }
 
@@ -396,7 +593,10 @@
       if (!state.token) return;
     }
     connect();
+    refreshHealth().catch(report);
+    loadHistory().then(renderAssets).catch(report);
     state.timers.push(setInterval(() => refreshAssets().catch(report), ASSET_POLL_MS));
+    state.timers.push(setInterval(() => refreshHealth().catch(report), ASSET_POLL_MS));
     state.timers.push(setInterval(() => refreshLists().catch(report), LIST_POLL_MS));
     state.timers.push(setInterval(tick, 1000));
   }
@@ -410,7 +610,12 @@
     start(token);
   });
   $("logout").addEventListener("click", () => askForToken(""));
+  $("lang").addEventListener("click", () => {
+    window.fwSetLang(window.fwLang() === "zh" ? "en" : "zh");
+    renderAll();
+  });
 
+  window.fwApplyStatic();
   const token = tokenFromFragment();
   if (token) start(token);
   else askForToken("");

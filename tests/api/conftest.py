@@ -67,7 +67,10 @@ def world(state_engine: Engine, tmp_path: Path) -> Iterator[World]:
         clock=clock,
     )
     app = create_app(services)
-    token = {scope: tokens.create(f"{scope}-user", [scope]) for scope in ("viewer", "engineer", "admin")}
+    token = {
+        scope: tokens.create(f"{scope}-user", [scope])
+        for scope in ("viewer", "engineer", "manager", "integration", "admin")
+    }
     with TestClient(app) as client:
         yield World(
             app, client, site, alerts, telemetry, dead_letters, tokens, state_engine, bus, clock, token

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from alerts.errors import CheckInRefused, IllegalTransition, NotFound
-from alerts.ports import ActionRequest
+from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from facwatch.model import (
     Alert,
     AlertState,
@@ -54,6 +54,9 @@ class FakeAlerts:
     alerts: list[Alert] = field(default_factory=list)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     requests: list[tuple[str, ActionRequest, datetime]] = field(default_factory=list)
+    filters: list[dict[str, object]] = field(default_factory=list)
+    reports: list[OwnerReport] = field(default_factory=list)
+    report_calls: list[tuple[str, str | None, datetime, datetime, str]] = field(default_factory=list)
 
     def add_incident(self, asset: str, level: Level, opened_at: datetime, kind: str = "test.kind") -> Alert:
         n = len(self.alerts) + 1
@@ -96,19 +99,26 @@ class FakeAlerts:
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
         state: AlertState | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Alert]:
+        self.filters.append({"site": site, "building": building, "since": since, "until": until})
         chosen = [
             a
             for a in self.alerts
             if (site is None or a.site == site)
+            and (building is None or a.building == building)
             and (asset is None or a.asset == asset)
             and (level is None or a.level == level)
             and (state is None or a.state == state)
+            and (since is None or a.opened_at >= since)
+            and (until is None or a.opened_at < until)
         ]
         chosen.sort(key=lambda a: (a.state != AlertState.FIRING, a.level.rank, -a.opened_at.timestamp()))
         return paginate(chosen, limit, cursor)
@@ -123,8 +133,13 @@ class FakeAlerts:
         self,
         *,
         site: str | None = None,
+        building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,
+        level: Level | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Ticket]:
@@ -132,8 +147,13 @@ class FakeAlerts:
             dataclasses.replace(t, timeline=())
             for t in sorted(self.tickets.values(), key=lambda t: t.created_at, reverse=True)
             if (site is None or t.site == site)
+            and (building is None or t.building == building)
             and (asset is None or t.asset == asset)
             and (state is None or t.state == state)
+            and (level is None or t.level == level)
+            and (source is None or t.source == source)
+            and (since is None or t.created_at >= since)
+            and (until is None or t.created_at < until)
         ]
         return paginate(chosen, limit, cursor)
 
@@ -159,10 +179,76 @@ class FakeAlerts:
             state=target,
             updated_at=now,
             timeline=(*ticket.timeline, event),
-            assignee=request.assignee,
+            assignee=request.assignee or ticket.assignee,
+            progress_percent=request.percent if request.percent is not None else ticket.progress_percent,
+            eta=request.eta or ticket.eta,
         )
         self.tickets[ticket_id] = ticket
         return ticket
+
+    def _replace_alert(self, alert: Alert) -> Alert:
+        self.alerts = [alert if a.id == alert.id else a for a in self.alerts]
+        return alert
+
+    def acknowledge_alert(self, alert_id: str, actor: str, now: datetime) -> Alert:
+        alert = self.get_alert(alert_id)
+        return self._replace_alert(dataclasses.replace(alert, acknowledged_at=now, acknowledged_by=actor))
+
+    def silence_alert(
+        self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime
+    ) -> Alert:
+        alert = self.get_alert(alert_id)
+        if until <= now or not reason:
+            raise ValueError("until must be in the future and a reason given")
+        return self._replace_alert(dataclasses.replace(alert, silenced_until=until, silence_reason=reason))
+
+    def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
+        self.reports.append(report)
+        ticket = Ticket(
+            id=f"T{len(self.tickets) + 1}",
+            site=report.site,
+            asset=report.asset or "",
+            building=report.building,
+            kind=f"owner.{report.category}",
+            level=Level.ORANGE,
+            state=TicketState.OPEN,
+            title=report.text[:80],
+            created_at=now,
+            updated_at=now,
+            deadlines=Deadlines(acknowledge=now + timedelta(minutes=10)),
+            timeline=(TicketEvent(ts=now, action="open", actor=report.reporter, note=report.text),),
+            source="owner",
+            unit=report.unit,
+            category=report.category,
+            description=report.text,
+            photo_urls=report.photo_urls,
+            location=report.location,
+        )
+        self.tickets[ticket.id] = ticket
+        return ticket
+
+    def sla_report(self, *, site: str | None, since: datetime, until: datetime) -> list[SlaFigures]:
+        self.report_calls.append(("sla", site, since, until, ""))
+        return [
+            SlaFigures(self.site.id, Level.RED, 2, 2, 1, 1, 30.0, 50.0, 170.0, 170.0, 3600.0, 3600.0, 0, 1, 0)
+        ]
+
+    def incident_report(
+        self, *, site: str | None, since: datetime, until: datetime, period: str = "month"
+    ) -> list[IncidentCount]:
+        self.report_calls.append(("incidents", site, since, until, period))
+        return [
+            IncidentCount(
+                period=since.strftime("%Y-%m"),
+                site=self.site.id,
+                asset=a.asset,
+                kind=a.kind,
+                level=a.level,
+                count=1,
+            )
+            for a in self.alerts
+            if since <= a.opened_at < until
+        ]
 
 
 @dataclass

@@ -16,24 +16,50 @@ from api.server import serve
 from tests.api.conftest import World
 
 OPEN_PATHS = {"/healthz", "/metrics"}
+SCOPES = ("viewer", "engineer", "manager", "integration", "admin")
 
 # Every authenticated route and the scope it needs. A new route must be added here (the first test
 # fails otherwise), which is the point: deciding who may call it is part of adding it.
 REQUIRED: dict[tuple[str, str], Scope] = {
+    ("GET", "/api/v1/sites"): Scope.VIEWER,
+    ("GET", "/api/v1/sites/{site_id}"): Scope.VIEWER,
     ("GET", "/api/v1/alerts"): Scope.VIEWER,
+    ("GET", "/api/v1/alerts/{alert_id}"): Scope.VIEWER,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): Scope.ENGINEER,
+    ("POST", "/api/v1/alerts/{alert_id}/silence"): Scope.MANAGER,  # silencing mutes the escalation chain
     ("GET", "/api/v1/tickets"): Scope.VIEWER,
+    ("POST", "/api/v1/tickets"): Scope.ENGINEER,  # integration and manager hold it too
     ("GET", "/api/v1/tickets/{ticket_id}"): Scope.VIEWER,
     ("POST", "/api/v1/tickets/{ticket_id}/actions"): Scope.ENGINEER,
     ("GET", "/api/v1/assets"): Scope.VIEWER,
+    ("GET", "/api/v1/assets/{asset_id}"): Scope.VIEWER,
     ("GET", "/api/v1/assets/{asset_id}/readings"): Scope.VIEWER,
+    ("GET", "/api/v1/reports/sla"): Scope.MANAGER,
+    ("GET", "/api/v1/reports/incidents"): Scope.MANAGER,
+    ("POST", "/api/v1/webhooks"): Scope.INTEGRATION,
+    ("GET", "/api/v1/webhooks"): Scope.INTEGRATION,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Scope.INTEGRATION,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Scope.INTEGRATION,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Scope.INTEGRATION,
     ("GET", "/api/v1/dead-letters"): Scope.ENGINEER,
     ("GET", "/api/v1/events"): Scope.VIEWER,
 }
 
 # Valid arguments, so that whatever answers is auth, not validation.
-PATH_VALUES = {"ticket_id": "T1", "asset_id": "b1-elev-1"}
+PATH_VALUES = {
+    "ticket_id": "T1",
+    "asset_id": "b1-elev-1",
+    "site_id": "lakeside",
+    "alert_id": "A1",
+    "webhook_id": "0" * 32,
+}
 QUERY = {"/api/v1/assets/{asset_id}/readings": {"channel": "floor", "start": "0", "end": "1000"}}
-BODY = {"/api/v1/tickets/{ticket_id}/actions": {"action": "comment", "note": "auth check"}}
+BODY: dict[str, dict[str, Any]] = {
+    "/api/v1/tickets/{ticket_id}/actions": {"action": "comment", "note": "auth check"},
+    "/api/v1/alerts/{alert_id}/silence": {"duration_s": 60, "reason": "auth check"},
+    "/api/v1/tickets": {"text": "no water", "category": "water", "building": "b1"},
+    "/api/v1/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["alert"]},
+}
 
 
 def _routes(world: World) -> list[tuple[str, str]]:
@@ -111,7 +137,7 @@ def test_every_route_answers_403_to_a_token_without_its_scope(world: World, http
         )
     world.token["none"] = "n" * 32
     for (method, path), needed in REQUIRED.items():
-        for scope in ("none", "viewer", "engineer", "admin"):
+        for scope in ("none", *SCOPES):
             status = _call(http, method, path, world.auth(scope))
             granted = scope != "none" and Principal("x", "x", frozenset({Scope(scope)})).allows(needed)
             if granted:

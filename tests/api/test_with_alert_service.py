@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,14 @@ from facwatch.clock import ManualClock
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, ms_from_utc
 from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
+from tests.fixtures.receivers import HttpReceiver
 
 
 class Desk:
-    def __init__(self, client: TestClient, service: AlertService, clock: ManualClock, token: str) -> None:
-        self.client, self.service, self.clock = client, service, clock
+    def __init__(
+        self, client: TestClient, service: AlertService, clock: ManualClock, tokens: TokenStore, token: str
+    ) -> None:
+        self.client, self.service, self.clock, self.tokens = client, service, clock, tokens
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, **params: Any) -> Any:
@@ -59,7 +63,7 @@ def desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
         clock=clock,
     )
     with TestClient(create_app(services)) as client:
-        yield Desk(client, service, clock, tokens.create("li.engineer", ["engineer"]))
+        yield Desk(client, service, clock, tokens, tokens.create("li.engineer", ["engineer"]))
     bus.close()
 
 
@@ -115,3 +119,94 @@ def test_real_cursors_walk_every_alert_once(desk: Desk) -> None:
     assert sorted(seen) == ["b1-elev-1", "b1-elev-2", "b2-elev-1"]
     bad = desk.client.get("/api/v1/alerts", params={"cursor": "%%%"}, headers=desk.headers)
     assert bad.status_code == 422
+
+
+# --- issue 8's routes over the real engine (methods of alerts.ports.AlertsApi added for them) ----------
+
+
+def test_alert_filters_by_building_and_time_over_the_engine(desk: Desk) -> None:
+    desk.alarm("b1-elev-1", T0)
+    desk.alarm("b2-elev-1", T0 + timedelta(hours=1))
+    assert [a["asset"] for a in desk.get("/alerts", building="b2")["items"]] == ["b2-elev-1"]
+    later = desk.get("/alerts", since=(T0 + timedelta(minutes=30)).isoformat())["items"]
+    assert [a["asset"] for a in later] == ["b2-elev-1"]
+    assert [t["asset"] for t in desk.get("/tickets", building="b1")["items"]] == ["b1-elev-1"]
+
+
+def test_acknowledging_the_alert_over_the_engine(desk: Desk) -> None:
+    desk.alarm("b1-elev-1", T0)
+    [alert] = desk.get("/alerts")["items"]
+    desk.clock.advance(20)
+    response = desk.client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=desk.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["acknowledged_by"] == "li.engineer"
+    assert desk.get(f"/tickets/{alert['ticket_id']}")["acknowledged_at"] is not None
+
+
+def test_an_owner_report_over_the_engine_has_a_ten_minute_acknowledge_clock(desk: Desk) -> None:
+    body = {"text": "No water on 15F", "category": "water", "building": "b1", "unit": "1502"}
+    response = desk.client.post("/api/v1/tickets", json=body, headers=desk.headers)
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert ticket["source"] == "owner" and ticket["unit"] == "1502"
+    assert datetime.fromisoformat(ticket["deadlines"]["acknowledge"]) == T0 + timedelta(minutes=10)
+
+
+def test_progress_with_percent_and_eta_over_the_engine(desk: Desk) -> None:
+    desk.alarm("b1-elev-1", T0)
+    ticket_id = desk.get("/tickets")["items"][0]["id"]
+    assert desk.act(ticket_id, action="check_in", checkin_code="B1E1-7342").status_code == 200
+    eta = (T0 + timedelta(hours=1)).isoformat()
+    response = desk.act(ticket_id, action="progress", percent=60, eta=eta, note="door motor")
+    assert response.status_code == 200, response.text
+    assert response.json()["progress_percent"] == 60
+    assert datetime.fromisoformat(response.json()["eta"]) == T0 + timedelta(hours=1)
+
+
+def test_silencing_an_alert_over_the_engine(desk: Desk) -> None:
+    desk.alarm("b1-elev-1", T0)
+    [alert] = desk.get("/alerts")["items"]
+    manager = {"Authorization": f"Bearer {desk.tokens.create('zhao.manager', ['manager'])}"}
+    body = {"duration_s": 600, "reason": "lift company on site"}
+    response = desk.client.post(f"/api/v1/alerts/{alert['id']}/silence", json=body, headers=manager)
+    assert response.status_code == 200, response.text
+    assert datetime.fromisoformat(response.json()["silenced_until"]) == T0 + timedelta(minutes=10)
+    assert desk.get(f"/alerts/{alert['id']}")["silence_reason"] == "lift company on site"
+
+
+def test_reports_over_the_engine_count_the_entrapment(desk: Desk) -> None:
+    desk.alarm("b1-elev-1", T0)
+    ticket_id = desk.get("/tickets")["items"][0]["id"]
+    desk.clock.advance(30)
+    assert desk.act(ticket_id, action="acknowledge").status_code == 200
+    manager = {"Authorization": f"Bearer {desk.tokens.create('zhao.manager', ['manager'])}"}
+    window = {"since": (T0 - timedelta(days=1)).isoformat(), "until": (T0 + timedelta(days=1)).isoformat()}
+    sla = desk.client.get("/api/v1/reports/sla", params=window, headers=manager)
+    assert sla.status_code == 200, sla.text
+    [red] = [row for row in sla.json()["rows"] if row["level"] == "red"]
+    assert red["tickets"] == 1 and red["acknowledged"] == 1 and red["ack_p50_s"] == 30
+    incidents = desk.client.get(
+        "/api/v1/reports/incidents", params=window | {"period": "month"}, headers=manager
+    )
+    assert incidents.status_code == 200, incidents.text
+    rows = incidents.json()["rows"]
+    assert [(r["asset"], r["kind"], r["count"]) for r in rows] == [("b1-elev-1", "elevator.entrapment", 1)]
+
+
+def test_an_entrapment_reaches_a_subscribed_ticket_system_by_webhook(
+    desk: Desk, http_receiver: HttpReceiver
+) -> None:
+    integration = {"Authorization": f"Bearer {desk.tokens.create('pm-system', ['integration'])}"}
+    body = {"url": http_receiver.http_url, "events": ["ticket", "alert"]}
+    assert desk.client.post("/api/v1/webhooks", json=body, headers=integration).status_code == 201
+    desk.alarm("b1-elev-1", T0)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        types = {(p["type"], p["data"].get("asset")) for p in http_receiver.received}
+        if {("alert", "b1-elev-1"), ("ticket", "b1-elev-1")} <= types:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the ticket system got {http_receiver.received}")
+    [alert] = [p["data"] for p in http_receiver.received if p["type"] == "alert"][:1]
+    assert (alert["level"], alert["kind"]) == ("red", "elevator.entrapment")

@@ -1,0 +1,66 @@
+"""Reports a property company publishes to its owners: SLA compliance, and incidents by month or quarter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import Manager, Services
+from api.errors import http_errors, unprocessable
+from api.routes.common import Ident, TimeParam, window
+from api.schemas import IncidentReportOut, IncidentRowOut, SlaReportOut, SlaRowOut
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+MAX_SPAN = timedelta(days=3 * 366)
+"""A report covers at most three years (a bound on the work one request can ask for)."""
+
+
+def _span(
+    since: str | None, until: str | None, now: datetime, default: timedelta
+) -> tuple[datetime, datetime]:
+    start, end = window(since, until)
+    end = end or now
+    start = start or end - default
+    if end <= start:
+        raise unprocessable("until must be after since")
+    if end - start > MAX_SPAN:
+        raise unprocessable("a report covers at most three years")
+    return start, end
+
+
+@router.get("/sla", response_model=SlaReportOut)
+def sla(
+    services: Services, _: Manager, site: Ident = None, since: TimeParam = None, until: TimeParam = None
+) -> SlaReportOut:
+    """Per site and level: tickets, how many were acknowledged, reached, fixed; p50/p90 times; breaches.
+    Tickets created in ``[since, until)``; by default the last 30 days."""
+    start, end = _span(since, until, services.clock.now(), timedelta(days=30))
+    with http_errors():
+        rows = services.alerts.sla_report(site=site, since=start, until=end)
+    return SlaReportOut(
+        since=start, until=end, rows=[SlaRowOut.model_validate(row, from_attributes=True) for row in rows]
+    )
+
+
+@router.get("/incidents", response_model=IncidentReportOut)
+def incidents(
+    services: Services,
+    _: Manager,
+    period: Annotated[Literal["month", "quarter"], Query()] = "month",
+    site: Ident = None,
+    since: TimeParam = None,
+    until: TimeParam = None,
+) -> IncidentReportOut:
+    """Alerts opened in ``[since, until)`` per period (site time zone), asset and kind; default the last year."""
+    start, end = _span(since, until, services.clock.now(), timedelta(days=365))
+    with http_errors():
+        rows = services.alerts.incident_report(site=site, since=start, until=end, period=period)
+    return IncidentReportOut(
+        since=start,
+        until=end,
+        period=period,
+        rows=[IncidentRowOut.model_validate(row, from_attributes=True) for row in rows],
+    )

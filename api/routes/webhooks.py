@@ -1,0 +1,123 @@
+"""Webhooks: ``POST /webhooks`` subscribes a URL to alert and/or ticket events; list, delete, delivery log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from api.deps import Integration, Services
+from api.errors import http_errors, not_found
+from api.routes.common import Cursor, Limit
+from api.schemas import PageOut
+from api.webhooks import Delivery, Webhook, WebhookStore
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such webhook"}}
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://tickets.example.com/hooks/facwatch", "events": ["ticket", "alert"]}]
+        },
+    )
+
+    url: HttpUrl = Field(description="Where deliveries are POSTed (http or https)")
+    events: list[Literal["alert", "ticket"]] = Field(min_length=1, max_length=2)
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=200, description="Shared HMAC secret; generated when absent"
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    owner: str = Field(description="Name of the token that subscribed")
+    created_at: datetime
+
+    @classmethod
+    def from_webhook(cls, hook: Webhook) -> WebhookOut:
+        return cls(
+            id=hook.id, url=hook.url, events=list(hook.events), owner=hook.owner, created_at=hook.created_at
+        )
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="Shown once: verify `X-Facwatch-Signature` with it")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_type: str
+    event_id: int
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None = Field(description="HTTP status of the last attempt")
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_delivery(cls, d: Delivery) -> DeliveryOut:
+        return cls.model_validate(d, from_attributes=True)
+
+
+def _store(request: Request) -> WebhookStore:
+    store: WebhookStore = request.app.state.webhooks
+    return store
+
+
+@router.post("", response_model=WebhookCreatedOut, status_code=status.HTTP_201_CREATED)
+def subscribe(
+    request: Request, services: Services, principal: Integration, body: WebhookIn
+) -> WebhookCreatedOut:
+    with http_errors():
+        hook, secret = _store(request).subscribe(
+            str(body.url), body.events, principal.name, services.clock.now(), body.secret
+        )
+    return WebhookCreatedOut(**WebhookOut.from_webhook(hook).model_dump(), secret=secret)
+
+
+@router.get("", response_model=PageOut[WebhookOut])
+def list_webhooks(
+    request: Request, _: Integration, limit: Limit = 100, cursor: Cursor = None
+) -> PageOut[WebhookOut]:
+    with http_errors():
+        page = _store(request).page(limit, cursor)
+    return PageOut[WebhookOut](items=[WebhookOut.from_webhook(h) for h in page.items], next=page.next)
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND)
+def get_webhook(request: Request, _: Integration, webhook_id: WebhookId) -> WebhookOut:
+    hook = _store(request).get(webhook_id)
+    if hook is None:
+        raise not_found(f"no webhook {webhook_id!r}")
+    return WebhookOut.from_webhook(hook)
+
+
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def unsubscribe(request: Request, _: Integration, webhook_id: WebhookId) -> Response:
+    if not _store(request).remove(webhook_id):
+        raise not_found(f"no webhook {webhook_id!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=PageOut[DeliveryOut], responses=NOT_FOUND)
+def deliveries(
+    request: Request, _: Integration, webhook_id: WebhookId, limit: Limit = 100, cursor: Cursor = None
+) -> PageOut[DeliveryOut]:
+    """The delivery log, newest first: status, attempts, the last HTTP status or error."""
+    store = _store(request)
+    if store.get(webhook_id) is None:
+        raise not_found(f"no webhook {webhook_id!r}")
+    with http_errors():
+        page = store.deliveries(webhook_id, limit, cursor)
+    return PageOut[DeliveryOut](items=[DeliveryOut.from_delivery(d) for d in page.items], next=page.next)
