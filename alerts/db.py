@@ -1,6 +1,6 @@
 """The alert engine's tables in the state database (SQLAlchemy Core).
 
-Migration: ``facwatch/migrations/versions/0001_alerts.py`` creates exactly these tables. Every time is
+Migrations: ``facwatch/migrations/versions/0001_alerts.py`` and ``0003_engine.py`` create exactly these tables. Every time is
 stored in UTC (SQLite keeps it naive; ``utc`` puts the zone back on read). Ids are integers here and
 ``A-000123`` / ``T-000045`` outside (``alert_ref``, ``ticket_ref``).
 """
@@ -49,6 +49,14 @@ alerts = Table(
     Column("acknowledged_by", String(64), nullable=True),
     Column("count", Integer, nullable=False),
     Column("value", Float, nullable=True),
+    # 0003_engine:
+    Column("silenced_until", TS, nullable=True),
+    Column("silence_reason", Text, nullable=True),
+    Column("silenced_by", String(64), nullable=True),
+    Column("suppressed_by", String(100), nullable=True),
+    Column("flapping", Integer, nullable=False, server_default="0"),
+    Column("late", Integer, nullable=False, server_default="0"),
+    Column("predicted_at", TS, nullable=True),
 )
 # One firing alert per (site, asset, kind): the database keeps the promise even across processes.
 Index(
@@ -61,6 +69,7 @@ Index(
     postgresql_where=text("state = 'firing'"),
 )
 Index("ix_alerts_opened_at", alerts.c.opened_at)
+Index("ix_alerts_asset_kind", alerts.c.site, alerts.c.asset, alerts.c.kind, alerts.c.opened_at)
 
 tickets = Table(
     "tickets",
@@ -83,7 +92,19 @@ tickets = Table(
     Column("on_site_due", TS, nullable=True),
     Column("fixed_due", TS, nullable=True),
     Column("escalation_step", Integer, nullable=False),
+    # 0003_engine:
+    Column("source", String(10), nullable=False, server_default="sensor"),
+    Column("unit", String(64), nullable=True),
+    Column("category", String(64), nullable=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("photo_urls", Text, nullable=False, server_default="[]"),
+    Column("location", Text, nullable=True),
+    Column("progress_percent", Float, nullable=True),
+    Column("eta", TS, nullable=True),
+    Column("closed_at", TS, nullable=True),
+    Column("follow_up_due", TS, nullable=True),
 )
+Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_asset_state", tickets.c.site, tickets.c.asset, tickets.c.state)
 
 ticket_alerts = Table(
@@ -118,6 +139,21 @@ sla_clocks = Table(
 )
 Index("ix_sla_clocks_next", sla_clocks.c.stopped_at, sla_clocks.c.next_fire_at)
 
+pending_findings = Table(
+    "pending_findings",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("asset", String(64), primary_key=True),
+    Column("kind", String(100), primary_key=True),
+    Column("since", TS, nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("channel", String(64), nullable=True),
+    Column("value", Float, nullable=True),
+    Column("detail", Text, nullable=False, server_default="{}"),
+)
+"""Findings waiting out their kind's pending period, or a replay catching up (0003_engine)."""
+
 notifications = Table(
     "notifications",
     metadata,
@@ -130,7 +166,20 @@ notifications = Table(
     Column("title", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", TS, nullable=False),
+    # 0004 (issue 7): what delivery and grouping need to know of a notification.
+    Column("status", String(10), nullable=False, server_default="ready"),
+    # held (waiting for its group or the end of quiet hours) | ready (receipts made) | merged (into a digest)
+    Column("level", String(10), nullable=True),
+    Column("asset", String(64), nullable=True),
+    Column("lang", String(8), nullable=True),
+    Column("line", Text, nullable=True),
+    Column("targets", Text, nullable=True),
+    Column("release_at", TS, nullable=True),
+    Column("quiet", Integer, nullable=False, server_default="0"),
+    Column("merged_into", Integer, nullable=True),
+    Column("undelivered_at", TS, nullable=True),
 )
+Index("ix_notifications_held", notifications.c.status, notifications.c.release_at)
 
 notification_receipts = Table(
     "notification_receipts",
@@ -144,6 +193,9 @@ notification_receipts = Table(
     Column("sent_at", TS, nullable=True),
     Column("error", Text, nullable=True),
     Column("updated_at", TS, nullable=False),
+    # 0004 (issue 7): channel order (0 first) and the lease of a send in flight.
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("lease_until", TS, nullable=True),
 )
 Index("ix_receipts_due", notification_receipts.c.status, notification_receipts.c.next_attempt_at)
 

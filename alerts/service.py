@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
-from alerts import lifecycle, store
+from alerts import lifecycle, reports, store
+from alerts.alerting import AlertWriter, Changes
 from alerts.db import (
-    alert_ref,
     alerts,
-    new_pk,
     parse_ref,
     sla_clocks,
     ticket_alerts,
@@ -32,7 +30,8 @@ from alerts.db import (
 )
 from alerts.errors import NotFound
 from alerts.events import EventBus
-from alerts.lifecycle import AlertStep, Clock, ClockState
+from alerts.inhibit import Motion
+from alerts.lifecycle import Clock, ClockState
 from alerts.notices import Notice, NoticeKind, Notifier
 from alerts.notify import OutboxNotifier
 from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
@@ -48,17 +47,12 @@ from facwatch.model import (
     Reading,
     Site,
     Ticket,
+    TicketAction,
     TicketState,
     utc_from_ms,
 )
 
 SYSTEM = "system"
-
-
-@dataclass
-class Changes:
-    alerts: set[int] = field(default_factory=set)
-    tickets: set[int] = field(default_factory=set)
 
 
 class AlertService:
@@ -78,105 +72,55 @@ class AlertService:
         self.bus = bus
         self.notifier: Notifier = notifier or OutboxNotifier(site)
         self.rules = Rules(site)
+        self.motion = Motion()
         self.tickets = TicketWriter(site, sla, self.notifier)
+        self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
         self._lock = threading.Lock()
 
     # --- readings ---------------------------------------------------------------------------------------
 
-    def observe(self, readings: Sequence[Reading]) -> None:
+    def observe(self, readings: Sequence[Reading], now: datetime | None = None) -> None:
+        """Run the rules on a durable batch and apply their findings at the readings' own time.
+
+        ``now`` is the wall clock when the batch arrived: readings older than the site's ``lateness_s``
+        are a replay, whose conditions that cleared long ago are recorded but not dispatched. Without it
+        the batch is taken as current.
+        """
         if not readings:
             return
         with self._lock:
+            self.motion.observe(readings)
+            latest: dict[str, int] = {}
+            for r in readings:
+                latest[r.asset] = max(r.ts_ms, latest.get(r.asset, r.ts_ms))
+            self.alerts.seen(latest, None if now is None else utc_now(now))
             findings = self.rules.observe(readings)
-            self._take(findings, utc_from_ms(max(r.ts_ms for r in readings)))
+            self._take(findings, utc_from_ms(max(r.ts_ms for r in readings)), now)
 
-    def observe_findings(self, findings: Sequence[Finding]) -> None:
+    def observe_findings(self, findings: Sequence[Finding], now: datetime | None = None) -> None:
         """Findings from outside the rules: device presence and the data path (gateway), undelivered RED
         notifications (dispatcher). Applied like the rules' own, at their event time."""
         if not findings:
             return
         with self._lock:
-            self._take(findings, utc_from_ms(max(f.ts_ms for f in findings)))
+            self._take(findings, utc_from_ms(max(f.ts_ms for f in findings)), now)
 
-    def _take(self, findings: Sequence[Finding], now: datetime) -> None:
+    def _take(self, findings: Sequence[Finding], event_now: datetime, now: datetime | None) -> None:
+        wall = None if now is None else utc_now(now)
         changes = Changes()
         with self.engine.begin() as conn:
-            for finding in findings:
-                self._apply(conn, finding, changes)
-            self._resolve_held(conn, now, changes)
-        self._publish(changes, now)
-
-    def _apply(self, conn: Connection, finding: Finding, changes: Changes) -> None:
-        asset = self.site.asset(finding.asset)
-        if asset is None:
-            return
-        row = conn.execute(
-            select(alerts)
-            .where(
-                alerts.c.site == finding.site,
-                alerts.c.asset == finding.asset,
-                alerts.c.kind == finding.kind,
-                alerts.c.state == AlertState.FIRING.value,
-            )
-            .with_for_update()
-        ).first()
-        when = utc_from_ms(finding.ts_ms)
-        step = lifecycle.alert_step(None if row is None else AlertState(row.state), finding.active)
-        if step is AlertStep.OPEN:
-            pk = new_pk(
-                conn.execute(
-                    insert(alerts).values(
-                        site=finding.site,
-                        asset=finding.asset,
-                        building=asset.building,
-                        kind=finding.kind,
-                        level=finding.level.value,
-                        state=AlertState.FIRING.value,
-                        summary=finding.summary,
-                        opened_at=when,
-                        updated_at=when,
-                        count=1,
-                        value=finding.value,
-                    )
-                )
-            )
-            changes.alerts.add(pk)
-            changes.tickets.add(self.tickets.open_or_join(conn, pk, finding, asset, when))
-        elif row is not None and step is AlertStep.REPEAT:
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == row.id)
-                .values(count=alerts.c.count + 1, cleared_at=None, updated_at=when, value=finding.value)
-            )
-            changes.alerts.add(row.id)
-        elif row is not None and step is AlertStep.CLEAR and row.cleared_at is None:
-            conn.execute(update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when))
-            changes.alerts.add(row.id)
-
-    def _resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        rows = conn.execute(
-            select(alerts.c.id, alerts.c.cleared_at, ticket_alerts.c.ticket_id)
-            .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
-            .where(alerts.c.state == AlertState.FIRING.value, alerts.c.cleared_at.is_not(None))
-        )
-        for pk, cleared_at, ticket_pk in list(rows):
-            if not lifecycle.resolve_due(utc(cleared_at), now, self.sla.resolve_hold_s):
-                continue
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == pk)
-                .values(state=AlertState.RESOLVED.value, resolved_at=now, updated_at=now)
-            )
-            changes.alerts.add(pk)
-            if ticket_pk is not None:
-                note = f"alert {alert_ref(pk)} resolved: normal for {self.sla.resolve_hold_s:g} s"
-                self.tickets.event(conn, ticket_pk, now, "alert_resolved", SYSTEM, note)
-                changes.tickets.add(ticket_pk)
+            for finding in sorted(findings, key=lambda f: f.ts_ms):
+                self.alerts.apply(conn, finding, changes, wall)
+            self.alerts.promote_pending(conn, event_now, wall, changes)
+            self.alerts.resolve_held(conn, event_now, changes)
+        self._publish(changes, event_now)
 
     # --- clocks -----------------------------------------------------------------------------------------
 
     def tick(self, now: datetime) -> None:
-        """Run the SLA clocks: escalate what ran out, resolve alerts normal for the hold period."""
+        """Run the clocks: escalate what ran out (again every ``escalation_repeat_s`` until someone acts),
+        open pending alerts that have held, resolve alerts normal for their hold, close resolved tickets
+        whose asset stayed normal for ``close_hold_s``, and ask the owners a day after resolution."""
         now = utc_now(now)
         with self._lock:
             changes = Changes()
@@ -193,7 +137,10 @@ class AlertService:
                 for ticket_pk, states in due.items():
                     if self._escalate(conn, ticket_pk, states, now):
                         changes.tickets.add(ticket_pk)
-                self._resolve_held(conn, now, changes)
+                self.alerts.promote_pending(conn, now, now, changes)
+                self.alerts.resolve_held(conn, now, changes)
+                self._close_quiet(conn, now, changes)
+                self._follow_up(conn, now, changes)
             self._publish(changes, now)
 
     def _escalate(self, conn: Connection, ticket_pk: int, states: list[ClockState], now: datetime) -> bool:
@@ -222,6 +169,11 @@ class AlertService:
             )
             return True
         person = chain[lifecycle.escalation_target(step, len(chain))]
+        silence = self._silenced(conn, ticket_pk, now)
+        if silence is not None:
+            note = f"{worst.reason.value} → {person.name}; not notified: silenced until {silence.isoformat()}"
+            self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, note)
+            return True
         self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value} → {person.name}")
         notice = Notice(
             kind=NoticeKind.ESCALATED,
@@ -238,6 +190,83 @@ class AlertService:
         )
         self.notifier.notify(conn, [notice], now)
         return True
+
+    def _close_quiet(self, conn: Connection, now: datetime, changes: Changes) -> None:
+        """Close resolved tickets once nothing of theirs fires and the asset stayed normal for the hold."""
+        hold = timedelta(seconds=self.site.alerts.close_hold_s)
+        rows = conn.execute(
+            select(tickets).where(
+                tickets.c.site == self.site.id,
+                tickets.c.state == TicketState.RESOLVED.value,
+                tickets.c.resolved_at <= now - hold,
+            )
+        )
+        for row in list(rows):
+            linked = list(
+                conn.execute(
+                    select(alerts.c.state, func.coalesce(alerts.c.cleared_at, alerts.c.resolved_at))
+                    .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
+                    .where(ticket_alerts.c.ticket_id == row.id)
+                )
+            )
+            if any(state == AlertState.FIRING.value for state, _ in linked):
+                continue
+            normal_since = max([utc(row.resolved_at)] + [utc(at) for _, at in linked], key=_key)
+            if normal_since is not None and now - normal_since < hold:
+                continue
+            request = ActionRequest(TicketAction.CLOSE, SYSTEM, note=f"normal for {hold.total_seconds():g} s")
+            locked = conn.execute(select(tickets).where(tickets.c.id == row.id).with_for_update()).one()
+            changes.alerts |= self.tickets.act(conn, locked, request, now)
+            changes.tickets.add(row.id)
+
+    def _follow_up(self, conn: Connection, now: datetime, changes: Changes) -> None:
+        """The day after resolution: a FOLLOW_UP notice (the owners are asked whether all is well)."""
+        rows = conn.execute(
+            select(tickets).where(
+                tickets.c.site == self.site.id,
+                tickets.c.follow_up_due <= now,
+                tickets.c.state.in_([TicketState.RESOLVED.value, TicketState.CLOSED.value]),
+            )
+        )
+        for row in list(rows):
+            ref = ticket_ref(row.id)
+            due = utc(row.follow_up_due) or now
+            conn.execute(update(tickets).where(tickets.c.id == row.id).values(follow_up_due=None))
+            self.tickets.event(conn, row.id, now, "follow_up", SYSTEM, "follow-up with the owners is due")
+            notice = Notice(
+                kind=NoticeKind.FOLLOW_UP,
+                key=f"{ref}:follow_up:{int(due.timestamp())}",
+                site=self.site.id,
+                ticket_pk=row.id,
+                ticket=ref,
+                asset=self.site.asset(row.asset),
+                level=Level(row.level),
+                summary=row.title,
+                at=now,
+                staff=self.tickets.staff(self.site.asset(row.asset), row.building, now),
+                detail={
+                    "resolved_at": utc(row.resolved_at),
+                    "source": row.source,
+                    "building": row.building,
+                    "opened_at": utc(row.created_at),
+                },
+            )
+            self.notifier.notify(conn, [notice], now)
+            changes.tickets.add(row.id)
+
+    def _silenced(self, conn: Connection, ticket_pk: int, now: datetime) -> datetime | None:
+        """When every firing alert of the ticket is silenced past ``now``: the earliest end; else None."""
+        rows = list(
+            conn.execute(
+                select(alerts.c.silenced_until)
+                .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
+                .where(ticket_alerts.c.ticket_id == ticket_pk, alerts.c.state == AlertState.FIRING.value)
+            )
+        )
+        ends = [utc(r.silenced_until) for r in rows]
+        if not ends or any(end is None or end <= now for end in ends):
+            return None
+        return min(end for end in ends if end is not None)
 
     # --- people -----------------------------------------------------------------------------------------
 
@@ -272,10 +301,18 @@ class AlertService:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Alert]:
-        # TODO(issue 6): building/since/until filters.
         with self.engine.connect() as conn:
             return store.list_alerts(
-                conn, site=site, asset=asset, level=level, state=state, limit=limit, cursor=cursor
+                conn,
+                site=site,
+                building=building,
+                asset=asset,
+                level=level,
+                state=state,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
             )
 
     def get_alert(self, alert_id: str) -> Alert:
@@ -296,9 +333,20 @@ class AlertService:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Ticket]:
-        # TODO(issue 6): building/level/source/since/until filters.
         with self.engine.connect() as conn:
-            return store.list_tickets(conn, site=site, asset=asset, state=state, limit=limit, cursor=cursor)
+            return store.list_tickets(
+                conn,
+                site=site,
+                building=building,
+                asset=asset,
+                state=state,
+                level=level,
+                source=source,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+            )
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         pk = parse_ref(ticket_id, "T")
@@ -307,26 +355,104 @@ class AlertService:
         with self.engine.connect() as conn:
             return store.get_ticket(conn, pk)
 
-    # --- contract for issue 6 / issue 8 (alerts.ports.AlertsApi); to be implemented ----------------------
-
     def acknowledge_alert(self, alert_id: str, actor: str, now: datetime) -> Alert:
-        raise NotImplementedError
+        """Acknowledge the alert; an open ticket of it is acknowledged too (its acknowledge clock stops).
+        Acknowledging twice keeps the first acknowledgement."""
+        pk = parse_ref(alert_id, "A")
+        if pk is None:
+            raise NotFound(f"no alert {alert_id}")
+        now = utc_now(now)
+        with self._lock:
+            changes = Changes(alerts={pk})
+            with self.engine.begin() as conn:
+                alert = store.get_alert(conn, pk)
+                ticket_pk = None if alert.ticket_id is None else parse_ref(alert.ticket_id, "T")
+                ticket = None
+                if ticket_pk is not None:
+                    ticket = conn.execute(
+                        select(tickets).where(tickets.c.id == ticket_pk).with_for_update()
+                    ).one()
+                if ticket is not None and TicketState(ticket.state) in (
+                    TicketState.OPEN,
+                    TicketState.REOPENED,
+                ):
+                    request = ActionRequest(TicketAction.ACKNOWLEDGE, actor, note=f"via alert {alert_id}")
+                    changes.alerts |= self.tickets.act(conn, ticket, request, now)
+                    changes.tickets.add(ticket.id)
+                elif alert.acknowledged_at is None:
+                    conn.execute(
+                        update(alerts)
+                        .where(alerts.c.id == pk)
+                        .values(acknowledged_at=now, acknowledged_by=actor, updated_at=now)
+                    )
+                    if ticket is not None:
+                        self.tickets.event(conn, ticket.id, now, "alert_acknowledged", actor, alert_id)
+                        changes.tickets.add(ticket.id)
+                result = store.get_alert(conn, pk)
+            self._publish(changes, now)
+            return result
 
     def silence_alert(
         self, alert_id: str, *, until: datetime, reason: str, actor: str, now: datetime
     ) -> Alert:
-        raise NotImplementedError
+        """Nobody is notified of this alert's ticket (escalations included) until ``until``; the silence
+        and everything that happens meanwhile stay on the ticket's timeline."""
+        pk = parse_ref(alert_id, "A")
+        if pk is None:
+            raise NotFound(f"no alert {alert_id}")
+        now, until = utc_now(now), utc_now(until)
+        if until <= now:
+            raise ValueError("a silence must end in the future")
+        if not reason.strip():
+            raise ValueError("a silence needs a reason")
+        with self._lock:
+            changes = Changes(alerts={pk})
+            with self.engine.begin() as conn:
+                alert = store.get_alert(conn, pk)
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id == pk)
+                    .values(
+                        silenced_until=until, silence_reason=reason.strip(), silenced_by=actor, updated_at=now
+                    )
+                )
+                if alert.ticket_id is not None:
+                    ticket_pk = parse_ref(alert.ticket_id, "T")
+                    assert ticket_pk is not None
+                    note = f"{alert_id} silenced until {until.isoformat()}: {reason.strip()}"
+                    self.tickets.event(conn, ticket_pk, now, "silenced", actor, note)
+                    changes.tickets.add(ticket_pk)
+                result = store.get_alert(conn, pk)
+            self._publish(changes, now)
+            return result
 
     def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
-        raise NotImplementedError
+        now = utc_now(now)
+        if report.site != self.site.id:
+            raise ValueError(f"unknown site {report.site!r}")
+        with self._lock:
+            with self.engine.begin() as conn:
+                pk = self.tickets.open_owner(conn, report, now)
+                ticket = store.get_ticket(conn, pk)
+            self._publish(Changes(tickets={pk}), now)
+            return ticket
 
     def sla_report(self, *, site: str | None, since: datetime, until: datetime) -> list[SlaFigures]:
-        raise NotImplementedError
+        with self.engine.connect() as conn:
+            return reports.sla_figures(conn, site=site, since=utc_now(since), until=utc_now(until))
 
     def incident_report(
         self, *, site: str | None, since: datetime, until: datetime, period: str = "month"
     ) -> list[IncidentCount]:
-        raise NotImplementedError
+        with self.engine.connect() as conn:
+            return reports.incident_counts(
+                conn,
+                site=site,
+                since=utc_now(since),
+                until=utc_now(until),
+                period=period,
+                timezone=self.site.timezone,
+            )
 
     # --- events -----------------------------------------------------------------------------------------
 
@@ -338,6 +464,10 @@ class AlertService:
                 self.bus.publish("alert", store.alert_json(store.get_alert(conn, pk)), now)
             for pk in sorted(changes.tickets):
                 self.bus.publish("ticket", store.ticket_json(store.get_ticket(conn, pk)), now)
+
+
+def _key(when: datetime | None) -> datetime:
+    return when or datetime.min.replace(tzinfo=UTC)
 
 
 def _clock_state(row: Any) -> ClockState:

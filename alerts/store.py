@@ -5,6 +5,7 @@ The JSON shapes are the API's (ARCHITECTURE.md): ISO-8601 UTC strings, ``A-00000
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,12 @@ def alert_from_row(row: Any) -> Alert:
         acknowledged_by=row.acknowledged_by,
         count=row.count,
         escalation_step=row.escalation_step or 0,
+        silenced_until=utc(row.silenced_until),
+        silence_reason=row.silence_reason,
+        suppressed_by=row.suppressed_by,
+        flapping=bool(row.flapping),
+        late=bool(row.late),
+        predicted_at=utc(row.predicted_at),
     )
 
 
@@ -98,11 +105,22 @@ def list_alerts(
     state: AlertState | None,
     limit: int,
     cursor: str | None,
+    building: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Page[Alert]:
+    """``since``/``until`` bound when the alert opened: ``[since, until)``."""
     start, limit = _offset(cursor), _page_limit(limit)
-    query = _alert_query()
+    # Sort and limit the alerts alone, then join their tickets for the page only.
+    query = select(alerts.c.id)
     if site is not None:
         query = query.where(alerts.c.site == site)
+    if building is not None:
+        query = query.where(alerts.c.building == building)
+    if since is not None:
+        query = query.where(alerts.c.opened_at >= utc(since))
+    if until is not None:
+        query = query.where(alerts.c.opened_at < utc(until))
     if asset is not None:
         query = query.where(alerts.c.asset == asset)
     if level is not None:
@@ -112,9 +130,11 @@ def list_alerts(
     firing_first = case((alerts.c.state == AlertState.FIRING.value, 0), else_=1)
     worst_first = case({lv.value: lv.rank for lv in Level}, value=alerts.c.level, else_=9)
     query = query.order_by(firing_first, worst_first, alerts.c.opened_at.desc(), alerts.c.id.desc())
-    rows = list(conn.execute(query.offset(start).limit(limit + 1)))
-    more = len(rows) > limit
-    return Page(items=[alert_from_row(r) for r in rows[:limit]], next=str(start + limit) if more else None)
+    ids = [pk for (pk,) in conn.execute(query.offset(start).limit(limit + 1))]
+    more = len(ids) > limit
+    ids = ids[:limit]
+    rows = {r.id: r for r in conn.execute(_alert_query().where(alerts.c.id.in_(ids)))} if ids else {}
+    return Page(items=[alert_from_row(rows[pk]) for pk in ids], next=str(start + limit) if more else None)
 
 
 def _alert_ids(conn: Connection, ticket_pks: list[int]) -> dict[int, tuple[str, ...]]:
@@ -151,6 +171,15 @@ def ticket_from_row(row: Any, alert_ids: tuple[str, ...], timeline: tuple[Ticket
         acknowledged_at=utc(row.acknowledged_at),
         on_site_at=utc(row.on_site_at),
         resolved_at=utc(row.resolved_at),
+        source=row.source,
+        unit=row.unit,
+        category=row.category,
+        description=row.description or "",
+        photo_urls=tuple(json.loads(row.photo_urls or "[]")),
+        location=row.location,
+        progress_percent=row.progress_percent,
+        eta=utc(row.eta),
+        closed_at=utc(row.closed_at),
     )
 
 
@@ -175,11 +204,27 @@ def list_tickets(
     state: TicketState | None,
     limit: int,
     cursor: str | None,
+    building: str | None = None,
+    level: Level | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Page[Ticket]:
+    """``since``/``until`` bound when the ticket was created: ``[since, until)``."""
     start, limit = _offset(cursor), _page_limit(limit)
     query = select(tickets)
     if site is not None:
         query = query.where(tickets.c.site == site)
+    if building is not None:
+        query = query.where(tickets.c.building == building)
+    if level is not None:
+        query = query.where(tickets.c.level == level.value)
+    if source is not None:
+        query = query.where(tickets.c.source == source)
+    if since is not None:
+        query = query.where(tickets.c.created_at >= utc(since))
+    if until is not None:
+        query = query.where(tickets.c.created_at < utc(until))
     if asset is not None:
         query = query.where(tickets.c.asset == asset)
     if state is not None:
@@ -220,6 +265,12 @@ def alert_json(alert: Alert) -> Mapping[str, object]:
         "acknowledged_at": _iso(alert.acknowledged_at),
         "acknowledged_by": alert.acknowledged_by,
         "escalation_step": alert.escalation_step,
+        "silenced_until": _iso(alert.silenced_until),
+        "silence_reason": alert.silence_reason,
+        "suppressed_by": alert.suppressed_by,
+        "flapping": alert.flapping,
+        "late": alert.late,
+        "predicted_at": _iso(alert.predicted_at),
     }
 
 
@@ -245,4 +296,13 @@ def ticket_json(ticket: Ticket) -> Mapping[str, object]:
         "acknowledged_at": _iso(ticket.acknowledged_at),
         "on_site_at": _iso(ticket.on_site_at),
         "resolved_at": _iso(ticket.resolved_at),
+        "source": ticket.source,
+        "unit": ticket.unit,
+        "category": ticket.category,
+        "description": ticket.description,
+        "photo_urls": list(ticket.photo_urls),
+        "location": ticket.location,
+        "progress_percent": ticket.progress_percent,
+        "eta": _iso(ticket.eta),
+        "closed_at": _iso(ticket.closed_at),
     }

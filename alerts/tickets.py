@@ -5,20 +5,39 @@ Runs inside the caller's transaction (``AlertService``); every decision comes fr
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from alerts import lifecycle
+from alerts import lifecycle, rota
 from alerts.db import alert_ref, alerts, new_pk, sla_clocks, ticket_alerts, ticket_events, ticket_ref, tickets
+from alerts.inhibit import POSSIBLE_ENTRAPMENT
 from alerts.lifecycle import STOPS, Clock
 from alerts.notices import Notice, NoticeKind, Notifier
-from alerts.ports import ActionRequest
+from alerts.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
+from alerts.ports import ActionRequest, OwnerReport
 from facwatch.config import SlaSettings
-from facwatch.model import Asset, Deadlines, Finding, Level, Site, TicketAction, TicketState
+from facwatch.model import (
+    AlertState,
+    Asset,
+    Deadlines,
+    Finding,
+    Level,
+    Person,
+    Site,
+    TicketAction,
+    TicketState,
+)
 
 SYSTEM = "system"
+OWNER_LEVEL = Level.ORANGE
+"""Owner reports are ORANGE: somebody must answer within the owner acknowledge clock (10 minutes)."""
+FOLLOW_UP_S = 24 * 3600.0
+"""The follow-up with the owners is due a day after resolution."""
+MANUAL_SUFFIXES = (RECURRENCE_SUFFIX, PREDICTED_SUFFIX, POSSIBLE_ENTRAPMENT)
+"""Alert kinds that no sensor clears: they resolve with their ticket."""
 
 
 class TicketWriter:
@@ -29,32 +48,57 @@ class TicketWriter:
 
     def event(
         self, conn: Connection, ticket_pk: int, ts: datetime, action: str, actor: str, note: str
-    ) -> None:
-        conn.execute(
-            insert(ticket_events).values(ticket_id=ticket_pk, ts=ts, action=action, actor=actor, note=note)
+    ) -> int:
+        """Add a timeline entry (the audit trail: what, who, when); returns its id."""
+        return new_pk(
+            conn.execute(
+                insert(ticket_events).values(
+                    ticket_id=ticket_pk, ts=ts, action=action, actor=actor, note=note
+                )
+            )
         )
 
     # --- alerts open or join tickets ------------------------------------------------------------------
 
     def open_or_join(
-        self, conn: Connection, alert_pk: int, finding: Finding, asset: Asset, when: datetime
+        self,
+        conn: Connection,
+        alert_pk: int,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        *,
+        own: Deadlines | None = None,
     ) -> int:
-        """Link the new alert to a ticket (joined, reopened or new) and notify; returns the ticket's pk."""
+        """Link the new alert to a ticket (joined, reopened or new) and notify; returns the ticket's pk.
+
+        An alert joins the open ticket of its asset (one visit fixes both), except a rectification task:
+        with ``own`` deadlines it gets a ticket of its own (or reopens its resolved one), and sensor alerts
+        never join a rectification ticket.
+        """
         active = [s.value for s in lifecycle.ACTIVE_TICKET_STATES]
-        row = conn.execute(
-            select(tickets)
-            .where(tickets.c.site == finding.site, tickets.c.asset == asset.id, tickets.c.state.in_(active))
-            .order_by(tickets.c.id.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
+        row = None
+        if own is None:
+            row = conn.execute(
+                select(tickets)
+                .where(
+                    tickets.c.site == finding.site,
+                    tickets.c.asset == asset.id,
+                    tickets.c.state.in_(active),
+                    tickets.c.kind.not_like(f"%{RECURRENCE_SUFFIX}"),
+                )
+                .order_by(tickets.c.id.desc())
+                .limit(1)
+                .with_for_update()
+            ).first()
         level = finding.level
+        due = own or lifecycle.deadlines(level, when, self.sla)
         if row is not None:
             pk = int(row.id)
             note = f"alert {alert_ref(alert_pk)} joined: {finding.summary}"
             self.event(conn, pk, when, "alert_joined", SYSTEM, note)
             if level.rank < Level(row.level).rank:  # a worse alert brings its level and its clocks
-                self._set_clocks(conn, pk, lifecycle.deadlines(level, when, self.sla), when, level)
+                self._set_clocks(conn, pk, due, when, level)
         else:
             resolved = conn.execute(
                 select(tickets.c.id)
@@ -71,13 +115,15 @@ class TicketWriter:
                 pk = int(resolved.id)
                 state = lifecycle.next_state(TicketState.RESOLVED, TicketAction.REOPEN)
                 conn.execute(
-                    update(tickets).where(tickets.c.id == pk).values(state=state.value, resolved_at=None)
+                    update(tickets)
+                    .where(tickets.c.id == pk)
+                    .values(state=state.value, resolved_at=None, follow_up_due=None, progress_percent=None)
                 )
                 self.event(conn, pk, when, "reopened", SYSTEM, f"recurred: {finding.summary}")
             else:
                 pk = self._insert(conn, finding, asset, when)
                 self.event(conn, pk, when, "opened", SYSTEM, finding.summary)
-            self._set_clocks(conn, pk, lifecycle.deadlines(level, when, self.sla), when, level)
+            self._set_clocks(conn, pk, due, when, level)
         conn.execute(insert(ticket_alerts).values(ticket_id=pk, alert_id=alert_pk))
         self._notify_open(conn, pk, alert_pk, finding, asset, when)
         return pk
@@ -99,6 +145,80 @@ class TicketWriter:
                 )
             )
         )
+
+    def open_owner(self, conn: Connection, report: OwnerReport, now: datetime) -> int:
+        """An owner-reported ticket: ORANGE, only an acknowledge clock (``owner_acknowledge_s``)."""
+        if all(b.id != report.building for b in self.site.buildings):
+            raise ValueError(f"unknown building {report.building!r}")
+        asset = None
+        if report.asset is not None:
+            asset = self.site.asset(report.asset)
+            if asset is None:
+                raise ValueError(f"unknown asset {report.asset!r}")
+            if asset.building != report.building:
+                raise ValueError(
+                    f"asset {asset.id!r} is in building {asset.building!r}, not {report.building!r}"
+                )
+        text = report.text.strip()
+        if not text:
+            raise ValueError("the report's text is empty")
+        where = f" ({report.unit})" if report.unit else ""
+        short = text if len(text) <= 80 else text[:79] + "…"
+        pk = new_pk(
+            conn.execute(
+                insert(tickets).values(
+                    site=self.site.id,
+                    asset=report.asset or "",
+                    building=report.building,
+                    kind=f"owner.{report.category}",
+                    level=OWNER_LEVEL.value,
+                    state=TicketState.OPEN.value,
+                    title=f"{report.category}{where}: {short}",
+                    created_at=now,
+                    updated_at=now,
+                    escalation_step=0,
+                    source="owner",
+                    unit=report.unit,
+                    category=report.category,
+                    description=text,
+                    photo_urls=json.dumps(list(report.photo_urls)),
+                    location=report.location,
+                )
+            )
+        )
+        self.event(conn, pk, now, "opened", report.reporter, f"reported by an owner: {text}")
+        due = Deadlines(acknowledge=now + timedelta(seconds=self.sla.owner_acknowledge_s))
+        self._set_clocks(conn, pk, due, now, OWNER_LEVEL)
+        ref = ticket_ref(pk)
+        notice = Notice(
+            kind=NoticeKind.OPENED,
+            key=f"{ref}:owner",
+            site=self.site.id,
+            ticket_pk=pk,
+            ticket=ref,
+            asset=asset,
+            level=OWNER_LEVEL,
+            summary=f"{report.category}{where}: {text}",
+            at=now,
+            staff=self.staff(asset, report.building, now),
+            detail={
+                "source": "owner",
+                "building": report.building,
+                "category": report.category,
+                "unit": report.unit,
+                "location": report.location,
+                "ack_due": due.acknowledge,
+                "on_site_due": None,
+                "opened_at": now,
+            },
+        )
+        self.notifier.notify(conn, [notice], now)
+        return pk
+
+    def staff(self, asset: Asset | None, building: str, when: datetime) -> tuple[Person, ...]:
+        """Who hears of a new ticket first: the on-call person by the rota (alerts/rota.py)."""
+        person = rota.on_call(self.site, building, None if asset is None else asset.kind, when)
+        return () if person is None else (person,)
 
     def _set_clocks(self, conn: Connection, pk: int, due: Deadlines, when: datetime, level: Level) -> None:
         conn.execute(
@@ -130,7 +250,6 @@ class TicketWriter:
     ) -> None:
         ref, aref = ticket_ref(pk), alert_ref(alert_pk)
         row = conn.execute(select(tickets.c.ack_due, tickets.c.on_site_due).where(tickets.c.id == pk)).one()
-        chain = self.site.escalation_chain()
         notice = Notice(
             kind=NoticeKind.OPENED,
             key=f"{ref}:{aref}",
@@ -141,7 +260,7 @@ class TicketWriter:
             level=finding.level,
             summary=finding.summary,
             at=when,
-            staff=tuple(chain[:1]),
+            staff=self.staff(asset, asset.building, when),
             detail={"alert": aref, "ack_due": row.ack_due, "on_site_due": row.on_site_due, "opened_at": when},
         )
         self.notifier.notify(conn, [notice], when)
@@ -149,28 +268,51 @@ class TicketWriter:
     # --- people act -------------------------------------------------------------------------------------
 
     def act(self, conn: Connection, row: Any, request: ActionRequest, now: datetime) -> set[int]:
-        """Apply ``request`` to the locked ticket ``row``; returns the alerts it changed."""
+        """Apply ``request`` to the locked ticket ``row``; returns the alerts it changed.
+
+        Every check happens before the first write, so a refused action changes nothing.
+        """
         state = lifecycle.next_state(TicketState(row.state), request.action)
         action = request.action
         values: dict[str, object] = {"state": state.value, "updated_at": now}
         notes = [request.note] if request.note else []
+        detail: dict[str, object] = {}
         if action is TicketAction.CHECK_IN:
             asset = self.site.asset(row.asset)
             lifecycle.check_in(asset.checkin_code if asset else "", request.checkin_code)
             values["on_site_at"] = now
-        if action is TicketAction.PROGRESS and request.percent is not None:
+        if request.percent is not None:
+            if action is not TicketAction.PROGRESS:
+                raise ValueError("percent goes with the progress action")
             if not 0 <= request.percent <= 100:
                 raise ValueError("percent must be between 0 and 100")
+            values["progress_percent"] = detail["percent"] = request.percent
             notes.append(f"{request.percent:g} % done")
+        if action is TicketAction.PLAN_B:
+            plan = (request.plan_b or "").strip()
+            if not plan:
+                raise ValueError("plan_b needs the plan: what is done for the owners meanwhile")
+            detail["plan_b"] = plan
+            notes.append(f"plan B: {plan}")
         if action is TicketAction.DISPATCH:
             values["assignee"] = request.assignee or request.actor
+            detail["assignee"] = values["assignee"]
             notes.append(f"assigned to {values['assignee']}")
         if request.eta is not None:
+            if action not in (TicketAction.DISPATCH, TicketAction.PROGRESS, TicketAction.PLAN_B):
+                raise ValueError("an ETA goes with dispatch, progress or plan_b")
+            values["eta"] = detail["eta"] = request.eta
             notes.append(f"ETA {request.eta.isoformat()}")
         if action is TicketAction.RESOLVE:
             values["resolved_at"] = now
+            values["follow_up_due"] = now + timedelta(seconds=FOLLOW_UP_S)
+            values["progress_percent"] = 100.0
+        if action is TicketAction.CLOSE:
+            values["closed_at"] = now
         if action is TicketAction.REOPEN:
-            values["resolved_at"] = None
+            values.update(resolved_at=None, closed_at=None, follow_up_due=None)
+        if action is TicketAction.CANCEL:
+            values["follow_up_due"] = None
         acknowledging = action in (TicketAction.ACKNOWLEDGE, TicketAction.DISPATCH, TicketAction.CHECK_IN)
         if acknowledging and row.acknowledged_at is None:
             values["acknowledged_at"] = now
@@ -186,7 +328,10 @@ class TicketWriter:
                 )
                 .values(stopped_at=now)
             )
-        self.event(conn, row.id, now, action.value, request.actor, "; ".join(notes))
+        note = "; ".join(notes)
+        event_pk = self.event(conn, row.id, now, action.value, request.actor, note)
+        if action is not TicketAction.COMMENT:
+            self._notify_action(conn, row, action, request.actor, note, detail, event_pk, now)
         changed: set[int] = set()
         if acknowledging:
             linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
@@ -197,4 +342,47 @@ class TicketWriter:
                 .returning(alerts.c.id)
             )
             changed = {r[0] for r in result}
+        if action in (TicketAction.RESOLVE, TicketAction.CANCEL, TicketAction.CLOSE):
+            # Rectification and prediction alerts have no sensor that clears them: the person's word does.
+            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+            result = conn.execute(
+                update(alerts)
+                .where(
+                    alerts.c.id.in_(linked),
+                    alerts.c.state == AlertState.FIRING.value,
+                    or_(*(alerts.c.kind.like(f"%{suffix}") for suffix in MANUAL_SUFFIXES)),
+                )
+                .values(state=AlertState.RESOLVED.value, resolved_at=now, updated_at=now)
+                .returning(alerts.c.id)
+            )
+            changed |= {r[0] for r in result}
         return changed
+
+    def _notify_action(
+        self,
+        conn: Connection,
+        row: Any,
+        action: TicketAction,
+        actor: str,
+        note: str,
+        detail: dict[str, object],
+        event_pk: int,
+        now: datetime,
+    ) -> None:
+        ref = ticket_ref(row.id)
+        notice = Notice(
+            kind=NoticeKind.ACTION,
+            key=f"{ref}:action:{event_pk}",
+            site=self.site.id,
+            ticket_pk=row.id,
+            ticket=ref,
+            asset=self.site.asset(row.asset),
+            level=Level(row.level),
+            summary=row.title,
+            at=now,
+            action=action.value,
+            actor=actor,
+            note=note,
+            detail={**detail, "source": row.source, "building": row.building, "opened_at": row.created_at},
+        )
+        self.notifier.notify(conn, [notice], now)

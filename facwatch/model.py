@@ -104,6 +104,8 @@ class Asset:
     """Rated values: an elevator's floors and speed, a pump's pressure and flow, a panel's voltage."""
     checkin_code: str = ""
     """The code posted at the asset; an engineer's check-in must carry it to prove arrival."""
+    profile: str | None = None
+    """The detector profile (a shipped name or a TOML file) instead of its kind's (docs/detectors.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class Person:
     """``engineer``, ``supervisor`` or ``manager``."""
     notify: tuple[str, ...] = ()
     """Apprise URLs (or tags) that reach this person, on as many channels as they have."""
+    lang: str = "zh"
+    """Language of their messages: ``zh`` (default), ``en``, or both as ``zh+en``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,55 @@ class OwnerGroup:
     building: str
     name: str
     notify: tuple[str, ...] = ()
+    lang: str = "zh"
+    """Language of their messages: ``zh`` (default), ``en``, or both as ``zh+en``."""
+    assets: tuple[str, ...] = ()
+    """Only these assets (a unit's elevator); empty: every asset of the building."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """How findings of a kind become alerts (site file ``[[alerts.rules]]``; docs/alerts.md)."""
+
+    kind: str
+    """A finding kind (``pump.pipe_burst``), or a prefix ending in ``*`` (``pump.*``, ``*``)."""
+    asset: str | None = None
+    """Only for this asset (an asset's rule beats the site's)."""
+    level: Level | None = None
+    """None: the finding's own level."""
+    pending_s: float | None = None
+    """The condition must hold this long before the alert opens (None: at once)."""
+    hold_s: float | None = None
+    """Normal for this long resolves the alert (None: the settings' ``sla.resolve_hold_s``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """The site file's ``[alerts]`` table: rules, flapping, recurrence, replay lateness (docs/alerts.md)."""
+
+    rules: tuple[AlertRule, ...] = ()
+    flap_cycles: int = 4
+    """This many incidents of one kind on one asset within ``flap_window_s``: held open, told once."""
+    flap_window_s: float = 3600.0
+    recurrence_count: int = 3
+    """The ``recurrence_count``-th incident within ``recurrence_window_days`` raises a rectification alert."""
+    recurrence_window_days: float = 30.0
+    recurrence_deadline_h: float = 48.0
+    lateness_s: float = 300.0
+    """A replayed condition that cleared longer ago than this is recorded, not dispatched."""
+    close_hold_s: float = 3600.0
+    """A resolved ticket closes once its asset has been normal this long; a recurrence before reopens it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RotaEntry:
+    """Who is on call (site file ``[[rota]]``): ``day`` in staffed hours, ``night`` otherwise; for one
+    building and/or asset kind, or for everything when both are None."""
+
+    day: str
+    night: str
+    building: str | None = None
+    asset_kind: AssetKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +187,12 @@ class Site:
     owners: tuple[OwnerGroup, ...] = ()
     on_call: tuple[str, ...] = ()
     """Person ids in escalation order: the on-call engineer first, then supervisor, then manager."""
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    rota: tuple[RotaEntry, ...] = ()
+    fallback: str | None = None
+    """Who is told when the rota names nobody for a building or asset kind."""
+    day_hours: tuple[int, int] = (8, 20)
+    """Staffed hours in the site's time zone: from the first hour up to (not including) the second."""
 
     def asset(self, asset_id: str) -> Asset | None:
         for asset in self.assets:
@@ -253,6 +312,14 @@ class Alert:
     silenced_until: datetime | None = None
     """While set and in the future, changes of this alert notify nobody (they are still recorded)."""
     silence_reason: str | None = None
+    suppressed_by: str | None = None
+    """Inhibited by another alert (e.g. ``A-000007 power.outage``): recorded, nobody notified."""
+    flapping: bool = False
+    """Opened and closed too often: held open, not re-notified."""
+    late: bool = False
+    """Arrived late (replayed) and had already cleared: recorded, not dispatched."""
+    predicted_at: datetime | None = None
+    """For a predicted failure (``*.wear_predicted``): when the channel is predicted to reach its limit."""
 
 
 class TicketState(StrEnum):
@@ -323,6 +390,7 @@ class Ticket:
     progress_percent: float | None = None
     eta: datetime | None = None
     """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
+    closed_at: datetime | None = None
 
 
 T = TypeVar("T")

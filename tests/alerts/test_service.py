@@ -3,92 +3,22 @@ SLA clocks, escalation and notifications out, delivered through apprise to a rea
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine
 
-from alerts.db import notifications
 from alerts.errors import CheckInRefused, IllegalTransition, NotFound
-from alerts.events import Event, EventBus
-from alerts.notify import Dispatcher
-from alerts.ports import ActionRequest
-from alerts.service import AlertService
-from facwatch.config import SlaSettings, load_site
-from facwatch.model import AlertState, Level, Site, TicketAction, TicketState
-from facwatch.state import migrate, open_engine
-from tests.alerts.helpers import MOVING, STUCK, T0, seconds
+from facwatch.model import AlertState, Level, TicketAction, TicketState
+from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
 
-HOLD = 4  # the entrapment hold: onset at T0, alert at T0 + 4 s
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
-
-
-def demo_site(receiver: HttpReceiver) -> Site:
-    """The demo compound, with every audience posting to its own path of the receiver."""
-    site = load_site("demo", variables={"data_dir": "/nonexistent"})
-    people = tuple(dataclasses.replace(p, notify=(f"{receiver.url}{p.role}",)) for p in site.people)
-    owners = tuple(
-        dataclasses.replace(o, notify=(f"{receiver.url}owners-{o.building}",)) for o in site.owners
-    )
-    return dataclasses.replace(site, people=people, owners=owners)
-
-
-class Harness:
-    def __init__(self, engine: Engine, site: Site) -> None:
-        self.engine, self.site = engine, site
-        self.events: list[Event] = []
-        self.restart()
-
-    def restart(self) -> None:
-        """A new process on the same database: fresh service, bus and dispatcher."""
-        bus = EventBus()
-        bus.listen(self.events.append)
-        self.service = AlertService(self.engine, self.site, SlaSettings(), bus)
-        self.dispatcher = Dispatcher(self.engine)
-
-    def feed(self, values: Mapping[str, float], start_s: float, count: int, asset: str = "b1-elev-1") -> None:
-        for readings in seconds(values, start_s, count, asset):
-            self.service.observe(readings)
-
-    def at(self, s: float) -> datetime:
-        return T0 + timedelta(seconds=s)
-
-    def notified(self) -> list[tuple[str, str]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(notifications.c.audience, notifications.c.recipient).order_by(notifications.c.id)
-            )
-            return [(a, r) for a, r in rows]
-
-    def act(self, ticket: str, action: TicketAction, at_s: float, **kw: Any) -> Any:
-        return self.service.act(ticket, ActionRequest(action=action, **kw), self.at(at_s))
+    yield from state_engine(request, tmp_path)
 
 
 @pytest.fixture

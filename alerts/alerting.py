@@ -1,0 +1,487 @@
+"""Writing alerts: findings in, alerts opened, repeated, cleared, resolved; inside the caller's transaction.
+
+Every decision comes from a pure module: the policy (level, pending period, hold, flapping, recurrence;
+``alerts.policy``), inhibition (``alerts.inhibit``) and the alert steps (``alerts.lifecycle``); this class
+reads and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
+
+Event time: an alert opens at its finding's timestamp. A finding that is older than the site's
+``lateness_s`` when it arrives (a device replaying what it buffered) waits in ``pending_findings`` until
+the replay catches up: if its clear arrives first (and is itself old), the incident is recorded as
+``late`` — resolved, counted, nobody told; if it is still active once the data is current, it opens as
+usual. A finding whose kind has a pending period waits the same way until it has held that long.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from alerts import inhibit, lifecycle, policy
+from alerts.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
+from alerts.inhibit import Motion
+from alerts.lifecycle import AlertStep
+from alerts.policy import HoldReason, KindPolicy
+from alerts.tickets import SYSTEM, TicketWriter
+from facwatch.config import SlaSettings
+from facwatch.model import (
+    AlertState,
+    Asset,
+    AssetKind,
+    Deadlines,
+    Finding,
+    Level,
+    Site,
+    ms_from_utc,
+    utc_from_ms,
+)
+
+
+@dataclass
+class Changes:
+    """What a transaction changed, to publish once it has committed."""
+
+    alerts: set[int] = field(default_factory=set)
+    tickets: set[int] = field(default_factory=set)
+
+
+class AlertWriter:
+    def __init__(self, site: Site, sla: SlaSettings, tickets: TicketWriter, motion: Motion) -> None:
+        self.site = site
+        self.sla = sla
+        self.tickets = tickets
+        self.motion = motion
+        self._streams: dict[str, tuple[datetime, int]] = {}
+        """Per asset: when its newest data arrived (wall clock) and that data's event time (ms)."""
+        # Built once: these two run on every batch (building a statement costs more than running it).
+        self._pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
+        self._cleared_q = (
+            select(alerts, ticket_alerts.c.ticket_id)
+            .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
+            .where(
+                alerts.c.site == site.id,
+                alerts.c.state == AlertState.FIRING.value,
+                alerts.c.cleared_at.is_not(None),
+            )
+        )
+
+    def policy_for(self, asset: Asset, kind: str, level: Level) -> KindPolicy:
+        return policy.resolve(self.site.alerts, asset.id, kind, level, self.sla.resolve_hold_s)
+
+    def _late(self, when: datetime, wall_now: datetime | None) -> bool:
+        return wall_now is not None and wall_now - when > timedelta(seconds=self.site.alerts.lateness_s)
+
+    # --- findings -------------------------------------------------------------------------------------
+
+    def apply(self, conn: Connection, finding: Finding, changes: Changes, wall_now: datetime | None) -> None:
+        asset = self.site.asset(finding.asset)
+        if asset is None or finding.site != self.site.id:
+            return
+        when = utc_from_ms(finding.ts_ms)
+        row = self._firing(conn, asset.id, finding.kind)
+        step = lifecycle.alert_step(None if row is None else AlertState.FIRING, finding.active)
+        if step is AlertStep.REPEAT and row is not None:
+            if row.cleared_at is None and when <= (utc(row.updated_at) or when):
+                return  # a redelivery (the broker replays after a crash): already counted
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == row.id)
+                .values(count=alerts.c.count + 1, cleared_at=None, updated_at=when, value=finding.value)
+            )
+            changes.alerts.add(row.id)
+        elif step is AlertStep.CLEAR and row is not None:
+            if row.cleared_at is None:
+                conn.execute(
+                    update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when)
+                )
+                changes.alerts.add(row.id)
+        elif step is AlertStep.OPEN:
+            kp = self.policy_for(asset, finding.kind, finding.level)
+            if kp.pending_s > 0 or self._late(when, wall_now):
+                self._hold(conn, finding, when)
+            else:
+                self.open(conn, finding, asset, when, changes, wall_now)
+        else:  # a clear with nothing firing: end a pending finding, if any
+            self._end_pending(conn, finding, asset, when, changes, wall_now)
+
+    def _firing(self, conn: Connection, asset: str, kind: str) -> Any:
+        return conn.execute(
+            select(alerts)
+            .where(
+                alerts.c.site == self.site.id,
+                alerts.c.asset == asset,
+                alerts.c.kind == kind,
+                alerts.c.state == AlertState.FIRING.value,
+            )
+            .with_for_update()
+        ).first()
+
+    def _hold(self, conn: Connection, finding: Finding, when: datetime) -> None:
+        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
+        key &= pending_findings.c.kind == finding.kind
+        if conn.execute(select(pending_findings.c.since).where(key)).first() is not None:
+            return  # already waiting since an earlier time
+        conn.execute(
+            insert(pending_findings).values(
+                site=finding.site,
+                asset=finding.asset,
+                kind=finding.kind,
+                since=when,
+                level=finding.level.value,
+                summary=finding.summary,
+                channel=finding.channel,
+                value=finding.value,
+                detail=json.dumps(dict(finding.detail)),
+            )
+        )
+
+    def _end_pending(
+        self,
+        conn: Connection,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        changes: Changes,
+        wall_now: datetime | None,
+    ) -> None:
+        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
+        key &= pending_findings.c.kind == finding.kind
+        row = conn.execute(select(pending_findings).where(key)).first()
+        if row is None:
+            return
+        conn.execute(delete(pending_findings).where(key))
+        held = _finding_of(row, self.site.id)
+        kp = self.policy_for(asset, held.kind, held.level)
+        since = _since(row)
+        opened = since + timedelta(seconds=kp.pending_s)
+        if opened > when:
+            return  # it did not hold for its pending period: noise, nothing to record
+        held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
+        pk = self.open(conn, held, asset, opened, changes, wall_now, cleared=when)
+        if pk is not None and not self._late(when, wall_now):
+            conn.execute(update(alerts).where(alerts.c.id == pk).values(cleared_at=when, updated_at=when))
+
+    def seen(self, latest_ms: dict[str, int], wall_now: datetime | None) -> None:
+        """Note the newest event time that just arrived per asset, and when (the wall clock)."""
+        if wall_now is None:
+            return
+        for asset, ts_ms in latest_ms.items():
+            self._streams[asset] = (wall_now, max(ts_ms, self._streams.get(asset, (wall_now, 0))[1]))
+
+    def replaying(self, wall_now: datetime | None) -> set[str]:
+        """Assets whose data arrives now but is old: a replay in progress (bounded: one entry per asset)."""
+        if wall_now is None:
+            return set()
+        bound = timedelta(seconds=self.site.alerts.lateness_s)
+        return {
+            asset
+            for asset, (arrived, ts_ms) in self._streams.items()
+            if wall_now - arrived <= bound and wall_now - utc_from_ms(ts_ms) > bound
+        }
+
+    def promote_pending(
+        self, conn: Connection, event_now: datetime, wall_now: datetime | None, changes: Changes
+    ) -> None:
+        """Open the pending findings that have held for their period, unless their asset is replaying
+        old data (a later reading of the replay may yet clear them)."""
+        replaying = self.replaying(wall_now)
+        for row in list(conn.execute(self._pending_q)):
+            if row.asset in replaying:
+                continue
+            asset = self.site.asset(row.asset)
+            held = _finding_of(row, self.site.id)
+            since = _since(row)
+            if asset is None:
+                continue
+            opened = since + timedelta(seconds=self.policy_for(asset, held.kind, held.level).pending_s)
+            if opened > event_now:
+                continue
+            key = (pending_findings.c.site == row.site) & (pending_findings.c.asset == row.asset)
+            conn.execute(delete(pending_findings).where(key & (pending_findings.c.kind == row.kind)))
+            held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
+            self.open(conn, held, asset, opened, changes, wall_now)
+
+    # --- opening --------------------------------------------------------------------------------------
+
+    def open(
+        self,
+        conn: Connection,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        changes: Changes,
+        wall_now: datetime | None,
+        *,
+        cleared: datetime | None = None,
+        own: Deadlines | None = None,
+    ) -> int | None:
+        """Open an alert for ``finding`` (with its ticket and notices, unless late or suppressed)."""
+        if self._firing(conn, asset.id, finding.kind) is not None:
+            return None
+        kp = self.policy_for(asset, finding.kind, finding.level)
+        predicted = _predicted_at(finding)
+        summary = finding.summary
+        if predicted is not None:
+            local = predicted.astimezone(ZoneInfo(self.site.timezone))
+            summary = f"{summary} (predicted to reach its limit on {local:%Y-%m-%d})"
+        finding = dataclasses.replace(finding, level=kp.level, summary=summary)
+        late = cleared is not None and self._late(cleared, wall_now)
+        suppressor = None if late else self._suppressor(conn, asset, finding.kind)
+        pk = new_pk(
+            conn.execute(
+                insert(alerts).values(
+                    site=self.site.id,
+                    asset=asset.id,
+                    building=asset.building,
+                    kind=finding.kind,
+                    level=kp.level.value,
+                    state=(AlertState.RESOLVED if late else AlertState.FIRING).value,
+                    summary=summary,
+                    opened_at=when,
+                    updated_at=cleared if late else when,
+                    cleared_at=cleared if late else None,
+                    resolved_at=cleared if late else None,
+                    count=1,
+                    value=finding.value,
+                    late=int(late),
+                    predicted_at=predicted,
+                    suppressed_by=None
+                    if suppressor is None
+                    else f"{alert_ref(suppressor[0])} {suppressor[1]}",
+                )
+            )
+        )
+        changes.alerts.add(pk)
+        if suppressor is not None:
+            self._note_suppressed(conn, suppressor[0], pk, finding, asset, when, changes)
+        elif not late:
+            changes.tickets.add(self.tickets.open_or_join(conn, pk, finding, asset, when, own=own))
+        if inhibit.is_inhibitor(asset, finding.kind) and not late:
+            self._possible_entrapments(conn, asset.building, finding, changes, wall_now)
+        self._recurrence(conn, finding, asset, when, changes, wall_now)
+        return pk
+
+    def _suppressor(self, conn: Connection, asset: Asset, kind: str) -> tuple[int, str] | None:
+        """The firing power-failure alert of the asset's building that explains this one, if any."""
+        if not inhibit.suppressible(asset, kind):
+            return None
+        panels = [
+            a.id for a in self.site.assets if a.building == asset.building and a.kind is AssetKind.POWER
+        ]
+        if not panels:
+            return None
+        row = conn.execute(
+            select(alerts.c.id, alerts.c.kind)
+            .where(
+                alerts.c.site == self.site.id,
+                alerts.c.asset.in_(panels),
+                alerts.c.kind.in_(sorted(inhibit.INHIBITORS)),
+                alerts.c.state == AlertState.FIRING.value,
+            )
+            .order_by(alerts.c.id)
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.id), str(row.kind))
+
+    def _note_suppressed(
+        self,
+        conn: Connection,
+        by: int,
+        pk: int,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        changes: Changes,
+    ) -> None:
+        ticket_pk = conn.execute(
+            select(ticket_alerts.c.ticket_id).where(ticket_alerts.c.alert_id == by)
+        ).scalar()
+        if ticket_pk is not None:
+            note = f"alert {alert_ref(pk)} suppressed ({finding.kind} on {asset.name}): explained by {alert_ref(by)}"
+            self.tickets.event(conn, int(ticket_pk), when, "alert_suppressed", SYSTEM, note)
+            changes.tickets.add(int(ticket_pk))
+
+    def _possible_entrapments(
+        self, conn: Connection, building: str, outage: Finding, changes: Changes, wall_now: datetime | None
+    ) -> None:
+        for elevator in self.site.assets:
+            if elevator.building != building or elevator.kind is not AssetKind.ELEVATOR:
+                continue
+            speed = self.motion.moving_at(elevator.id, outage.ts_ms)
+            if speed is None:
+                continue
+            finding = Finding(
+                site=self.site.id,
+                asset=elevator.id,
+                kind=inhibit.POSSIBLE_ENTRAPMENT,
+                ts_ms=outage.ts_ms,
+                active=True,
+                level=Level.RED,
+                summary=f"Possible entrapment: the car was moving ({abs(speed):.1f} m/s) when the power failed",
+                channel="speed_mps",
+                value=speed,
+            )
+            self.open(conn, finding, elevator, utc_from_ms(outage.ts_ms), changes, wall_now)
+
+    def _recurrence(
+        self,
+        conn: Connection,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        changes: Changes,
+        wall_now: datetime | None,
+    ) -> None:
+        rules = self.site.alerts
+        since = when - timedelta(days=rules.recurrence_window_days)
+        count = conn.execute(
+            select(func.count())
+            .select_from(alerts)
+            .where(
+                alerts.c.site == self.site.id,
+                alerts.c.asset == asset.id,
+                alerts.c.kind == finding.kind,
+                alerts.c.opened_at > since,
+                alerts.c.opened_at <= when,
+            )
+        ).scalar_one()
+        if not policy.recurrence_due(finding.kind, int(count), rules):
+            return
+        kind = policy.recurrence_kind(finding.kind)
+        rectify = Finding(
+            site=self.site.id,
+            asset=asset.id,
+            kind=kind,
+            ts_ms=finding.ts_ms,
+            active=True,
+            level=Level.YELLOW,
+            summary=policy.recurrence_summary(finding.kind, int(count), rules),
+            detail={"count": float(count)},
+        )
+        level = self.policy_for(asset, kind, Level.YELLOW).level
+        base = lifecycle.deadlines(level, when, self.sla)
+        due = dataclasses.replace(base, fixed=when + timedelta(hours=rules.recurrence_deadline_h))
+        self.open(conn, rectify, asset, when, changes, wall_now, own=due)
+
+    # --- resolving ------------------------------------------------------------------------------------
+
+    def resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
+        """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/policy.py)."""
+        rows = conn.execute(self._cleared_q)
+        rules = self.site.alerts
+        for row in list(rows):
+            asset = self.site.asset(row.asset)
+            cleared = utc(row.cleared_at)
+            if asset is None or cleared is None:
+                continue
+            kp = self.policy_for(asset, row.kind, Level(row.level))
+            if now - cleared < timedelta(seconds=kp.hold_s):
+                continue
+            incidents = self._incidents(
+                conn, row.asset, row.kind, now - timedelta(seconds=rules.flap_window_s)
+            )
+            step = policy.resolve_step(cleared, now, kp.hold_s, incidents, rules, bool(row.flapping))
+            if step is HoldReason.WAIT:
+                continue
+            ticket_pk = row.ticket_id
+            if step is HoldReason.FLAPPING:
+                conn.execute(update(alerts).where(alerts.c.id == row.id).values(flapping=1, updated_at=now))
+                note = f"alert {alert_ref(row.id)} {step.value}: {incidents} incidents within {rules.flap_window_s:g} s"
+                event = "alert_flapping"
+            else:
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id == row.id)
+                    .values(state=AlertState.RESOLVED.value, resolved_at=now, updated_at=now)
+                )
+                hold = max(kp.hold_s, rules.flap_window_s) if row.flapping else kp.hold_s
+                note = f"alert {alert_ref(row.id)} resolved: normal for {hold:g} s"
+                event = "alert_resolved"
+                if inhibit.is_inhibitor(asset, row.kind):
+                    self._lift(conn, row.id, now, changes)
+            changes.alerts.add(row.id)
+            if ticket_pk is not None:
+                self.tickets.event(conn, ticket_pk, now, event, SYSTEM, note)
+                changes.tickets.add(ticket_pk)
+
+    def _incidents(self, conn: Connection, asset: str, kind: str, since: datetime) -> int:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(alerts)
+                .where(
+                    alerts.c.site == self.site.id,
+                    alerts.c.asset == asset,
+                    alerts.c.kind == kind,
+                    alerts.c.opened_at >= since,
+                )
+            ).scalar_one()
+        )
+
+    def _lift(self, conn: Connection, inhibitor_pk: int, now: datetime, changes: Changes) -> None:
+        """The power is back: what it suppressed and still fires is a fault of its own now — ticket it."""
+        prefix = f"{alert_ref(inhibitor_pk)} "
+        rows = conn.execute(
+            select(alerts).where(
+                alerts.c.suppressed_by.like(f"{prefix}%"),
+                alerts.c.state == AlertState.FIRING.value,
+                alerts.c.cleared_at.is_(None),
+            )
+        )
+        for row in list(rows):
+            asset = self.site.asset(row.asset)
+            if asset is None:
+                continue
+            conn.execute(
+                update(alerts).where(alerts.c.id == row.id).values(suppressed_by=None, updated_at=now)
+            )
+            finding = Finding(
+                site=row.site,
+                asset=row.asset,
+                kind=row.kind,
+                ts_ms=ms_from_utc(now),
+                active=True,
+                level=Level(row.level),
+                summary=f"{row.summary} (still, after the power came back)",
+                value=row.value,
+            )
+            changes.alerts.add(row.id)
+            changes.tickets.add(self.tickets.open_or_join(conn, row.id, finding, asset, now))
+
+
+def _predicted_at(finding: Finding) -> datetime | None:
+    if not finding.kind.endswith(policy.PREDICTED_SUFFIX):
+        return None
+    at_ms = finding.detail.get("predicted_at_ms")
+    return None if at_ms is None else utc_from_ms(int(at_ms))
+
+
+def _since(row: Any) -> datetime:
+    since = utc(row.since)
+    if since is None:
+        raise ValueError("a pending finding without its time")
+    return since
+
+
+def _finding_of(row: Any, site: str) -> Finding:
+    detail = json.loads(row.detail or "{}")
+    return Finding(
+        site=site,
+        asset=row.asset,
+        kind=row.kind,
+        ts_ms=ms_from_utc(_since(row)),
+        active=True,
+        level=Level(row.level),
+        summary=row.summary,
+        channel=row.channel,
+        value=row.value,
+        detail={str(k): float(v) for k, v in detail.items() if isinstance(v, int | float)},
+    )
+
+
+__all__ = ["AlertWriter", "Changes"]
