@@ -3,6 +3,11 @@
 An asset is online when its last status message said ``online`` (or it never sent one) and it has been
 heard from (any message) within its expected interval times ``tolerance``. Its retained ``offline`` status,
 usually its MQTT last will, makes it offline at once; any later message brings it back.
+
+``changes(now_ms)`` turns that into findings for the alert engine: ``device.offline`` (active) when an asset
+goes offline, and the same kind inactive (``device.online``, the alert clears) when it is back. An asset
+never heard from is judged only after a grace period from the tracker's start (its interval × tolerance),
+so a restart does not report the whole site offline before the devices had a chance to speak.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from facwatch.model import Site
+from facwatch.model import Finding, Level, Site
+
+OFFLINE = "device.offline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +32,15 @@ class AssetPresence:
 class PresenceTracker:
     """Thread-safe: the gateway's worker updates it, the API reads ``snapshot``."""
 
-    def __init__(self, site: Site, tolerance: float = 3.0) -> None:
+    def __init__(self, site: Site, tolerance: float = 3.0, started_ms: int | None = None) -> None:
+        self._site = site.id
         self._interval_ms = {asset.id: int(asset.interval_s * 1000) for asset in site.assets}
         self._tolerance = tolerance
         self._seen: dict[str, int] = {}
         self._reported: dict[str, tuple[bool, int]] = {}
+        self._judged: dict[str, bool] = {}
+        """The online state last turned into a finding (absent: not judged yet)."""
+        self._started_ms = started_ms
         self._lock = threading.Lock()
 
     def seen(self, asset: str, now_ms: int) -> None:
@@ -47,6 +58,45 @@ class PresenceTracker:
             return {
                 asset: self._one(asset, interval, now_ms) for asset, interval in self._interval_ms.items()
             }
+
+    def changes(self, now_ms: int) -> list[Finding]:
+        """Findings for the assets whose online state changed since the last call."""
+        out: list[Finding] = []
+        with self._lock:
+            if self._started_ms is None:
+                self._started_ms = now_ms
+            for asset, interval_ms in self._interval_ms.items():
+                state = self._one(asset, interval_ms, now_ms)
+                before = self._judged.get(asset)
+                never_heard = state.last_seen_ms is None and state.reported is None
+                grace_ms = interval_ms * self._tolerance
+                if before is None and never_heard and now_ms - self._started_ms <= grace_ms:
+                    continue  # never heard from, still within the grace period
+                if before == state.online or (before is None and state.online):
+                    self._judged[asset] = state.online
+                    continue
+                self._judged[asset] = state.online
+                out.append(self._finding(asset, state, now_ms))
+        return out
+
+    def _finding(self, asset: str, state: AssetPresence, now_ms: int) -> Finding:
+        if state.online:
+            summary = f"{asset} is online again"
+        elif state.reported == "offline":
+            summary = f"{asset} reported offline (status / last will)"
+        elif state.last_seen_ms is None:
+            summary = f"{asset} has not been heard from"
+        else:
+            summary = f"{asset} silent for {(now_ms - state.last_seen_ms) / 1000:.0f} s"
+        return Finding(
+            site=self._site,
+            asset=asset,
+            kind=OFFLINE,
+            ts_ms=now_ms,
+            active=not state.online,
+            level=Level.BLUE,
+            summary=summary,
+        )
 
     def _one(self, asset: str, interval_ms: int, now_ms: int) -> AssetPresence:
         last_seen = self._seen.get(asset)

@@ -19,8 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -31,7 +30,7 @@ from paho.mqtt.properties import Properties
 from facwatch.clock import Clock, WallClock
 from facwatch.config import MqttSettings
 from facwatch.errors import StartupError
-from facwatch.model import DeadLetter, DeadLetterSink, Reading, ReadingSink, Site, ms_from_utc
+from facwatch.model import DeadLetter, DeadLetterSink, Finding, Reading, ReadingSink, Site, ms_from_utc
 from gateway import metrics, topics
 from gateway.broker_url import BrokerUrl, Protocol, parse_broker_url
 from gateway.errors import NotRunning
@@ -46,8 +45,9 @@ _BAD_CREDENTIALS = {134, 135}  # bad user name or password; not authorised (3.1.
 _STREAMS = {stream.value for stream in topics.Stream}
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
+class _Message(NamedTuple):
+    """A received message (a tuple: the network thread makes one per message, so it must be cheap)."""
+
     topic: str
     payload: bytes
     mid: int
@@ -79,6 +79,7 @@ class Gateway:
         dead_letters: DeadLetterSink,
         *,
         on_batch: Callable[[Sequence[Reading]], None] | None = None,
+        on_findings: Callable[[Sequence[Finding]], None] | None = None,
         clock: Clock | None = None,
         start_timeout_s: float = 15.0,
         session_expiry_s: int = 24 * 3600,
@@ -90,6 +91,8 @@ class Gateway:
         self._sink = sink
         self._dead_letters = dead_letters
         self._on_batch = on_batch
+        self._on_findings = on_findings
+        self._presence_checked = 0.0
         self._clock: Clock = clock or WallClock()
         self._url: BrokerUrl = parse_broker_url(settings.url)
         self._start_timeout_s = start_timeout_s
@@ -104,6 +107,8 @@ class Gateway:
         self._draining = threading.Event()  # the worker finishes what is queued, then exits
         self._abandon = threading.Event()  # give up retrying a failing sink (stop timed out)
         self._worker: threading.Thread | None = None
+        self._rate_since = time.monotonic()
+        self._rate_count = 0
         self._log = log.bind(site=site.id, broker=str(self._url), client_id=settings.client_id)
         self.failure: str | None = None
         """Why the gateway stopped on its own (the broker refused the credentials), else None."""
@@ -278,13 +283,17 @@ class Gateway:
 
     def _on_message(self, client: mqtt.Client, session: _Session, message: mqtt.MQTTMessage) -> None:
         item = _Message(message.topic, bytes(message.payload), message.mid, message.qos, self._generation)
+        try:
+            self._queue.put_nowait(item)  # the common case, and the cheapest (this thread reads the socket)
+            return
+        except queue.Full:
+            pass
         # Block while the queue is full (back-pressure); on shutdown leave it unacknowledged instead.
         while not self._closing.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
             except queue.Full:
                 continue
-            metrics.QUEUE_DEPTH.set(self._queue.qsize())
             return
 
     # --- worker ------------------------------------------------------------------------------------
@@ -294,6 +303,24 @@ class Gateway:
             batch = self._take_batch()
             if batch and not self._process(batch):
                 return
+            if self._on_findings is not None and time.monotonic() - self._presence_checked >= 1.0:
+                self._check_presence()
+
+    def _check_presence(self) -> None:
+        """Once a second, also when nothing arrives: silence is what makes a device stale."""
+        self._presence_checked = time.monotonic()
+        findings = self._presence.changes(ms_from_utc(self._clock.now()))
+        if not findings or self._on_findings is None:
+            return
+        for finding in findings:
+            self._log.info(
+                "gateway.presence", asset=finding.asset, offline=finding.active, summary=finding.summary
+            )
+        try:
+            self._on_findings(findings)
+        except Exception:
+            metrics.CALLBACK_ERRORS.inc()
+            self._log.exception("gateway.on_findings_failed", findings=len(findings))
 
     def _take_batch(self) -> list[_Message]:
         try:
@@ -301,12 +328,18 @@ class Gateway:
         except queue.Empty:
             return []
         deadline = time.monotonic() + self._settings.batch_ms / 1000
-        while len(batch) < self._settings.batch_size:
-            remaining = deadline - time.monotonic()
+        size, get_nowait = self._settings.batch_size, self._queue.get_nowait
+        while len(batch) < size:
             try:
-                batch.append(
-                    self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                )
+                batch.append(get_nowait())  # what is there already, without a timed wait per message
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         metrics.QUEUE_DEPTH.set(self._queue.qsize())
@@ -318,23 +351,32 @@ class Gateway:
         now_ms = ms_from_utc(self._clock.now())
         readings: list[Reading] = []
         letters: list[DeadLetter] = []
+        streams: dict[str, int] = {}
+        seen: set[str] = set()
+        check = self._validator.check
         for message in batch:
-            stream = message.topic.rsplit("/", 1)[-1]
-            metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc()
-            verdict = self._validator.check(message.topic, message.payload, now_ms)
+            stream = message.topic.rpartition("/")[2]
+            streams[stream] = streams.get(stream, 0) + 1
+            verdict = check(message.topic, message.payload, now_ms)
             readings.extend(verdict.readings)
-            letters.extend(verdict.dead_letters)
+            if verdict.dead_letters:
+                letters.extend(verdict.dead_letters)
             if verdict.asset is not None:
                 if verdict.online is None:
-                    self._presence.seen(verdict.asset, now_ms)
+                    seen.add(verdict.asset)  # once per batch, not once per message
                 else:
                     self._presence.reported(verdict.asset, verdict.online, now_ms)
+        for asset in seen:
+            self._presence.seen(asset, now_ms)
+        for stream, count in streams.items():
+            metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc(count)
         if readings and not self._durably("store", self._sink.write, readings):
             return False
         if letters and not self._durably("dead_letters", self._dead_letters.put, letters):
             return False
         self._ack(batch)
         metrics.READINGS.inc(len(readings))
+        self._count_rate(len(readings))
         for letter in letters:
             metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
             self._log.warning(
@@ -352,6 +394,14 @@ class Gateway:
                 metrics.CALLBACK_ERRORS.inc()
                 self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return True
+
+    def _count_rate(self, stored: int) -> None:
+        """Readings/s for the board, over windows of at least 5 s (Prometheus has the counter for rate())."""
+        self._rate_count += stored
+        elapsed = time.monotonic() - self._rate_since
+        if elapsed >= 5.0:
+            metrics.READINGS_PER_SECOND.set(self._rate_count / elapsed)
+            self._rate_since, self._rate_count = time.monotonic(), 0
 
     def _durably(self, name: str, write: Callable[[Sequence[Any]], None], items: Sequence[Any]) -> bool:
         """Call ``write`` until it succeeds (backing off to 5 s), or until the stop is abandoned."""

@@ -68,10 +68,15 @@ class SqliteStore:
         if not readings:
             return
         new: dict[tuple[str, str, str], int] = {}
+        cached = self._series.get
         with self._db.write() as conn:
-            rows = [
-                (self._series_id(conn, new, r.site, r.asset, r.channel), r.ts_ms, r.value) for r in readings
-            ]
+            rows: list[tuple[int, int, float]] = []
+            append = rows.append
+            for r in readings:  # hot path: a dict look-up per reading, the database only for a new series
+                series = cached((r.site, r.asset, r.channel))
+                if series is None:
+                    series = self._series_id(conn, new, r.site, r.asset, r.channel)
+                append((series, r.ts_ms, r.value))
             conn.executemany("INSERT OR REPLACE INTO points (series_id, ts_ms, value) VALUES (?, ?, ?)", rows)
         self._series.update(new)  # only once committed: a rolled-back series id must not be cached
 

@@ -164,3 +164,50 @@ def test_arbitrary_json_shapes_never_crash(values: dict[str, object], ts: object
     payload = json.dumps({"ts": ts, "values": values}).encode()
     verdict = Validator(SITE, MqttSettings()).check(ELEV, payload, NOW)
     assert verdict.readings or verdict.dead_letters
+
+
+# --- the fast path for clean JSON agrees with the general path on every input ----------------------------
+
+_ELEVATOR_CHANNELS = ["floor", "door_open", "speed_mps", "load_kg", "running", "vibration_rms_g", "made_up"]
+_values = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, 0.0, 1.0, 0.5, -11, 301, 20_001]),
+    st.text(max_size=3),
+    st.none(),
+)
+_items = st.fixed_dictionaries(
+    {
+        "ts": st.one_of(
+            st.integers(NOW - 10 * 24 * 3600 * 1000, NOW + 10 * 24 * 3600 * 1000),
+            st.just("2023-11-14T22:13:20Z"),
+            st.booleans(),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        "values": st.dictionaries(st.sampled_from(_ELEVATOR_CHANNELS), _values, max_size=4),
+    },
+    optional={"seq": st.one_of(st.integers(0, 10**6), st.booleans(), st.text(max_size=2))},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_items, st.lists(_items, max_size=4)), st.sampled_from(["reject", "accept"]))
+def test_the_fast_path_gives_the_same_verdict_as_the_general_path(doc: object, unknown: str) -> None:
+    payload = json.dumps(doc).encode()
+    settings_ = MqttSettings(unknown_channels=unknown)  # type: ignore[arg-type]
+    fast = Validator(SITE, settings_, fast=True).check(ELEV, payload, NOW)
+    slow = Validator(SITE, settings_, fast=False).check(ELEV, payload, NOW)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_both_paths_store_a_clean_batch(fast: bool) -> None:
+    payload = json.dumps(
+        [{"ts": NOW + i, "seq": i, "values": {"floor": i, "door_open": True}} for i in range(3)]
+    )
+    verdict = Validator(SITE, MqttSettings(), fast=fast).check(ELEV, payload.encode(), NOW)
+    assert [(r.channel, r.ts_ms, r.value, r.seq) for r in verdict.readings] == [
+        (ch, NOW + i, v, i) for i in range(3) for ch, v in (("floor", float(i)), ("door_open", 1.0))
+    ]
+    assert verdict.dead_letters == ()
