@@ -7,6 +7,15 @@ lowest landing; floor ``n`` (1-based) is at ``(n - 1) * FLOOR_HEIGHT_M``.
 Normal operation keeps one invariant the entrapment detector relies on: the car stands still only at a
 landing (inside the door zone), and its doors open only there. Trips start and end at landings; the only
 way to stop between floors is the ``entrapment`` fault.
+
+Faults: ``entrapment`` (stopped outside the door zone, doors closed, someone inside, then the alarm),
+``abnormal_vibration`` (sudden rattle, strongest at speed), ``wear`` (vibration at speed creeping up to the
+0.35 g limit at ``limit_after_s``), ``door_fault`` (the doors keep reopening at a landing and the car does
+not leave), ``overspeed`` (trips at about 118 % of rated speed), ``out_of_service`` (parked, doors closed,
+no calls answered).
+
+``step`` is one step; ``simulator.elevator_block.block`` runs many at once (what the simulation uses),
+skipping through the stretches where nothing but the clock changes.
 """
 
 from __future__ import annotations
@@ -18,8 +27,8 @@ from enum import StrEnum
 import numpy as np
 
 from facwatch.model import Asset
-from simulator.faults import ActiveFault, active
-from simulator.signals import bump, by_minute, hour_of_day, read
+from simulator.faults import LIMITS, ActiveFault, active, ramp
+from simulator.signals import bump, by_minute, hour_of_day, minute_table, read
 
 FLOOR_HEIGHT_M = 3.0
 DOOR_ZONE_M = 0.1
@@ -31,6 +40,13 @@ CAR_MASS_KG = 1100.0
 ALARM_AFTER_S = 20.0
 STUCK_CLEARANCE_M = 0.6
 """Under the entrapment fault the car stops at least this far from the nearest landing."""
+OVERSPEED = 0.18
+"""Under the overspeed fault a trip runs this fraction over rated speed (× severity)."""
+REOPEN_PERIOD_S = 6.0
+REOPEN_CLOSED_S = 1.5
+AT_RATED_G = 0.004 + 0.012
+"""A sound car's vibration cruising at rated speed."""
+"""Under the door fault the doors close for 1.5 s of every 6 s, hit the obstruction and reopen."""
 
 Rider = tuple[int, float]
 """A passenger group in the car: destination floor, weight in kg."""
@@ -75,6 +91,7 @@ class ElevatorState:
     trip_from_m: float = 0.0
     trip_to_m: float = 0.0
     trip_t: float = 0.0
+    trip_vmax: float = 0.0
     door_t: float = 0.0
     door_total_s: float = 0.0
     riders: tuple[Rider, ...] = ()
@@ -133,10 +150,17 @@ def profile(dist: float, vmax: float, a: float, t: float) -> tuple[float, float,
     return dist, 0.0, 0.0, total
 
 
-def _new_calls(state: ElevatorState, dt: float, rng: np.random.Generator, t_s: float) -> tuple[Call, ...]:
+CALLS = minute_table(calls_per_hour)
+
+
+def _new_calls(
+    state: ElevatorState, dt: float, u: float, rng: np.random.Generator, t_s: float
+) -> tuple[Call, ...]:
+    """Hall calls arriving in this step: one or more groups when the uniform draw ``u`` falls under the
+    hour's call rate; who they are and where they go comes from ``rng``."""
     hour = hour_of_day(t_s)
     rate = calls_per_hour(hour) * dt / 3600.0
-    if rng.random() >= rate:
+    if u >= rate:
         return state.waiting
     n = 1 + int(rng.poisson(rate))
     calls = list(state.waiting)
@@ -167,12 +191,17 @@ def _next_stop(state: ElevatorState) -> int | None:
     return None
 
 
-def _start(state: ElevatorState, target: int) -> ElevatorState:
+def _start(state: ElevatorState, target: int, vmax: float | None = None) -> ElevatorState:
     """From rest at a landing (or stuck): open the doors here, or start a trip to ``target``."""
     if target == state.landing and state.in_door_zone:
         return _arrive(state)
     return replace(
-        state, phase=Phase.MOVING, trip_from_m=state.pos_m, trip_to_m=floor_pos(target), trip_t=0.0
+        state,
+        phase=Phase.MOVING,
+        trip_from_m=state.pos_m,
+        trip_to_m=floor_pos(target),
+        trip_t=0.0,
+        trip_vmax=vmax or state.params.rated_speed,
     )
 
 
@@ -202,8 +231,11 @@ def _arrive(state: ElevatorState) -> ElevatorState:
     )
 
 
-def _advance(state: ElevatorState, dt: float, trapped: bool) -> ElevatorState:
-    """Let ``dt`` seconds pass: finish trips and door cycles, start what comes next."""
+def _advance(
+    state: ElevatorState, dt: float, trapped: bool, vmax: float, serving: bool = True, reopen: bool = False
+) -> ElevatorState:
+    """Let ``dt`` seconds pass: finish trips and door cycles, start what comes next (new trips at ``vmax``;
+    none when not ``serving``; with ``reopen`` a door cycle never completes)."""
     left = dt
     guard = 0
     while left > 1e-9 and guard < 32:
@@ -211,16 +243,17 @@ def _advance(state: ElevatorState, dt: float, trapped: bool) -> ElevatorState:
         p = state.params
         if state.phase is Phase.IDLE:
             target = _next_stop(state)
-            if target is None or trapped:
+            if target is None or trapped or not serving:
                 return state
-            state = _start(state, target)
+            state = _start(state, target, vmax)
         elif state.phase is Phase.MOVING:
             dist = abs(state.trip_to_m - state.trip_from_m)
             sign = 1.0 if state.trip_to_m >= state.trip_from_m else -1.0
-            _, _, _, total = profile(dist, p.rated_speed, p.accel, 0.0)
+            trip_vmax = state.trip_vmax or p.rated_speed
+            _, _, _, total = profile(dist, trip_vmax, p.accel, 0.0)
             chunk = min(left, 0.1) if trapped else min(left, total - state.trip_t)
             t = state.trip_t + chunk
-            s, v, a, _ = profile(dist, p.rated_speed, p.accel, t)
+            s, v, a, _ = profile(dist, trip_vmax, p.accel, t)
             state = replace(
                 state, trip_t=t, pos_m=state.trip_from_m + sign * s, vel_mps=sign * v, acc_mps2=sign * a
             )
@@ -230,6 +263,8 @@ def _advance(state: ElevatorState, dt: float, trapped: bool) -> ElevatorState:
             if t >= total - 1e-9:
                 state = _arrive(state)
         elif state.phase is Phase.DOORS:
+            if reopen:
+                return replace(state, door_t=state.door_t + left)
             remaining = state.door_total_s - state.door_t
             if trapped:
                 # The doors close at once; the car then moves off and the fault stops it between floors.
@@ -259,27 +294,52 @@ def _away_from(state: ElevatorState) -> int:
 def step(
     state: ElevatorState, dt: float, faults: tuple[ActiveFault, ...], rng: np.random.Generator, t_s: float
 ) -> tuple[ElevatorState, dict[str, float | bool]]:
-    entrapment = active(faults, "entrapment")
+    """One step of ``dt`` seconds at local time ``t_s``: the next state and what the car's sensors read."""
+    u = float(rng.random())
+    return _step_one(state, dt, faults, u, rng.standard_normal(5).tolist(), rng, t_s)
+
+
+def _step_one(
+    state: ElevatorState,
+    dt: float,
+    faults: tuple[ActiveFault, ...],
+    u: float,
+    z: list[float],
+    rng: np.random.Generator,
+    t_s: float,
+) -> tuple[ElevatorState, dict[str, float | bool]]:
+    entrapment = active(faults, "entrapment") if faults else None
     trapped = entrapment is not None
-    noise = rng.standard_normal(5)
-    if not trapped:
-        waiting = _new_calls(state, dt, rng, t_s)
+    out_of_service = bool(faults) and active(faults, "out_of_service") is not None
+    door_fault = active(faults, "door_fault") if faults else None
+    overspeed = active(faults, "overspeed") if faults else None
+    vmax = state.params.rated_speed
+    if overspeed is not None:
+        vmax *= 1.0 + OVERSPEED * overspeed.severity
+    if out_of_service:
+        # Taken out of service: hall calls are cancelled, riders get out at the next stop, the car stays.
+        if state.waiting or (state.riders and state.phase is Phase.IDLE):
+            state = replace(state, waiting=(), riders=() if state.phase is Phase.IDLE else state.riders)
+    elif not trapped:
+        waiting = _new_calls(state, dt, u, rng, t_s)
         if waiting is not state.waiting:
             state = replace(state, waiting=waiting)
     elif state.phase is Phase.IDLE:
         state = _start(state, _away_from(state))
-    state = _advance(state, dt, trapped)
+    if door_fault is not None and state.phase is Phase.IDLE and state.in_door_zone:
+        state = _arrive(state)
+    reopen = door_fault is not None and state.phase is Phase.DOORS
+    state = _advance(state, dt, trapped, vmax, serving=not out_of_service, reopen=reopen)
     if trapped and state.load_kg < 50.0:
         # An entrapment has someone inside: a resident who had just stepped in.
         state = replace(state, riders=(*state.riders, (state.landing, float(rng.uniform(55.0, 90.0)))))
-    return state, _sensors(state, noise, entrapment)
+    return state, _sensors(state, z, faults, entrapment)
 
 
 def _sensors(
-    state: ElevatorState, noise: np.ndarray, entrapment: ActiveFault | None
+    state: ElevatorState, z: list[float], faults: tuple[ActiveFault, ...], entrapment: ActiveFault | None
 ) -> dict[str, float | bool]:
     p = state.params
-    z = noise.tolist()
     moving = state.phase is Phase.MOVING
     load = state.load_kg
     if moving:
@@ -292,11 +352,14 @@ def _sensors(
     else:
         current = 0.0
         vibration = 0.002
+    door_open = state.phase is Phase.DOORS
+    if faults:
+        vibration, door_open = _fault_signs(state, faults, vibration, door_open)
     alarm = entrapment is not None and entrapment.elapsed_s >= ALARM_AFTER_S
     return {
         "floor": float(state.landing),
         "in_door_zone": state.in_door_zone,
-        "door_open": state.phase is Phase.DOORS,
+        "door_open": door_open,
         "speed_mps": read(abs(state.vel_mps), z[0], 0.005, 2) if moving else 0.0,
         "motor_current_a": read(current, z[1], 0.02 * p.rated_current, 1) if moving else 0.0,
         "vibration_rms_g": read(vibration, z[2], 0.0008, 4),
@@ -304,3 +367,28 @@ def _sensors(
         "alarm_button": alarm,
         "running": moving,
     }
+
+
+def _fault_signs(
+    state: ElevatorState, faults: tuple[ActiveFault, ...], vibration: float, door_open: bool
+) -> tuple[float, bool]:
+    """Vibration and door readings under the faults that show in them."""
+    speed = abs(state.vel_mps) / state.params.rated_speed
+    rattle = active(faults, "abnormal_vibration")
+    if rattle is not None:
+        # A loose part: a jump well past the limit while moving, still felt at rest (drive and brake).
+        vibration += rattle.severity * ramp(rattle, 2.0) * (0.4 + 0.35 * speed * speed)
+    wear = active(faults, "wear")
+    if wear is not None:
+        # At rated speed the reading reaches the limit when wear reaches 1; it grows with speed squared.
+        vibration += (
+            min(wear.wear, 3.0) * (LIMITS["vibration_rms_g"] - AT_RATED_G) * (0.05 + 0.95 * speed * speed)
+        )
+    door = active(faults, "door_fault")
+    if (
+        door is not None
+        and door_open
+        and door.elapsed_s % REOPEN_PERIOD_S >= REOPEN_PERIOD_S - REOPEN_CLOSED_S
+    ):
+        door_open = False
+    return vibration, door_open

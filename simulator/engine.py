@@ -3,60 +3,43 @@
 Deterministic: the same site, scenario, seed and start give the same readings, whatever the wall clock
 does. Each asset has its own random generator, derived from the seed and the asset's id, so adding an
 asset or a fault elsewhere does not change another asset's readings.
+
+Per asset, block by block (``runner``): the physics (``elevator``/``pump``/``power.block``) gives the true
+readings; the
+instruments' calibration errors and sensor faults (``sensors``) turn them into what the device reports;
+device faults decide how it reaches the wire (``Tick.wire``: sent, ``offline`` — nothing is sent and the
+publisher lets the device's last will fire — or ``malformed`` — sent along with a burst of bad payloads),
+and a skewed clock shifts the reading's timestamp.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, NamedTuple, TypeVar
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from facwatch.model import Asset, AssetKind, Site, utc_from_ms
-from simulator import elevator, power, pump
-from simulator.faults import FAULT_KINDS, ActiveFault
+from simulator import elevator, elevator_block, power, pump
+from simulator.faults import FAULT_KINDS, LIMITS, Array
+from simulator.runner import BLOCK_STEPS, WIRE, Blocked, Runner
 from simulator.scenario import Scenario, ScheduledFault
 
 Values = dict[str, float | bool]
-S = TypeVar("S")
 
 
 class Tick(NamedTuple):
-    """What one asset reports at one simulated time."""
+    """What one asset reports at one simulated time (``ts_ms``: by the device's clock)."""
 
     asset: Asset
     ts_ms: int
     values: Values
-
-
-class _Runner(Generic[S]):
-    """One asset: its model's state, generator and scheduled faults."""
-
-    def __init__(
-        self,
-        asset: Asset,
-        rng: np.random.Generator,
-        state: S,
-        step: Callable[[S, float, tuple[ActiveFault, ...], np.random.Generator, float], tuple[S, Values]],
-        faults: tuple[ScheduledFault, ...],
-    ) -> None:
-        self.asset = asset
-        self.rng = rng
-        self.state = state
-        self._step = step
-        self.faults = faults
-        self.every = max(1, round(asset.interval_s))
-
-    def advance(self, dt: float, elapsed_s: float, t_s: float) -> Values:
-        active = (
-            tuple(a for f in self.faults if (a := f.active_at(elapsed_s)) is not None) if self.faults else ()
-        )
-        self.state, values = self._step(self.state, dt, active, self.rng, t_s)
-        return values
+    wire: str = ""
+    """How it goes out: "" normally, "offline" (not sent: the device is off the network), "malformed"."""
 
 
 def asset_rng(seed: int, asset_id: str) -> np.random.Generator:
@@ -65,40 +48,69 @@ def asset_rng(seed: int, asset_id: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, key]))
 
 
+AnyRunner = Runner[elevator.ElevatorState] | Runner[pump.PumpState] | Runner[power.PowerState]
+
+
 def _runner(
-    asset: Asset, rng: np.random.Generator, t_s: float, faults: tuple[ScheduledFault, ...]
-) -> _Runner[elevator.ElevatorState] | _Runner[pump.PumpState] | _Runner[power.PowerState]:
+    asset: Asset, rng: np.random.Generator, local0_s: float, faults: tuple[ScheduledFault, ...], step_s: float
+) -> AnyRunner:
+    where = {"step_s": step_s, "local0_s": local0_s}
     if asset.kind is AssetKind.ELEVATOR:
-        return _Runner(asset, rng, elevator.initial(asset, rng, t_s), elevator.step, faults)
+        return Runner(
+            asset, rng, elevator.initial(asset, rng, local0_s), elevator_block.block, faults, **where
+        )
     if asset.kind is AssetKind.PUMP:
-        return _Runner(asset, rng, pump.initial(asset, rng, t_s), pump.step, faults)
-    return _Runner(asset, rng, power.initial(asset, rng, t_s), power.step, faults)
+        return Runner(asset, rng, pump.initial(asset, rng, local0_s), pump.block, faults, **where)
+    return Runner(asset, rng, power.initial(asset, rng, local0_s), power.block, faults, **where)
 
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    """Ground truth: one injected fault, and the alert a correct system raises for it."""
+    """Ground truth: one injected fault, and the finding and level a correct system raises for it."""
 
     site: str
     asset: str
     asset_kind: str
     fault: str
-    level: str
+    level: str | None
     onset_ms: int
     end_ms: int | None
+    finding: str | None = None
+    channel: str | None = None
+    severity: float = 1.0
+    limit_at_ms: int | None = None
+    """Wear faults: when the channel crosses ``limit``; then ``limit_finding`` at ``limit_level`` applies."""
+    limit: float | None = None
+    limit_finding: str | None = None
+    limit_level: str | None = None
 
     def as_dict(self) -> dict[str, object]:
+        """The line of ``labels.jsonl`` (the shared contract: asset, kind, onset, end, finding, level,
+        channel, limit_at; ``fault`` repeats ``kind`` for older readers)."""
         return {
             "site": self.site,
             "asset": self.asset,
             "asset_kind": self.asset_kind,
+            "kind": self.fault,
             "fault": self.fault,
+            "finding": self.finding,
             "level": self.level,
-            "onset": utc_from_ms(self.onset_ms).isoformat(),
+            "channel": self.channel,
+            "onset": _iso(self.onset_ms),
             "onset_ms": self.onset_ms,
-            "end": None if self.end_ms is None else utc_from_ms(self.end_ms).isoformat(),
+            "end": _iso(self.end_ms),
             "end_ms": self.end_ms,
+            "limit_at": _iso(self.limit_at_ms),
+            "limit_at_ms": self.limit_at_ms,
+            "limit": self.limit,
+            "limit_finding": self.limit_finding,
+            "limit_level": self.limit_level,
+            "severity": self.severity,
         }
+
+
+def _iso(ts_ms: int | None) -> str | None:
+    return None if ts_ms is None else utc_from_ms(ts_ms).isoformat().replace("+00:00", "Z")
 
 
 class Simulation:
@@ -119,7 +131,7 @@ class Simulation:
         self._offset_s = offset.total_seconds() if offset is not None else 0.0
         t_s = self._local_s(start_ms)
         self._runners = [
-            _runner(a, asset_rng(seed, a.id), t_s, scenario.faults_for(a.id)) for a in site.assets
+            _runner(a, asset_rng(seed, a.id), t_s, scenario.faults_for(a.id), step_s) for a in site.assets
         ]
 
     def _local_s(self, ts_ms: int) -> float:
@@ -134,15 +146,34 @@ class Simulation:
         """Advance every asset by one step; the readings of the assets due to report at this time."""
         k = self.tick_index
         ts_ms = self.now_ms
-        elapsed = k * self.step_s
-        t_s = self._local_s(ts_ms)
+        index, i = divmod(k, BLOCK_STEPS)
         ticks: list[Tick] = []
         for runner in self._runners:
-            values = runner.advance(self.step_s, elapsed, t_s)
-            if k % runner.every == 0:
-                ticks.append(Tick(runner.asset, ts_ms, values))
+            if k % runner.every:
+                continue
+            b = runner.block(index)
+            values = b.values(i, runner.channels)
+            ticks.append(Tick(runner.asset, ts_ms + int(b.skew[i]), values, WIRE[b.wire[i]]))
         self.tick_index += 1
         return ticks
+
+    def blocks(self, duration_s: float) -> Iterator[tuple[Asset, Array, Blocked, Array]]:
+        """The next ``duration_s`` simulated seconds block by block, for writing files fast: per asset and
+        block, its reporting steps' true timestamps (ms), the block, and the rows of it they are.
+
+        Consumes the run like ``run`` does; do not mix the two on one simulation.
+        """
+        end = self.tick_index + round(duration_s / self.step_s)
+        while self.tick_index < end:
+            index, i = divmod(self.tick_index, BLOCK_STEPS)
+            stop = min(end - index * BLOCK_STEPS, BLOCK_STEPS)
+            ks = index * BLOCK_STEPS + np.arange(i, stop)
+            for runner in self._runners:
+                b = runner.block(index)
+                mine = ks[ks % runner.every == 0]
+                ts = self.start_ms + np.round(mine * self.step_s * 1000.0)
+                yield runner.asset, ts, b, (mine - index * BLOCK_STEPS).astype(np.float64)
+            self.tick_index = index * BLOCK_STEPS + stop
 
     def run(self, duration_s: float) -> Iterator[Tick]:
         """Every reading of the next ``duration_s`` simulated seconds, in time order."""
@@ -159,15 +190,26 @@ class Simulation:
             asset = self.site.asset(fault.asset)
             kind = FAULT_KINDS[fault.kind]
             end = fault.end_s
+            level = kind.level_for(asset)
+            channel = kind.channel_for(asset, fault.channel)
+            onset_ms = self.start_ms + round(fault.at_s * 1000)
+            wear = kind.limit_finding is not None
             out.append(
                 Label(
                     site=self.site.id,
                     asset=fault.asset,
                     asset_kind=str(asset.kind if asset else kind.asset_kind),
                     fault=fault.kind,
-                    level=str(kind.level),
-                    onset_ms=self.start_ms + round(fault.at_s * 1000),
+                    level=None if level is None else str(level),
+                    onset_ms=onset_ms,
                     end_ms=None if end is None else self.start_ms + round(end * 1000),
+                    finding=kind.finding,
+                    channel=channel,
+                    severity=fault.severity,
+                    limit_at_ms=onset_ms + round(fault.limit_after_s * 1000) if wear else None,
+                    limit=LIMITS.get(channel or "") if wear else None,
+                    limit_finding=kind.limit_finding,
+                    limit_level=None if kind.limit_level is None else str(kind.limit_level),
                 )
             )
         return out

@@ -3,7 +3,12 @@
 Each device connects with an ``offline`` last will on its status topic, publishes ``online`` (retained) on
 every connect, and one telemetry message a simulated second (QoS 1); a press of the alarm button is also
 sent as a discrete event. ``speed`` X makes simulated time run X times wall time: at X = 60 a simulated
-hour takes a minute, with timestamps an hour apart. Runs in the calling thread until ``stop`` is set or
+hour takes a minute, with timestamps an hour apart.
+
+Device faults of the scenario happen on the wire: under ``device_offline`` the device drops its connection
+without a DISCONNECT, so the broker publishes its ``offline`` last will, and it sends nothing until the
+fault ends and it reconnects (``online`` again); under ``malformed_burst`` each reading goes out with a burst
+of payloads the gateway must dead-letter; under ``clock_skew`` the timestamps are the device's wrong ones. Runs in the calling thread until ``stop`` is set or
 ``duration_s`` simulated seconds have passed; on the way out each device says ``offline`` and disconnects.
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -22,6 +28,7 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from facwatch.errors import ConfigError
 from facwatch.model import Asset, Site, ms_from_utc
 from gateway import codec, topics
 from simulator.engine import Simulation, Tick
@@ -43,6 +50,10 @@ class PublishReport:
     events: int = 0
     status: int = 0
     seconds: int = 0
+    malformed: int = 0
+    """Malformed payloads sent on purpose (``malformed_burst``)."""
+    dropped: int = 0
+    """Times a device left the network abruptly (``device_offline``: its last will fired)."""
     per_asset: dict[str, int] = field(default_factory=dict)
     start_ms: int = 0
     end_ms: int = 0
@@ -65,6 +76,8 @@ class _Device:
         self.status_topic = topics.status(site.id, asset.kind, asset.id)
         self.event_topic = topics.event(site.id, asset.kind, asset.id)
         self.connected = threading.Event()
+        self.dropped = False
+        self.seq = 0
         self.alarm = False
         self.last: mqtt.MQTTMessageInfo | None = None
         self.client = mqtt.Client(
@@ -111,6 +124,17 @@ class _Device:
             log.warning("publish refused", asset=self.asset.id, rc=int(info.rc))
         self.last = info
 
+    def drop(self) -> None:
+        """Leave the network without a DISCONNECT, as a device losing power does: the broker sees the
+        connection die and publishes the last will (``offline``)."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self.connected.clear()
+        self.dropped = True
+
     def drain(self, deadline: float) -> None:
         """Wait (until ``deadline``, monotonic) for the broker to acknowledge what was handed over."""
         if self.last is not None and self.connected.is_set():
@@ -130,14 +154,16 @@ def run_publisher(
     stop: threading.Event | None = None,
     start_ms: int | None = None,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    progress: Callable[[float], None] | None = None,
 ) -> PublishReport:
     """Publish the simulation of ``site`` under ``scenario`` to the broker until ``stop`` or ``duration_s``.
 
     ``start_ms`` is the simulated time of the first reading (default: now). Raises ``BrokerUnreachable``
-    when the devices could not all connect within ``connect_timeout_s``.
+    when the devices could not all connect within ``connect_timeout_s``. ``progress`` is told the simulated
+    seconds done after each step.
     """
     if speed <= 0:
-        raise ValueError("speed must be positive")
+        raise ConfigError(f"simulator: --speed must be positive, got {speed}")
     stop = stop or threading.Event()
     host, port = parse_broker_url(broker_url)
     start = ms_from_utc(datetime.now(UTC)) if start_ms is None else start_ms
@@ -159,8 +185,23 @@ def run_publisher(
             if delay > 0 and stop.wait(delay):
                 break
             for tick in sim.step():
-                _send(devices[tick.asset.id], tick, report)
+                device = devices[tick.asset.id]
+                if tick.wire == "offline":
+                    if not device.dropped:
+                        device.drop()
+                        report.dropped += 1
+                    continue
+                if device.dropped:
+                    # Back on the network: a fresh connection, which says online again.
+                    back = devices[tick.asset.id] = _Device(site, tick.asset, host, port, run_id)
+                    back.seq, back.alarm = device.seq, device.alarm  # its counters survive the outage
+                    back.client.loop_start()
+                    device = back
+                    report.status += 1
+                _send(device, tick, report)
             report.seconds += 1
+            if progress is not None:
+                progress(report.seconds)
         report.end_ms = sim.now_ms
     finally:
         _shutdown(list(devices.values()), report)
@@ -180,9 +221,26 @@ def _await_connections(devices: list[_Device], stop: threading.Event, url: str, 
                 )
 
 
+MALFORMED: tuple[bytes, ...] = (
+    b'{"ts": 17',
+    b"\xff\xfe not even text",
+    b'{"ts": "yesterday", "values": {"x": 1}}',
+    b'{"ts": %d, "values": {"flow_m3h": "high"}}',
+    b'{"ts": %d, "values": {"flow_m3h": NaN}}',
+    b"[]",
+)
+"""A burst of what a confused device sends: truncated JSON, binary junk, bad timestamps, wrong types, NaN,
+an empty batch. ``%d`` is the reading's timestamp."""
+
+
 def _send(device: _Device, tick: Tick, report: PublishReport) -> None:
-    device.publish(device.telemetry_topic, codec.encode(tick.ts_ms, tick.values, seq=report.seconds))
+    device.publish(device.telemetry_topic, codec.encode(tick.ts_ms, tick.values, seq=device.seq))
+    device.seq += 1
     report.telemetry += 1
+    if tick.wire == "malformed":
+        for junk in MALFORMED:
+            device.publish(device.telemetry_topic, junk % tick.ts_ms if b"%d" in junk else junk)
+            report.malformed += 1
     report.per_asset[tick.asset.id] += 1
     alarm = bool(tick.values.get("alarm_button", False))
     if alarm and not device.alarm:
@@ -198,6 +256,8 @@ def _shutdown(devices: list[_Device], report: PublishReport) -> None:
             device.publish(device.status_topic, "offline", retain=True)
             report.status += 1
     for device in devices:
+        if device.dropped:
+            continue
         device.drain(deadline)
         device.client.disconnect()
         device.client.loop_stop()

@@ -8,6 +8,9 @@
     kind = "entrapment"      # a key of simulator.faults.FAULT_KINDS
     at_s = 30                # seconds after the run starts
     duration_s = 300         # optional; without it the fault lasts until the run ends
+    severity = 1.0           # optional; scales the size of the fault (about 0.5 mild to 2 severe)
+    channel = "bearing_temp_c"   # optional; the channel of a sensor fault (stuck, drift, dropout)
+    limit_after_s = 259200   # optional; a wear fault crosses its channel's limit this long after its onset
 
 A bare name (``demo``) is a scenario of the shipped library, ``simulator/scenarios/NAME.toml``.
 """
@@ -20,9 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from facwatch.model import Site
+from facwatch.model import STANDARD_CHANNELS, Site
 from simulator.errors import ScenarioError
-from simulator.faults import FAULT_KINDS, ActiveFault
+from simulator.faults import DEFAULT_LIMIT_AFTER_S, FAULT_KINDS, ActiveFault
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,9 @@ class ScheduledFault:
     kind: str
     at_s: float
     duration_s: float | None = None
+    severity: float = 1.0
+    channel: str | None = None
+    limit_after_s: float = DEFAULT_LIMIT_AFTER_S
 
     @property
     def end_s(self) -> float | None:
@@ -40,7 +46,7 @@ class ScheduledFault:
         """The fault as the physics sees it ``elapsed_s`` after the run started, or None when not in force."""
         if elapsed_s < self.at_s or (self.end_s is not None and elapsed_s >= self.end_s):
             return None
-        return ActiveFault(self.kind, elapsed_s - self.at_s)
+        return ActiveFault(self.kind, elapsed_s - self.at_s, self.severity, self.channel, self.limit_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +63,12 @@ class Scenario:
             if asset is None:
                 raise ScenarioError(f"{where}: site {site.id!r} has no asset {fault.asset!r}")
             expected = FAULT_KINDS[fault.kind].asset_kind
-            if asset.kind != expected:
+            if expected is not None and asset.kind != expected:
                 raise ScenarioError(
                     f"{where}: {fault.kind} is a fault of a {expected}, but {fault.asset} is a {asset.kind}"
                 )
+            if fault.channel is not None and fault.channel not in STANDARD_CHANNELS[asset.kind]:
+                raise ScenarioError(f"{where}: a {asset.kind} has no channel {fault.channel!r}")
 
     def faults_for(self, asset_id: str) -> tuple[ScheduledFault, ...]:
         return tuple(f for f in self.faults if f.asset == asset_id)
@@ -106,7 +114,7 @@ def parse_scenario(text: str, origin: str = "scenario", default_name: str = "sce
 def _fault(raw: Any, where: str) -> ScheduledFault:
     if not isinstance(raw, dict):
         raise ScenarioError(f"{where}: expected a table")
-    unknown = set(raw) - {"asset", "kind", "at_s", "duration_s"}
+    unknown = set(raw) - {"asset", "kind", "at_s", "duration_s", "severity", "channel", "limit_after_s"}
     if unknown:
         raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
     asset, kind = raw.get("asset"), raw.get("kind")
@@ -120,7 +128,24 @@ def _fault(raw: Any, where: str) -> ScheduledFault:
     duration = _seconds(raw.get("duration_s"), f"{where}: duration_s")
     if duration is not None and duration <= 0:
         raise ScenarioError(f"{where}: duration_s must be positive")
-    return ScheduledFault(asset=asset, kind=str(kind), at_s=at_s, duration_s=duration)
+    severity = raw.get("severity", 1.0)
+    if isinstance(severity, bool) or not isinstance(severity, int | float) or not 0 < severity <= 10:
+        raise ScenarioError(f"{where}: severity must be a number in (0, 10], got {severity!r}")
+    channel = raw.get("channel")
+    if channel is not None and (not isinstance(channel, str) or FAULT_KINDS[str(kind)].family != "sensor"):
+        raise ScenarioError(f"{where}: channel is a channel name, for a sensor fault (stuck, drift, dropout)")
+    limit_after = _seconds(raw.get("limit_after_s"), f"{where}: limit_after_s")
+    if limit_after is not None and limit_after <= 0:
+        raise ScenarioError(f"{where}: limit_after_s must be positive")
+    return ScheduledFault(
+        asset=asset,
+        kind=str(kind),
+        at_s=at_s,
+        duration_s=duration,
+        severity=float(severity),
+        channel=channel,
+        limit_after_s=DEFAULT_LIMIT_AFTER_S if limit_after is None else limit_after,
+    )
 
 
 def _seconds(raw: object, where: str) -> float | None:

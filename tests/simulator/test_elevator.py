@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from facwatch.model import AssetKind, Site
-from simulator import elevator
+from simulator import elevator, elevator_block
 from simulator.elevator import ElevatorState, Phase, floor_pos
 from simulator.engine import Simulation
+from simulator.faults import FaultTrack
+from simulator.scenario import ScheduledFault
+from simulator.sensors import SPECS
 
 from .helpers import MIDNIGHT, column, one_asset_site, scenario, series
 
@@ -129,3 +132,34 @@ def test_entrapment_stops_the_car_between_floors_whatever_it_was_doing(at_s: int
     after = [v for _, v in rows[at_s + 125 :]]
     assert all(v["in_door_zone"] or v["running"] for v in after)
     assert not any(v["alarm_button"] for v in after)
+
+
+@pytest.mark.parametrize("hour", [2, 8, 19])
+def test_the_block_path_does_what_stepping_one_step_at_a_time_does(hour: int) -> None:
+    """``elevator_block.block`` skips through rests, trips and dwells; stepping ``_step_one`` with the same
+    draws must give the same readings (to the sensors' resolution) and the same final state."""
+    car = _site().assets[0]
+    t_s = hour * 3600.0 + np.arange(3 * 3600, dtype=np.float64)
+    fault = ScheduledFault("car", "abnormal_vibration", 5000.0, 600.0)
+    tracks = (
+        FaultTrack(
+            fault.kind, np.where((t_s - t_s[0] >= 5000) & (t_s - t_s[0] < 5600), t_s - t_s[0] - 5000, np.nan)
+        ),
+    )
+    start = elevator.initial(car, np.random.default_rng(1), t_s[0])
+    fast_end, fast = elevator_block.block(start, 1.0, tracks, np.random.default_rng(7), t_s)
+    rng = np.random.default_rng(7)
+    u, z = rng.random(len(t_s)), rng.standard_normal((len(t_s), 5))
+    detail = np.random.default_rng(int(rng.integers(2**63)))
+    state, slow = start, []
+    for k, t in enumerate(t_s.tolist()):
+        active = tuple(a for f in tracks if (a := f.at(k)) is not None)
+        state, values = elevator._step_one(state, 1.0, active, float(u[k]), z[k].tolist(), detail, t)
+        slow.append(values)
+    assert sum(1 for v in slow if v["running"]) > 100 or hour == 2
+    for channel in elevator_block.CHANNELS:
+        got = fast[channel]
+        want = np.array([float(v[channel]) for v in slow])
+        quantum = 10.0 ** -SPECS[channel].decimals if channel in SPECS else 0.0
+        assert np.abs(got - want).max() <= quantum * 1.01, channel
+    assert (fast_end.phase, fast_end.landing, fast_end.waiting) == (state.phase, state.landing, state.waiting)

@@ -12,13 +12,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facwatch.model import STANDARD_CHANNELS
+from facwatch.model import STANDARD_CHANNELS, AssetKind
 from gateway import codec, topics
+from simulator.engine import Simulation
 from simulator.errors import BrokerUnreachable
-from simulator.publisher import parse_broker_url, run_publisher
+from simulator.publisher import MALFORMED, parse_broker_url, run_publisher
 from tests.fixtures.servers import free_port
 
-from .helpers import MIDNIGHT, demo_site, scenario
+from .helpers import MIDNIGHT, demo_site, one_asset_site, scenario
 
 pytestmark = pytest.mark.integration
 
@@ -143,3 +144,37 @@ def test_broker_urls(url: str, expected: tuple[str, int]) -> None:
 def test_a_broker_url_of_another_scheme_is_refused() -> None:
     with pytest.raises(BrokerUnreachable, match="mqtt://host:port"):
         parse_broker_url("http://127.0.0.1:80")
+
+
+def test_device_faults_on_the_wire_agree_with_the_labels(mosquitto: Any, recorder: Recorder) -> None:
+    """A device that drops off fires its last will and leaves a gap exactly where its label says; a
+    malformed burst sends junk beside the good readings; a skewed clock shifts the timestamps."""
+    site = one_asset_site(AssetKind.PUMP, "pump", pressure_bar=6.0, flow_m3h=30.0)
+    faults = scenario(
+        ("pump", "device_offline", 3, 4), ("pump", "malformed_burst", 9, 1), ("pump", "clock_skew", 11, 1)
+    )
+    report = run_publisher(site, faults, mosquitto.url, speed=4.0, duration_s=14, seed=3, start_ms=MIDNIGHT)
+    assert (report.telemetry, report.malformed, report.dropped) == (10, len(MALFORMED), 1)
+    status = topics.status(site.id, "pump", "pump")
+    _wait_for(lambda: len(recorder.messages[status]) >= 4)
+    assert recorder.messages[status] == [b"online", b"offline", b"online", b"offline"]
+    topic = topics.telemetry(site.id, "pump", "pump")
+    _wait_for(lambda: len(recorder.messages[topic]) >= 10 + len(MALFORMED))
+    good, junk = [], 0
+    for payload in recorder.messages[topic]:
+        try:
+            good.extend(codec.decode_json(payload))
+        except codec.DecodeError:
+            junk += 1
+    assert junk >= 4  # some junk is valid JSON with bad values: the validator's job, not the codec's
+    channels = set(STANDARD_CHANNELS[AssetKind.PUMP])
+    stamps = sorted(s.ts_ms for s in good if set(s.values) == channels)
+    assert sorted(s.seq or 0 for s in good if set(s.values) == channels) == list(range(10)), "seq has no gaps"
+    labels = {x.fault: x for x in Simulation(site, faults, start_ms=MIDNIGHT).labels()}
+    gap = labels["device_offline"]
+    assert gap.end_ms is not None
+    expected = [
+        MIDNIGHT + 1000 * k for k in range(14) if not gap.onset_ms <= MIDNIGHT + 1000 * k < gap.end_ms
+    ]
+    expected[expected.index(MIDNIGHT + 11_000)] += 7_200_000  # the skewed reading
+    assert stamps == sorted(expected)

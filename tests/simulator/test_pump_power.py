@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from facwatch.model import AssetKind
+from facwatch.model import Asset, AssetKind
 from simulator.engine import Simulation
 from simulator.pump import PumpParams
 
@@ -117,3 +119,27 @@ def test_power_outage_drops_voltages_and_currents_to_about_zero() -> None:
         assert r["frequency_hz"] == 0.0
     after = rows[12 * 3600 + 900 :]
     assert min(r["voltage_l1_v"] for r in after) > 0.95 * 230
+
+
+def test_a_duty_standby_pair_takes_turns_and_keeps_the_header_pressure() -> None:
+    duty = {**PUMP, "duty_hours": 6.0}
+    pair = (
+        Asset(id="pump-a", kind=AssetKind.PUMP, building="b1", name="a", rated={**duty, "duty_group": 0.0}),
+        Asset(id="pump-b", kind=AssetKind.PUMP, building="b1", name="b", rated={**duty, "duty_group": 1.0}),
+    )
+    site = replace(one_asset_site(AssetKind.PUMP, "x"), assets=pair)
+    rows = series(Simulation(site, scenario(), seed=3, start_ms=MIDNIGHT), 86_400)
+    a = [v["running"] for _, v in rows["pump-a"]]
+    b = [v["running"] for _, v in rows["pump-b"]]
+    assert all(x != y for x, y in zip(a, b, strict=True)), "exactly one of the pair runs at any time"
+    assert a[: 6 * 3600] == [True] * 6 * 3600 and a[6 * 3600 : 12 * 3600] == [False] * 6 * 3600
+    # The one standing by reads the header its partner holds: after the changeover dip, the normal pressure.
+    for name in ("pump-a", "pump-b"):
+        pressure = np.array([float(v["discharge_pressure_bar"]) for _, v in rows[name]])
+        settled = np.concatenate([pressure[h * 3600 + 60 : (h + 6) * 3600] for h in (0, 6, 12, 18)])
+        assert settled.min() > 0.85 * PUMP["pressure_bar"]
+        bearing = np.array([float(v["bearing_temp_c"]) for _, v in rows[name]])
+        running = np.array([bool(v["running"]) for _, v in rows[name]])
+        assert bearing[running].mean() > bearing[~running].mean() + 5, "a pump standing by cools down"
+    off = [float(v["motor_current_a"]) for _, v in rows["pump-b"][: 6 * 3600]]
+    assert max(off) == 0.0
