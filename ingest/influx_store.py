@@ -2,11 +2,14 @@
 
 Writes: readings become line protocol in our own code (``ingest.lineproto``: string building, no ``Point``
 object per reading), cut into bodies of ``batch_lines`` lines, gzip'd (level 1) and posted synchronously
-through influxdb-client's WriteService with ``precision=ms``; one poster thread sends body k while body k+1
-is encoded. ``write`` returns once InfluxDB answered 204 for every body, so a returned write is durable
-and the gateway may acknowledge. A body that fails after the client's own
-retries raises ``StoreUnavailable``; the ``SpoolingSink`` (ingest.spool) then keeps the batch on disk.
-Writing the same (series, ts) again overwrites the value, so redelivered messages are idempotent.
+through influxdb-client's WriteService with ``precision=ms`` (our bytes go to urllib3 as they are); one
+poster thread sends body k while body k+1 is encoded, and the last body is posted by the calling thread
+(no hand-off when a write is one body, the usual case). gzip pays off towards a remote server; on
+loopback it only costs CPU (``gzip=False``; bench/influx_writer.py measures both). ``write`` returns
+once InfluxDB answered 204 for every body, so a returned write is durable and the gateway may
+acknowledge. A body that fails after the client's own retries raises ``StoreUnavailable``; the
+``SpoolingSink`` (ingest.spool) then keeps the batch on disk. Writing the same (series, ts) again
+overwrites the value, so redelivered messages are idempotent.
 
 Reads (InfluxDB 2.x, Flux): ``query`` is ``range`` + ``filter`` (+ ``aggregateWindow`` with windows aligned
 to the epoch and stamped with their start, like the SQLite store), ``latest`` is ``last()`` per field over
@@ -96,11 +99,14 @@ class InfluxStore:
             return
         pending: Future[None] | None = None
         try:
-            for body in self._encoder.bodies(readings, self.batch_lines):
+            for body, last in self._encoder.bodies(readings, self.batch_lines):
                 if pending is not None:
                     previous, pending = pending, None
                     previous.result()  # raises the previous body's StoreUnavailable
-                pending = self._poster.submit(self.write_body, body)
+                if last:  # nothing left to encode meanwhile: posted here, without a hand-off to the thread
+                    self.write_body(body)
+                else:
+                    pending = self._poster.submit(self.write_body, body)
         finally:
             if pending is not None:
                 pending.result()

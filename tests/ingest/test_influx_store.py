@@ -16,6 +16,7 @@ from facwatch.config import load_site
 from facwatch.model import Reading
 from ingest.errors import BadQuery, StoreUnavailable
 from ingest.influx_store import InfluxStore, flux_string, history_flux
+from ingest.lineproto import LineEncoder
 from tests.fixtures.servers import free_port
 from tests.fixtures.victoria import Victoria
 
@@ -54,6 +55,30 @@ def test_readings_land_with_tags_per_kind_and_ms_timestamps(victoria: Victoria, 
     assert floor["timestamps"] == [t0 + i for i in range(50)]
     assert floor["values"] == [float(i % 18) for i in range(50)]
     assert flow["values"] == [10.5 + i for i in range(50)]
+    store.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("gzip", [True, False])
+def test_a_sample_is_one_line_and_reads_back_as_its_separate_readings(victoria: Victoria, gzip: bool) -> None:
+    t0 = now_ms()
+    channels = {"floor": 3.0, "speed_mps": 1e-7, "motor_current_a": 12.25, "load_kg": 1e20, "running": 1.0}
+    readings = [
+        Reading(SITE.id, ELEV.id, ch, t0 + i, value + i) for i in range(3) for ch, value in channels.items()
+    ]
+    lines = LineEncoder(SITE).lines(readings)
+    assert len(lines) == 3  # one line per sample, all five channels as its fields
+    assert lines[0].endswith(
+        " floor=3.0,speed_mps=1e-7,motor_current_a=12.25,load_kg=1e+20,running=1.0 " + str(t0)
+    )
+    store = store_for(victoria.url, gzip=gzip, batch_lines=2)  # two bodies: one via the poster thread
+    store.write(readings)
+    series = victoria.export_until(lambda s: sum(len(x["values"]) for x in s) >= 15)  # type: ignore[arg-type,misc]
+    by_name = {x["metric"]["__name__"]: x for x in series}  # type: ignore[index]
+    assert sorted(by_name) == sorted(f"elevator_{ch}" for ch in channels)
+    for ch, value in channels.items():
+        assert by_name[f"elevator_{ch}"]["timestamps"] == [t0, t0 + 1, t0 + 2]
+        assert by_name[f"elevator_{ch}"]["values"] == [value + i for i in range(3)]
     store.close()
 
 
