@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
+from alerts.detectors.profile import load_profile
 from alerts.rules import ENTRAPMENT_HOLD_S, ENTRAPMENT_KIND, Rules
 from facwatch.config import load_site
-from facwatch.model import Finding, Level, Reading
+from facwatch.errors import ConfigError
+from facwatch.model import AssetKind, Finding, Level, Reading
 from tests.alerts.helpers import AT_FLOOR, EMPTY_STUCK, MOVING, STUCK, T0_MS, frame, seconds
 
 SITE = load_site("demo", variables={"data_dir": "/tmp/facwatch-unused"})
@@ -58,11 +62,15 @@ ALARM = {**STUCK, "alarm_button": 1}
         ([(MOVING, 2), (ALARM, 10)], [(ENTRAPMENT_KIND, True, 2.0)]),
         # the alarm button at a landing is not an entrapment
         ([(MOVING, 2), ({**AT_FLOOR, "alarm_button": 1}, 5)], []),
-        # vibration high for 5 s → ORANGE; back to normal → cleared
+        # vibration above 0.35 g for 3 s → abnormal vibration (RED); back to normal → cleared
         (
             [(MOVING, 1), ({**MOVING, "vibration_rms_g": 0.6}, 7), (MOVING, 2)],
-            [("elevator.vibration", True, 6.0), ("elevator.vibration", False, 8.0)],
+            [("elevator.abnormal_vibration", True, 4.0), ("elevator.abnormal_vibration", False, 8.0)],
         ),
+        # one jolt over the limit is not
+        ([(MOVING, 1), ({**MOVING, "vibration_rms_g": 0.6}, 1), (MOVING, 5)], []),
+        # 20 % over rated speed (1.75 m/s) for 2 s → overspeed
+        ([(MOVING, 1), ({**MOVING, "speed_mps": 2.1}, 4)], [("elevator.overspeed", True, 3.0)]),
     ],
 )
 def test_elevator_rules(
@@ -104,28 +112,87 @@ def test_assets_are_judged_apart() -> None:
     assert [f.asset for f in out] == ["b1-elev-1"]
 
 
-PUMP_OK = {"discharge_pressure_bar": 5.8, "suction_pressure_bar": 1.0, "flow_m3h": 25, "running": 1}
-POWER_OK = {"voltage_l1_v": 229, "voltage_l2_v": 231, "voltage_l3_v": 230}
+PUMP_OK = {
+    "discharge_pressure_bar": 5.8,
+    "suction_pressure_bar": 1.3,
+    "flow_m3h": 25,
+    "motor_current_a": 18,
+    "vibration_rms_mms": 1.8,
+    "bearing_temp_c": 45,
+    "running": 1,
+}
+POWER_OK = {
+    "voltage_l1_v": 229,
+    "voltage_l2_v": 231,
+    "voltage_l3_v": 230,
+    "current_l1_a": 200,
+    "current_l2_a": 210,
+    "current_l3_a": 205,
+    "transformer_temp_c": 55,
+}
+# the contract's default levels (docs/detectors.md; the fire pump's dry run is RED, tested below)
+LEVELS = {
+    "pump.pipe_burst": Level.RED,
+    "pump.dry_run": Level.ORANGE,
+    "pump.cavitation": Level.ORANGE,
+    "pump.overheat": Level.ORANGE,
+    "pump.tripped": Level.ORANGE,
+    "pump.bearing_fault": Level.ORANGE,
+    "power.outage": Level.RED,
+    "power.phase_loss": Level.RED,
+    "power.voltage_sag": Level.ORANGE,
+    "power.voltage_swell": Level.ORANGE,
+    "power.overload": Level.ORANGE,
+    "power.transformer_overheat": Level.ORANGE,
+}
+BURST = {**PUMP_OK, "discharge_pressure_bar": 1.4, "flow_m3h": 50, "motor_current_a": 25}
+DRY = {
+    **PUMP_OK,
+    "discharge_pressure_bar": 0.2,
+    "suction_pressure_bar": 0.1,
+    "flow_m3h": 1,
+    "motor_current_a": 6,
+}
 
 
 @pytest.mark.parametrize(
     ("asset", "script", "expected"),
     [
-        # b1-pump-1 is rated 6 bar: 0.8 bar (13 %) for 3 s while running → pipe burst
+        # b1-pump-1 (rated 6 bar, 30 m³/h): pressure under half of rated while the flow surges → burst in 1 s
+        ("b1-pump-1", [(PUMP_OK, 2), (BURST, 5)], [("pump.pipe_burst", True, 3.0)]),
+        # ... and it clears when the pressure is back
         (
             "b1-pump-1",
-            [(PUMP_OK, 2), ({**PUMP_OK, "discharge_pressure_bar": 0.8}, 5)],
-            [("pump.pipe_burst", True, 5.0)],
+            [(PUMP_OK, 2), (BURST, 3), (PUMP_OK, 2)],
+            [("pump.pipe_burst", True, 3.0), ("pump.pipe_burst", False, 5.0)],
         ),
-        # 1.5 bar is 25 % of rated: low, but not a burst
+        # low pressure without a flow surge (a throttled valve, a failing sensor) is not a burst
         ("b1-pump-1", [(PUMP_OK, 2), ({**PUMP_OK, "discharge_pressure_bar": 1.5}, 10)], []),
-        # a stopped pump has no pressure, and that is fine
-        ("b1-pump-1", [({**PUMP_OK, "discharge_pressure_bar": 0.0, "running": 0}, 10)], []),
-        # the same 1.5 bar on b2-pump-1 (rated 8 bar) is below 20 %
+        # a duty pump that stops for 5 s has tripped (its zero pressure is not a burst)
         (
-            "b2-pump-1",
-            [({**PUMP_OK, "discharge_pressure_bar": 1.5}, 5)],
-            [("pump.pipe_burst", True, 3.0)],
+            "b1-pump-1",
+            [(PUMP_OK, 2), ({**PUMP_OK, "discharge_pressure_bar": 0.0, "flow_m3h": 0, "running": 0}, 10)],
+            [("pump.tripped", True, 7.0)],
+        ),
+        # running with no flow and little current for 5 s: dry run (not a burst: no flow surge)
+        ("b1-pump-1", [(PUMP_OK, 2), (DRY, 8)], [("pump.dry_run", True, 7.0)]),
+        # suction under 0.5 bar while pumping, for 10 s: cavitation
+        (
+            "b1-pump-1",
+            [(PUMP_OK, 2), ({**PUMP_OK, "suction_pressure_bar": 0.2}, 12)],
+            [("pump.cavitation", True, 12.0)],
+        ),
+        # bearing at 95 °C for a minute: overheat
+        (
+            "b1-pump-1",
+            [(PUMP_OK, 2), ({**PUMP_OK, "bearing_temp_c": 95}, 62)],
+            [("pump.overheat", True, 62.0)],
+        ),
+        # vibration above 7.1 mm/s for 30 s: bearing fault
+        (
+            "b1-pump-1",
+            [(PUMP_OK, 2), ({**PUMP_OK, "vibration_rms_mms": 8}, 32)],
+            [("pump.bearing_fault", True, 32.0)],
         ),
         # all three phases gone for 2 s → outage; back → cleared
         (
@@ -133,16 +200,49 @@ POWER_OK = {"voltage_l1_v": 229, "voltage_l2_v": 231, "voltage_l3_v": 230}
             [(POWER_OK, 1), ({"voltage_l1_v": 0, "voltage_l2_v": 3, "voltage_l3_v": 1}, 4), (POWER_OK, 1)],
             [("power.outage", True, 3.0), ("power.outage", False, 5.0)],
         ),
-        # one phase lost is not an outage of the building
-        ("b1-panel", [({**POWER_OK, "voltage_l1_v": 0}, 10)], []),
+        # one phase lost is not an outage of the building, but a phase loss (RED), and not a sag
+        (
+            "b1-panel",
+            [(POWER_OK, 1), ({**POWER_OK, "voltage_l3_v": 0}, 10)],
+            [("power.phase_loss", True, 3.0)],
+        ),
+        # every phase 17 % low for 5 s: sag; 9 % high: swell
+        (
+            "b1-panel",
+            [(POWER_OK, 1), ({k: 190 for k in POWER_OK if "voltage" in k}, 8)],
+            [("power.voltage_sag", True, 6.0)],
+        ),
+        (
+            "b1-panel",
+            [(POWER_OK, 1), ({k: 251 for k in POWER_OK if "voltage" in k}, 8)],
+            [("power.voltage_swell", True, 6.0)],
+        ),
+        # a phase current 15 % over the panel's rated 400 A for a minute: overload
+        (
+            "b1-panel",
+            [(POWER_OK, 1), ({**POWER_OK, "current_l2_a": 460}, 62)],
+            [("power.overload", True, 61.0)],
+        ),
+        # ... but a short inrush is not
+        ("b1-panel", [(POWER_OK, 1), ({**POWER_OK, "current_l2_a": 600}, 20), (POWER_OK, 5)], []),
     ],
 )
-def test_threshold_table(
+def test_composite_rules(
     asset: str, script: list[tuple[Mapping[str, float], int]], expected: list[tuple[str, bool, float]]
 ) -> None:
     findings = feed(Rules(SITE), script, asset)
     assert offsets(findings) == expected
-    assert all(f.level is Level.RED for f in findings)
+    assert all(f.level is LEVELS[f.kind] for f in findings)
+
+
+def test_a_dry_running_fire_pump_is_red() -> None:
+    findings = feed(Rules(SITE), [(PUMP_OK, 2), (DRY, 8)], "b2-fire-pump")
+    assert [(f.kind, f.level) for f in findings] == [("pump.dry_run", Level.RED)]
+
+
+def test_a_stopped_standby_pump_has_not_tripped() -> None:
+    idle = {**PUMP_OK, "flow_m3h": 0, "motor_current_a": 0, "running": 0}
+    assert feed(Rules(SITE), [(idle, 60)], "b2-fire-pump") == []
 
 
 def test_readings_of_unknown_assets_and_sites_are_ignored() -> None:
@@ -150,3 +250,208 @@ def test_readings_of_unknown_assets_and_sites_are_ignored() -> None:
     for i in range(10):
         assert rules.observe(frame(STUCK, T0_MS + i * 1000, "no-such-asset")) == []
         assert rules.observe([Reading("other-site", "b1-elev-1", "load_kg", T0_MS, 100.0)]) == []
+
+
+def test_doors_that_keep_reopening_at_a_landing_are_a_door_fault() -> None:
+    at_landing = {**AT_FLOOR, "door_open": 1}
+    script: list[tuple[Mapping[str, float], int]] = [(MOVING, 2)]
+    for _ in range(8):  # open 4 s, closed 2 s, again and again; the car never leaves
+        script += [(at_landing, 4), (AT_FLOOR, 2)]
+    findings = feed(Rules(SITE), script)
+    assert [(f.kind, f.active, f.level) for f in findings] == [("elevator.door_fault", True, Level.ORANGE)]
+    # the fifth opening (2 s moving, then 6 s per cycle) raises it
+    assert (findings[0].ts_ms - T0_MS) / 1000 == 2 + 4 * 6
+
+
+def test_a_normal_day_of_stops_is_not_a_door_fault() -> None:
+    at_landing = {**AT_FLOOR, "door_open": 1}
+    script: list[tuple[Mapping[str, float], int]] = []
+    for _ in range(20):  # travel, stop, doors open once, close
+        script += [(MOVING, 5), (at_landing, 6), (AT_FLOOR, 3)]
+    assert feed(Rules(SITE), script) == []
+
+
+def test_wear_is_predicted_with_the_date_and_the_limit() -> None:
+    rules = Rules(SITE)
+    out: list[Finding] = []
+    fast = {**MOVING, "speed_mps": 1.7}  # above 90 % of b1-elev-1's rated 1.75 m/s
+    for minute in range(3 * 24 * 60):  # three days, one frame a minute, vibration climbing 0.04 g a day
+        vibration = 0.016 + 0.04 * minute / 1440
+        out += rules.observe(frame({**fast, "vibration_rms_g": vibration}, T0_MS + minute * 60_000))
+    wear = [f for f in out if f.kind == "elevator.wear_predicted"]
+    assert wear and wear[0].active and wear[0].level is Level.YELLOW
+    detail = wear[0].detail
+    assert detail["channel"] == "vibration_rms_g" and detail["limit"] == 0.35
+    # the truth: 0.35 g is reached (0.35 - 0.016) / 0.04 = 8.35 days after T0
+    predicted_days = (detail["predicted_at_ms"] - T0_MS) / 86_400_000
+    assert predicted_days == pytest.approx(8.35, abs=0.5)
+    assert (wear[0].ts_ms - T0_MS) / 86_400_000 < 8.35 - 1  # more than a day ahead
+
+
+def test_a_silent_channel_is_a_sensor_dropout_and_clears_when_it_returns() -> None:
+    without = {k: v for k, v in MOVING.items() if k != "vibration_rms_g"}
+    findings = feed(Rules(SITE), [(MOVING, 5), (without, 70), (MOVING, 2)])
+    assert [(f.kind, f.active, f.channel, f.level) for f in findings] == [
+        ("sensor.dropout", True, "vibration_rms_g", Level.BLUE),
+        ("sensor.dropout", False, "vibration_rms_g", Level.BLUE),
+    ]
+    assert (findings[0].ts_ms - T0_MS) / 1000 == 4 + 60
+
+
+def test_a_per_asset_profile_overrides_the_kind_profile(tmp_path: Path) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        '[profile]\nkind = "elevator"\n\n[[watch]]\nfinding = "elevator.abnormal_vibration"\nlevel = "red"\n'
+        'signal = "vibration_rms_g"\ndetector = "threshold"\nparams = { above = 0.1 }\n'
+    )
+    rules = Rules(SITE, asset_profiles={"b1-elev-2": load_profile(strict)})
+    shaky = {**MOVING, "vibration_rms_g": 0.2}
+    out: list[Finding] = []
+    for i in range(5):
+        ts = T0_MS + i * 1000
+        out += rules.observe(frame(shaky, ts, "b1-elev-1") + frame(shaky, ts, "b1-elev-2"))
+    assert [(f.asset, f.kind) for f in out] == [("b1-elev-2", "elevator.abnormal_vibration")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[profile]\nkind = "boat"\n', "kind must be one of"),
+        (
+            '[profile]\nkind = "pump"\n[[watch]]\nfinding = "x"\nlevel = "red"\nsignal = "s"\n',
+            "missing 'detector'",
+        ),
+        (
+            '[profile]\nkind = "pump"\n[[watch]]\nfinding = "x"\nlevel = "red"\nsignal = "s"\ndetector = "magic"\n',
+            "unknown detector 'magic'",
+        ),
+        (
+            '[profile]\nkind = "pump"\n[[watch]]\nfinding = "x"\nlevel = "pink"\nsignal = "s"\ndetector = "threshold"\n',
+            "level must be one of",
+        ),
+        (
+            '[profile]\nkind = "pump"\n[[watch]]\nfinding = "x"\nlevel = "red"\nsignal = "s"\ndetector = "threshold"\n'
+            "params = { abvoe = 1 }\n",
+            "no parameter 'abvoe'",
+        ),
+        (
+            '[profile]\nkind = "pump"\n[[watch]]\nfinding = "x"\nlevel = "red"\nsignal = "s"\ndetector = "threshold"\n'
+            'when = ["speed >> 3"]\n',
+            "cannot read condition",
+        ),
+    ],
+)
+def test_a_bad_profile_fails_at_load_naming_the_watch(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_profile(path)
+
+
+def test_every_shipped_profile_loads_and_raises_contract_kinds_only() -> None:
+    contract = {
+        AssetKind.ELEVATOR: {"elevator.entrapment", "elevator.abnormal_vibration", "elevator.wear_predicted",
+                             "elevator.door_fault", "elevator.overspeed", "elevator.out_of_service"},
+        AssetKind.PUMP: {"pump.pipe_burst", "pump.dry_run", "pump.cavitation", "pump.wear_predicted",
+                         "pump.bearing_fault", "pump.overheat", "pump.tripped"},
+        AssetKind.POWER: {"power.outage", "power.phase_loss", "power.voltage_sag", "power.voltage_swell",
+                          "power.overload", "power.transformer_overheat"},
+    }  # fmt: skip
+    for kind in AssetKind:
+        profile = load_profile(kind.value)
+        assert profile.kind is kind
+        kinds = {w.finding for w in profile.watches}
+        assert kinds <= contract[kind] | {"sensor.stuck", "sensor.drift"}
+
+
+def test_a_site_file_can_give_an_asset_its_own_profile(tmp_path: Path) -> None:
+    (tmp_path / "strict.toml").write_text(
+        '[profile]\nkind = "elevator"\n\n[[watch]]\nfinding = "elevator.abnormal_vibration"\nlevel = "red"\n'
+        'signal = "vibration_rms_g"\ndetector = "threshold"\nparams = { above = 0.1 }\n'
+    )
+    text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('checkin_code = "B1E2-1185"', 'checkin_code = "B1E2-1185"\nprofile = "strict.toml"')
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    site = load_site(tmp_path / "site.toml", variables={"data_dir": str(tmp_path)})
+    shaky = {**MOVING, "vibration_rms_g": 0.2}
+    rules = Rules(site)
+    out: list[Finding] = []
+    for i in range(5):
+        ts = T0_MS + i * 1000
+        out += rules.observe(frame(shaky, ts, "b1-elev-1") + frame(shaky, ts, "b1-elev-2"))
+    assert [(f.asset, f.kind) for f in out] == [("b1-elev-2", "elevator.abnormal_vibration")]
+
+
+def test_a_profile_for_another_kind_of_asset_is_refused(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('checkin_code = "B1E2-1185"', 'checkin_code = "B1E2-1185"\nprofile = "pump"')
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    site = load_site(tmp_path / "site.toml", variables={"data_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="b1-elev-2: profile 'pump' is for a pump"):
+        Rules(site)
+
+
+def test_a_multivariate_watch_flags_a_broken_relation_between_channels(tmp_path: Path) -> None:
+    path = tmp_path / "pca.toml"
+    path.write_text(
+        '[profile]\nkind = "pump"\n\n[[watch]]\nfinding = "sensor.drift"\nlevel = "blue"\n'
+        'signal = ["flow_m3h", "discharge_pressure_bar"]\ndetector = "pca"\n'
+        "params = { warmup = 300, refit_every = 300 }\ndecide = { above = 50, min_duration_s = 3 }\n"
+    )
+    rules = Rules(SITE, asset_profiles={"b1-pump-1": load_profile(path)})
+    out: list[Finding] = []
+    for i in range(600):  # along the pump curve: more flow, less pressure
+        flow = 15 + 10 * ((i * 7) % 100) / 100
+        values = {"flow_m3h": flow, "discharge_pressure_bar": 7.5 - 0.06 * flow + 0.01 * ((i * 13) % 7)}
+        if i >= 500:
+            values["discharge_pressure_bar"] += (
+                0.8  # the pressure sensor reads high: every value still in range
+            )
+        out += rules.observe(frame(values, T0_MS + i * 1000, "b1-pump-1"))
+    assert [(f.kind, f.active) for f in out] == [("sensor.drift", True)]
+    assert 500 <= (out[0].ts_ms - T0_MS) / 1000 <= 505
+
+
+@pytest.mark.parametrize(
+    ("start_h", "expected"),
+    [
+        # T0 is 16:00 in Shanghai: a car parked for over an hour in the afternoon is out of service
+        (0, [("elevator.out_of_service", True)]),
+        # the same from midnight local (T0 + 8 h): a car parked at night is normal
+        (8, []),
+    ],
+)
+def test_a_car_that_stops_moving_for_hours_in_the_daytime_is_out_of_service(
+    start_h: int, expected: list[tuple[str, bool]]
+) -> None:
+    rules = Rules(SITE)
+    out: list[Finding] = []
+    t0 = T0_MS + start_h * 3_600_000
+    for i in range(1800):  # half an hour of service: a new floor every 20 s
+        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10}, t0 + i * 1000))
+    for i in range(1800, 1800 + 4500):  # then parked at floor 3 for 75 minutes
+        out += rules.observe(frame({**AT_FLOOR, "floor": 3, "load_kg": 0}, t0 + i * 1000))
+    assert [(f.kind, f.active) for f in out] == expected
+    if expected:
+        parked_s = (out[0].ts_ms - t0) / 1000 - 1800
+        assert 3600 <= parked_s <= 3700  # after an hour standing still
+
+
+def test_the_rule_state_survives_a_restart_through_pickle() -> None:
+    import pickle
+
+    rules = Rules(SITE)
+    first = feed(rules, [(MOVING, 2), (STUCK, 2)])  # stuck for 2 s of the 4 s hold
+    restored = pickle.loads(pickle.dumps(rules))
+    later = [f for r in seconds(STUCK, 4, 4) for f in restored.observe(r)]
+    assert first == [] and offsets(later) == [(ENTRAPMENT_KIND, True, 2 + ENTRAPMENT_HOLD_S)]
+
+
+def test_a_detector_parameter_out_of_range_fails_when_the_rules_start(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[profile]\nkind = "elevator"\n\n[[watch]]\nfinding = "elevator.wear_predicted"\nlevel = "yellow"\n'
+        'signal = "vibration_rms_g"\ndetector = "trend"\nparams = { limit = 0.35, window = 2 }\n'
+    )
+    with pytest.raises(ConfigError, match=r"b1-elev-1: watch 1 \(elevator.wear_predicted\): .*window"):
+        Rules(SITE, asset_profiles={"b1-elev-1": load_profile(path)})

@@ -1,0 +1,226 @@
+"""``facwatch detect``: score a recorded series causally, one channel or several channels of one machine.
+
+The detector is the multivariate one (alerts/detectors/multivariate.py; with one channel it is a robust
+z²), followed by a causal EWMA and a hysteresis decision (alerts/detectors/decide.py) whose threshold is
+calibrated on the rows the detector was fitted on. The contract (ARCHITECTURE.md): each row is scored
+before the detector learns from it, the first ``--fit-rows`` rows are only learned from, and the output
+has one row per input row, in order: ``timestamp,anomaly_score,is_anomaly`` (score in [0, 1], 0.5 at the
+decision threshold; fit and warm-up rows score 0).
+
+Speed: rows are scored in blocks against the model of the block's start and learned afterwards, with the
+blocks ending exactly where the streaming detector refits, so the result equals the point-by-point run
+(tests/alerts/test_detect_cli.py checks it) while numpy does the arithmetic; only the EWMA and hysteresis
+run per row, on plain floats.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alerts.detectors.decide import EwmaHysteresis, calibrate
+from alerts.detectors.multivariate import PCADetector
+from facwatch.errors import ConfigError
+
+TIMESTAMP_GUESSES = ("timestamp", "datetime", "time", "ts")
+
+
+class DetectInputError(ConfigError):
+    """The input CSV cannot be scored as asked (names the file, the row and the column)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """One configuration for every series (no per-file tuning). See docs/detectors.md for the choice."""
+
+    alpha: float = 0.1
+    """EWMA weight of the newest raw score (an effective window of about 2/alpha - 1 = 19 rows)."""
+    quantile: float = 0.99
+    margin: float = 1.25
+    """Threshold = margin × the quantile of the smoothed scores of the fit rows."""
+    off_ratio: float = 0.7
+    variance_kept: float = 1.0
+    refit_every: int = 64
+    learn: bool = True
+    """Keep learning after the fit rows (True), or freeze the model fitted on them (False)."""
+    accept_after: int = 900
+    """Rows of one alarm that are not learned from: a fault is not learned as the new normal, but a
+    condition that has lasted longer than this (15 min at 1 Hz) is accepted as one."""
+    memory: int = 3600
+    """At most this many past rows weigh in the model (older ones fade out at each refit)."""
+    warmup: int = 100
+    """Rows learned before scoring starts when no fit rows are given."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    scores: NDArray[np.float64]
+    flags: NDArray[np.bool_]
+    threshold: float
+
+
+def score_series(
+    values: NDArray[np.float64], fit_rows: int = 0, config: DetectConfig | None = None
+) -> Scored:
+    """Scores and decisions for every row of ``values`` (rows × channels; NaN marks a missing value)."""
+    cfg = config or DetectConfig()
+    n_rows = len(values)
+    fit = fit_rows if fit_rows > 0 else cfg.warmup
+    scores = np.zeros(n_rows)
+    flags = np.zeros(n_rows, dtype=bool)
+    finite = np.all(np.isfinite(values), axis=1)
+    fit_part = values[:fit][finite[:fit]]
+    if len(fit_part) < 2:
+        return Scored(scores, flags, math.inf)
+    detector = PCADetector(
+        variance_kept=cfg.variance_kept, warmup=len(fit_part), refit_every=cfg.refit_every, memory=cfg.memory
+    )
+    detector.fit_block(fit_part)
+    threshold = calibrate(
+        detector.score_many(fit_part), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin
+    )
+    decide = EwmaHysteresis(alpha=cfg.alpha, on=threshold, off_ratio=cfg.off_ratio)
+    row = fit
+    alarm_rows = 0
+    while row < n_rows:
+        # up to the detector's next refit: every row of the block sees the same (past-only) model
+        end = min(n_rows, row + max(1, detector.until_refit())) if cfg.learn else n_rows
+        block = values[row:end]
+        ok = finite[row:end]
+        raw = np.full(len(block), np.nan)
+        if ok.any():
+            raw[ok] = detector.score_many(block[ok])
+        learnable = ok.copy()
+        # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
+        level, active = decide.level, decide.active
+        on, off, alpha = decide.on, decide.on * decide.off_ratio, decide.alpha
+        for i, value in enumerate(raw.tolist()):
+            if value == value:  # not NaN
+                level = value if level is None else level + alpha * (value - level)
+                active = level > (off if active else on)
+            scores[row + i] = 0.0 if level is None or level <= 0 else level / (level + on)
+            flags[row + i] = active
+            alarm_rows = alarm_rows + 1 if active else 0
+            if 0 < alarm_rows <= cfg.accept_after:
+                learnable[i] = False
+        decide.level, decide.active = level, active
+        if cfg.learn and learnable.any():
+            detector.fit_block(block[learnable])
+        row = end
+    return Scored(scores, flags, threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    timestamps: list[str]
+    values: NDArray[np.float64]
+
+
+def read_table(path: Path, value_columns: Sequence[str], timestamp_column: str | None, sep: str) -> Table:
+    """The timestamp and value columns of a CSV; a clear error for a missing column or a non-number."""
+    if not value_columns:
+        raise DetectInputError("give at least one --value-column")
+    if len(sep) != 1:
+        raise DetectInputError(f"the separator must be one character, not {sep!r}")
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise DetectInputError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        reader = csv.reader(handle, delimiter=sep)
+        header = next(reader, None)
+        if header is None:
+            raise DetectInputError(f"{path}: empty file (no header row)")
+        header = [h.strip() for h in header]
+        missing = [c for c in value_columns if c not in header]
+        if missing:
+            guess = next((c for c in ";\t|," if c != sep and len(header) == 1 and c in header[0]), None)
+            hint = f"; try --sep {guess!r}" if guess else ""
+            raise DetectInputError(
+                f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(header)}; separator {sep!r}){hint}"
+            )
+        if timestamp_column is not None and timestamp_column not in header:
+            raise DetectInputError(
+                f"{path}: no timestamp column {timestamp_column!r} (columns: {', '.join(header)})"
+            )
+        ts_name = timestamp_column or next((h for h in header if h.lower() in TIMESTAMP_GUESSES), None)
+        ts_index = header.index(ts_name) if ts_name is not None else None
+        indices = [header.index(c) for c in value_columns]
+        width = max([*indices, ts_index or 0]) + 1
+        rows = [fields for fields in reader if fields]
+    if any(len(fields) < width for fields in rows):  # short rows: their missing cells are empty
+        rows = [fields + [""] * (width - len(fields)) if len(fields) < width else fields for fields in rows]
+    texts = [[fields[index] for fields in rows] for index in indices]
+    if ts_index is not None:
+        timestamps = [fields[ts_index] for fields in rows]
+    else:
+        timestamps = [str(i) for i in range(len(rows))]
+    columns = [_numbers(column, path, header[index]) for column, index in zip(texts, indices, strict=True)]
+    values = np.column_stack(columns) if columns[0].size else np.zeros((0, len(indices)))
+    return Table(timestamps, values)
+
+
+MISSING = ("", "nan", "null", "none", "na")
+
+
+def _numbers(texts: list[str], path: Path, column: str) -> NDArray[np.float64]:
+    """A column as floats (numpy parses the common case at C speed); missing values and inf are NaN."""
+    try:
+        values = np.asarray(texts, dtype=np.float64)
+    except ValueError:
+        values = np.empty(len(texts))
+        for i, text in enumerate(texts):
+            stripped = text.strip()
+            if stripped.lower() in MISSING:
+                values[i] = math.nan  # a missing value: the row is neither scored nor learned
+                continue
+            try:
+                values[i] = float(stripped)
+            except ValueError:
+                raise DetectInputError(
+                    f"{path}, line {i + 2}, column {column!r}: not a number: {stripped[:40]!r}"
+                ) from None
+    values[~np.isfinite(values)] = math.nan
+    return values
+
+
+def write_scores(path: Path, timestamps: Sequence[str], scored: Scored) -> None:
+    try:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["timestamp", "anomaly_score", "is_anomaly"])
+            writer.writerows(
+                zip(
+                    timestamps,
+                    (f"{s:.6f}" for s in scored.scores.tolist()),
+                    scored.flags.astype(int).tolist(),
+                    strict=True,
+                )
+            )
+    except OSError as exc:
+        raise DetectInputError(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+def detect_file(
+    input_path: Path,
+    value_columns: Sequence[str],
+    output_path: Path,
+    *,
+    timestamp_column: str | None = None,
+    sep: str = ",",
+    fit_rows: int = 0,
+    config: DetectConfig | None = None,
+) -> Scored:
+    """Read, score, write; returns the scores (the CLI prints a one-line summary)."""
+    if fit_rows < 0:
+        raise DetectInputError("--fit-rows must not be negative")
+    table = read_table(input_path, value_columns, timestamp_column, sep)
+    scored = score_series(table.values, fit_rows, config)
+    write_scores(output_path, table.timestamps, scored)
+    return scored

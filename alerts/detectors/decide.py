@@ -1,0 +1,65 @@
+"""Deciding, separately from scoring: smooth a raw score over the past and switch with hysteresis.
+
+A single point far from normal is usually noise; a fault is a condition that persists. An exponentially
+weighted moving average over the past only (causal) turns the raw score into evidence that accumulates,
+and a decision that switches on above ``on`` and off only below ``on × off_ratio`` does not flap around
+the threshold. ``calibrate`` sets ``on`` from scores of normal operation: a margin above a high quantile,
+so the threshold is in the units of the machine's own normal variability, not a magic number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+
+class EwmaHysteresis:
+    """Smoothed score and an on/off decision; the state is two numbers and a flag."""
+
+    def __init__(self, *, alpha: float = 0.1, on: float = 1.0, off_ratio: float = 0.7) -> None:
+        if not 0 < alpha <= 1:
+            raise ValueError("alpha must be in (0, 1]")
+        if on <= 0 or not 0 < off_ratio <= 1:
+            raise ValueError("on must be positive and off_ratio in (0, 1]")
+        self.alpha = alpha
+        self.on = on
+        self.off_ratio = off_ratio
+        # learned state
+        self.level: float | None = None
+        self.active = False
+
+    def update(self, raw: float | None) -> tuple[float | None, bool]:
+        """Take one raw score (None or NaN: no evidence, state unchanged); the smoothed score and decision."""
+        if raw is None or not math.isfinite(raw):
+            return self.level, self.active
+        self.level = raw if self.level is None else self.level + self.alpha * (raw - self.level)
+        limit = self.on * self.off_ratio if self.active else self.on
+        self.active = self.level > limit
+        return self.level, self.active
+
+    def unit_score(self) -> float:
+        """The smoothed score mapped to [0, 1): 0.5 exactly at the ``on`` threshold."""
+        if self.level is None or self.level <= 0:
+            return 0.0
+        return self.level / (self.level + self.on)
+
+
+def smooth(raw: Iterable[float], alpha: float) -> list[float]:
+    """The causal EWMA of a finite series, starting at its first value (as ``EwmaHysteresis`` does)."""
+    out: list[float] = []
+    level: float | None = None
+    for value in raw:
+        level = value if level is None else level + alpha * (value - level)
+        out.append(level)
+    return out
+
+
+def calibrate(normal_raw: Iterable[float], *, alpha: float, quantile: float, margin: float) -> float:
+    """The ``on`` threshold: ``margin`` × the ``quantile`` of the smoothed scores of normal operation."""
+    finite = [v for v in normal_raw if math.isfinite(v)]
+    if not finite:
+        raise ValueError("no finite scores of normal operation to calibrate on")
+    level = float(np.quantile(np.asarray(smooth(finite, alpha)), quantile)) * margin
+    return max(level, 1e-9)

@@ -1,0 +1,191 @@
+"""``facwatch detect``: the contract (ARCHITECTURE.md), causality, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alerts.detect import DetectConfig, score_series
+from alerts.detectors import PCADetector
+from alerts.detectors.decide import EwmaHysteresis, calibrate
+from facwatch.cli import main
+
+
+def series(n: int = 3000, seed: int = 0, fault: tuple[int, int] | None = (2000, 2300)) -> np.ndarray:
+    """Three channels that move together (flow, pressure, current); a fault breaks the relation."""
+    rng = np.random.default_rng(seed)
+    flow = 20 + 5 * np.sin(np.arange(n) / 200) + rng.normal(0, 0.3, n)
+    pressure = 8 - 0.1 * flow + rng.normal(0, 0.05, n)
+    current = 10 + 0.4 * flow + rng.normal(0, 0.1, n)
+    if fault:
+        pressure[fault[0] : fault[1]] += 0.6  # a closed valve: pressure up at the same flow, all in range
+    return np.column_stack([flow, pressure, current])
+
+
+def write_csv(
+    path: Path, values: np.ndarray, sep: str = ",", names: tuple[str, ...] = ("flow", "pressure", "current")
+) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out, delimiter=sep)
+        writer.writerow(["timestamp", *names])
+        for i, row in enumerate(values):
+            writer.writerow([f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z", *(f"{v:.4f}" for v in row)])
+    return path
+
+
+def read_out(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def detect(tmp_path: Path, src: Path, *extra: str) -> tuple[int, list[dict[str, str]]]:
+    out = tmp_path / "scores.csv"
+    args = ["detect", "--input", str(src), "--output", str(out), *extra]
+    code = main(args)
+    return code, read_out(out) if code == 0 else []
+
+
+COLUMNS = ("--value-column", "flow", "--value-column", "pressure", "--value-column", "current")
+
+
+def test_writes_one_row_per_input_row_with_the_contract_columns(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    code, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000")
+    assert code == 0
+    assert len(rows) == 3000
+    assert list(rows[0]) == ["timestamp", "anomaly_score", "is_anomaly"]
+    assert rows[5]["timestamp"] == "2025-01-01T00:00:05Z"
+    assert all(0 <= float(r["anomaly_score"]) <= 1 and r["is_anomaly"] in ("0", "1") for r in rows)
+    # the fit rows are only learned from
+    assert all(float(r["anomaly_score"]) == 0 and r["is_anomaly"] == "0" for r in rows[:1000])
+
+
+def test_flags_the_fault_and_little_else(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    _, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000")
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])
+    assert flags[2000:2300].mean() > 0.9
+    assert flags[1000:2000].mean() < 0.02 and flags[2400:].mean() < 0.02
+
+
+def test_is_causal_later_rows_do_not_change_earlier_scores() -> None:
+    values = series()
+    changed = values.copy()
+    changed[2500:] += 5.0
+    a, b = score_series(values, 1000), score_series(changed, 1000)
+    assert np.array_equal(a.scores[:2500], b.scores[:2500])
+    assert np.array_equal(a.flags[:2500], b.flags[:2500])
+
+
+@pytest.mark.parametrize("learn", [True, False])
+def test_blocks_give_the_same_result_as_point_by_point(learn: bool) -> None:
+    values = series(1500, fault=(1100, 1200))
+    cfg = DetectConfig(learn=learn, refit_every=64)
+    fast = score_series(values, 500, cfg)
+    # the reference: the streaming detector, one row at a time
+    det = PCADetector(warmup=500, refit_every=64, memory=cfg.memory)
+    for row in values[:500]:
+        det.learn_one(row)
+    on = calibrate(det.score_many(values[:500]), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin)
+    decide = EwmaHysteresis(alpha=cfg.alpha, on=on, off_ratio=cfg.off_ratio)
+    alarm = 0
+    flags = []
+    for row in values[500:]:
+        _, active = decide.update(det.score_one(row))
+        flags.append(active)
+        alarm = alarm + 1 if active else 0
+        if learn and not 0 < alarm <= cfg.accept_after:
+            det.learn_one(row)
+    assert fast.flags[500:].tolist() == flags
+
+
+def test_one_channel_and_another_separator(tmp_path: Path) -> None:
+    values = 20 + np.random.default_rng(1).normal(0, 0.3, (3000, 1))
+    values[2000:2100] += 3.0  # ten σ
+    src = write_csv(tmp_path / "in.tsv", values, sep=";", names=("flow",))
+    code, rows = detect(tmp_path, src, "--value-column", "flow", "--sep", ";", "--fit-rows", "500")
+    assert code == 0 and len(rows) == 3000
+    assert np.mean([r["is_anomaly"] == "1" for r in rows[2000:2100]]) > 0.8
+
+
+def test_without_fit_rows_it_warms_up_first(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    code, rows = detect(tmp_path, src, *COLUMNS)
+    assert code == 0
+    warmup = DetectConfig().warmup
+    assert all(r["anomaly_score"] == "0.000000" for r in rows[:warmup])
+    assert any(float(r["anomaly_score"]) > 0 for r in rows[warmup:])
+
+
+def test_missing_values_are_skipped_not_fatal(tmp_path: Path) -> None:
+    src = tmp_path / "gaps.csv"
+    lines = ["timestamp,flow"] + [f"{i},{'' if i % 100 == 7 else 20 + (i % 5) * 0.1}" for i in range(1000)]
+    src.write_text("\n".join(lines) + "\n")
+    code, rows = detect(tmp_path, src, "--value-column", "flow", "--fit-rows", "200")
+    assert code == 0 and len(rows) == 1000
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        # a column that is not there: name it, and list what is there
+        (
+            "timestamp,flow\n1,2\n",
+            ("--value-column", "pressure"),
+            "no column 'pressure' (columns: timestamp, flow",
+        ),
+        # a value that is not a number: name the line and the column
+        (
+            "timestamp,flow\n1,2\n2,abc\n",
+            ("--value-column", "flow"),
+            "line 3, column 'flow': not a number: 'abc'",
+        ),
+        # the wrong separator: say which one the header uses
+        ("timestamp;flow\n1;2\n", ("--value-column", "flow"), "try --sep ';'"),
+        # a timestamp column that is not there
+        (
+            "t,flow\n1,2\n",
+            ("--value-column", "flow", "--timestamp-column", "when"),
+            "no timestamp column 'when'",
+        ),
+        # an empty file
+        ("", ("--value-column", "flow"), "empty file"),
+        # a separator of more than one character
+        (
+            "timestamp,flow\n1,2\n",
+            ("--value-column", "flow", "--sep", ",,"),
+            "separator must be one character",
+        ),
+        # negative fit rows
+        ("timestamp,flow\n1,2\n", ("--value-column", "flow", "--fit-rows", "-1"), "must not be negative"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, args: tuple[str, ...], message: str
+) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text(content)
+    out = tmp_path / "scores.csv"
+    code = main(["detect", "--input", str(src), "--output", str(out), *args])
+    assert code == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing half-written
+
+
+def test_a_missing_input_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "detect",
+            "--input",
+            str(tmp_path / "nope.csv"),
+            "--value-column",
+            "x",
+            "--output",
+            str(tmp_path / "o.csv"),
+        ]
+    )
+    assert code == 1
+    assert "nope.csv: cannot read" in capsys.readouterr().err
