@@ -261,7 +261,15 @@ class TicketWriter:
             summary=finding.summary,
             at=when,
             staff=self.staff(asset, asset.building, when),
-            detail={"alert": aref, "ack_due": row.ack_due, "on_site_due": row.on_site_due, "opened_at": when},
+            detail={
+                "alert": aref,
+                "ack_due": row.ack_due,
+                "on_site_due": row.on_site_due,
+                "opened_at": when,
+                "channel": finding.channel,
+                "value": finding.value,
+                "readings": _readings(finding),
+            },
         )
         self.notifier.notify(conn, [notice], when)
 
@@ -386,3 +394,9 @@ class TicketWriter:
             detail={**detail, "source": row.source, "building": row.building, "opened_at": row.created_at},
         )
         self.notifier.notify(conn, [notice], now)
+
+
+def _readings(finding: Finding, most: int = 8) -> dict[str, float]:
+    """The asset's fused values when the finding was made (what the engineer wants to see first)."""
+    numbers = {k: float(v) for k, v in finding.detail.items() if isinstance(v, int | float)}
+    return dict(list(numbers.items())[:most])

@@ -20,25 +20,25 @@ import orjson
 import structlog
 
 from alerts.events import Event, EventBus
-from alerts.notify import Dispatcher
+from alerts.messages import Templates
+from alerts.notify import Dispatcher, OutboxNotifier, fallback_person
 from alerts.service import AlertService
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
 from api.server import ServerHandle, serve
 from facwatch.clock import Clock, WallClock
-from facwatch.config import Settings
-from facwatch.model import Reading, Site
+from facwatch.config import PARTS, Settings
+from facwatch.model import Finding, Reading, Site, utc_from_ms
 from facwatch.state import migrate, open_engine
 from gateway import topics
 from gateway.embedded import EmbeddedBroker
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
-from ingest.sqlite_store import SqliteStore
+from ingest.factory import open_telemetry
 
 log = structlog.get_logger("facwatch.app")
 
-PARTS = ("gateway", "alerts", "api")
 TICK_S = 0.5
 
 
@@ -62,16 +62,25 @@ class System:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = open_engine(self.settings.state_url)
         migrate(self.engine)
-        if self.settings.telemetry.backend != "sqlite":
-            raise NotImplementedError("the InfluxDB telemetry store comes with the ingest issue")
-        self.store = SqliteStore(
-            self.settings.telemetry_path, retention_days=self.settings.telemetry.retention_days
+        self.telemetry = open_telemetry(
+            self.settings, self.site, clock=self.clock, on_finding=self._on_finding
         )
+        self.store = self.telemetry.reader
         self.dead_letters = DeadLetterStore(self.settings.data_dir / "deadletters.db")
         self.tokens = TokenStore(self.engine)
-        self.dispatcher = Dispatcher(self.engine)
-        self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus)
-        self._closers += [self.store.close, self.dead_letters.close, self.engine.dispose]
+        templates = Templates(self.settings.notify.template_dir)
+        notifier = OutboxNotifier(self.site, settings=self.settings.notify, templates=templates)
+        self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus, notifier=notifier)
+        # An undelivered RED becomes a finding of the alert engine, and goes to the fallback person.
+        self.dispatcher = Dispatcher(
+            self.engine,
+            site=self.site,
+            settings=self.settings.notify,
+            templates=templates,
+            fallback=fallback_person(self.site),
+            on_findings=self.alerts.observe_findings,
+        )
+        self._closers += [self.telemetry.close, self.dead_letters.close, self.engine.dispose]
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -86,15 +95,19 @@ class System:
             self.gateway = Gateway(
                 self.settings.mqtt,
                 self.site,
-                self.store,
+                self.telemetry.sink,
                 self.dead_letters,
                 on_batch=on_batch,
+                on_findings=self.alerts.observe_findings if "alerts" in self.parts else None,
                 clock=self.clock,
             )
+            self.telemetry.start()
             self.gateway.start()
             self.bus.listen(self._publish_alert_change)
         if "alerts" in self.parts:
             self._spawn("ticker", self._tick_loop)
+            # Its own thread: a slow notification receiver never delays the SLA clocks.
+            self._spawn("notify", self._notify_loop)
         if "api" in self.parts:
             services = ApiServices(
                 site=self.site,
@@ -118,6 +131,8 @@ class System:
             thread.join(timeout=10)
         if "alerts" in self.parts:
             self._tick_once()  # a last look at the clocks and the outbox
+            self._deliver_once()
+            self.dispatcher.close()
         self.bus.close()  # ends the event streams, so the API stops without cutting them off
         if self.api is not None:
             self.api.stop()
@@ -136,8 +151,22 @@ class System:
 
     # --- wiring ----------------------------------------------------------------------------------------
 
+    def _on_finding(self, finding: Finding) -> None:
+        """Data-path findings (the spool nearly full): logged, to the alert engine, on the event bus."""
+        log.error("datapath", kind=finding.kind, active=finding.active, summary=finding.summary)
+        if "alerts" in self.parts:
+            self.alerts.observe_findings([finding])
+        data = {
+            "site": finding.site,
+            "kind": finding.kind,
+            "active": finding.active,
+            "summary": finding.summary,
+        }
+        self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
+
     def _on_batch(self, readings: Sequence[Reading]) -> None:
-        self.alerts.observe(readings)
+        # The wall clock tells a replay (old readings) from current data: alerts/alerting.py.
+        self.alerts.observe(readings, now=self.clock.now())
 
     def _publish_alert_change(self, event: Event) -> None:
         if event.type != "alert" or self.gateway is None:
@@ -159,9 +188,18 @@ class System:
         now = self.clock.now()
         try:
             self.alerts.tick(now)
-            self.dispatcher.deliver_pending(now)
         except Exception:
             log.exception("tick failed")
+
+    def _notify_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            self._deliver_once()
+
+    def _deliver_once(self) -> None:
+        try:
+            self.dispatcher.deliver_pending(self.clock.now())
+        except Exception:
+            log.exception("notification delivery failed")
 
 
 def build(

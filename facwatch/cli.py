@@ -10,20 +10,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import orjson
 import structlog
 
-from api.auth import TokenStore
 from facwatch import __version__, logs
-from facwatch.app import PARTS, System, build
 from facwatch.clock import Clock, ScaledClock, WallClock
-from facwatch.config import load_settings, load_site
+from facwatch.config import PARTS, load_settings, load_site
 from facwatch.errors import FacwatchError
 from facwatch.model import ms_from_utc
-from facwatch.state import migrate, open_engine
-from simulator.publisher import run_publisher
-from simulator.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from api.auth import TokenStore
 
 log = structlog.get_logger("facwatch.cli")
 
@@ -75,7 +74,40 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, default=None)
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--out", type=Path, default=None, help="write CSV files and labels.jsonl here")
+    simulate.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: on a TTY)",
+    )
+    load = simulate.add_argument_group("load mode (benchmarks; prints a JSON report of what was sent)")
+    load.add_argument("--load", action="store_true", help="publish synthetic load instead of a site")
+    load.add_argument("--assets", type=int, default=1000)
+    load.add_argument("--rate", type=float, default=1.0, help="readings per second per asset")
+    load.add_argument("--processes", type=int, default=1)
+    load.add_argument("--batch", type=int, default=1, help="readings per message (a JSON array when > 1)")
+    load.add_argument("--qos", type=int, choices=(0, 1), default=1)
+    load.add_argument("--site-id", default="load")
     simulate.set_defaults(func=cmd_simulate)
+
+    detect = sub.add_parser("detect", help="score a recorded CSV series causally (anomaly score per row)")
+    detect.add_argument("--input", type=Path, required=True, help="CSV file to score")
+    detect.add_argument(
+        "--value-column", action="append", required=True, help="a channel to score (repeat for several)"
+    )
+    detect.add_argument(
+        "--timestamp-column", default=None, help="default: timestamp/datetime/time if present"
+    )
+    detect.add_argument("--sep", default=",", help="field separator (default ,)")
+    detect.add_argument("--fit-rows", type=int, default=0, help="first N rows are only learned from")
+    detect.add_argument("--output", type=Path, required=True, help="CSV: timestamp,anomaly_score,is_anomaly")
+    detect.set_defaults(func=cmd_detect)
+
+    broker = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for a site")
+    broker.add_argument("--site", required=True, help="site file, or demo")
+    broker.add_argument("--out", type=Path, required=True, help="directory for facwatch.passwd/.acl")
+    broker.add_argument("--gateway-user", default="facwatch-gateway", help="the gateway's MQTT user name")
+    broker.set_defaults(func=cmd_broker_config)
 
     token = sub.add_parser("token", help="create or revoke API tokens")
     token.add_argument("--config", type=Path, default=None)
@@ -111,6 +143,10 @@ class _Stopper:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from facwatch.app import build
+    from simulator.publisher import run_publisher
+    from simulator.scenario import load_scenario
+
     settings = load_settings(data_dir=args.data_dir, api={"port": args.port})
     logs.configure(settings.log_format, settings.log_level)
     data_dir = settings.data_dir.resolve()
@@ -162,6 +198,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from facwatch.app import System, build
+
     settings = load_settings(args.config)
     logs.configure(settings.log_format, settings.log_level)
     site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
@@ -179,9 +217,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulator.cli import simulate
+    from simulator.cli import simulate, simulate_load
 
     logs.configure()
+    if args.load:
+        return simulate_load(
+            args.broker,
+            assets=args.assets,
+            rate=args.rate,
+            processes=args.processes,
+            batch=args.batch,
+            qos=args.qos,
+            duration=60.0 if args.duration is None else args.duration,
+            site_id=args.site_id,
+        )
     return simulate(
         site=args.site,
         scenario=args.scenario,
@@ -190,10 +239,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         duration=args.duration,
         seed=args.seed,
         out=args.out,
+        progress=args.progress,
     )
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from alerts.detect import detect_file
+
+    sep = "\t" if args.sep in ("\\t", "tab") else args.sep
+    scored = detect_file(
+        args.input,
+        args.value_column,
+        args.output,
+        timestamp_column=args.timestamp_column,
+        sep=sep,
+        fit_rows=args.fit_rows,
+    )
+    flagged = int(scored.flags.sum())
+    print(f"{len(scored.flags)} rows scored, {flagged} flagged anomalous; wrote {args.output}")
+    return 0
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from gateway.broker_config import write_broker_config
+
+    site = load_site(args.site, {"data_dir": str(args.out)})  # placeholders only matter to notify URLs
+    result = write_broker_config(site, args.out, gateway_user=args.gateway_user)
+    print(f"wrote {result.passwd} and {result.acl} for {result.users} users ({result.new_users} new)")
+    print(f"passwords are in {result.credentials} (mode 0600); see docs/ingest.md for mosquitto.conf")
+    return 0
+
+
 def _token_store(args: argparse.Namespace) -> TokenStore:
+    from api.auth import TokenStore
+    from facwatch.state import migrate, open_engine
+
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = load_settings(args.config, **overrides)
     engine = open_engine(settings.state_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -17,9 +18,26 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from facwatch.errors import ConfigError
-from facwatch.model import Asset, AssetKind, Building, OwnerGroup, Person, Site
+from facwatch.model import (
+    AlertPolicy,
+    AlertRule,
+    Asset,
+    AssetKind,
+    Building,
+    Level,
+    OwnerGroup,
+    Person,
+    RotaEntry,
+    Site,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LANGS = ("zh", "en", "zh+en", "en+zh")
+"""Languages of notifications (alerts/templates/<lang>/); ``zh+en`` sends both in one message."""
+
+
+PARTS = ("gateway", "alerts", "api")
+"""The parts of the system ``facwatch run --only`` can choose."""
 
 
 class MqttSettings(BaseModel):
@@ -37,6 +55,19 @@ class MqttSettings(BaseModel):
     unknown_channels: Literal["reject", "accept"] = "accept"
 
 
+class SpoolSettings(BaseModel):
+    """The durable spool in front of a remote telemetry store (ingest/spool.py, docs/ingest.md)."""
+
+    enabled: bool = True
+    """Used with the ``influxdb`` backend (a local SQLite store has nothing to spool for)."""
+    path: Path | None = None
+    """Default: DATA_DIR/spool.db."""
+    max_mb: float = Field(default=1024.0, gt=0)
+    """At this size the gateway stops acknowledging (back-pressure onto the broker); nothing is dropped."""
+    alert_ratio: float = Field(default=0.8, gt=0, le=1)
+    """From this fill on, a ``datapath.spool_nearly_full`` finding is raised."""
+
+
 class TelemetrySettings(BaseModel):
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     sqlite_path: Path | None = None
@@ -46,6 +77,13 @@ class TelemetrySettings(BaseModel):
     influx_token: str | None = None
     influx_org: str | None = None
     influx_bucket: str | None = None
+    influx_batch_lines: int = Field(default=5_000, ge=1)
+    """Line-protocol lines per write request."""
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+    influx_gzip: bool = True
+    influx_retries: int = Field(default=2, ge=0)
+    """HTTP retries of one write before the batch goes to the spool."""
+    spool: SpoolSettings = SpoolSettings()
 
 
 class StateSettings(BaseModel):
@@ -82,6 +120,37 @@ class SlaSettings(BaseModel):
     """Normal operation this long clears a firing alert."""
 
 
+class NotifySettings(BaseModel):
+    """The notification outbox and its delivery (alerts/notify.py, docs/notifications.md)."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Per target and attempt; a send still running then counts as failed (outcome unknown) and is retried."""
+    workers: int = Field(default=8, ge=1, le=64)
+    """Sends in flight at once (a bounded pool)."""
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_s: float = Field(default=5.0, gt=0)
+    backoff_cap_s: float = Field(default=600.0, gt=0)
+    red_channels: int = Field(default=2, ge=1)
+    """A RED message goes to this many of a person's channels at once; others go to the first only."""
+    undelivered_s: float = Field(default=30.0, gt=0)
+    """A RED message not delivered on any channel this long raises ``notify.undelivered`` and goes to the
+    fallback person."""
+    group_wait_s: float = Field(default=10.0, ge=0)
+    """Messages to one recipient within this window go out as one (storm control, merged updates)."""
+    group_wait_red_s: float = Field(default=2.0, ge=0)
+    """The same for RED: short, so that a RED reaches people within seconds."""
+    owner_levels: list[Literal["red", "orange", "yellow", "blue"]] = ["red", "orange"]
+    """Alert levels the owners of the building hear about (opened, progress, plan B, all-clear, follow-up)."""
+    quiet_hours: bool = True
+    quiet_start: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_end: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    """Owners' quiet hours in the site's time zone; non-urgent owner messages wait for a morning digest."""
+    template_dir: Path | None = None
+    """A directory with zh/ and en/ templates that override the shipped ones file by file."""
+    board_url: str | None = None
+    """The board's address, for ticket links in engineers' messages (``{board_url}#ticket=T-000001``)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACWATCH_", env_nested_delimiter="__", extra="forbid")
 
@@ -95,6 +164,7 @@ class Settings(BaseSettings):
     state: StateSettings = StateSettings()
     api: ApiSettings = ApiSettings()
     sla: SlaSettings = SlaSettings()
+    notify: NotifySettings = NotifySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -168,6 +238,17 @@ def load_site(source: str | Path, variables: dict[str, str] | None = None) -> Si
     return parse_site(data, origin, variables or {})
 
 
+def _asset_profile(raw: Any, origin: str, aid: str) -> str | None:
+    """A per-asset detector profile: a shipped name, or a .toml path (relative to the site file)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(f"{origin}: asset {aid}: profile must be a profile name or a .toml path")
+    if raw.endswith(".toml") and not Path(raw).is_absolute() and Path(origin).suffix == ".toml":
+        return str(Path(origin).parent / raw)
+    return raw
+
+
 def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> Site:
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"{origin}: {msg}")
@@ -184,6 +265,20 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
             return tuple(u.format(**variables) for u in raw)
         except KeyError as exc:
             raise fail(f"{what}.notify uses an unknown placeholder {exc}") from exc
+
+    def lang(value: Any, what: str) -> str:
+        if value not in LANGS:
+            raise fail(f"{what}: lang must be one of {', '.join(LANGS)}, got {value!r}")
+        return str(value)
+
+    def owner_assets(o: dict[str, Any]) -> tuple[str, ...]:
+        chosen = o.get("assets", [])
+        known = {a.id: a.building for a in assets}
+        for aid in chosen:
+            if known.get(aid) != o["building"]:
+                where = f"owner group {o.get('name')!r}: asset {aid!r}"
+                raise fail(f"{where} is not in building {o['building']!r}")
+        return tuple(chosen)
 
     head = data.get("site")
     if not isinstance(head, dict):
@@ -215,6 +310,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
                 interval_s=float(raw.get("interval_s", 1.0)),
                 rated={str(k): float(v) for k, v in rated.items()},
                 checkin_code=str(raw.get("checkin_code", "")),
+                profile=_asset_profile(raw.get("profile"), origin, aid),
             )
         )
     if len({a.id for a in assets}) != len(assets):
@@ -225,6 +321,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
             name=str(p.get("name", p.get("id"))),
             role=str(p.get("role", "engineer")),
             notify=urls(p.get("notify", []), f"person {p.get('id')}"),
+            lang=lang(p.get("lang", "zh"), f"person {p.get('id')}"),
         )
         for p in data.get("people", [])
     )
@@ -237,6 +334,8 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
                 building=o["building"],
                 name=str(o.get("name", o["building"])),
                 notify=urls(o.get("notify", []), f"owner group {o.get('name')}"),
+                lang=lang(o.get("lang", "zh"), f"owner group {o.get('name')}"),
+                assets=owner_assets(o),
             )
         )
     chain = tuple(data.get("escalation", {}).get("chain", []))
@@ -244,6 +343,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
     for pid in chain:
         if pid not in person_ids:
             raise fail(f"escalation chain names unknown person {pid!r}")
+    rota, fallback, day_hours = _parse_rota(data, person_ids, building_ids, fail)
     return Site(
         id=ident(head.get("id"), "site id"),
         name=str(head.get("name", head.get("id"))),
@@ -253,4 +353,86 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         people=people,
         owners=tuple(owners),
         on_call=chain,
+        alerts=_parse_alert_policy(data.get("alerts", {}), {a.id for a in assets}, fail),
+        rota=rota,
+        fallback=fallback,
+        day_hours=day_hours,
     )
+
+
+def _parse_alert_policy(raw: Any, asset_ids: set[str], fail: Callable[[str], ConfigError]) -> AlertPolicy:
+    """The ``[alerts]`` table (docs/alerts.md): numbers with their defaults, and ``[[alerts.rules]]``."""
+    if not isinstance(raw, dict):
+        raise fail("[alerts] must be a table")
+    numbers = {"flap_cycles", "flap_window_s", "recurrence_count", "recurrence_window_days"}
+    numbers |= {"recurrence_deadline_h", "lateness_s", "close_hold_s"}
+    unknown = set(raw) - numbers - {"rules"}
+    if unknown:
+        raise fail(f"[alerts] has unknown keys {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key in numbers & set(raw):
+        value = raw[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise fail(f"alerts.{key} must be a positive number, got {value!r}")
+        values[key] = int(value) if key in ("flap_cycles", "recurrence_count") else float(value)
+    rules: list[AlertRule] = []
+    for i, rule in enumerate(raw.get("rules", [])):
+        where = f"alerts.rules[{i}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("kind"), str) or not rule["kind"]:
+            raise fail(f"{where} needs a kind (a finding kind or a prefix ending in *)")
+        extra = set(rule) - {"kind", "asset", "level", "pending_s", "hold_s"}
+        if extra:
+            raise fail(f"{where} has unknown keys {sorted(extra)}")
+        asset = rule.get("asset")
+        if asset is not None and asset not in asset_ids:
+            raise fail(f"{where}: unknown asset {asset!r}")
+        try:
+            level = None if rule.get("level") is None else Level(rule["level"])
+        except ValueError as exc:
+            raise fail(f"{where}: level must be red, orange, yellow or blue, got {rule['level']!r}") from exc
+        seconds: dict[str, float | None] = {}
+        for key in ("pending_s", "hold_s"):
+            value = rule.get(key)
+            if value is not None and (not isinstance(value, int | float) or value < 0):
+                raise fail(f"{where}: {key} must be a number of seconds >= 0, got {value!r}")
+            seconds[key] = None if value is None else float(value)
+        rules.append(AlertRule(kind=rule["kind"], asset=asset, level=level, **seconds))
+    return AlertPolicy(rules=tuple(rules), **values)
+
+
+def _parse_rota(
+    data: dict[str, Any], person_ids: set[str], building_ids: set[str], fail: Callable[[str], ConfigError]
+) -> tuple[tuple[RotaEntry, ...], str | None, tuple[int, int]]:
+    """``[[rota]]`` entries, ``[escalation] fallback`` and ``day_start``/``day_end`` (``"08:00"``)."""
+    entries: list[RotaEntry] = []
+    for i, raw in enumerate(data.get("rota", [])):
+        where = f"rota[{i}]"
+        for key in ("day", "night"):
+            if raw.get(key) not in person_ids:
+                raise fail(f"{where}: {key} names unknown person {raw.get(key)!r}")
+        building = raw.get("building")
+        if building is not None and building not in building_ids:
+            raise fail(f"{where}: unknown building {building!r}")
+        try:
+            kind = None if raw.get("asset_kind") is None else AssetKind(raw["asset_kind"])
+        except ValueError as exc:
+            raise fail(f"{where}: unknown asset_kind {raw.get('asset_kind')!r}") from exc
+        entries.append(RotaEntry(day=raw["day"], night=raw["night"], building=building, asset_kind=kind))
+    escalation = data.get("escalation", {})
+    fallback = escalation.get("fallback")
+    if fallback is not None and fallback not in person_ids:
+        raise fail(f"escalation fallback names unknown person {fallback!r}")
+
+    def hour(key: str, default: int) -> int:
+        value = escalation.get(key)
+        if value is None:
+            return default
+        match = re.fullmatch(r"(\d{1,2}):00", str(value))
+        if match is None or not 0 <= int(match.group(1)) <= 24:
+            raise fail(f'escalation.{key} must be a whole hour like "08:00", got {value!r}')
+        return int(match.group(1))
+
+    day = (hour("day_start", 8), hour("day_end", 20))
+    if day[0] >= day[1]:
+        raise fail("escalation.day_start must be before day_end")
+    return tuple(entries), fallback, day
