@@ -30,6 +30,7 @@ from alerts.policy import HoldReason, KindPolicy
 from alerts.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
+    DATAPATH_ASSET,
     AlertState,
     Asset,
     AssetKind,
@@ -57,6 +58,7 @@ class AlertWriter:
         self.tickets = tickets
         self.motion = motion
         self._streams: dict[str, tuple[datetime, int]] = {}
+        self._datapath = Asset(DATAPATH_ASSET, AssetKind.SYSTEM, "", "facwatch 数据通道 facwatch data path")
         """Per asset: when its newest data arrived (wall clock) and that data's event time (ms)."""
         # Built once: these two run on every batch (building a statement costs more than running it).
         self._pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
@@ -70,6 +72,12 @@ class AlertWriter:
             )
         )
 
+    def asset_of(self, asset_id: str) -> Asset | None:
+        """The site's asset, or the data path's pseudo asset (site-level findings such as a full spool)."""
+        if asset_id == DATAPATH_ASSET:
+            return self._datapath
+        return self.site.asset(asset_id)
+
     def policy_for(self, asset: Asset, kind: str, level: Level) -> KindPolicy:
         return policy.resolve(self.site.alerts, asset.id, kind, level, self.sla.resolve_hold_s)
 
@@ -79,7 +87,7 @@ class AlertWriter:
     # --- findings -------------------------------------------------------------------------------------
 
     def apply(self, conn: Connection, finding: Finding, changes: Changes, wall_now: datetime | None) -> None:
-        asset = self.site.asset(finding.asset)
+        asset = self.asset_of(finding.asset)
         if asset is None or finding.site != self.site.id:
             return
         when = utc_from_ms(finding.ts_ms)
@@ -193,7 +201,7 @@ class AlertWriter:
         for row in list(conn.execute(self._pending_q)):
             if row.asset in replaying:
                 continue
-            asset = self.site.asset(row.asset)
+            asset = self.asset_of(row.asset)
             held = _finding_of(row, self.site.id)
             since = _since(row)
             if asset is None:
@@ -375,7 +383,7 @@ class AlertWriter:
         rows = conn.execute(self._cleared_q)
         rules = self.site.alerts
         for row in list(rows):
-            asset = self.site.asset(row.asset)
+            asset = self.asset_of(row.asset)
             cleared = utc(row.cleared_at)
             if asset is None or cleared is None:
                 continue
@@ -434,7 +442,7 @@ class AlertWriter:
             )
         )
         for row in list(rows):
-            asset = self.site.asset(row.asset)
+            asset = self.asset_of(row.asset)
             if asset is None:
                 continue
             conn.execute(

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from alerts.detectors import AdaptiveBaseline, Cusum, PageHinkley, PCADetector, SpectralDetector
 from alerts.detectors.profile import Profile, Watch, load_profile
 from facwatch.errors import ConfigError
-from facwatch.model import Asset, AssetKind, Finding, Level, Reading, Site
+from facwatch.model import MACHINE_KINDS, Asset, AssetKind, Finding, Level, Reading, Site
 
 ENTRAPMENT_KIND = "elevator.entrapment"
 ENTRAPMENT_LOAD_KG = 20.0
@@ -196,7 +196,7 @@ SIGNALS: Mapping[str, Signal] = {
 
 
 def default_profiles() -> dict[AssetKind, Profile]:
-    return {kind: load_profile(kind.value) for kind in AssetKind}
+    return {kind: load_profile(kind.value) for kind in MACHINE_KINDS}
 
 
 @dataclass

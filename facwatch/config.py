@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from facwatch.errors import ConfigError
 from facwatch.model import (
+    MACHINE_KINDS,
     AlertPolicy,
     AlertRule,
     Asset,
@@ -293,6 +294,8 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         aid = ident(raw.get("id"), "asset id")
         try:
             kind = AssetKind(raw.get("kind"))
+            if kind not in MACHINE_KINDS:
+                raise ValueError(kind)
         except ValueError as exc:
             raise fail(f"asset {aid}: unknown kind {raw.get('kind')!r}") from exc
         building = raw.get("building")

@@ -20,6 +20,15 @@ class AssetKind(StrEnum):
     ELEVATOR = "elevator"
     PUMP = "pump"
     POWER = "power"
+    SYSTEM = "system"
+    """facwatch itself (its data path): never in a site file; alerts about it live on ``DATAPATH_ASSET``."""
+
+
+MACHINE_KINDS = (AssetKind.ELEVATOR, AssetKind.PUMP, AssetKind.POWER)
+"""The kinds a site file may list, each with its standard channels and detector profile."""
+
+DATAPATH_ASSET = "datapath"
+"""The pseudo asset of site-level findings about facwatch's own data path (e.g. the spool nearly full)."""
 
 
 class Level(StrEnum):

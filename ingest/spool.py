@@ -29,7 +29,7 @@ import orjson
 import structlog
 
 from facwatch.clock import Clock, WallClock
-from facwatch.model import Finding, Level, Reading, ReadingSink, ms_from_utc
+from facwatch.model import DATAPATH_ASSET, Finding, Level, Reading, ReadingSink, ms_from_utc
 from ingest import metrics
 from ingest.errors import StoreUnavailable
 from ingest.sqlite_db import Database
@@ -37,8 +37,6 @@ from ingest.sqlite_db import Database
 log = structlog.get_logger("facwatch.spool")
 
 FINDING_KIND = "datapath.spool_nearly_full"
-DATAPATH_ASSET = "datapath"
-"""The pseudo-asset that data-path findings are about."""
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS spool (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

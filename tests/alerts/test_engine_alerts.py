@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from alerts import store
 from alerts.ports import ActionRequest
 from facwatch.model import (
+    DATAPATH_ASSET,
     AlertPolicy,
     AlertRule,
     AlertState,
@@ -304,3 +305,22 @@ def test_the_rota_names_who_is_told_first(engine: Engine, site: Site) -> None:
     h.feed(STUCK, 5 * 3600, 6, asset="b2-elev-1")  # 21:00: night duty
     assert [[p.id for p in n.staff] for n in h.kinds("opened")] == [["eng-wang"], ["sup-li"]]
     assert timedelta(0) < h.at(5 * 3600) - T0
+
+
+def test_the_spool_nearly_full_opens_a_data_path_alert_that_tells_staff_and_never_owners(
+    engine: Engine, site: Site
+) -> None:
+    h = Harness(engine, site)
+    fire(h, DATAPATH_ASSET, "datapath.spool_nearly_full", 0, level=Level.ORANGE)
+    (alert,) = h.service.list_alerts().items
+    assert (alert.asset, alert.kind, alert.state) == (
+        DATAPATH_ASSET,
+        "datapath.spool_nearly_full",
+        AlertState.FIRING,
+    )
+    assert alert.ticket_id is not None
+    told = h.notified()
+    assert told and all(audience != "owners" for audience, _ in told)
+    fire(h, DATAPATH_ASSET, "datapath.spool_nearly_full", 60, active=False, level=Level.ORANGE)
+    h.service.tick(h.at(3600))
+    assert h.service.get_alert(alert.id).state is AlertState.RESOLVED
