@@ -41,7 +41,7 @@ from alerts.detectors.stuck import StuckDetector
 from alerts.detectors.threshold import ThresholdDetector
 from alerts.detectors.trend import TrendDetector
 from facwatch.errors import ConfigError
-from facwatch.model import Asset, AssetKind, Level
+from facwatch.model import MACHINE_KINDS, Asset, AssetKind, Level
 
 DETECTORS: Mapping[str, type] = {
     "threshold": ThresholdDetector,
@@ -187,9 +187,11 @@ def parse_profile(data: Mapping[str, Any], origin: str) -> Profile:
     head = data.get("profile", {})
     try:
         kind = AssetKind(head.get("kind", ""))
+        if kind not in MACHINE_KINDS:
+            raise ValueError(kind)
     except ValueError:
         raise ConfigError(
-            f"{origin}: [profile] kind must be one of {', '.join(k.value for k in AssetKind)}"
+            f"{origin}: [profile] kind must be one of {', '.join(k.value for k in MACHINE_KINDS)}"
         ) from None
     watches = tuple(_watch(raw, f"{origin}, watch {i + 1}") for i, raw in enumerate(data.get("watch", [])))
     dropout = head.get("dropout_after_s")
