@@ -1,8 +1,9 @@
 """The alert engine's tables in the state database (SQLAlchemy Core).
 
-Migrations: ``facwatch/migrations/versions/0001_alerts.py`` and ``0003_engine.py`` create exactly these tables. Every time is
-stored in UTC (SQLite keeps it naive; ``utc`` puts the zone back on read). Ids are integers here and
-``A-000123`` / ``T-000045`` outside (``alert_ref``, ``ticket_ref``).
+Migrations: ``facwatch/migrations/versions/0001_alerts.py`` and ``0003_engine.py`` create exactly these tables,
+``0006_indexes.py`` the list indexes. Every time is stored in UTC (SQLite keeps it naive; ``utc`` puts the
+zone back on read). Ids are integers here and ``A-000123`` / ``T-000045`` outside (``alert_ref``,
+``ticket_ref``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ Index(
 Index("ix_alerts_opened_at", alerts.c.opened_at)
 Index("ix_alerts_asset_kind", alerts.c.site, alerts.c.asset, alerts.c.kind, alerts.c.opened_at)
 
+# The alert list's order (firing first, worst level first, newest first) as keys that all sort descending,
+# so one index serves the order and the keyset cursor (0006_indexes). The query must use these very
+# expressions (``alerts.store``): the databases match an expression index by its text.
+FIRING_KEY_SQL = "CASE WHEN state = 'firing' THEN 1 ELSE 0 END"
+LEVEL_KEY_SQL = (
+    "CASE level WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 WHEN 'blue' THEN 1 ELSE 0 END"
+)
+Index(
+    "ix_alerts_list", text(f"({FIRING_KEY_SQL})"), text(f"({LEVEL_KEY_SQL})"), alerts.c.opened_at, alerts.c.id
+)
+
 tickets = Table(
     "tickets",
     metadata,
@@ -106,6 +118,9 @@ tickets = Table(
 )
 Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_asset_state", tickets.c.site, tickets.c.asset, tickets.c.state)
+# The ticket list's order (newest first) and its keyset cursor, without and with a state filter (0006).
+Index("ix_tickets_list", tickets.c.created_at, tickets.c.id)
+Index("ix_tickets_state_list", tickets.c.state, tickets.c.created_at, tickets.c.id)
 
 ticket_alerts = Table(
     "ticket_alerts",

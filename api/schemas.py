@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from operator import attrgetter
+from typing import Annotated, Generic, Literal, TypeVar, get_args
 
 import orjson
 from fastapi import Response
@@ -45,7 +46,8 @@ ALERT_EXAMPLE: dict[str, JsonValue] = {
     "level": "red", "state": "firing", "summary": "car stopped between floors with the alarm pressed",
     "opened_at": "2024-05-01T08:00:00Z", "updated_at": "2024-05-01T08:00:05Z", "resolved_at": None,
     "ticket_id": "T7", "count": 1, "acknowledged_at": None, "acknowledged_by": None, "escalation_step": 0,
-    "silenced_until": None, "silence_reason": None,
+    "silenced_until": None, "silence_reason": None, "suppressed_by": None, "flapping": False, "late": False,
+    "predicted_at": None,
 }  # fmt: skip
 SLA_ROW_EXAMPLE: dict[str, JsonValue] = {
     "site": "lakeside", "level": "red", "tickets": 3, "acknowledged": 3, "arrived": 3, "fixed": 3,
@@ -93,14 +95,19 @@ class AlertOut(BaseModel):
     escalation_step: int
     silenced_until: datetime | None = Field(default=None, description="Nobody is notified until then")
     silence_reason: str | None = None
+    suppressed_by: str | None = Field(
+        default=None, description="The alert that explains this one (a power outage in its building)"
+    )
+    flapping: bool = Field(default=False, description="Opened and cleared repeatedly: held open, told once")
+    late: bool = Field(default=False, description="Arrived late and had already cleared: recorded only")
+    predicted_at: datetime | None = Field(default=None, description="A predicted failure's date")
 
     model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertOut:
-        # One mapping for the API and the event stream: alerts.store.alert_json (plus the silence).
-        silence = {"silenced_until": alert.silenced_until, "silence_reason": alert.silence_reason}
-        return cls.model_validate({**alert_json(alert), **silence})
+        # One mapping for the API and the event stream: alerts.store.alert_json.
+        return cls.model_validate(alert_json(alert))
 
 
 class DeadlinesOut(BaseModel):
@@ -151,50 +158,60 @@ class TicketOut(BaseModel):
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketOut:
-        # One mapping for the API and the event stream: alerts.store.ticket_json (plus the newer fields).
-        return cls.model_validate({**ticket_json(ticket), **_ticket_extras(ticket)})
-
-
-def _ticket_extras(ticket: Ticket) -> dict[str, object]:
-    return {
-        "source": ticket.source,
-        "unit": ticket.unit,
-        "category": ticket.category,
-        "description": ticket.description,
-        "photo_urls": list(ticket.photo_urls),
-        "location": ticket.location,
-        "progress_percent": ticket.progress_percent,
-        "eta": _iso(ticket.eta),
-        "closed_at": _iso(ticket.closed_at),
-    }
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else as_utc(when).isoformat().replace("+00:00", "Z")
+        # One mapping for the API and the event stream: alerts.store.ticket_json.
+        return cls.model_validate(ticket_json(ticket))
 
 
 # --- the fast path of the big lists --------------------------------------------------------------------
 # A page of 100 alerts validated by pydantic twice (building the model, then FastAPI checking it against
 # the response model) costs more than the query. The lists serialise our own domain values, which need no
-# validation, straight to JSON with exactly the fields of the documented schema (a test holds them equal).
+# validation, straight to JSON with exactly the fields of the documented schema (a test holds them equal),
+# and leave datetimes and enums to orjson (in C): UTC datetimes come out as ``...Z`` exactly as
+# ``alerts.store.alert_json`` writes them, enums as their values, tuples as lists.
+
+_ALERT_FIELDS = tuple(AlertOut.model_fields)
+_TICKET_FIELDS = tuple(TicketOut.model_fields)
+_alert_values = attrgetter(*_ALERT_FIELDS)
+_ticket_values = attrgetter(*_TICKET_FIELDS)
+_DEADLINES = ("acknowledge", "on_site", "fixed")
+_deadline_values = attrgetter(*_DEADLINES)
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+def _times(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` that hold a time (``datetime`` or ``datetime | None``)."""
+    fields = model.model_fields.items()
+    return tuple(name for name, f in fields if f.annotation is datetime or datetime in get_args(f.annotation))
+
+
+_ALERT_TIMES = _times(AlertOut)
+_TICKET_TIMES = _times(TicketOut)
+
+
+def _in_utc(data: dict[str, object], times: tuple[str, ...]) -> dict[str, object]:
+    """The datetimes of ``data`` in UTC (what orjson writes as ``...Z``); domain values mostly are."""
+    for name in times:
+        value = data[name]
+        if isinstance(value, datetime) and value.tzinfo is not UTC and value.utcoffset():
+            data[name] = value.astimezone(UTC)
+    return data
 
 
 def alert_dict(alert: Alert) -> dict[str, object]:
-    data = {
-        **alert_json(alert),
-        "silenced_until": _iso(alert.silenced_until),
-        "silence_reason": alert.silence_reason,
-    }
-    return {name: data.get(name) for name in AlertOut.model_fields}
+    return _in_utc(dict(zip(_ALERT_FIELDS, _alert_values(alert), strict=True)), _ALERT_TIMES)
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, object]:
-    data = {**ticket_json(ticket), **_ticket_extras(ticket)}
-    return {name: data.get(name) for name in TicketOut.model_fields}
+    data = _in_utc(dict(zip(_TICKET_FIELDS, _ticket_values(ticket), strict=True)), _TICKET_TIMES)
+    data["deadlines"] = _in_utc(
+        dict(zip(_DEADLINES, _deadline_values(ticket.deadlines), strict=True)), _DEADLINES
+    )
+    return data
 
 
 def page_response(items: list[dict[str, object]], next_cursor: str | None) -> Response:
-    return Response(orjson.dumps({"items": items, "next": next_cursor}), media_type="application/json")
+    body = orjson.dumps({"items": items, "next": next_cursor}, option=_JSON_OPTIONS)
+    return Response(body, media_type="application/json")
 
 
 class TicketDetailOut(TicketOut):
@@ -203,7 +220,7 @@ class TicketDetailOut(TicketOut):
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketDetailOut:
         timeline = [TimelineEntryOut.from_event(e) for e in ticket.timeline]
-        return cls.model_validate({**ticket_json(ticket), **_ticket_extras(ticket), "timeline": timeline})
+        return cls.model_validate({**ticket_json(ticket), "timeline": timeline})
 
 
 class ActionIn(BaseModel):

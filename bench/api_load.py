@@ -1,18 +1,22 @@
 """The API under load on loopback: list routes with 10,000 tickets in SQLite, and 200 open event streams.
 
 Run: .venv/bin/python -m bench.api_load [--tickets 10000] [--clients 50] [--seconds 8] [--streams 200]
+                                         [--pace 0.5] [--client-procs 1]
 
 - The state database (SQLite, migrated) is seeded with ``--tickets`` tickets, each with its alert and an
   opening timeline entry, through the alert engine's own tables (``alerts.db``); 2 % of the alerts fire.
-- The API (``api.main.create_app`` over the real ``AlertService``) runs under uvicorn in its own process,
-  so the load generator does not share its interpreter.
-- ``--clients`` concurrent clients (httpx, asyncio) call one route for ``--seconds``: first each client every
-  ``--pace`` seconds (boards and ticket systems polling: 50 clients x 2/s = 100 req/s), then back to back
-  (saturation, where latency is mostly queueing: clients / throughput). p50/p99/max per route, beside
-  ``/healthz`` under the same load (the reference: the floor of uvicorn + FastAPI on this machine), and the
-  mean time the app itself spent per request (its own ``/metrics`` histogram) to tell work from queueing.
-- ``--streams`` clients hold ``/api/v1/events`` open; the server publishes an alert five times; the delay from
-  publish to each client's receipt (max and p99 over all clients and rounds).
+- The API (``api.main.create_app`` over the real ``AlertService``) runs under uvicorn in its own process.
+- ``--clients`` concurrent clients call one route for ``--seconds``: first each client every ``--pace``
+  seconds (boards and ticket systems polling: 50 clients x 2/s = 100 req/s), then back to back (saturation,
+  where latency is mostly queueing: clients / throughput). p50/p99/max per route, beside ``/healthz`` under
+  the same load (the reference: the floor of uvicorn + FastAPI on this machine), and the mean time the app
+  itself spent per request (its own ``/metrics`` histogram) to tell work from queueing.
+- The load generator runs in ``--client-procs`` processes of its own (neither the server's nor this one),
+  one kept-alive connection per client, speaking bare HTTP/1.1 on asyncio streams: httpx cost about as much
+  CPU per request as the API itself, so on a 2-core machine it was measuring its own queue. Each row prints
+  the CPU the server and the load generators used (% of one core), to show which one is the bottleneck.
+- ``--streams`` clients (httpx) hold ``/api/v1/events`` open; the server publishes an alert five times; the
+  delay from publish to each client's receipt (max and p99 over all clients and rounds).
 
 Goals (issue 8): alerts and tickets lists p99 < 50 ms at 50 clients; every stream gets a new alert within 1 s.
 """
@@ -22,9 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -140,38 +146,96 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One GET on a kept-alive connection; the status. Bare HTTP/1.1: the load generator should cost the
+    machine far less than the server it measures (httpx costs about as much per request as the API)."""
+    writer.write(request)
+    status = int((await reader.readline()).split(b" ", 2)[1])
+    length = -1
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length < 0:
+        raise ConnectionError("a response without Content-Length")
+    await reader.readexactly(length)
+    return status
+
+
 async def load(
-    url: str, token: str, path: str, clients: int, seconds: float, pace_s: float = 0.0
-) -> list[float]:
-    """Latencies of ``clients`` concurrent clients calling ``path``: each calls every ``pace_s`` (a screen
-    or a ticket system polling), or back to back when ``pace_s`` is 0 (saturation: latency = queueing)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    url: str, token: str, path: str, clients: int, seconds: float, pace_s: float = 0.0, first: int = 0,
+    period_clients: int = 0,
+) -> list[float]:  # fmt: skip
+    """Latencies of ``clients`` concurrent clients (one connection each) calling ``path``: each calls every
+    ``pace_s`` (a screen or a ticket system polling), or back to back when ``pace_s`` is 0 (saturation:
+    latency = queueing). ``first`` and ``period_clients`` spread the clients of all processes over a period."""
+    host, port = url.removeprefix("http://").split(":")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
     latencies: list[float] = []
     errors = 0
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
-        end = time.perf_counter() + seconds
+    end = time.perf_counter() + seconds
+    spread = period_clients or clients
 
-        async def worker(n: int) -> None:
-            nonlocal errors
-            due = time.perf_counter() + pace_s * n / clients  # spread the clients over one period
+    async def worker(n: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        due = time.perf_counter() + pace_s * n / spread  # spread the clients over one period
+        try:
             while time.perf_counter() < end:
                 if pace_s:
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     due += pace_s
                 started = time.perf_counter()
                 try:
-                    response = await client.get(path)
-                except httpx.HTTPError:
+                    status = await _get(reader, writer, request)
+                except (OSError, ValueError, asyncio.IncompleteReadError):
                     errors += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
                     continue
                 latencies.append(time.perf_counter() - started)
-                errors += response.status_code != 200
+                errors += status != 200
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(worker(n) for n in range(clients)))
+    await asyncio.gather(*(worker(first + n) for n in range(clients)))
     if errors:
         print(f"  ! {errors} requests to {path} failed (connection errors or non-200)")
     return latencies
+
+
+def _client_process(args: tuple[str, str, str, int, float, float, int, int]) -> tuple[list[float], float]:
+    """One load-generator process: its clients' latencies and the CPU seconds it used."""
+    before = time.process_time()
+    latencies = asyncio.run(load(*args))
+    return latencies, time.process_time() - before
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process so far, on Linux; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(
+    pool: ProcessPoolExecutor, procs: int, url: str, token: str, path: str, clients: int, seconds: float,
+    pace_s: float,
+) -> tuple[list[float], float]:  # fmt: skip
+    """``clients`` spread over ``procs`` load-generator processes; (latencies, client CPU seconds)."""
+    shares = [clients // procs + (i < clients % procs) for i in range(procs)]
+    starts = [sum(shares[:i]) for i in range(procs)]
+    jobs = [
+        pool.submit(_client_process, (url, token, path, share, seconds, pace_s, start, clients))
+        for share, start in zip(shares, starts, strict=True)
+        if share
+    ]
+    results = [job.result() for job in jobs]
+    return [x for lat, _ in results for x in lat], sum(cpu for _, cpu in results)
 
 
 async def streams(url: str, token: str, count: int, pipe: Connection) -> list[float]:
@@ -217,6 +281,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--pace", type=float, default=0.5, help="seconds between one client's calls")
+    parser.add_argument(
+        "--client-procs", type=int, default=1, help="load-generator processes the clients are spread over"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         parent, child = mp.Pipe()
@@ -226,27 +293,44 @@ def main() -> None:
             raise SystemExit("the API process did not start")
         url, token = parent.recv()
         print(
-            f"{args.tickets} tickets in SQLite, {args.clients} concurrent clients, {args.seconds:.0f} s per row"
+            f"{args.tickets} tickets in SQLite, {args.clients} concurrent clients in {args.client_procs} "
+            f"load-generator process(es) apart from the server's, {args.seconds:.0f} s per row, "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start"
         )
         print(
             f"{'route':34} {'load':>24} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'server ms':>9}"
+            f" {'server CPU':>10} {'client CPU':>10}"
         )
-        for name, path in ROUTES.items():
-            asyncio.run(load(url, token, path, args.clients, 1.0))  # warm up
-            for pace, label in (
-                (args.pace, f"each every {args.pace:g} s"),
-                (0.0, "back to back (saturated)"),
-            ):
-                before = _server_time(url, path)
-                latencies = asyncio.run(load(url, token, path, args.clients, args.seconds, pace))
-                after = _server_time(url, path)
-                server_ms = 1000 * (after[0] - before[0]) / max(1, after[1] - before[1])
-                ms = [x * 1000 for x in latencies]
-                print(
-                    f"{name:34} {label:>24} {len(ms) / args.seconds:6.0f} {statistics.median(ms):7.1f} "
-                    f"{_pct(ms, 0.99):7.1f} {max(ms):7.1f} {server_ms:9.1f}"
-                )
+        with ProcessPoolExecutor(args.client_procs, mp_context=mp.get_context("spawn")) as pool:
+            for name, path in ROUTES.items():
+                run_load(pool, args.client_procs, url, token, path, args.clients, 1.0, 0.0)  # warm up
+                for pace, label in (
+                    (args.pace, f"each every {args.pace:g} s"),
+                    (0.0, "back to back (saturated)"),
+                ):
+                    before = _server_time(url, path)
+                    server_cpu = _cpu_s(proc.pid or 0)
+                    started = time.perf_counter()
+                    latencies, client_cpu = run_load(
+                        pool, args.client_procs, url, token, path, args.clients, args.seconds, pace
+                    )
+                    wall = time.perf_counter() - started
+                    server_cpu_after = _cpu_s(proc.pid or 0)
+                    after = _server_time(url, path)
+                    server_ms = 1000 * (after[0] - before[0]) / max(1, after[1] - before[1])
+                    used = (
+                        "n/a"
+                        if server_cpu is None or server_cpu_after is None
+                        else f"{100 * (server_cpu_after - server_cpu) / wall:.0f} %"
+                    )
+                    ms = [x * 1000 for x in latencies]
+                    print(
+                        f"{name:34} {label:>24} {len(ms) / args.seconds:6.0f} {statistics.median(ms):7.1f} "
+                        f"{_pct(ms, 0.99):7.1f} {max(ms):7.1f} {server_ms:9.1f} {used:>10} "
+                        f"{f'{100 * client_cpu / wall:.0f} %':>10}"
+                    )
         print("server ms: mean time in the app (request in to headers out), from its own /metrics histogram")
+        print("server CPU, client CPU: CPU time of the API process and of all load generators / wall time")
         print("goal: alerts and tickets p99 < 50 ms")
         delays = asyncio.run(streams(url, token, args.streams, parent))
         ms = [d * 1000 for d in delays]

@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
-from api.deps import Engineer, Manager, Services, Viewer
+from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
@@ -22,7 +22,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such aler
 
 
 @router.get("", response_model=PageOut[AlertOut])
-def list_alerts(
+async def list_alerts(
+    request: Request,
     services: Services,
     _: Viewer,
     limit: Limit = 100,
@@ -37,7 +38,8 @@ def list_alerts(
 ) -> Response:
     """``since``/``until`` bound when the alert opened: ``since <= opened_at < until``."""
     start, end = window(since, until)
-    with http_errors():
+
+    def answer() -> Response:
         page = services.alerts.list_alerts(
             site=site,
             building=building,
@@ -49,7 +51,10 @@ def list_alerts(
             limit=limit,
             cursor=cursor,
         )
-    return page_response([alert_dict(a) for a in page.items], page.next)
+        return page_response([alert_dict(a) for a in page.items], page.next)
+
+    with http_errors():
+        return await read_in_thread(request, answer)
 
 
 @router.get("/{alert_id}", response_model=AlertOut, responses=NOT_FOUND)

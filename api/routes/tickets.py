@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from alerts.ports import ActionRequest, OwnerReport
-from api.deps import Engineer, Services, Viewer
+from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import (
@@ -29,7 +29,8 @@ TicketId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("", response_model=PageOut[TicketOut])
-def list_tickets(
+async def list_tickets(
+    request: Request,
     services: Services,
     _: Viewer,
     limit: Limit = 100,
@@ -45,7 +46,8 @@ def list_tickets(
 ) -> Response:
     """Newest first; ``since``/``until`` bound when the ticket was created."""
     start, end = window(since, until)
-    with http_errors():
+
+    def answer() -> Response:
         page = services.alerts.list_tickets(
             site=site,
             building=building,
@@ -58,7 +60,10 @@ def list_tickets(
             limit=limit,
             cursor=cursor,
         )
-    return page_response([ticket_dict(t) for t in page.items], page.next)
+        return page_response([ticket_dict(t) for t in page.items], page.next)
+
+    with http_errors():
+        return await read_in_thread(request, answer)
 
 
 @router.post(

@@ -1,0 +1,95 @@
+"""The big lists write alerts and tickets to JSON on a fast path (api/schemas.py); it must say exactly what the
+documented schemas and the event stream say (alerts/store.py alert_json / ticket_json), field for field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts import store
+from api.schemas import AlertOut, TicketOut, alert_dict, page_response, ticket_dict
+from facwatch.model import Alert, AlertState, Deadlines, Level, Ticket, TicketState
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))])
+TIMES = st.builds(
+    lambda s, us, tz: datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz) + timedelta(seconds=s, microseconds=us),
+    st.integers(0, 10**8),
+    st.integers(0, 999_999),
+    ZONES,
+)
+MAYBE_TIME = st.none() | TIMES
+TEXT = st.text(max_size=20)
+
+ALERTS = st.builds(
+    Alert,
+    id=st.just("A-000001"),
+    site=st.just("lakeside"),
+    asset=st.just("b1-elev-1"),
+    building=st.just("b1"),
+    kind=st.just("elevator.entrapment"),
+    level=st.sampled_from(Level),
+    state=st.sampled_from(AlertState),
+    summary=TEXT,
+    opened_at=TIMES,
+    updated_at=TIMES,
+    ticket_id=st.none() | st.just("T-000001"),
+    resolved_at=MAYBE_TIME,
+    acknowledged_at=MAYBE_TIME,
+    acknowledged_by=st.none() | TEXT,
+    count=st.integers(1, 1000),
+    escalation_step=st.integers(0, 5),
+    silenced_until=MAYBE_TIME,
+    silence_reason=st.none() | TEXT,
+)
+
+TICKETS = st.builds(
+    Ticket,
+    id=st.just("T-000001"),
+    site=st.just("lakeside"),
+    asset=st.just("b1-pump-1"),
+    building=st.just("b1"),
+    kind=st.just("pump.pipe_burst"),
+    level=st.sampled_from(Level),
+    state=st.sampled_from(TicketState),
+    title=TEXT,
+    created_at=TIMES,
+    updated_at=TIMES,
+    deadlines=st.builds(Deadlines, MAYBE_TIME, MAYBE_TIME, MAYBE_TIME),
+    alert_ids=st.lists(st.just("A-000001"), max_size=2).map(tuple),
+    assignee=st.none() | TEXT,
+    acknowledged_at=MAYBE_TIME,
+    on_site_at=MAYBE_TIME,
+    resolved_at=MAYBE_TIME,
+    source=st.sampled_from(["sensor", "owner"]),
+    unit=st.none() | TEXT,
+    category=st.none() | TEXT,
+    description=TEXT,
+    photo_urls=st.lists(st.just("https://example.org/p.jpg"), max_size=2).map(tuple),
+    location=st.none() | TEXT,
+    progress_percent=st.none() | st.floats(0, 100),
+    eta=MAYBE_TIME,
+)
+
+
+def _fast(item: dict[str, object]) -> object:
+    body = page_response([item], None).body
+    return orjson.loads(body)["items"][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ALERTS)
+def test_fast_alert_json_is_the_schema_and_the_event_stream(alert: Alert) -> None:
+    fast = _fast(alert_dict(alert))
+    assert fast == AlertOut.from_alert(alert).model_dump(mode="json")
+    assert fast == orjson.loads(orjson.dumps(dict(store.alert_json(alert))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(TICKETS)
+def test_fast_ticket_json_is_the_schema_and_the_event_stream(ticket: Ticket) -> None:
+    fast = _fast(ticket_dict(ticket))
+    assert fast == TicketOut.from_ticket(ticket).model_dump(mode="json")
+    assert fast == orjson.loads(orjson.dumps(dict(store.ticket_json(ticket))))
