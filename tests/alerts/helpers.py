@@ -4,14 +4,11 @@ alert service on a real state database (SQLite and PostgreSQL) with a harness to
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 from alerts.db import notifications
 from alerts.events import Event, EventBus
@@ -20,7 +17,7 @@ from alerts.ports import ActionRequest
 from alerts.service import AlertService
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, Site, TicketAction, ms_from_utc
-from facwatch.state import migrate, open_engine
+from tests.fixtures.postgres import state_engine as state_engine  # re-exported for the engine's tests
 from tests.fixtures.receivers import HttpReceiver
 
 T0 = datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC)
@@ -62,31 +59,7 @@ HOLD = 4  # the entrapment hold: onset at T0, alert at T0 + 4 s
 
 
 DATABASES = ["sqlite", "postgresql"]
-
-
-def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated state database: SQLite in ``tmp_path``, or a fresh PostgreSQL database (dropped after).
-
-    Use from a fixture parametrised with ``DATABASES``: ``yield from state_engine(request, tmp_path)``.
-    """
-    if request.param == "sqlite":
-        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
+"""Parametrise a fixture with these and ``yield from state_engine(request, tmp_path)``."""
 
 
 def demo_site(receiver: HttpReceiver) -> Site:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text, update
+from sqlalchemy import Engine, select, update
 
 from alerts.audiences import ref_of
 from alerts.db import notification_receipts
@@ -31,7 +30,7 @@ from alerts.notify import (
 from alerts.service import AlertService
 from facwatch.config import NotifySettings, SlaSettings, load_site
 from facwatch.model import Finding, Level, Person
-from facwatch.state import migrate, open_engine
+from tests.fixtures.postgres import state_engine
 from tests.fixtures.receivers import HttpReceiver, SmtpReceiver
 from tests.fixtures.servers import free_port
 
@@ -41,24 +40,7 @@ NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """The state database: SQLite, and PostgreSQL 15 (a fresh database on the fixture's server)."""
-    if request.param == "sqlite":
-        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    name = f"n_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    yield from state_engine(request, tmp_path)
 
 
 def item(key: str, *targets: str, audience: str = "engineer") -> Outgoing:

@@ -4,21 +4,20 @@ receiver: who hears what, in which language, grouped in a storm, merged updates,
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 from alerts.db import new_pk, notifications, tickets
 from alerts.notices import Notice, NoticeKind
 from alerts.notify import Dispatcher, OutboxNotifier
 from facwatch.config import NotifySettings, load_site
 from facwatch.model import Level, Site
-from facwatch.state import migrate, open_engine
+from tests.fixtures.postgres import state_engine
 from tests.fixtures.receivers import HttpReceiver
 
 DAY = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
@@ -29,24 +28,7 @@ MORNING = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)  # 07:00 in Shanghai, the end 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """The state database: SQLite, and PostgreSQL 15 (a fresh database on the fixture's server)."""
-    if request.param == "sqlite":
-        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    name = f"n_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = open_engine(base.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    yield from state_engine(request, tmp_path)
 
 
 def site_for(receiver: HttpReceiver, **langs: str) -> Site:

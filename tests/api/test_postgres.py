@@ -4,35 +4,24 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from alerts.events import Event
 from api.idempotency import IdempotencyStore, Outcome
 from api.webhooks import WebhookStore
-from facwatch.state import migrate, open_engine
 from tests.api.fakes import T0
+from tests.fixtures.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = open_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    yield from fresh_database(postgres_url)
 
 
 def test_migration_0005_creates_the_tables_on_postgres(pg_engine: Engine) -> None:
