@@ -16,8 +16,8 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from alerts.events import EventBus
-from alerts.ports import AlertsApi
+from alerts.engine.events import EventBus
+from alerts.engine.ports import AlertsApi
 from api.auth import Principal, Scope, TokenStore
 from facwatch.clock import Clock
 from facwatch.model import DeadLetter, Page, Site, TelemetryReader

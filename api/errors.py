@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from fastapi import HTTPException, status
 
-from alerts.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
 
 UNPROCESSABLE = 422
 """Spelled out: starlette renamed its constant (…_ENTITY → …_CONTENT) across the versions we accept."""

@@ -14,7 +14,7 @@ import orjson
 from fastapi import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
-from alerts.store import alert_json, ticket_json
+from alerts.engine.store import alert_json, ticket_json
 from facwatch.model import (
     Alert,
     AlertState,
@@ -106,7 +106,7 @@ class AlertOut(BaseModel):
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertOut:
-        # One mapping for the API and the event stream: alerts.store.alert_json.
+        # One mapping for the API and the event stream: alerts.engine.store.alert_json.
         return cls.model_validate(alert_json(alert))
 
 
@@ -158,7 +158,7 @@ class TicketOut(BaseModel):
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketOut:
-        # One mapping for the API and the event stream: alerts.store.ticket_json.
+        # One mapping for the API and the event stream: alerts.engine.store.ticket_json.
         return cls.model_validate(ticket_json(ticket))
 
 
@@ -167,7 +167,7 @@ class TicketOut(BaseModel):
 # the response model) costs more than the query. The lists serialise our own domain values, which need no
 # validation, straight to JSON with exactly the fields of the documented schema (a test holds them equal),
 # and leave datetimes and enums to orjson (in C): UTC datetimes come out as ``...Z`` exactly as
-# ``alerts.store.alert_json`` writes them, enums as their values, tuples as lists.
+# ``alerts.engine.store.alert_json`` writes them, enums as their values, tuples as lists.
 
 _ALERT_FIELDS = tuple(AlertOut.model_fields)
 _TICKET_FIELDS = tuple(TicketOut.model_fields)

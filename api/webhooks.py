@@ -31,7 +31,7 @@ import orjson
 import structlog
 from sqlalchemy import Engine, Row, and_, delete, insert, select, update
 
-from alerts.events import Event, EventBus
+from alerts.engine.events import Event, EventBus
 from api.db import webhook_deliveries, webhooks
 from facwatch.clock import Clock
 from facwatch.model import Page

@@ -34,9 +34,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from alerts.events import EventBus
-from alerts.rules import Rules
-from alerts.service import AlertService
+from alerts.detection.rules import Rules
+from alerts.engine.events import EventBus
+from alerts.engine.service import AlertService
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, Site, ms_from_utc
 from facwatch.state import migrate, open_engine

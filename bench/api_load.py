@@ -4,7 +4,7 @@ Run: .venv/bin/python -m bench.api_load [--tickets 10000] [--clients 50] [--seco
                                          [--pace 0.5] [--client-procs 1]
 
 - The state database (SQLite, migrated) is seeded with ``--tickets`` tickets, each with its alert and an
-  opening timeline entry, through the alert engine's own tables (``alerts.db``); 2 % of the alerts fire.
+  opening timeline entry, through the alert engine's own tables (``alerts.engine.db``); 2 % of the alerts fire.
 - The API (``api.main.create_app`` over the real ``AlertService``) runs under uvicorn in its own process.
 - ``--clients`` concurrent clients call one route for ``--seconds``: first each client every ``--pace``
   seconds (boards and ticket systems polling: 50 clients x 2/s = 100 req/s), then back to back (saturation,
@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, insert
 
-from alerts import db as adb
+from alerts.engine import db as adb
 
 ROUTES = {
     "alerts (firing first, limit 100)": "/api/v1/alerts",
@@ -88,8 +88,8 @@ def seed(engine: Engine, site: Any, n: int, now: datetime) -> None:
 
 def server(data_dir: str, n: int, pipe: Connection) -> None:
     """The API process: seed, serve, then publish alerts on the parent's command."""
-    from alerts.events import EventBus
-    from alerts.service import AlertService
+    from alerts.engine.events import EventBus
+    from alerts.engine.service import AlertService
     from api.auth import TokenStore
     from api.deps import ApiServices
     from api.main import create_app

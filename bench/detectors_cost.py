@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from alerts.rules import Rules
+from alerts.detection.rules import Rules
 from facwatch.config import load_site
 from facwatch.model import Reading, Site
 from simulator.engine import Simulation

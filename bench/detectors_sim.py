@@ -31,7 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from alerts.rules import Rules
+from alerts.detection.rules import Rules
 from facwatch.config import load_site
 from facwatch.errors import FacwatchError
 from facwatch.model import Finding, Level, Reading, Site

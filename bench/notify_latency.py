@@ -37,9 +37,9 @@ from typing import Any
 
 import apprise
 
-from alerts.events import EventBus
-from alerts.notify import Dispatcher, OutboxNotifier
-from alerts.service import AlertService
+from alerts.engine.events import EventBus
+from alerts.engine.service import AlertService
+from alerts.notify.outbox import Dispatcher, OutboxNotifier
 from facwatch.config import NotifySettings, SlaSettings, load_site
 from facwatch.logs import configure
 from facwatch.model import Finding, Level, Site, ms_from_utc

@@ -4,7 +4,7 @@ Protocol (../shared/datasets/README.md): in each file the first 400 rows are for
 is scored; F1, FAR (flagged normal rows / normal rows) and MAR (missed anomalous rows / anomalous rows)
 are computed point by point over the scored rows of all files together.
 
-The configuration is `alerts.detect.DetectConfig()` (the CLI's default) on six of the eight channels: the
+The configuration is `alerts.detection.detect.DetectConfig()` (the CLI's default) on six of the eight channels: the
 two temperatures are left out because their time constant (tens of minutes) is far longer than the 400 s
 fit window, so the fit rows cannot show their normal range (the anomaly-free file drifts 3-8 σ in them with
 the pump healthy). docs/detectors.md says what was chosen by looking at valve1's labels and what was not.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alerts.detect import DetectConfig, detect_file, read_table
+from alerts.detection.detect import DetectConfig, detect_file, read_table
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "skab-valve1"
 FIT_ROWS = 400

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 import structlog
 
-from alerts.events import Event, EventBus
-from alerts.messages import Templates
-from alerts.notify import Dispatcher, OutboxNotifier, fallback_person
-from alerts.service import AlertService
+from alerts.engine.events import Event, EventBus
+from alerts.engine.service import AlertService
+from alerts.notify.messages import Templates
+from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
@@ -165,7 +165,7 @@ class System:
         self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
-        # The wall clock tells a replay (old readings) from current data: alerts/alerting.py.
+        # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
         self.alerts.observe(readings, now=self.clock.now())
 
     def _publish_alert_change(self, event: Event) -> None:

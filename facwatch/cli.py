@@ -244,7 +244,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from alerts.detect import detect_file
+    from alerts.detection.detect import detect_file
 
     sep = "\t" if args.sep in ("\\t", "tab") else args.sep
     scored = detect_file(

@@ -34,7 +34,7 @@ from facwatch.model import (
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGS = ("zh", "en", "zh+en", "en+zh")
-"""Languages of notifications (alerts/templates/<lang>/); ``zh+en`` sends both in one message."""
+"""Languages of notifications (alerts/notify/templates/<lang>/); ``zh+en`` sends both in one message."""
 
 
 PARTS = ("gateway", "alerts", "api")
@@ -122,7 +122,7 @@ class SlaSettings(BaseModel):
 
 
 class NotifySettings(BaseModel):
-    """The notification outbox and its delivery (alerts/notify.py, docs/notifications.md)."""
+    """The notification outbox and its delivery (alerts/notify/outbox.py, docs/notifications.md)."""
 
     timeout_s: float = Field(default=10.0, gt=0)
     """Per target and attempt; a send still running then counts as failed (outcome unknown) and is retried."""

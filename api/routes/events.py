@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from alerts.events import Event, EventBus
+from alerts.engine.events import Event, EventBus
 from api.deps import Services, StreamViewer
 from api.metrics import STREAMS
 

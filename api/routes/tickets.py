@@ -7,7 +7,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from alerts.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest, OwnerReport
 from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window

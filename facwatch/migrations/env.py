@@ -11,7 +11,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from alerts.db import metadata as alerts_metadata
+from alerts.engine.db import metadata as alerts_metadata
 from api.db import metadata as api_metadata
 
 target_metadata = [alerts_metadata, api_metadata]

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from alerts.db import notifications
-from alerts.events import Event, EventBus
-from alerts.notices import Notice, Notifier
-from alerts.ports import ActionRequest
-from alerts.service import AlertService
+from alerts.engine.db import notifications
+from alerts.engine.events import Event, EventBus
+from alerts.engine.notices import Notice, Notifier
+from alerts.engine.ports import ActionRequest
+from alerts.engine.service import AlertService
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, Site, TicketAction, ms_from_utc
 from tests.fixtures.postgres import state_engine as state_engine  # re-exported for the engine's tests
@@ -83,7 +83,7 @@ class RecordingNotifier:
     def __init__(self, site: Site, notices: list[Notice], words: bool) -> None:
         self.inner: Notifier | None = None
         if words:
-            from alerts.notify import OutboxNotifier  # the notifications issue's, imported when used
+            from alerts.notify.outbox import OutboxNotifier  # the notifications issue's, imported when used
 
             self.inner = OutboxNotifier(site)
         self.notices = notices
@@ -130,7 +130,7 @@ class Harness:
     @property
     def dispatcher(self) -> Any:
         if self._dispatcher is None:
-            from alerts.notify import Dispatcher  # the notifications issue's, imported when used
+            from alerts.notify.outbox import Dispatcher  # the notifications issue's, imported when used
 
             self._dispatcher = Dispatcher(self.engine)
         return self._dispatcher

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alerts.detect import DetectConfig, score_series
-from alerts.detectors import PCADetector
-from alerts.detectors.decide import EwmaHysteresis, calibrate
+from alerts.detection import PCADetector
+from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.detect import DetectConfig, score_series
 from facwatch.cli import main
 
 

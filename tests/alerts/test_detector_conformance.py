@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerts.detectors import (
+from alerts.detection import (
     AdaptiveBaseline,
     Cusum,
     PageHinkley,
@@ -26,7 +26,7 @@ from alerts.detectors import (
     ThresholdDetector,
     TrendDetector,
 )
-from alerts.detectors.profile import DETECTORS
+from alerts.detection.profile import DETECTORS
 
 
 def scalars(seed: int) -> Iterator[float]:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from alerts.detectors import ThresholdDetector
+from alerts.detection import ThresholdDetector
 
 
 def run(det: ThresholdDetector, values: list[float], step_ms: int = 1000) -> list[bool]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from alerts.detectors import (
+from alerts.detection import (
     AdaptiveBaseline,
     Cusum,
     PageHinkley,
@@ -18,7 +18,7 @@ from alerts.detectors import (
     StuckDetector,
     TrendDetector,
 )
-from alerts.detectors.decide import EwmaHysteresis, calibrate
+from alerts.detection.decide import EwmaHysteresis, calibrate
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts import store
-from alerts.ports import ActionRequest
+from alerts.engine import store
+from alerts.engine.ports import ActionRequest
 from facwatch.model import (
     DATAPATH_ASSET,
     AlertPolicy,

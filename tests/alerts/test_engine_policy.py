@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts import inhibit, policy, rota
+from alerts.engine import inhibit, policy, rota
 from facwatch.config import load_site, parse_site
 from facwatch.errors import ConfigError
 from facwatch.model import AlertPolicy, AlertRule, AssetKind, Level, Reading, RotaEntry, Site

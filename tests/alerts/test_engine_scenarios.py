@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts.ports import ActionRequest
+from alerts.engine.ports import ActionRequest
 from facwatch.model import AlertState, Finding, Level, Reading, Site, TicketAction, ms_from_utc, utc_from_ms
 from simulator.engine import Simulation, Tick
 from simulator.scenario import parse_scenario

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.errors import CheckInRefused, IllegalTransition
-from alerts.lifecycle import (
+from alerts.engine.errors import CheckInRefused, IllegalTransition
+from alerts.engine.lifecycle import (
     TRANSITIONS,
     AlertStep,
     Clock,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.audiences import Planner, owner_groups, quiet_until
-from alerts.messages import TEMPLATES, Templates, languages
-from alerts.notices import Notice, NoticeKind
+from alerts.engine.notices import Notice, NoticeKind
+from alerts.notify.audiences import Planner, owner_groups, quiet_until
+from alerts.notify.messages import TEMPLATES, Templates, languages
 from facwatch.config import NotifySettings, load_site
 from facwatch.errors import ConfigError
 from facwatch.model import Level, Site

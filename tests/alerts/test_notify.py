@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from alerts.audiences import ref_of
-from alerts.db import notification_receipts
-from alerts.events import EventBus
-from alerts.notify import (
+from alerts.engine.db import notification_receipts
+from alerts.engine.events import EventBus
+from alerts.engine.service import AlertService
+from alerts.notify.audiences import ref_of
+from alerts.notify.outbox import (
     UNDELIVERED,
     DeliveryFailed,
     Dispatcher,
@@ -27,7 +28,6 @@ from alerts.notify import (
     apprise_send,
     fallback_person,
 )
-from alerts.service import AlertService
 from facwatch.config import NotifySettings, SlaSettings, load_site
 from facwatch.model import Finding, Level, Person
 from tests.fixtures.postgres import state_engine

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from alerts.db import new_pk, notifications, tickets
-from alerts.notices import Notice, NoticeKind
-from alerts.notify import Dispatcher, OutboxNotifier
+from alerts.engine.db import new_pk, notifications, tickets
+from alerts.engine.notices import Notice, NoticeKind
+from alerts.notify.outbox import Dispatcher, OutboxNotifier
 from facwatch.config import NotifySettings, load_site
 from facwatch.model import Level, Site
 from tests.fixtures.postgres import state_engine

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.db import notifications
-from alerts.ports import OwnerReport
+from alerts.engine.db import notifications
+from alerts.engine.ports import OwnerReport
 from facwatch.config import load_site
 from facwatch.model import TicketAction
 from tests.alerts.helpers import DATABASES, HOLD, STUCK, Harness, demo_site, state_engine
@@ -66,8 +66,8 @@ def test_clocks_that_ran_out_while_down_escalate_once_when_back(
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from alerts.events import EventBus
-    from alerts.service import AlertService
+    from alerts.engine.events import EventBus
+    from alerts.engine.service import AlertService
     from facwatch.config import SlaSettings, load_site
     from facwatch.state import open_engine
     from facwatch.model import utc_from_ms

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.detectors.profile import load_profile
-from alerts.rules import ENTRAPMENT_HOLD_S, ENTRAPMENT_KIND, Rules
+from alerts.detection.profile import load_profile
+from alerts.detection.rules import ENTRAPMENT_HOLD_S, ENTRAPMENT_KIND, Rules
 from facwatch.config import load_site
 from facwatch.errors import ConfigError
 from facwatch.model import MACHINE_KINDS, AssetKind, Finding, Level, Reading

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver

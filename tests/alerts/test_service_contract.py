@@ -1,4 +1,4 @@
-"""What the API relies on (alerts.ports.AlertsApi): filters, acknowledge and silence an alert, owner tickets,
+"""What the API relies on (alerts.engine.ports.AlertsApi): filters, acknowledge and silence an alert, owner tickets,
 progress and plan B, SLA and incident reports — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts import store
-from alerts.errors import IllegalTransition
-from alerts.ports import ActionRequest, OwnerReport
+from alerts.engine import store
+from alerts.engine.errors import IllegalTransition
+from alerts.engine.ports import ActionRequest, OwnerReport
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 from tests.alerts.helpers import DATABASES, HOLD, STUCK, T0, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from alerts.events import EventBus
+from alerts.engine.events import EventBus
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from alerts.errors import CheckInRefused, IllegalTransition, NotFound
-from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
+from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from facwatch.model import (
     Alert,
     AlertState,

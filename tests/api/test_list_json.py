@@ -1,5 +1,5 @@
 """The big lists write alerts and tickets to JSON on a fast path (api/schemas.py); it must say exactly what the
-documented schemas and the event stream say (alerts/store.py alert_json / ticket_json), field for field."""
+documented schemas and the event stream say (alerts/engine/store.py alert_json / ticket_json), field for field."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts import store
+from alerts.engine import store
 from api.schemas import AlertOut, TicketOut, alert_dict, page_response, ticket_dict
 from facwatch.model import Alert, AlertState, Deadlines, Level, Ticket, TicketState
 

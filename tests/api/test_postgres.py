@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, inspect
 
-from alerts.events import Event
+from alerts.engine.events import Event
 from api.idempotency import IdempotencyStore, Outcome
 from api.webhooks import WebhookStore
 from tests.api.fakes import T0

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alerts.events import Event
+from alerts.engine.events import Event
 from api.webhooks import MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookStore, backoff_s, sign, verify
 from tests.api.conftest import World
 from tests.api.fakes import T0

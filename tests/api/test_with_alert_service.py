@@ -1,4 +1,4 @@
-"""The routes over the real alert engine (``alerts.service.AlertService``) on the migrated state database."""
+"""The routes over the real alert engine (``alerts.engine.service.AlertService``) on the migrated state database."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from alerts.events import EventBus
-from alerts.service import AlertService
+from alerts.engine.events import EventBus
+from alerts.engine.service import AlertService
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
@@ -121,7 +121,7 @@ def test_real_cursors_walk_every_alert_once(desk: Desk) -> None:
     assert bad.status_code == 422
 
 
-# --- issue 8's routes over the real engine (methods of alerts.ports.AlertsApi added for them) ----------
+# --- issue 8's routes over the real engine (methods of alerts.engine.ports.AlertsApi added for them) ----------
 
 
 def test_alert_filters_by_building_and_time_over_the_engine(desk: Desk) -> None:

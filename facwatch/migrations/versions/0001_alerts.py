@@ -1,4 +1,4 @@
-"""Alert engine: alerts, tickets, their link and timeline, SLA clocks, the notification outbox (alerts/db.py).
+"""Alert engine: alerts, tickets, their link and timeline, SLA clocks, the notification outbox (alerts/engine/db.py).
 
 Revision ID: 0001
 Revises:

@@ -1,5 +1,5 @@
 """Schema for the alert engine: silences, owner tickets, progress, inhibition, flapping, predictions,
-late (replayed) alerts, closing and follow-up, pending findings (alerts/db.py, issue 6).
+late (replayed) alerts, closing and follow-up, pending findings (alerts/engine/db.py, issue 6).
 
 Revision ID: 0003
 Revises: 0002

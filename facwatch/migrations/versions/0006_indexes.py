@@ -1,4 +1,4 @@
-"""Indexes for the alert and ticket lists' orders and keyset cursors (issue 8; declared in alerts/db.py).
+"""Indexes for the alert and ticket lists' orders and keyset cursors (issue 8; declared in alerts/engine/db.py).
 
 Revision ID: 0006
 Revises: 0005
@@ -14,7 +14,7 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# Frozen copies of alerts.db.FIRING_KEY_SQL and LEVEL_KEY_SQL: the list query must use the same text.
+# Frozen copies of alerts.engine.db.FIRING_KEY_SQL and LEVEL_KEY_SQL: the list query must use the same text.
 FIRING_KEY_SQL = "CASE WHEN state = 'firing' THEN 1 ELSE 0 END"
 LEVEL_KEY_SQL = (
     "CASE level WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 WHEN 'blue' THEN 1 ELSE 0 END"

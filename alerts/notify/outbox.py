@@ -24,7 +24,7 @@ RED not delivered on any channel within ``undelivered_s``: the dispatcher report
 finding (level red, the ticket's asset) through ``on_findings`` (the application hands it to the alert
 engine) and sends the message to the site's fallback person.
 
-Sending goes through one seam, ``alerts.channels.apprise_send`` (apprise, and the demo's ``console://`` and
+Sending goes through one seam, ``alerts.notify.channels.apprise_send`` (apprise, and the demo's ``console://`` and
 ``jsonl://`` schemes); tests and benchmarks can hand the dispatcher another ``send``.
 """
 
@@ -43,15 +43,15 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from alerts.audiences import FALLBACK, OWNERS, Outgoing, Planner, digest, ref_of
-from alerts.channels import DeliveryFailed, apprise_send, jsonl_path
-from alerts.db import new_pk, notification_receipts, notifications, utc, utc_now
-from alerts.messages import LEVEL_NAMES, Templates, languages
-from alerts.notices import Notice
+from alerts.engine.db import new_pk, notification_receipts, notifications, utc, utc_now
+from alerts.engine.notices import Notice
+from alerts.notify.audiences import FALLBACK, OWNERS, Outgoing, Planner, digest, ref_of
+from alerts.notify.channels import DeliveryFailed, apprise_send, jsonl_path
+from alerts.notify.messages import LEVEL_NAMES, Templates, languages
 from facwatch.config import NotifySettings
 from facwatch.model import Finding, Level, Person, Site, ms_from_utc
 
-log = structlog.get_logger("alerts.notify")
+log = structlog.get_logger("alerts.notify.outbox")
 
 Sender = Callable[[str, str, str, Outgoing], None]
 """``send(url, title, body, outgoing)``: deliver one message to one target or raise ``DeliveryFailed``."""
@@ -148,7 +148,7 @@ class Outbox:
 
 
 class OutboxNotifier:
-    """Turns the engine's notices into outbox rows (``alerts.notices.Notifier``); see ``alerts.audiences``."""
+    """Turns the engine's notices into outbox rows (``alerts.engine.notices.Notifier``); see ``alerts.notify.audiences``."""
 
     def __init__(
         self,

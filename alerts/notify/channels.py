@@ -23,8 +23,8 @@ from urllib.parse import quote, unquote, urlencode
 import apprise
 from apprise.decorators import notify as apprise_notify
 
-from alerts.audiences import Outgoing, ref_of
-from alerts.db import ticket_ref, utc_now
+from alerts.engine.db import ticket_ref, utc_now
+from alerts.notify.audiences import Outgoing, ref_of
 
 
 class DeliveryFailed(Exception):

@@ -1,7 +1,7 @@
 """Writing alerts: findings in, alerts opened, repeated, cleared, resolved; inside the caller's transaction.
 
 Every decision comes from a pure module: the policy (level, pending period, hold, flapping, recurrence;
-``alerts.policy``), inhibition (``alerts.inhibit``) and the alert steps (``alerts.lifecycle``); this class
+``alerts.engine.policy``), inhibition (``alerts.engine.inhibit``) and the alert steps (``alerts.engine.lifecycle``); this class
 reads and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
 
 Event time: an alert opens at its finding's timestamp. A finding that is older than the site's
@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from alerts import inhibit, lifecycle, policy
-from alerts.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
-from alerts.inhibit import Motion
-from alerts.lifecycle import AlertStep
-from alerts.policy import HoldReason, KindPolicy
-from alerts.tickets import SYSTEM, TicketWriter
+from alerts.engine import inhibit, lifecycle, policy
+from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
+from alerts.engine.inhibit import Motion
+from alerts.engine.lifecycle import AlertStep
+from alerts.engine.policy import HoldReason, KindPolicy
+from alerts.engine.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
     DATAPATH_ASSET,
@@ -379,7 +379,7 @@ class AlertWriter:
     # --- resolving ------------------------------------------------------------------------------------
 
     def resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/policy.py)."""
+        """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/engine/policy.py)."""
         rows = conn.execute(self._cleared_q)
         rules = self.site.alerts
         for row in list(rows):

@@ -1,6 +1,6 @@
 """Writing tickets: open or join one for a new alert, record timeline events, apply people's actions.
 
-Runs inside the caller's transaction (``AlertService``); every decision comes from ``alerts.lifecycle``.
+Runs inside the caller's transaction (``AlertService``); every decision comes from ``alerts.engine.lifecycle``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,22 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from alerts import lifecycle, rota
-from alerts.db import alert_ref, alerts, new_pk, sla_clocks, ticket_alerts, ticket_events, ticket_ref, tickets
-from alerts.inhibit import POSSIBLE_ENTRAPMENT
-from alerts.lifecycle import STOPS, Clock
-from alerts.notices import Notice, NoticeKind, Notifier
-from alerts.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
-from alerts.ports import ActionRequest, OwnerReport
+from alerts.engine import lifecycle, rota
+from alerts.engine.db import (
+    alert_ref,
+    alerts,
+    new_pk,
+    sla_clocks,
+    ticket_alerts,
+    ticket_events,
+    ticket_ref,
+    tickets,
+)
+from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
+from alerts.engine.lifecycle import STOPS, Clock
+from alerts.engine.notices import Notice, NoticeKind, Notifier
+from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
+from alerts.engine.ports import ActionRequest, OwnerReport
 from facwatch.config import SlaSettings
 from facwatch.model import (
     AlertState,
@@ -216,7 +225,7 @@ class TicketWriter:
         return pk
 
     def staff(self, asset: Asset | None, building: str, when: datetime) -> tuple[Person, ...]:
-        """Who hears of a new ticket first: the on-call person by the rota (alerts/rota.py)."""
+        """Who hears of a new ticket first: the on-call person by the rota (alerts/engine/rota.py)."""
         person = rota.on_call(self.site, building, None if asset is None else asset.kind, when)
         return () if person is None else (person,)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, Select, literal, literal_column, select, tuple_
 
-from alerts.db import (
+from alerts.engine.db import (
     FIRING_KEY_SQL,
     LEVEL_KEY_SQL,
     TS,
@@ -26,7 +26,7 @@ from alerts.db import (
     tickets,
     utc,
 )
-from alerts.errors import NotFound
+from alerts.engine.errors import NotFound
 from facwatch.model import (
     Alert,
     AlertState,
@@ -40,7 +40,7 @@ from facwatch.model import (
 
 
 def _utc(when: datetime) -> datetime:
-    """``alerts.db.utc`` for a time known to be there, at a fifth of the cost (``datetime.replace`` with a
+    """``alerts.engine.db.utc`` for a time known to be there, at a fifth of the cost (``datetime.replace`` with a
     keyword is slow, and a page maps up to 7 times per row): rows of a page go through here."""
     if when.tzinfo is None:
         return datetime.combine(when, when.time(), UTC)
@@ -145,7 +145,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _ALERT_CURSOR = re.compile(r"([01])\.([0-4])\.(-?\d{1,19})\.(\d{1,18})")
 _TICKET_CURSOR = re.compile(r"(-?\d{1,19})\.(\d{1,18})")
 
-# The alert list's sort keys, exactly as the index ``ix_alerts_list`` has them (alerts/db.py).
+# The alert list's sort keys, exactly as the index ``ix_alerts_list`` has them (alerts/engine/db.py).
 firing_key = literal_column(f"({FIRING_KEY_SQL})", Integer)
 level_key = literal_column(f"({LEVEL_KEY_SQL})", Integer)
 _LEVEL_KEYS = {Level.RED: 4, Level.ORANGE: 3, Level.YELLOW: 2, Level.BLUE: 1}

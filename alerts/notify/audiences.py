@@ -25,8 +25,16 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.messages import ACTION_NAMES, LEVEL_NAMES, REASONS, Message, Templates, local_time, localized
-from alerts.notices import Notice, NoticeKind
+from alerts.engine.notices import Notice, NoticeKind
+from alerts.notify.messages import (
+    ACTION_NAMES,
+    LEVEL_NAMES,
+    REASONS,
+    Message,
+    Templates,
+    local_time,
+    localized,
+)
 from facwatch.config import NotifySettings
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
 

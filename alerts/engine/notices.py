@@ -1,7 +1,7 @@
 """The seam between the alert engine and the notifications: a ``Notice`` for each thing people should hear of.
 
-The engine (``alerts.service``, ``alerts.tickets``) decides *that* something is worth telling and *which staff*
-should hear it (the on-call engineer by the rota, the escalation target). The notifier (``alerts.notify``)
+The engine (``alerts.engine.service``, ``alerts.engine.tickets``) decides *that* something is worth telling and *which staff*
+should hear it (the on-call engineer by the rota, the escalation target). The notifier (``alerts.notify.outbox``)
 decides everything else: the owners' audience, the words (templates, language), the channels, quiet hours,
 grouping, and writes the outbox rows — inside the engine's transaction, so a notice exists exactly when the
 change that caused it was committed.

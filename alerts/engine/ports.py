@@ -1,6 +1,6 @@
 """What the alert engine offers the API: queries over alerts and tickets, and ticket actions.
 
-``alerts.service.AlertService`` implements it on the state database; the API depends only on this.
+``alerts.engine.service.AlertService`` implements it on the state database; the API depends only on this.
 """
 
 from __future__ import annotations

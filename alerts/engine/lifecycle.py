@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from alerts.errors import CheckInRefused, IllegalTransition
+from alerts.engine.errors import CheckInRefused, IllegalTransition
 from facwatch.config import SlaSettings
 from facwatch.model import AlertState, Deadlines, Level, TicketAction, TicketState
 

@@ -1,12 +1,12 @@
 """Profiles: per asset kind, which detector watches which signal and which finding (and level) it raises.
 
-A profile is a TOML file (the shipped ones are alerts/profiles/{elevator,pump,power}.toml; the format is
+A profile is a TOML file (the shipped ones are alerts/detection/profiles/{elevator,pump,power}.toml; the format is
 documented in docs/detectors.md). Each ``[[watch]]`` names:
 
 - ``signal``: a channel (``vibration_rms_g``), a composite signal computed from the fused channels of the
-  asset (``entrapment``, ``pressure_ratio`` …, see alerts/rules.py ``SIGNALS``), or a list of channels for
+  asset (``entrapment``, ``pressure_ratio`` …, see alerts/detection/rules.py ``SIGNALS``), or a list of channels for
   a multivariate detector;
-- ``detector`` and its ``params`` (alerts/detectors: threshold, rate, baseline, page_hinkley, cusum,
+- ``detector`` and its ``params`` (alerts/detection: threshold, rate, baseline, page_hinkley, cusum,
   stuck, trend, pca); a parameter given as ``"rated.KEY"`` or ``"rated.KEY * 1.15"`` is taken from the
   asset's rated values, so one profile fits pumps of every size;
 - ``decide``: for scoring detectors, the score threshold (``above``), ``hysteresis`` and
@@ -31,15 +31,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alerts.detectors.baseline import AdaptiveBaseline
-from alerts.detectors.drift import Cusum, PageHinkley
-from alerts.detectors.multivariate import PCADetector
-from alerts.detectors.rate import RateOfChangeDetector
-from alerts.detectors.repeat import RepeatDetector
-from alerts.detectors.spectral import SpectralDetector
-from alerts.detectors.stuck import StuckDetector
-from alerts.detectors.threshold import ThresholdDetector
-from alerts.detectors.trend import TrendDetector
+from alerts.detection.baseline import AdaptiveBaseline
+from alerts.detection.drift import Cusum, PageHinkley
+from alerts.detection.multivariate import PCADetector
+from alerts.detection.rate import RateOfChangeDetector
+from alerts.detection.repeat import RepeatDetector
+from alerts.detection.spectral import SpectralDetector
+from alerts.detection.stuck import StuckDetector
+from alerts.detection.threshold import ThresholdDetector
+from alerts.detection.trend import TrendDetector
 from facwatch.errors import ConfigError
 from facwatch.model import MACHINE_KINDS, Asset, AssetKind, Level
 
@@ -171,7 +171,9 @@ def load_profile(source: str | Path) -> Profile:
     else:
         try:
             text = (
-                resources.files("alerts").joinpath("profiles", f"{source}.toml").read_text(encoding="utf-8")
+                resources.files("alerts.detection")
+                .joinpath("profiles", f"{source}.toml")
+                .read_text(encoding="utf-8")
             )
         except (FileNotFoundError, ModuleNotFoundError) as exc:
             raise ConfigError(f"no shipped profile named {source!r} (elevator, pump, power)") from exc

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from alerts.db import alerts, sla_clocks, tickets, utc
-from alerts.lifecycle import Clock
-from alerts.ports import IncidentCount, SlaFigures
+from alerts.engine.db import alerts, sla_clocks, tickets, utc
+from alerts.engine.lifecycle import Clock
+from alerts.engine.ports import IncidentCount, SlaFigures
 from facwatch.model import Level
 
 

@@ -12,7 +12,7 @@ State is bounded: the running mean and co-moment matrix (Welford, so learning co
 the fitted model (p² numbers); the eigen-decomposition is redone every ``refit_every`` learned points,
 not per point. ``fit_block`` learns a whole block at once with Chan's parallel update and gives exactly
 the same state as ``learn_one`` point by point, which is what lets ``facwatch detect`` run vectorised
-and still causal (alerts/detect.py).
+and still causal (alerts/detection/detect.py).
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from alerts import lifecycle, reports, store
-from alerts.alerting import AlertWriter, Changes
-from alerts.db import (
+from alerts.detection.rules import Rules
+from alerts.engine import lifecycle, reports, store
+from alerts.engine.alerting import AlertWriter, Changes
+from alerts.engine.db import (
     alerts,
     parse_ref,
     sla_clocks,
@@ -28,15 +29,14 @@ from alerts.db import (
     utc,
     utc_now,
 )
-from alerts.errors import NotFound
-from alerts.events import EventBus
-from alerts.inhibit import Motion
-from alerts.lifecycle import Clock, ClockState
-from alerts.notices import Notice, NoticeKind, Notifier
-from alerts.notify import OutboxNotifier
-from alerts.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
-from alerts.rules import Rules
-from alerts.tickets import TicketWriter
+from alerts.engine.errors import NotFound
+from alerts.engine.events import EventBus
+from alerts.engine.inhibit import Motion
+from alerts.engine.lifecycle import Clock, ClockState
+from alerts.engine.notices import Notice, NoticeKind, Notifier
+from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
+from alerts.engine.tickets import TicketWriter
+from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings
 from facwatch.model import (
     Alert,
@@ -56,7 +56,7 @@ SYSTEM = "system"
 
 
 class AlertService:
-    """Implements ``alerts.ports.AlertsApi`` on the state database."""
+    """Implements ``alerts.engine.ports.AlertsApi`` on the state database."""
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 Readings of one asset arrive as one ``Reading`` per channel with the same ``ts_ms``; the rules fuse the
 latest value of every channel per asset and judge each asset once per timestamp against its profile
-(alerts/detectors/profile.py; the shipped ones in alerts/profiles/). Every watch of the profile turns the
+(alerts/detection/profile.py; the shipped ones in alerts/detection/profiles/). Every watch of the profile turns the
 fused values into a signal (a channel, or a composite signal from ``SIGNALS`` below), feeds it to its
 detector (score first, then learn — and a scoring detector does not learn while its own decision is
 active, so a fault is not learned as the new normal) and decides with hysteresis and a minimum
@@ -32,8 +32,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.detectors import AdaptiveBaseline, Cusum, PageHinkley, PCADetector, SpectralDetector
-from alerts.detectors.profile import Profile, Watch, load_profile
+from alerts.detection import AdaptiveBaseline, Cusum, PageHinkley, PCADetector, SpectralDetector
+from alerts.detection.profile import Profile, Watch, load_profile
 from facwatch.errors import ConfigError
 from facwatch.model import MACHINE_KINDS, Asset, AssetKind, Finding, Level, Reading, Site
 

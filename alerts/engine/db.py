@@ -74,7 +74,7 @@ Index("ix_alerts_asset_kind", alerts.c.site, alerts.c.asset, alerts.c.kind, aler
 
 # The alert list's order (firing first, worst level first, newest first) as keys that all sort descending,
 # so one index serves the order and the keyset cursor (0006_indexes). The query must use these very
-# expressions (``alerts.store``): the databases match an expression index by its text.
+# expressions (``alerts.engine.store``): the databases match an expression index by its text.
 FIRING_KEY_SQL = "CASE WHEN state = 'firing' THEN 1 ELSE 0 END"
 LEVEL_KEY_SQL = (
     "CASE level WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 WHEN 'blue' THEN 1 ELSE 0 END"

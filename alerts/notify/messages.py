@@ -1,6 +1,6 @@
 """What notifications say: templates in files a property company can edit, in Simplified Chinese and English.
 
-Templates live in ``alerts/templates/<lang>/<name>.txt`` (``zh`` and ``en`` ship); a site can point
+Templates live in ``alerts/notify/templates/<lang>/<name>.txt`` (``zh`` and ``en`` ship); a site can point
 ``[notify] template_dir`` at a directory of its own with the same layout, and any file found there wins,
 file by file. A file's first line is the title, the rest (after a blank line) the body, with
 ``${field}`` placeholders (``string.Template``). ``<name>.<asset kind>.txt`` (e.g.
@@ -72,7 +72,7 @@ REASONS = {
         "escalated: fix clock ran out": "The fix deadline has passed",
     },
 }
-"""The engine's escalation reasons (alerts.lifecycle.EscalationReason) in words; others are shown as they are."""
+"""The engine's escalation reasons (alerts.engine.lifecycle.EscalationReason) in words; others are shown as they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class Templates:
 
     def __init__(self, override: Path | None = None) -> None:
         self._files: dict[tuple[str, str], string.Template] = {}
-        builtin = resources.files("alerts").joinpath("templates")
+        builtin = resources.files("alerts.notify").joinpath("templates")
         for lang in LANGS:
             folder = builtin.joinpath(lang)
             for entry in folder.iterdir():

@@ -1,7 +1,7 @@
 """``facwatch detect``: score a recorded series causally, one channel or several channels of one machine.
 
-The detector is the multivariate one (alerts/detectors/multivariate.py; with one channel it is a robust
-z²), followed by a causal EWMA and a hysteresis decision (alerts/detectors/decide.py) whose threshold is
+The detector is the multivariate one (alerts/detection/multivariate.py; with one channel it is a robust
+z²), followed by a causal EWMA and a hysteresis decision (alerts/detection/decide.py) whose threshold is
 calibrated on the rows the detector was fitted on. The contract (ARCHITECTURE.md): each row is scored
 before the detector learns from it, the first ``--fit-rows`` rows are only learned from, and the output
 has one row per input row, in order: ``timestamp,anomaly_score,is_anomaly`` (score in [0, 1], 0.5 at the
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from alerts.detectors.decide import EwmaHysteresis, calibrate
-from alerts.detectors.multivariate import PCADetector
+from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.multivariate import PCADetector
 from facwatch.errors import ConfigError
 
 TIMESTAMP_GUESSES = ("timestamp", "datetime", "time", "ts")

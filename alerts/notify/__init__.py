@@ -1,0 +1,1 @@
+"""Notifications: the outbox, audiences, message templates, channels and apprise delivery."""
