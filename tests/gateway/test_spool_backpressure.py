@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,21 +22,13 @@ from ingest.deadletters import DeadLetterStore
 from ingest.errors import StoreUnavailable
 from ingest.spool import FINDING_KIND, Spool, SpoolingSink, encode
 from tests.fixtures.mqtt import MosquittoBroker
+from tests.fixtures.waiting import wait_until
 from tests.gateway.test_subscriber import Device
 
 pytestmark = pytest.mark.integration
 
 SITE = load_site("demo", {"data_dir": "unused"})
 ELEV = topics.telemetry(SITE.id, "elevator", "b1-elev-1")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 class Store:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -19,6 +19,7 @@ from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
 from ingest.sqlite_store import SqliteStore
 from tests.fixtures.mqtt import AmqttBroker, Broker
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +29,6 @@ ELEV = topics.telemetry("lakeside", "elevator", "b1-elev-1")
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 class Device:

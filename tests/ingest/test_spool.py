@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,18 +15,10 @@ from ingest.errors import StoreUnavailable
 from ingest.influx_store import InfluxStore
 from ingest.spool import FINDING_KIND, Spool, SpoolFull, SpoolingSink, encode, fill_finding
 from tests.fixtures.victoria import Victoria
+from tests.fixtures.waiting import wait_until
 
 SITE = load_site("demo", {"data_dir": "unused"})
 ELEV = next(a for a in SITE.assets if a.kind == "elevator")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def batch(start: int, n: int = 10, channel: str = "floor") -> list[Reading]:

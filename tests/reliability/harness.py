@@ -25,20 +25,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facwatch.config import load_site
 from gateway import codec, topics
 from tests.fixtures.servers import find_server, free_port, wait_for_port
+from tests.fixtures.waiting import wait_until
 
 SITE = load_site("demo", {"data_dir": "unused"})
 ELEV = next(a for a in SITE.assets if a.kind == "elevator")
 TOPIC = topics.telemetry(SITE.id, "elevator", ELEV.id)
 CHANNEL = "load_kg"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout} s")
 
 
 class PersistentMosquitto:
