@@ -93,7 +93,7 @@ class Flow:
 
     def deliver(self, at: datetime) -> dict[str, list[dict[str, Any]]]:
         """Deliver what is due at ``at``; returns everything received so far, by path."""
-        self.dispatcher.deliver_pending(at)
+        self.dispatcher.deliver_pending(at, wait_s=10)  # until every send due has answered
         out: dict[str, list[dict[str, Any]]] = {}
         with self.receiver.lock:
             for path, body in zip(self.receiver.paths, self.receiver.received, strict=True):
@@ -118,29 +118,33 @@ ALL = (
 )
 
 
-def test_an_outage_storm_gives_one_grouped_message_per_audience(
+def test_an_outage_storm_sends_each_red_at_once_and_groups_the_rest_per_audience(
     flow: Flow, http_receiver: HttpReceiver
 ) -> None:
     for i, asset in enumerate(ALL):
         level = Level.RED if asset.endswith(("elev-1", "panel")) else Level.ORANGE
         flow.notice(NoticeKind.OPENED, asset, level, DAY + timedelta(milliseconds=100 * i))
-    got = flow.deliver(DAY + timedelta(seconds=3))  # past the RED group window (2 s) of the last one
-    assert sorted(got) == ["eng-wang", "owners-b1", "owners-b2"]
-    http_receiver.wait_for(3)
-    (engineer,) = got["eng-wang"]
-    assert engineer["title"].startswith("[RED] 8 条告警与通知")
+    # RED has no group window: each goes at once, on its own.
+    got = flow.deliver(DAY + timedelta(seconds=1))
+    http_receiver.wait_for(6)
+    assert [len(got[k]) for k in ("eng-wang", "owners-b1", "owners-b2")] == [3, 2, 1]
+    assert all(m["title"].startswith("[RED] T-") for m in got["eng-wang"])
+    # The ORANGE ones waited their window (10 s from the first) and leave as one message per audience.
+    got = flow.deliver(DAY + timedelta(seconds=11))
+    http_receiver.wait_for(9)
+    engineer = got["eng-wang"][-1]
+    assert engineer["title"].startswith("[ORANGE] 5 条告警与通知")
     lines = [line for line in engineer["message"].splitlines() if line.startswith("- ")]
-    assert len(lines) == 5 and all("[RED]" in line for line in lines[:3])  # the worst first
-    assert "……另有 3 条" in engineer["message"]
-    (b1,) = got["owners-b1"]
-    assert "（4条）" in b1["title"]
-    assert "1号楼1单元电梯暂停服务" in b1["message"] and "2号楼" not in b1["message"]
-    (b2,) = got["owners-b2"]
-    assert b2["title"] == "Lakeside Gardens: 4 notices"  # building 2's owners read English
-    assert "Building 2 unit 1 elevator: service interrupted" in b2["message"] and "1号楼" not in b2["message"]
+    assert len(lines) == 5 and all("[ORANGE]" in line for line in lines)
+    b1 = got["owners-b1"][-1]
+    assert "（2条）" in b1["title"]
+    assert "1号楼2单元电梯暂停服务" in b1["message"] and "2号楼" not in b1["message"]
+    b2 = got["owners-b2"][-1]
+    assert b2["title"] == "Lakeside Gardens: 3 notices"  # building 2's owners read English
+    assert "Building 2 unit 2 elevator: service interrupted" in b2["message"] and "1号楼" not in b2["message"]
     assert "Building 1" not in b2["message"]
-    # Nothing more goes out later: the members were merged into these three.
-    assert sum(len(v) for v in flow.deliver(DAY + timedelta(minutes=5)).values()) == 3
+    # Nothing more goes out later: the members were merged.
+    assert sum(len(v) for v in flow.deliver(DAY + timedelta(minutes=5)).values()) == 9
 
 
 def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpReceiver) -> None:
