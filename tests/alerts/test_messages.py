@@ -54,7 +54,7 @@ def test_every_shipped_template_fills_all_its_fields(lang: str) -> None:
         "X",
     )  # fmt: skip
     for name in TEMPLATES:
-        for kind in (None, "elevator", "pump", "power"):
+        for kind in (None, "elevator", "pump", "power", "power.outage"):
             message = templates.render_one(name, lang, values, kind)
             assert message.title and "$" not in message.title + message.body, (name, kind)
 
