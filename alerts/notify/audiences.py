@@ -318,42 +318,6 @@ class Planner:
         return ""
 
 
-def digest(
-    templates: Templates,
-    *,
-    staff: bool,
-    lang: str,
-    site_name: str,
-    key: str,
-    members: Sequence[Mapping[str, Any]],
-) -> Message:
-    """One message for several that wait together: the count and the worst cases first.
-
-    ``members`` carry ``level``, ``line`` and ``created_at``; the same ticket's updates stay in order.
-    """
-    ordered = sorted(members, key=lambda m: (-SEVERITY.get(str(m["level"]), 0), m["created_at"]))
-    worst = ordered[0]
-    shown = ordered[:DIGEST_LINES]
-    more_count = len(ordered) - len(shown)
-
-    def fields(one: str) -> dict[str, str]:
-        more = ""
-        if more_count:
-            more = "\n" + templates.render_one("digest_more", one, {"more_count": str(more_count)}).title
-        return {
-            "site": localized(site_name, one),
-            "count": str(len(ordered)),
-            "level": str(worst["level"] or "").upper(),
-            "worst": str(worst["line"]),
-            "items": "\n".join(f"- {m['line']}" for m in shown),
-            "more": more,
-            "more_count": str(more_count),
-            "ref": ref_of(key),
-        }
-
-    return templates.render("staff_digest" if staff else "owner_digest", lang, fields)
-
-
 def _plan_and_eta(notice: Notice, lang: str, eta: str) -> str:
     """``（备用方案：…；预计 16:12 恢复）`` / `` (plan B: …; expected back 16:12)``, or nothing."""
     zh = lang == "zh"
@@ -416,4 +380,14 @@ def _readings(detail: Mapping[str, Any]) -> str:
     return "—"
 
 
-__all__ = ["FALLBACK", "OWNERS", "Outgoing", "Planner", "digest", "owner_groups", "quiet_until", "ref_of"]
+__all__ = [
+    "DIGEST_LINES",
+    "FALLBACK",
+    "OWNERS",
+    "SEVERITY",
+    "Outgoing",
+    "Planner",
+    "owner_groups",
+    "quiet_until",
+    "ref_of",
+]

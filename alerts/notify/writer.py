@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +21,8 @@ import structlog
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from alerts.engine.db import new_pk, notification_receipts, notifications, utc, utc_now
-from alerts.notify.audiences import OWNERS, SEVERITY, Outgoing, digest
-from alerts.notify.messages import Templates
+from alerts.notify.audiences import DIGEST_LINES, OWNERS, SEVERITY, Outgoing, ref_of
+from alerts.notify.messages import Message, Templates, localized
 from facwatch.model import Level, Site
 
 log = structlog.get_logger("alerts.notify.writer")
@@ -183,6 +183,42 @@ class Outbox:
         log.info("grouped", recipient=first.recipient, count=len(members), key=key)
 
 
+def digest(
+    templates: Templates,
+    *,
+    staff: bool,
+    lang: str,
+    site_name: str,
+    key: str,
+    members: Sequence[Mapping[str, Any]],
+) -> Message:
+    """One message for several that wait together: the count and the worst cases first.
+
+    ``members`` carry ``level``, ``line`` and ``created_at``; the same ticket's updates stay in order.
+    """
+    ordered = sorted(members, key=lambda m: (-SEVERITY.get(str(m["level"]), 0), m["created_at"]))
+    worst = ordered[0]
+    shown = ordered[:DIGEST_LINES]
+    more_count = len(ordered) - len(shown)
+
+    def fields(one: str) -> dict[str, str]:
+        more = ""
+        if more_count:
+            more = "\n" + templates.render_one("digest_more", one, {"more_count": str(more_count)}).title
+        return {
+            "site": localized(site_name, one),
+            "count": str(len(ordered)),
+            "level": str(worst["level"] or "").upper(),
+            "worst": str(worst["line"]),
+            "items": "\n".join(f"- {m['line']}" for m in shown),
+            "more": more,
+            "more_count": str(more_count),
+            "ref": ref_of(key),
+        }
+
+    return templates.render("staff_digest" if staff else "owner_digest", lang, fields)
+
+
 def fit_key(key: str, limit: int = 200) -> str:
     """A key that fits its column: a long one keeps its head and a hash of the whole, so it stays unique."""
     if len(key) <= limit:
@@ -191,4 +227,4 @@ def fit_key(key: str, limit: int = 200) -> str:
     return f"{key[: limit - 25]}#{digest_}"
 
 
-__all__ = ["Outbox", "fit_key"]
+__all__ = ["Outbox", "digest", "fit_key"]

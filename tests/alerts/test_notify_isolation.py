@@ -180,3 +180,16 @@ def test_a_slow_and_a_hanging_receiver_hold_up_nobody(
         assert len(http_receiver.received) == 1  # the healthy receiver got its message once
     finally:
         running.close()
+
+
+def test_a_stopping_dispatcher_starts_nothing_and_counts_nothing(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    with engine.begin() as conn:
+        Outbox().enqueue(conn, [red("late", http_receiver.url)], NOW)
+    stopping = Dispatcher(engine)
+    stopping.close()
+    assert stopping.deliver_pending(NOW) == 0
+    assert receipt(engine, "late") == ("pending", 0, None)  # not an attempt, not "outcome unknown"
+    assert Dispatcher(engine).deliver_pending(NOW, wait_s=10) == 1  # the next process sends it, once
+    assert [b["title"] for b in http_receiver.wait_for(1)] == ["[RED] late"]
