@@ -88,6 +88,8 @@ class Dispatcher:
         )
         self._inflight: dict[int, tuple[Any, Send]] = {}
         self._cleared: list[Finding] = []
+        self._last_now: datetime | None = None
+        """The time of the last round: what ``close`` records is recorded at that time."""
         self._lock = threading.Lock()
 
     @property
@@ -100,12 +102,12 @@ class Dispatcher:
         self.sender.stop()
         with self._lock:
             self.sender.wait([s for _, s in self._inflight.values()], time.monotonic() + wait_s)
-            self._harvest(utc_now(datetime.now().astimezone()), final=True)
+            self._harvest(self._last_now or utc_now(datetime.now().astimezone()), final=True)
 
     def deliver_pending(self, now: datetime, *, wait_s: float | None = None) -> int:
         """Release what waited, start every due send whose target has room, wait up to ``wait_s``
         (default ``round_wait_s``) for them, and record every send that ended; returns how many were sent."""
-        now = utc_now(now)
+        now = self._last_now = utc_now(now)
         wait = self.settings.round_wait_s if wait_s is None else wait_s
         with self._lock:
             self.outbox.release_held(self.engine, self.site, self.templates, now)
