@@ -125,9 +125,15 @@ class NotifySettings(BaseModel):
     """The notification outbox and its delivery (alerts/notify/outbox.py, docs/notifications.md)."""
 
     timeout_s: float = Field(default=10.0, gt=0)
-    """Per target and attempt; a send still running then counts as failed (outcome unknown) and is retried."""
-    workers: int = Field(default=8, ge=1, le=64)
-    """Sends in flight at once (a bounded pool)."""
+    """The hard deadline of one send, enforced by facwatch: a send still running then is abandoned (outcome
+    unknown) and retried with the same reference."""
+    per_target: int = Field(default=2, ge=1, le=16)
+    """Sends in flight at once to one target (the URL's scheme, host and port); more wait, unattempted."""
+    workers: int = Field(default=32, ge=1, le=256)
+    """Sends in flight at once in all (threads, including abandoned ones that have not ended yet)."""
+    round_wait_s: float = Field(default=1.0, ge=0)
+    """How long one delivery round waits for its sends (meanwhile it keeps starting what becomes due); a
+    slower send is recorded by a later round (its delivery is not delayed, only its receipt)."""
     max_attempts: int = Field(default=8, ge=1)
     backoff_s: float = Field(default=5.0, gt=0)
     backoff_cap_s: float = Field(default=600.0, gt=0)
@@ -138,8 +144,8 @@ class NotifySettings(BaseModel):
     fallback person."""
     group_wait_s: float = Field(default=10.0, ge=0)
     """Messages to one recipient within this window go out as one (storm control, merged updates)."""
-    group_wait_red_s: float = Field(default=2.0, ge=0)
-    """The same for RED: short, so that a RED reaches people within seconds."""
+    group_wait_red_s: float = Field(default=0.0, ge=0)
+    """The same for RED: none by default, so that a RED goes out at once (grouping is for lower levels)."""
     owner_levels: list[Literal["red", "orange", "yellow", "blue"]] = ["red", "orange"]
     """Alert levels the owners of the building hear about (opened, progress, plan B, all-clear, follow-up)."""
     quiet_hours: bool = True

@@ -272,6 +272,7 @@ class TicketWriter:
             staff=self.staff(asset, asset.building, when),
             detail={
                 "alert": aref,
+                "finding": finding.kind,
                 "ack_due": row.ack_due,
                 "on_site_due": row.on_site_due,
                 "opened_at": when,

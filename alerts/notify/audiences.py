@@ -5,20 +5,25 @@
   ``Notice.staff``; nobody else gets a staff message.
 - Owners get plain words, and only about their own building: the owner groups of the asset's building
   (narrowed to the group's ``assets`` when the site file lists them), for tickets of the levels in
-  ``notify.owner_levels``: opened, progress, plan B, all-clear, the next-day follow-up. Owners never get a
-  staff template, and staff templates are never addressed to an owner group.
-- When: every item waits a short group window (``group_wait_s``, RED ``group_wait_red_s``) so that an
-  outage storm or a burst of updates of one ticket reaches each recipient as one message (the outbox
-  merges what waits together). Non-urgent owner messages in quiet hours (site time zone, on the event
-  time) wait until the quiet hours end and go out as one morning digest; a RED opening and a plan B for a
-  RED ticket are urgent and always go at once.
+  ``notify.owner_levels``: opened, an engineer on the way, progress, plan B, all-clear, the next-day
+  follow-up. Owners never get a staff template, and staff templates are never addressed to an owner group.
+- Only what is true: the opening message says the desk has the alarm, not that an engineer is coming;
+  "an engineer is on the way" goes once per ticket, when someone acknowledged it or was dispatched. A
+  finding kind can have words of its own (``owner_opened.power.outage``: a power cut); any other power
+  finding (a voltage sag, a swell) is announced as a power supply problem, never as a cut.
+- When: every item waits a short group window (``group_wait_s``; RED ``group_wait_red_s``, none by
+  default) so that an outage storm or a burst of updates of one ticket reaches each recipient as one
+  message (the outbox merges what waits together; each item's line keeps its plan B and ETA). Non-urgent
+  owner messages in quiet hours (site time zone, on the event time) wait until the quiet hours end and go
+  out as one morning digest; a RED opening, its engineer on the way and its plan B are urgent and always go
+  at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -32,6 +37,7 @@ from alerts.notify.messages import (
     REASONS,
     Message,
     Templates,
+    languages,
     local_time,
     localized,
 )
@@ -42,6 +48,13 @@ SEVERITY = {"red": 3, "orange": 2, "yellow": 1, "blue": 0}
 OWNERS = "owners"
 FALLBACK = "fallback"
 DIGEST_LINES = 5
+ON_THE_WAY = ("acknowledge", "dispatch")
+"""Actions after which owners may be told that an engineer is on the way."""
+OWNER_ACTIONS = {
+    "plan_b": "owner_plan_b",
+    "resolve": "owner_resolved",
+    **dict.fromkeys(ON_THE_WAY, "owner_on_the_way"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +151,11 @@ class Planner:
         items = []
         for person in notice.staff:
             key = f"{notice.key}:{suffix.format(role=person.role, id=person.id)}"
-            text = self.templates.render(
-                name, person.lang, partial(self._fields, notice, asset, key=key, person=person)
-            )
+            fields = partial(self._fields, notice, asset, key=key, person=person)
+            text = self.templates.render(name, person.lang, fields)
+            line = self._line(name, person.lang, fields, (), notice)
             items.append(
-                self._item(notice, asset, key, person.role, person.id, person.notify, person.lang, text)
+                self._item(notice, asset, key, person.role, person.id, person.notify, person.lang, text, line)
             )
         return items
 
@@ -156,28 +169,51 @@ class Planner:
         if notice.kind is NoticeKind.ACTION:
             if notice.action == "progress":
                 return "owner_progress" if _eta(notice) is not None else "owner_progress_noeta"
-            return {"plan_b": "owner_plan_b", "resolve": "owner_resolved"}.get(notice.action or "")
+            return OWNER_ACTIONS.get(notice.action or "")
         return None
 
     def _owners(self, notice: Notice, asset: Asset) -> list[Outgoing]:
         name = self._owner_template(notice)
         if name is None or notice.level.value not in self.settings.owner_levels:
             return []
+        # The most specific words first: the finding's kind (a power cut), then the asset's kind.
+        variants = tuple(v for v in (str(notice.detail.get("finding") or ""), asset.kind.value) if v)
         items = []
         for group in owner_groups(self.site, asset):
-            key = f"{notice.key}:owners:{group.building}:{group.name}"
-            text = self.templates.render(
-                name, group.lang, partial(self._fields, notice, asset, key=key, person=None), asset.kind.value
+            if name == "owner_on_the_way":  # once per ticket, whoever acknowledged or was dispatched first
+                key = f"{notice.ticket}:on_the_way:owners:{group.building}:{group.name}"
+            else:
+                key = f"{notice.key}:owners:{group.building}:{group.name}"
+            fields = partial(self._fields, notice, asset, key=key, person=None)
+            text = self.templates.render(name, group.lang, fields, variants)
+            line = self._line(name, group.lang, fields, variants, notice)
+            items.append(
+                self._item(notice, asset, key, OWNERS, group.name, group.notify, group.lang, text, line)
             )
-            items.append(self._item(notice, asset, key, OWNERS, group.name, group.notify, group.lang, text))
         return items
 
     def urgent(self, notice: Notice) -> bool:
         """RED safety messages go at once, even to owners in quiet hours."""
         return notice.level is Level.RED and (
             notice.kind is NoticeKind.OPENED
-            or (notice.kind is NoticeKind.ACTION and notice.action == "plan_b")
+            or (notice.kind is NoticeKind.ACTION and notice.action in ("plan_b", *ON_THE_WAY))
         )
+
+    def _line(
+        self,
+        name: str,
+        lang: str,
+        fields: Callable[[str], Mapping[str, str]],
+        variants: Sequence[str],
+        notice: Notice,
+    ) -> str:
+        """The item's line in a digest: its title, with its plan B and ETA when it has them."""
+        parts = []
+        for one in languages(lang):
+            values = fields(one)
+            title = self.templates.render_one(name, one, values, variants).title
+            parts.append(title + _plan_and_eta(notice, one, values["eta"]))
+        return " / ".join(parts)
 
     # --- common --------------------------------------------------------------------------------------------
 
@@ -191,6 +227,7 @@ class Planner:
         targets: tuple[str, ...],
         lang: str,
         text: Message,
+        line: str | None = None,
     ) -> Outgoing:
         s = self.settings
         wait = s.group_wait_red_s if notice.level is Level.RED else s.group_wait_s
@@ -212,7 +249,7 @@ class Planner:
             level=notice.level.value,
             asset=asset.id if asset else None,
             lang=lang,
-            line=text.title,
+            line=line or text.title,
             release_at=release_at,
             quiet=quiet,
         )
@@ -281,40 +318,17 @@ class Planner:
         return ""
 
 
-def digest(
-    templates: Templates,
-    *,
-    staff: bool,
-    lang: str,
-    site_name: str,
-    key: str,
-    members: Sequence[Mapping[str, Any]],
-) -> Message:
-    """One message for several that wait together: the count and the worst cases first.
-
-    ``members`` carry ``level``, ``line`` and ``created_at``; the same ticket's updates stay in order.
-    """
-    ordered = sorted(members, key=lambda m: (-SEVERITY.get(str(m["level"]), 0), m["created_at"]))
-    worst = ordered[0]
-    shown = ordered[:DIGEST_LINES]
-    more_count = len(ordered) - len(shown)
-
-    def fields(one: str) -> dict[str, str]:
-        more = ""
-        if more_count:
-            more = "\n" + templates.render_one("digest_more", one, {"more_count": str(more_count)}).title
-        return {
-            "site": localized(site_name, one),
-            "count": str(len(ordered)),
-            "level": str(worst["level"] or "").upper(),
-            "worst": str(worst["line"]),
-            "items": "\n".join(f"- {m['line']}" for m in shown),
-            "more": more,
-            "more_count": str(more_count),
-            "ref": ref_of(key),
-        }
-
-    return templates.render("staff_digest" if staff else "owner_digest", lang, fields)
+def _plan_and_eta(notice: Notice, lang: str, eta: str) -> str:
+    """``（备用方案：…；预计 16:12 恢复）`` / `` (plan B: …; expected back 16:12)``, or nothing."""
+    zh = lang == "zh"
+    bits = []
+    if plan_b := str(notice.detail.get("plan_b") or ""):
+        bits.append(f"备用方案：{plan_b}" if zh else f"plan B: {plan_b}")
+    if _eta(notice) is not None:
+        bits.append(f"预计 {eta} 恢复" if zh else f"expected back {eta}")
+    if not bits:
+        return ""
+    return f"（{'；'.join(bits)}）" if zh else f" ({'; '.join(bits)})"
 
 
 def _place(detail: Mapping[str, Any], summary: str) -> str:
@@ -366,4 +380,14 @@ def _readings(detail: Mapping[str, Any]) -> str:
     return "—"
 
 
-__all__ = ["FALLBACK", "OWNERS", "Outgoing", "Planner", "digest", "owner_groups", "quiet_until", "ref_of"]
+__all__ = [
+    "DIGEST_LINES",
+    "FALLBACK",
+    "OWNERS",
+    "SEVERITY",
+    "Outgoing",
+    "Planner",
+    "owner_groups",
+    "quiet_until",
+    "ref_of",
+]

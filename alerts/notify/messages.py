@@ -3,8 +3,9 @@
 Templates live in ``alerts/notify/templates/<lang>/<name>.txt`` (``zh`` and ``en`` ship); a site can point
 ``[notify] template_dir`` at a directory of its own with the same layout, and any file found there wins,
 file by file. A file's first line is the title, the rest (after a blank line) the body, with
-``${field}`` placeholders (``string.Template``). ``<name>.<asset kind>.txt`` (e.g.
-``owner_opened.elevator.txt``) is chosen before ``<name>.txt`` when it exists. Every file is checked when
+``${field}`` placeholders (``string.Template``). A more specific file is chosen before ``<name>.txt`` when it
+exists: ``<name>.<finding kind>.txt`` (e.g. ``owner_opened.power.outage.txt``, a power cut), then
+``<name>.<asset kind>.txt`` (e.g. ``owner_opened.elevator.txt``). Every file is checked when
 the templates are loaded: a placeholder that is not a known field is refused with the file's name, so a typo
 is found at start and not in the middle of an incident.
 
@@ -16,7 +17,7 @@ Rendering is pure: the files are read once, when ``Templates`` is built.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -39,8 +40,8 @@ FIELDS = frozenset(
 
 TEMPLATES = (
     "engineer_alert", "escalation", "staff_action", "staff_digest", "digest_more", "fallback",
-    "owner_opened", "owner_progress", "owner_progress_noeta", "owner_plan_b", "owner_resolved",
-    "owner_follow_up", "owner_digest",
+    "owner_opened", "owner_on_the_way", "owner_progress", "owner_progress_noeta", "owner_plan_b",
+    "owner_resolved", "owner_follow_up", "owner_digest",
 )  # fmt: skip
 
 LEVEL_NAMES = {
@@ -150,15 +151,24 @@ class Templates:
     def has(self, name: str, lang: str = "zh") -> bool:
         return (lang, name) in self._files
 
-    def render_one(self, name: str, lang: str, fields: Mapping[str, str], kind: str | None = None) -> Message:
-        template = self._files.get((lang, f"{name}.{kind}")) if kind else None
-        template = template or self._files[(lang, name)]
+    def render_one(
+        self, name: str, lang: str, fields: Mapping[str, str], kind: str | Sequence[str] | None = None
+    ) -> Message:
+        """``kind``: the variants to try before ``name`` itself, most specific first (a finding kind,
+        an asset kind)."""
+        variants = (kind,) if isinstance(kind, str) else tuple(kind or ())
+        found = (self._files.get((lang, f"{name}.{v}")) for v in variants if v)
+        template = next((t for t in found if t is not None), None) or self._files[(lang, name)]
         text = template.safe_substitute(fields)
         title, _, body = text.partition("\n")
         return Message(title=title.strip(), body=body.strip("\n"))
 
     def render(
-        self, name: str, lang: str, fields: Callable[[str], Mapping[str, str]], kind: str | None = None
+        self,
+        name: str,
+        lang: str,
+        fields: Callable[[str], Mapping[str, str]],
+        kind: str | Sequence[str] | None = None,
     ) -> Message:
         """One message in ``lang`` (``fields(lang)`` gives that language's values); for ``zh+en`` both,
         the titles joined by `` / `` and the bodies by a blank line."""

@@ -54,7 +54,7 @@ def test_every_shipped_template_fills_all_its_fields(lang: str) -> None:
         "X",
     )  # fmt: skip
     for name in TEMPLATES:
-        for kind in (None, "elevator", "pump", "power"):
+        for kind in (None, "elevator", "pump", "power", "power.outage"):
             message = templates.render_one(name, lang, values, kind)
             assert message.title and "$" not in message.title + message.body, (name, kind)
 
@@ -162,7 +162,9 @@ def test_ticket_link_and_readings_in_the_engineers_message(site: Site) -> None:
     assert "读数：speed_mps=0, load_kg=150" in engineer.body
     assert "请于 16:01:00 前确认" in engineer.body
     assert "https://fw.example.com/#ticket=T-000001" in engineer.body
-    assert engineer.level == "red" and engineer.release_at == opened.at + timedelta(seconds=2)
+    assert engineer.level == "red" and engineer.release_at is None  # RED: no group window, at once
+    slow = Planner(site, NotifySettings(group_wait_red_s=2), Templates()).plan(opened)[0]
+    assert slow.release_at == opened.at + timedelta(seconds=2)  # unless the site asks for one
 
 
 def test_urgent_owner_messages_skip_the_quiet_hours(site: Site) -> None:

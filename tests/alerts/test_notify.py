@@ -19,6 +19,7 @@ from alerts.engine.db import notification_receipts
 from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
 from alerts.notify.audiences import ref_of
+from alerts.notify.dispatcher import LEASE_UNKNOWN
 from alerts.notify.outbox import (
     UNDELIVERED,
     DeliveryFailed,
@@ -33,6 +34,7 @@ from facwatch.model import Finding, Level, Person
 from tests.fixtures.postgres import state_engine
 from tests.fixtures.receivers import HttpReceiver, SmtpReceiver
 from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import wait_until
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -256,7 +258,9 @@ def test_a_restart_resumes_the_outbox_and_sends_nothing_twice(
         )
     fresh = Dispatcher(engine)  # a new process on the same database
     assert fresh.deliver_pending(NOW + timedelta(seconds=1)) == 1  # p3; p2 is still under its lease
-    assert fresh.deliver_pending(NOW + timedelta(seconds=25)) == 1  # lease ran out: outcome unknown, retried
+    assert fresh.deliver_pending(NOW + timedelta(seconds=25)) == 0  # lease ran out: outcome unknown
+    assert receipts(engine)[1][1:] == ("failed", 1, LEASE_UNKNOWN)
+    assert fresh.deliver_pending(NOW + timedelta(seconds=30)) == 1  # retried after the backoff
     titles = sorted(body["title"] for body in http_receiver.wait_for(3))
     assert titles == ["title p1", "title p2", "title p3"]  # each once
     p2 = receipts(engine)[1]
@@ -265,7 +269,7 @@ def test_a_restart_resumes_the_outbox_and_sends_nothing_twice(
     assert len(http_receiver.received) == 3
 
 
-def test_a_send_that_hangs_times_out_and_is_retried(engine: Engine) -> None:
+def test_a_send_that_hangs_is_abandoned_at_its_deadline_and_retried(engine: Engine) -> None:
     release = threading.Event()
     calls: list[str] = []
 
@@ -278,9 +282,16 @@ def test_a_send_that_hangs_times_out_and_is_retried(engine: Engine) -> None:
     dispatcher = Dispatcher(engine, settings=settings, send=hanging)
     enqueue(engine, item("h1", "json://example.invalid/"))
     try:
-        assert dispatcher.deliver_pending(NOW) == 0
-        ((_, status, _, error),) = receipts(engine)
-        assert status == "failed" and error is not None and "timed out after 0.3 s" in error
+        assert dispatcher.deliver_pending(NOW, wait_s=0) == 0
+        assert receipts(engine)[0][1] == "sending"  # started, under its deadline
+        wait_until(
+            lambda: dispatcher.deliver_pending(NOW) == 0 and receipts(engine)[0][1] == "failed",
+            5,
+            "the hanging send abandoned",
+        )
+        ((_, _, attempts, error),) = receipts(engine)
+        assert attempts == 1 and error is not None and "outcome unknown" in error and "0.3 s" in error
+        # The abandoned thread still holds one of the target's two slots; the retry takes the other.
         assert dispatcher.deliver_pending(NOW + timedelta(seconds=1)) == 1
         assert calls == ["title h1", "title h1"]
     finally:

@@ -17,6 +17,7 @@ from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.outbox import Dispatcher, OutboxNotifier
 from facwatch.config import NotifySettings, load_site
 from facwatch.model import Level, Site
+from tests.alerts.helpers import Harness, demo_site
 from tests.fixtures.postgres import state_engine
 from tests.fixtures.receivers import HttpReceiver
 
@@ -93,7 +94,7 @@ class Flow:
 
     def deliver(self, at: datetime) -> dict[str, list[dict[str, Any]]]:
         """Deliver what is due at ``at``; returns everything received so far, by path."""
-        self.dispatcher.deliver_pending(at)
+        self.dispatcher.deliver_pending(at, wait_s=10)  # until every send due has answered
         out: dict[str, list[dict[str, Any]]] = {}
         with self.receiver.lock:
             for path, body in zip(self.receiver.paths, self.receiver.received, strict=True):
@@ -118,29 +119,33 @@ ALL = (
 )
 
 
-def test_an_outage_storm_gives_one_grouped_message_per_audience(
+def test_an_outage_storm_sends_each_red_at_once_and_groups_the_rest_per_audience(
     flow: Flow, http_receiver: HttpReceiver
 ) -> None:
     for i, asset in enumerate(ALL):
         level = Level.RED if asset.endswith(("elev-1", "panel")) else Level.ORANGE
         flow.notice(NoticeKind.OPENED, asset, level, DAY + timedelta(milliseconds=100 * i))
-    got = flow.deliver(DAY + timedelta(seconds=3))  # past the RED group window (2 s) of the last one
-    assert sorted(got) == ["eng-wang", "owners-b1", "owners-b2"]
-    http_receiver.wait_for(3)
-    (engineer,) = got["eng-wang"]
-    assert engineer["title"].startswith("[RED] 8 条告警与通知")
+    # RED has no group window: each goes at once, on its own.
+    got = flow.deliver(DAY + timedelta(seconds=1))
+    http_receiver.wait_for(6)
+    assert [len(got[k]) for k in ("eng-wang", "owners-b1", "owners-b2")] == [3, 2, 1]
+    assert all(m["title"].startswith("[RED] T-") for m in got["eng-wang"])
+    # The ORANGE ones waited their window (10 s from the first) and leave as one message per audience.
+    got = flow.deliver(DAY + timedelta(seconds=11))
+    http_receiver.wait_for(9)
+    engineer = got["eng-wang"][-1]
+    assert engineer["title"].startswith("[ORANGE] 5 条告警与通知")
     lines = [line for line in engineer["message"].splitlines() if line.startswith("- ")]
-    assert len(lines) == 5 and all("[RED]" in line for line in lines[:3])  # the worst first
-    assert "……另有 3 条" in engineer["message"]
-    (b1,) = got["owners-b1"]
-    assert "（4条）" in b1["title"]
-    assert "1号楼1单元电梯暂停服务" in b1["message"] and "2号楼" not in b1["message"]
-    (b2,) = got["owners-b2"]
-    assert b2["title"] == "Lakeside Gardens: 4 notices"  # building 2's owners read English
-    assert "Building 2 unit 1 elevator: service interrupted" in b2["message"] and "1号楼" not in b2["message"]
+    assert len(lines) == 5 and all("[ORANGE]" in line for line in lines)
+    b1 = got["owners-b1"][-1]
+    assert "（2条）" in b1["title"]
+    assert "1号楼2单元电梯暂停服务" in b1["message"] and "2号楼" not in b1["message"]
+    b2 = got["owners-b2"][-1]
+    assert b2["title"] == "Lakeside Gardens: 3 notices"  # building 2's owners read English
+    assert "Building 2 unit 2 elevator: service interrupted" in b2["message"] and "1号楼" not in b2["message"]
     assert "Building 1" not in b2["message"]
-    # Nothing more goes out later: the members were merged into these three.
-    assert sum(len(v) for v in flow.deliver(DAY + timedelta(minutes=5)).values()) == 3
+    # Nothing more goes out later: the members were merged.
+    assert sum(len(v) for v in flow.deliver(DAY + timedelta(minutes=5)).values()) == 9
 
 
 def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpReceiver) -> None:
@@ -212,11 +217,11 @@ def test_updates_of_one_ticket_within_the_window_are_merged(flow: Flow, http_rec
     assert "3 条告警与通知" in engineer["title"]
     for word in ("已派工", "已到场", "维修进展"):
         assert word in engineer["message"]
-    # Only the progress concerns the owners: their window opened with it, at 6 s.
-    assert "owners-b1" not in got
-    got = flow.deliver(DAY + timedelta(seconds=16))
+    # The owners hear of the dispatch (an engineer on the way) and of the progress, in one message.
     (owners,) = got["owners-b1"]
-    assert owners["message"] == "1号楼生活水泵维修进展：已完成30%，恢复时间确定后会再通知您。"
+    assert owners["title"] == "翠湖花园物业通知（2条）"
+    assert owners["message"] == "- 1号楼生活水泵：工程师已在路上\n- 1号楼生活水泵维修进展"
+    assert flow.deliver(DAY + timedelta(seconds=16)) == got  # nothing more
 
 
 def test_quiet_hours_hold_owner_updates_for_a_morning_digest_but_red_goes_at_once(
@@ -274,3 +279,88 @@ def test_levels_the_owners_do_not_hear_about(flow: Flow) -> None:
     flow.notice(NoticeKind.OPENED, "b1-pump-1", Level.YELLOW, DAY)
     got = flow.deliver(DAY + timedelta(seconds=10))
     assert list(got) == ["eng-wang"]
+
+
+# --- owners are told only what is true ------------------------------------------------------------------------
+
+
+def test_owners_hear_an_engineer_is_on_the_way_only_once_someone_acknowledged_or_was_dispatched(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    flow = Flow(engine, site_for(http_receiver, b2="en"), http_receiver)
+    for asset, on_the_way in (("b1-elev-1", "工程师已在路上"), ("b2-elev-1", "an engineer is on the way")):
+        flow.notice(NoticeKind.OPENED, asset, Level.RED, DAY)
+        opened = flow.deliver(DAY)[f"owners-{asset[:2]}"][-1]
+        assert on_the_way not in opened["title"] + opened["message"]  # nobody has taken it on yet
+        assert "在路上" not in opened["message"] and "on the way" not in opened["message"]
+        flow.notice(NoticeKind.ACTION, asset, Level.RED, DAY + timedelta(seconds=20), action="acknowledge")
+        told = flow.deliver(DAY + timedelta(seconds=20))[f"owners-{asset[:2]}"][-1]  # RED: at once
+        assert on_the_way in told["title"]
+        # The dispatch that follows is no news to the owners: they are told once per ticket.
+        flow.notice(NoticeKind.ACTION, asset, Level.RED, DAY + timedelta(seconds=40), action="dispatch",
+                    detail={"assignee": "eng-wang"})  # fmt: skip
+        after = flow.deliver(DAY + timedelta(minutes=1))[f"owners-{asset[:2]}"]
+        assert [m["title"] for m in after].count(told["title"]) == 1 and after[-1] == told
+
+
+def test_a_digest_keeps_each_items_plan_b_and_eta(flow: Flow, http_receiver: HttpReceiver) -> None:
+    t = DAY
+    for asset in ("b1-elev-2", "b2-elev-2"):  # zh and en owners
+        flow.notice(NoticeKind.ACTION, asset, Level.ORANGE, t, action="plan_b",
+                    detail={"plan_b": "请走2单元楼梯" if asset[1] == "1" else "use the unit 1 stairs",
+                            "eta": t + timedelta(hours=2)})  # fmt: skip
+        flow.notice(NoticeKind.ACTION, asset, Level.ORANGE, t + timedelta(seconds=3), action="progress",
+                    detail={"percent": 50, "eta": t + timedelta(minutes=90)})  # fmt: skip
+    got = flow.deliver(t + timedelta(seconds=10))
+    (zh,), (en,) = got["owners-b1"], got["owners-b2"]
+    assert zh["message"] == (
+        "- 1号楼2单元电梯维修时间延长（备用方案：请走2单元楼梯；预计 18:00 恢复）\n"
+        "- 1号楼2单元电梯维修进展（预计 17:30 恢复）"
+    )
+    assert en["message"] == (
+        "- Building 2 unit 2 elevator: the repair takes longer (plan B: use the unit 1 stairs; expected back 18:00)\n"
+        "- Building 2 unit 2 elevator: repair progress (expected back 17:30)"
+    )
+    (engineer,) = got["eng-wang"]  # the engineer's digest keeps them too
+    assert "备用方案：请走2单元楼梯；预计 18:00 恢复" in engineer["message"]
+    assert (
+        "plan B: use the unit 1 stairs; expected back 18:00" not in engineer["message"]
+    )  # eng-wang reads zh
+    assert "备用方案：use the unit 1 stairs；预计 18:00 恢复" in engineer["message"]
+
+
+@pytest.mark.parametrize(
+    ("finding", "zh_title", "en_title"),
+    [
+        ("power.voltage_sag", "1号楼供电异常", "Building 1: power supply problem"),  # a sag is not a cut
+        ("power.voltage_swell", "1号楼供电异常", "Building 1: power supply problem"),  # nor a swell
+        ("power.outage", "1号楼停电", "Building 1: power cut"),  # only an outage is
+    ],
+)
+def test_only_a_power_outage_is_announced_to_owners_as_a_power_cut(
+    engine: Engine, http_receiver: HttpReceiver, finding: str, zh_title: str, en_title: str
+) -> None:
+    flow = Flow(engine, site_for(http_receiver, b1="zh+en"), http_receiver)
+    level = Level.RED if finding == "power.outage" else Level.ORANGE
+    flow.notice(NoticeKind.OPENED, "b1-panel", level, DAY, detail={"finding": finding})
+    (owners,) = flow.deliver(DAY + timedelta(seconds=10))["owners-b1"]
+    assert owners["title"] == f"{zh_title} / {en_title}"
+    cut = finding == "power.outage"
+    assert ("停电" in owners["message"]) is cut and ("lost power" in owners["message"]) is cut
+
+
+def test_a_voltage_sag_seen_by_the_engine_reaches_the_owners_as_a_supply_problem(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    h = Harness(engine, demo_site(http_receiver))
+    normal = {"voltage_l1_v": 230, "voltage_l2_v": 230, "voltage_l3_v": 230, "current_l1_a": 100,
+              "current_l2_a": 100, "current_l3_a": 100, "frequency_hz": 50, "power_factor": 0.95,
+              "transformer_temp_c": 60}  # fmt: skip
+    h.feed(normal, 0, 5, asset="b1-panel")
+    h.feed({**normal, "voltage_l1_v": 195, "voltage_l2_v": 196, "voltage_l3_v": 194}, 5, 15, asset="b1-panel")
+    (alert,) = h.service.list_alerts().items
+    assert alert.kind == "power.voltage_sag"
+    h.dispatcher.deliver_pending(h.at(60), wait_s=10)
+    owners = dict(zip(http_receiver.paths, http_receiver.received, strict=True))["/owners-b1"]
+    assert owners["title"] == "1号楼供电异常 / Building 1: power supply problem"
+    assert "停电" not in owners["message"] and "power cut" not in owners["message"]

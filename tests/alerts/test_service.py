@@ -102,20 +102,21 @@ def test_on_site_clock_escalates_to_the_supervisor_once_per_interval(h: Harness)
     h.act(alert.ticket_id, TicketAction.ACKNOWLEDGE, 20, actor="eng-wang")
     on_site = HOLD + 180
     h.service.tick(h.at(on_site - 1))
-    assert [r for _, r in h.notified()][2:] == []
+    # Opened (engineer, owners), then the owners hear that an engineer is on the way.
+    assert h.notified()[2:] == [("owners", "1号楼业主群 Building 1 owners")]
     for s in (on_site, on_site + 1, on_site + 30, on_site + 59):  # ticking often fires once
         h.service.tick(h.at(s))
-    assert h.notified()[2:] == [("supervisor", "sup-li")]
+    assert h.notified()[3:] == [("supervisor", "sup-li")]
     ticket = h.service.get_ticket(alert.ticket_id)
     escalated = [e for e in ticket.timeline if e.action == "escalated"]
     assert len(escalated) == 1 and escalated[0].note.startswith("escalated: on-site clock ran out")
     h.service.tick(h.at(on_site + 60))  # the repeat goes up the chain
-    assert h.notified()[2:] == [("supervisor", "sup-li"), ("manager", "mgr-zhao")]
+    assert h.notified()[3:] == [("supervisor", "sup-li"), ("manager", "mgr-zhao")]
     assert h.service.get_alert(alert.id).escalation_step == 2
     # A restart re-fires nothing already notified.
     h.restart()
     h.service.tick(h.at(on_site + 61))
-    assert len(h.notified()) == 4
+    assert len(h.notified()) == 5
 
 
 def test_nobody_acknowledging_escalates_the_acknowledge_clock(h: Harness) -> None:
@@ -143,7 +144,7 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     assert ticket.timeline[-1].action == "check_in" and ticket.timeline[-1].actor == "eng-wang"
     for s in range(180, 600, 30):
         h.service.tick(h.at(s))
-    assert len(h.notified()) == 2  # nobody escalated: the engineer arrived in time
+    assert len(h.notified()) == 3  # opened (engineer, owners), on the way (owners); nobody escalated
     acked = h.service.get_alert(alert.id)
     assert acked.acknowledged_by == "eng-wang" and acked.acknowledged_at == h.at(10)
 
@@ -170,8 +171,10 @@ def test_notifications_reach_the_right_audiences_through_apprise(
     posts = dict(zip(http_receiver.paths, http_receiver.wait_for(2), strict=True))
     assert set(posts) == {"/engineer", "/owners-b1"}
     owners, engineer = posts["/owners-b1"], posts["/engineer"]
-    assert "1号楼1单元电梯暂停服务，工程师已在路上" in owners["message"]
-    assert "Building 1 unit 1 elevator is out of service; an engineer is on the way" in owners["message"]
+    # Nobody has acknowledged yet: the owners are not told that an engineer is on the way.
+    assert "1号楼1单元电梯暂停服务，物业已收到告警" in owners["message"]
+    assert "Building 1 unit 1 elevator is out of service; the property desk has" in owners["message"]
+    assert "on the way" not in owners["message"] and "在路上" not in owners["message"]
     assert "T-" not in owners["message"] and "B1E1-7342" not in owners["message"]
     assert "[RED]" in engineer["title"] and "T-000001" in engineer["title"]
     assert "trapped" in engineer["message"]
