@@ -1,10 +1,12 @@
 """Builds the telemetry side from the settings: the store (SQLite or InfluxDB), and the spool in front.
 
     sqlite:   gateway ─► SqliteStore                 (local and durable on commit: nothing to spool for)
-    influxdb: gateway ─► SpoolingSink ─► InfluxStore (the spool keeps batches while InfluxDB is away)
+    influxdb: gateway ─► SpoolingSink ─► WatchedStore ─► InfluxStore
+              (the spool keeps batches while InfluxDB is away; the watch raises ``datapath.store_unreachable``
+              once writes have failed for ``store_outage_s``)
 
 The composition root (facwatch.app) calls ``open_telemetry`` and hands ``sink`` to the gateway and
-``reader`` to the API.
+``reader`` to the API; ``writable()`` is the readiness probe of the write path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from facwatch.config import Settings
 from facwatch.errors import ConfigError
 from facwatch.model import Finding, ReadingSink, Site, TelemetryReader
 from ingest.influx_store import InfluxStore
+from ingest.outage import StoreWatch, WatchedStore
 from ingest.spool import Spool, SpoolingSink
 from ingest.sqlite_store import SqliteStore
 
@@ -26,7 +29,24 @@ class Telemetry:
     reader: TelemetryReader
     sink: ReadingSink
     spooling: SpoolingSink | None = None
+    watch: StoreWatch | None = None
+    ping: Callable[[], str | None] | None = None
+    """A cheap probe of the remote store (None: a local store, nothing to probe)."""
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def writable(self) -> str | None:
+        """None when a batch can be made durable now (the store answers, or the spool has room), else why not."""
+        if self.watch is not None:
+            self.watch.check()  # also judges an outage during which nothing was written
+        store = self.ping() if self.ping is not None else None
+        if store is None:
+            return None
+        if self.spooling is None:
+            return f"telemetry store: {store} (no spool)"
+        spool = self.spooling.spool
+        if not spool.full:
+            return None
+        return f"telemetry store: {store}; spool full ({spool.bytes} of {spool.max_bytes} bytes)"
 
     def start(self) -> None:
         if self.spooling is not None:
@@ -66,10 +86,19 @@ def open_telemetry(
         gzip=conf.influx_gzip,
         retries=conf.influx_retries,
     )
+    watch = StoreWatch(site.id, outage_s=conf.store_outage_s, on_finding=on_finding, clock=clock)
+    watched = WatchedStore(influx, watch)
     if not conf.spool.enabled:
-        return Telemetry(reader=influx, sink=influx, _closers=[influx.close])
+        return Telemetry(reader=influx, sink=watched, watch=watch, ping=influx.ping, _closers=[influx.close])
     spool = Spool(conf.spool.path or settings.data_dir / "spool.db", int(conf.spool.max_mb * 1024 * 1024))
     spooling = SpoolingSink(
-        influx, spool, site=site.id, on_finding=on_finding, clock=clock, alert_ratio=conf.spool.alert_ratio
+        watched, spool, site=site.id, on_finding=on_finding, clock=clock, alert_ratio=conf.spool.alert_ratio
     )
-    return Telemetry(reader=influx, sink=spooling, spooling=spooling, _closers=[spool.close, influx.close])
+    return Telemetry(
+        reader=influx,
+        sink=spooling,
+        spooling=spooling,
+        watch=watch,
+        ping=influx.ping,
+        _closers=[spool.close, influx.close],
+    )

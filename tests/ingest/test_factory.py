@@ -11,6 +11,7 @@ from facwatch.config import load_settings, load_site
 from facwatch.errors import ConfigError
 from ingest.factory import open_telemetry
 from ingest.influx_store import InfluxStore
+from ingest.outage import WatchedStore
 from ingest.spool import SpoolingSink
 from ingest.sqlite_store import SqliteStore
 
@@ -42,8 +43,9 @@ def test_influxdb_goes_behind_the_spool_unless_disabled(tmp_path: Path, spool: b
         assert isinstance(telemetry.sink, SpoolingSink)
         assert telemetry.sink.spool.max_bytes == 1024 * 1024
         assert telemetry.sink.spool.path == tmp_path / "spool.db"
-    else:
-        assert telemetry.sink is telemetry.reader
+    else:  # written straight to InfluxDB, through the outage watch
+        assert isinstance(telemetry.sink, WatchedStore)
+    assert telemetry.watch is not None  # a store outage raises a data-path finding either way
     telemetry.close()
 
 
