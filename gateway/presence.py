@@ -113,7 +113,10 @@ class PresenceTracker:
                 return None
             self._deaf_raised = True
             return self._broker_finding(
-                True, f"MQTT broker unreachable for {deaf_ms / 1000:.0f} s", deaf_ms, now_ms
+                True,
+                f"MQTT broker unreachable for {deaf_ms / 1000:.0f} s: no telemetry arrives (devices are not judged offline meanwhile)",
+                deaf_ms,
+                now_ms,
             )
         if self._deaf_since_ms is None:
             return None
@@ -131,7 +134,7 @@ class PresenceTracker:
             ts_ms=now_ms,
             active=active,
             level=Level.ORANGE,
-            summary=summary + "; devices are not judged offline meanwhile",
+            summary=summary,
             value=deaf_ms / 1000,
             detail={"down_s": deaf_ms / 1000},
         )

@@ -22,6 +22,7 @@ import pytest
 
 from facwatch.app import System, build
 from facwatch.config import PARTS, load_settings, load_site
+from facwatch.model import Site
 from gateway import codec, topics
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres import PG_BIN, _as_postgres
@@ -45,6 +46,8 @@ def running_system(
     telemetry: dict[str, Any] | None = None,
     state_url: str | None = None,
     mqtt: dict[str, Any] | None = None,
+    site: Site | None = None,
+    **sections: Any,
 ) -> System:
     """The whole facwatch process in-process, on real servers, with its API on a free port."""
     settings = load_settings(
@@ -53,8 +56,9 @@ def running_system(
         mqtt={"url": broker_url, "client_id": f"fw-health-{uuid.uuid4().hex[:8]}", **(mqtt or {})},
         telemetry=telemetry,
         state={"url": state_url} if state_url else None,
+        **sections,
     )
-    system = build(settings, load_site("demo", {"data_dir": str(tmp_path)}), parts=parts)
+    system = build(settings, site or load_site("demo", {"data_dir": str(tmp_path)}), parts=parts)
     system.start()
     return system
 
@@ -82,20 +86,10 @@ def alive(system: System) -> bool:
     return httpx.get(f"{system.api_url}/healthz", timeout=10).status_code == 200
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    workdir = tmp_path / "mosquitto"
-    workdir.mkdir()
-    server = MosquittoBroker(find_server("mosquitto", "/usr/sbin/mosquitto"), workdir)
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_ready_with_every_part_then_503_naming_the_stopped_broker(
-    tmp_path: Path, broker: MosquittoBroker
+    tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
-    system = running_system(tmp_path, broker.url)
+    system = running_system(tmp_path, mosquitto.url)
     try:
         body = wait_ready(system, set())
         assert body == {
@@ -103,18 +97,18 @@ def test_ready_with_every_part_then_503_naming_the_stopped_broker(
             "failing": {},
             "checked": ["state_db", "broker", "telemetry", "engine"],
         }
-        broker.stop()
+        mosquitto.stop()
         body = wait_ready(system, {"broker"})
         assert body["failing"]["broker"] == "not connected to the MQTT broker"
         assert alive(system)  # the process lives: /healthz stays 200
-        broker.start()  # same port: the gateway reconnects
+        mosquitto.start()  # same port: the gateway reconnects
         wait_ready(system, set())
     finally:
         system.stop()
 
 
-def test_503_naming_the_engine_when_it_lags(tmp_path: Path, broker: MosquittoBroker) -> None:
-    system = running_system(tmp_path, broker.url)
+def test_503_naming_the_engine_when_it_lags(tmp_path: Path, mosquitto: MosquittoBroker) -> None:
+    system = running_system(tmp_path, mosquitto.url)
     try:
         wait_ready(system, set())
         system.engine_lag = lambda: 42.0
@@ -136,7 +130,7 @@ def test_an_api_only_process_checks_only_the_state_database(tmp_path: Path) -> N
 
 
 def test_503_naming_the_telemetry_store_when_it_is_down_and_the_spool_full(
-    tmp_path: Path, broker: MosquittoBroker, victoria: Victoria
+    tmp_path: Path, mosquitto: MosquittoBroker, victoria: Victoria
 ) -> None:
     telemetry = {
         "backend": "influxdb",
@@ -147,8 +141,10 @@ def test_503_naming_the_telemetry_store_when_it_is_down_and_the_spool_full(
         "influx_retries": 0,
         "spool": {"max_mb": 0.002},  # about 2 KiB: a few dozen readings
     }
-    system = running_system(tmp_path, broker.url, telemetry=telemetry, mqtt={"batch_size": 1, "batch_ms": 1})
-    device = Device(broker, v5=True)
+    system = running_system(
+        tmp_path, mosquitto.url, telemetry=telemetry, mqtt={"batch_size": 1, "batch_ms": 1}
+    )
+    device = Device(mosquitto, v5=True)
     try:
         wait_ready(system, set())
         victoria.stop()
@@ -219,7 +215,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
 
 
 def test_503_naming_the_state_database_when_postgresql_stops(
-    tmp_path: Path, broker: MosquittoBroker, own_postgres: OwnPostgres
+    tmp_path: Path, mosquitto: MosquittoBroker, own_postgres: OwnPostgres
 ) -> None:
     def up() -> bool:
         try:
@@ -232,7 +228,7 @@ def test_503_naming_the_state_database_when_postgresql_stops(
         return True
 
     wait_until(up, 30, "PostgreSQL accepting connections")
-    system = running_system(tmp_path, broker.url, state_url=own_postgres.url)
+    system = running_system(tmp_path, mosquitto.url, state_url=own_postgres.url)
     try:
         wait_ready(system, set())
         own_postgres.stop()
