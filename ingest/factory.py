@@ -1,9 +1,9 @@
 """Builds the telemetry side from the settings: the store (SQLite or InfluxDB), and the spool in front.
 
-    sqlite:   gateway ─► SqliteStore                 (local and durable on commit: nothing to spool for)
+    sqlite:   gateway ─► WatchedStore ─► SqliteStore  (local and durable on commit: nothing to spool for)
     influxdb: gateway ─► SpoolingSink ─► WatchedStore ─► InfluxStore
-              (the spool keeps batches while InfluxDB is away; the watch raises ``datapath.store_unreachable``
-              once writes have failed for ``store_outage_s``)
+    (the spool keeps batches while InfluxDB is away; the watch raises ``datapath.store_unreachable`` once
+    writes to either store have failed for ``store_outage_s``)
 
 The composition root (facwatch.app) calls ``open_telemetry`` and hands ``sink`` to the gateway and
 ``reader`` to the API; ``writable()`` is the readiness probe of the write path.
@@ -35,18 +35,25 @@ class Telemetry:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def writable(self) -> str | None:
-        """None when a batch can be made durable now (the store answers, or the spool has room), else why not."""
+        """None when a batch can be made durable now, else why not (the readiness probe).
+
+        Behind a spool: while it has room (new batches queue behind it whenever it holds anything). A remote
+        store without a spool: while it answers its ``/ping``. A local store: while its writes succeed.
+        """
         if self.watch is not None:
             self.watch.check()  # also judges an outage during which nothing was written
-        store = self.ping() if self.ping is not None else None
-        if store is None:
-            return None
-        if self.spooling is None:
-            return f"telemetry store: {store} (no spool)"
-        spool = self.spooling.spool
-        if not spool.full:
-            return None
-        return f"telemetry store: {store}; spool full ({spool.bytes} of {spool.max_bytes} bytes)"
+        if self.spooling is not None:
+            spool = self.spooling.spool
+            if not spool.full:
+                return None
+            store = (self.ping() if self.ping is not None else None) or "answers, the spool is replaying"
+            return f"spool full ({spool.bytes} of {spool.max_bytes} bytes); telemetry store: {store}"
+        if self.ping is not None:
+            reason = self.ping()
+            return None if reason is None else f"telemetry store: {reason} (no spool)"
+        if self.watch is not None and self.watch.failing_since_ms is not None:
+            return f"telemetry store: writes fail: {self.watch.error[:200]}"
+        return None
 
     def start(self) -> None:
         if self.spooling is not None:
@@ -64,9 +71,10 @@ def open_telemetry(
     settings: Settings, site: Site, *, clock: Clock, on_finding: Callable[[Finding], None] | None = None
 ) -> Telemetry:
     conf = settings.telemetry
+    watch = StoreWatch(site.id, outage_s=conf.store_outage_s, on_finding=on_finding, clock=clock)
     if conf.backend == "sqlite":
         store = SqliteStore(settings.telemetry_path, retention_days=conf.retention_days)
-        return Telemetry(reader=store, sink=store, _closers=[store.close])
+        return Telemetry(reader=store, sink=WatchedStore(store, watch), watch=watch, _closers=[store.close])
     missing = [
         name
         for name in ("influx_url", "influx_token", "influx_org", "influx_bucket")
@@ -86,7 +94,6 @@ def open_telemetry(
         gzip=conf.influx_gzip,
         retries=conf.influx_retries,
     )
-    watch = StoreWatch(site.id, outage_s=conf.store_outage_s, on_finding=on_finding, clock=clock)
     watched = WatchedStore(influx, watch)
     if not conf.spool.enabled:
         return Telemetry(reader=influx, sink=watched, watch=watch, ping=influx.ping, _closers=[influx.close])

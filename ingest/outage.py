@@ -99,7 +99,13 @@ class StoreWatch:
     def raised(self) -> bool:
         return self._facts.raised
 
+    @property
+    def error(self) -> str:
+        return self._facts.error
+
     def succeeded(self) -> None:
+        if self._facts.failing_since_ms is None and not self._facts.raised:
+            return  # the common case, once per batch: nothing to judge, no lock, no clock
         self._tell(Outcome.SUCCEEDED)
 
     def failed(self, error: str) -> None:
@@ -154,7 +160,9 @@ class WatchedStore:
     def write(self, readings: Sequence[Reading]) -> None:
         try:
             self._store.write(readings)
-        except StoreUnavailable as exc:
-            self.watch.failed(str(exc))
+        except Exception as exc:  # StoreUnavailable, or a local store's own error (disk full): re-raised
+            self.watch.failed(
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreUnavailable) else str(exc)
+            )
             raise
         self.watch.succeeded()

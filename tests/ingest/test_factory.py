@@ -20,7 +20,9 @@ SITE = load_site("demo", {"data_dir": "unused"})
 
 def test_sqlite_is_the_default_and_has_no_spool(tmp_path: Path) -> None:
     telemetry = open_telemetry(load_settings(data_dir=tmp_path), SITE, clock=WallClock())
-    assert isinstance(telemetry.sink, SqliteStore) and telemetry.spooling is None
+    assert isinstance(telemetry.reader, SqliteStore) and telemetry.spooling is None
+    assert isinstance(telemetry.sink, WatchedStore)  # its failing writes raise the data-path finding too
+    assert telemetry.writable() is None
     telemetry.close()
 
 

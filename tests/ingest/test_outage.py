@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from facwatch.clock import ManualClock
 from facwatch.model import DATAPATH_ASSET, Finding, Level, Reading
 from ingest.errors import StoreUnavailable
+from ingest.factory import Telemetry
 from ingest.outage import FINDING_KIND, OutageFacts, Outcome, Reason, StoreWatch, WatchedStore, judge
+from ingest.sqlite_store import SqliteStore
 
 OUT = 30_000
 OK, FAIL, TICK = Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TICK
@@ -65,3 +68,21 @@ def test_the_watched_store_opens_and_clears_the_finding() -> None:
     store.up = True
     sink.write(batch)
     assert [f.active for f in found] == [True, False]
+
+
+def test_a_local_store_is_writable_while_its_writes_succeed(tmp_path: Path) -> None:
+    watch = StoreWatch("s1", outage_s=30)
+    store = FlakyStore()
+    reader = SqliteStore(tmp_path / "telemetry.db")
+    telemetry = Telemetry(
+        reader=reader, sink=WatchedStore(store, watch), watch=watch, _closers=[reader.close]
+    )
+    batch = [Reading("s1", "a", "c", 0, 1.0)]
+    assert telemetry.writable() is None  # nothing written yet: nothing known to fail
+    with pytest.raises(StoreUnavailable):
+        telemetry.sink.write(batch)
+    assert telemetry.writable() == "telemetry store: writes fail: connection refused"
+    store.up = True
+    telemetry.sink.write(batch)
+    assert telemetry.writable() is None
+    telemetry.close()
