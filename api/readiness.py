@@ -67,6 +67,13 @@ class Readiness:
         self._cached: tuple[float, Verdict] | None = None
         self._running: dict[str, Future[str | None]] = {}
 
+    def cached(self) -> Verdict | None:
+        """The last verdict while it is fresh, else None; never blocks."""
+        cached = self._cached
+        if cached is not None and self._monotonic() - cached[0] < self._cache_s:
+            return cached[1]
+        return None
+
     def verdict(self) -> Verdict:
         with self._lock:  # concurrent callers wait for the one probing, then share its verdict
             cached = self._cached

@@ -9,6 +9,7 @@ storm cannot hammer the database.
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -41,10 +42,16 @@ def healthz(services: Services) -> HealthOut:
     response_model=ReadyOut,
     responses={503: {"model": ReadyOut, "description": "A part does not work: `failing` names it"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    """Sync on purpose: FastAPI runs it in a worker thread, so a slow probe never blocks the event loop."""
+async def readyz(request: Request) -> JSONResponse:
+    """A fresh cached verdict at once; else one worker thread probes (the probes never block the event loop)
+    while further callers wait for it without holding a thread each."""
     readiness: Readiness = request.app.state.readiness
-    verdict = readiness.verdict()
+    verdict = readiness.cached()
+    if verdict is None:
+        limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "readyz_limiter", None)
+        if limiter is None:  # made on first use: a limiter belongs to the running event loop
+            limiter = request.app.state.readyz_limiter = anyio.CapacityLimiter(1)
+        verdict = await anyio.to_thread.run_sync(readiness.verdict, limiter=limiter)
     body = ReadyOut(ready=verdict.ready, failing=dict(verdict.failing), checked=list(verdict.checked))
     return JSONResponse(body.model_dump(), status_code=200 if verdict.ready else 503)
 

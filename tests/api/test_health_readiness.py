@@ -77,3 +77,34 @@ def test_healthz_and_readyz_are_open(world: World) -> None:
     answer = client.get("/readyz")  # no token: open, like /healthz
     assert answer.status_code == 200
     assert answer.json() == {"ready": True, "failing": {}, "checked": ["state_db"]}
+
+
+def test_a_scrape_storm_over_http_probes_once_and_names_the_hung_part(world: World) -> None:
+    release, calls = threading.Event(), []
+
+    def hangs() -> str | None:
+        calls.append(1)
+        release.wait(30)
+        return None
+
+    world.app.state.readiness = Readiness([Check("state_db", hangs)], timeout_s=0.5, cache_s=60)
+    answers: list[tuple[int, dict[str, object]]] = []
+
+    def scrape() -> None:
+        answer = world.client.get("/readyz")
+        answers.append((answer.status_code, answer.json()))
+
+    try:
+        started = time.monotonic()
+        scrapers = [threading.Thread(target=scrape) for _ in range(40)]
+        for thread in scrapers:
+            thread.start()
+        for thread in scrapers:
+            thread.join(10)
+        assert time.monotonic() - started < 5  # nobody waited on the hung database
+        assert len(calls) == 1  # forty scrapes, one probe
+        assert {status for status, _ in answers} == {503} and len(answers) == 40
+        assert answers[0][1]["failing"] == {"state_db": "no answer within 0.5 s"}
+        assert world.client.get("/healthz").status_code == 200  # alive all along
+    finally:
+        release.set()
