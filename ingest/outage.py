@@ -55,16 +55,25 @@ class OutageFacts:
 
 
 def judge(
-    facts: OutageFacts, outcome: Outcome, now_ms: int, outage_ms: int, error: str = ""
+    facts: OutageFacts,
+    outcome: Outcome,
+    now_ms: int,
+    outage_ms: int,
+    error: str = "",
+    attempted_ms: int | None = None,
 ) -> tuple[OutageFacts, Reason, bool | None]:
-    """Pure: the new facts, why, and the finding to emit (True: open, False: clear, None: nothing)."""
+    """Pure: the new facts, why, and the finding to emit (True: open, False: clear, None: nothing).
+
+    ``attempted_ms``: when the failed write began; an outage counts from there, so writes that hang until
+    their timeout do not delay the finding by that timeout.
+    """
     if outcome is Outcome.SUCCEEDED:
         if facts.raised:
             return OutageFacts(), Reason.CLEARED, False
         return OutageFacts(), Reason.HEALTHY, None
     since = facts.failing_since_ms
     if outcome is Outcome.FAILED:
-        since = now_ms if since is None else since
+        since = (now_ms if attempted_ms is None else attempted_ms) if since is None else since
         facts = OutageFacts(since, facts.raised, error or facts.error)
     if since is None:
         return facts, Reason.HEALTHY, None
@@ -108,21 +117,27 @@ class StoreWatch:
             return  # the common case, once per batch: nothing to judge, no lock, no clock
         self._tell(Outcome.SUCCEEDED)
 
-    def failed(self, error: str) -> None:
-        self._tell(Outcome.FAILED, error)
+    def failed(self, error: str, attempted_ms: int | None = None) -> None:
+        self._tell(Outcome.FAILED, error, attempted_ms)
+
+    def now_ms(self) -> int:
+        return ms_from_utc(self._clock.now())
 
     def check(self) -> None:
         """Judge the passing of time alone (a timer calls this)."""
         self._tell(Outcome.TICK)
 
-    def _tell(self, outcome: Outcome, error: str = "") -> None:
+    def _tell(self, outcome: Outcome, error: str = "", attempted_ms: int | None = None) -> None:
         now_ms = ms_from_utc(self._clock.now())
         with self._lock:
             before = self._facts
-            self._facts, reason, emit = judge(before, outcome, now_ms, self._outage_ms, error)
+            self._facts, reason, emit = judge(before, outcome, now_ms, self._outage_ms, error, attempted_ms)
         if emit is None:
             return
-        finding = self._finding(emit, before.failing_since_ms, now_ms)
+        since = (
+            before.failing_since_ms if before.failing_since_ms is not None else self._facts.failing_since_ms
+        )
+        finding = self._finding(emit, since, now_ms)
         log.warning("store.outage", active=emit, reason=reason.value, summary=finding.summary)
         if self._on_finding is not None:
             try:
@@ -158,11 +173,11 @@ class WatchedStore:
         self.watch = watch
 
     def write(self, readings: Sequence[Reading]) -> None:
+        attempted_ms = self.watch.now_ms()
         try:
             self._store.write(readings)
         except Exception as exc:  # StoreUnavailable, or a local store's own error (disk full): re-raised
-            self.watch.failed(
-                f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreUnavailable) else str(exc)
-            )
+            error = str(exc) if isinstance(exc, StoreUnavailable) else f"{type(exc).__name__}: {exc}"
+            self.watch.failed(error, attempted_ms)
             raise
         self.watch.succeeded()

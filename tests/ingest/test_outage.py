@@ -86,3 +86,9 @@ def test_a_local_store_is_writable_while_its_writes_succeed(tmp_path: Path) -> N
     telemetry.sink.write(batch)
     assert telemetry.writable() is None
     telemetry.close()
+
+
+def test_an_outage_counts_from_the_start_of_a_write_that_hung() -> None:
+    # A write began at 1 s and failed after a 40 s timeout: the outage is 40 s old already, it opens at once.
+    facts, reason, emit = judge(HEALTHY, FAIL, 41_000, OUT, "timed out", attempted_ms=1_000)
+    assert (emit, reason, facts.failing_since_ms) == (True, Reason.OPENED, 1_000)
