@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -201,6 +202,28 @@ class OwnPostgres:
             subprocess.run(_as_postgres(pg_ctl), capture_output=True, timeout=30)
         stop_process(proc, timeout=20)
 
+    def _pids(self) -> list[int]:
+        """The postmaster (from its pid file) and its children: every process of this cluster."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: connections hang instead of failing (a hung server)."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -230,6 +253,15 @@ def test_503_naming_the_state_database_when_postgresql_stops(
     wait_until(up, 30, "PostgreSQL accepting connections")
     system = running_system(tmp_path, mosquitto.url, state_url=own_postgres.url)
     try:
+        wait_ready(system, set())
+        own_postgres.freeze()  # hung, not down: the probe must not hang the request
+        try:
+            started = time.monotonic()
+            body = wait_ready(system, {"state_db"})
+            assert time.monotonic() - started < 10
+            assert body["failing"]["state_db"] == "no answer within 2 s"
+        finally:
+            own_postgres.thaw()
         wait_ready(system, set())
         own_postgres.stop()
         body = wait_ready(system, {"state_db"})
