@@ -16,7 +16,11 @@ writes are idempotent).
 Bounded: ``max_bytes`` of spooled readings. From ``alert_ratio`` of it on, a ``datapath.spool_nearly_full``
 finding is raised (and cleared once the spool is back under half of that); at the bound ``SpoolFull`` is
 raised, the gateway retries without acknowledging, and the broker holds the messages (back-pressure). No
-batch is ever dropped.
+batch is ever dropped. ``Spool.full`` (a refused append, or the bound reached) is what ``/readyz`` reports.
+
+The spool hides a store outage for a long time; the store it writes to is wrapped in ``ingest.outage``'s
+``WatchedStore`` (by ``ingest.factory``), which raises ``datapath.store_unreachable`` within
+``store_outage_s`` of the first failed write.
 """
 
 from __future__ import annotations
