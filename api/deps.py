@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.engine.events import EventBus
 from alerts.engine.ports import AlertsApi
 from api.auth import Principal, Scope, TokenStore
+from api.readiness import Readiness
 from facwatch.clock import Clock
 from facwatch.model import DeadLetter, Page, Site, TelemetryReader
 
@@ -40,6 +41,8 @@ class ApiServices:
     tokens: TokenStore
     bus: EventBus
     clock: Clock
+    readiness: Readiness | None = None
+    """The probes of ``/readyz`` (the composition root picks them per part); None: the state database only."""
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import ApiServices
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.metrics import MetricsMiddleware
+from api.readiness import Check, Readiness, state_db_probe
 from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
 from api.webhooks import WebhookStore, WebhookWorker
 
@@ -56,6 +57,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.readiness = services.readiness or Readiness(
+        [Check("state_db", state_db_probe(services.tokens.engine))]
+    )
     app.state.heartbeat_s = heartbeat_s
     app.state.webhooks = store
     app.state.idempotency = IdempotencyStore(services.tokens.engine)

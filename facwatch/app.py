@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,11 @@ from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
+from api.readiness import Check, Readiness, lag_probe, state_db_probe
 from api.server import ServerHandle, serve
 from facwatch.clock import Clock, WallClock
 from facwatch.config import PARTS, Settings
-from facwatch.model import Finding, Reading, Site, utc_from_ms
+from facwatch.model import DATAPATH_ASSET, Finding, Reading, Site, utc_from_ms
 from facwatch.state import migrate, open_engine
 from gateway import topics
 from gateway.embedded import EmbeddedBroker
@@ -40,6 +41,8 @@ from ingest.factory import open_telemetry
 log = structlog.get_logger("facwatch.app")
 
 TICK_S = 0.5
+ENGINE_LAG_LIMIT_S = 10.0
+"""``/readyz`` fails while the alert engine is further behind its findings than this."""
 
 
 @dataclass
@@ -54,6 +57,8 @@ class System:
     broker: EmbeddedBroker | None = None
     gateway: Gateway | None = None
     api: ServerHandle | None = None
+    engine_lag: Callable[[], float | None] = lambda: None
+    """Seconds the alert engine is behind its findings queue (None: not measured), for ``/readyz``."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
@@ -98,7 +103,7 @@ class System:
                 self.telemetry.sink,
                 self.dead_letters,
                 on_batch=on_batch,
-                on_findings=self.alerts.observe_findings if "alerts" in self.parts else None,
+                on_findings=self._on_gateway_findings if "alerts" in self.parts else None,
                 clock=self.clock,
             )
             self.telemetry.start()
@@ -117,6 +122,7 @@ class System:
                 tokens=self.tokens,
                 bus=self.bus,
                 clock=self.clock,
+                readiness=self._readiness(),
             )
             app = create_app(services)
             self.api = serve(app, self.settings.api.host, self.settings.api.port)
@@ -163,6 +169,31 @@ class System:
             "summary": finding.summary,
         }
         self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
+
+    def _on_gateway_findings(self, findings: Sequence[Finding]) -> None:
+        """Presence findings to the engine; the data path's (the broker lost) also to the log and the bus."""
+        devices = [f for f in findings if f.asset != DATAPATH_ASSET]
+        if devices:
+            self.alerts.observe_findings(devices)
+        for finding in findings:
+            if finding.asset == DATAPATH_ASSET:
+                self._on_finding(finding)
+
+    def _readiness(self) -> Readiness:
+        """Probes of the parts this process runs (``--only api`` has no broker and no telemetry writes)."""
+        checks = [Check("state_db", state_db_probe(self.engine))]
+        gateway = self.gateway
+        if gateway is not None:
+
+            def broker() -> str | None:
+                if gateway.connected:
+                    return None
+                return gateway.failure or "not connected to the MQTT broker"
+
+            checks += [Check("broker", broker), Check("telemetry", self.telemetry.writable)]
+        if "alerts" in self.parts:
+            checks.append(Check("engine", lag_probe(lambda: self.engine_lag(), ENGINE_LAG_LIMIT_S)))
+        return Readiness(checks)
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.

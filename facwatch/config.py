@@ -54,6 +54,9 @@ class MqttSettings(BaseModel):
     max_skew_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Readings further than this from now (past or future) are dead letters."""
     unknown_channels: Literal["reject", "accept"] = "accept"
+    broker_lost_s: float = Field(default=30.0, ge=0)
+    """Disconnected from the broker this long raises one ``datapath.broker_lost`` finding (no per-device
+    offline alerts: while disconnected, devices are not judged stale)."""
 
 
 class SpoolSettings(BaseModel):
@@ -84,6 +87,8 @@ class TelemetrySettings(BaseModel):
     influx_gzip: bool = True
     influx_retries: int = Field(default=2, ge=0)
     """HTTP retries of one write before the batch goes to the spool."""
+    store_outage_s: float = Field(default=30.0, gt=0)
+    """Writes to the store failing this long raise a ``datapath.store_unreachable`` finding."""
     spool: SpoolSettings = SpoolSettings()
 
 

@@ -99,7 +99,9 @@ class Gateway:
         self._session_expiry_s = session_expiry_s
         self._keepalive_s = keepalive_s
         self._validator = Validator(site, settings)
-        self._presence = PresenceTracker(site, tolerance=presence_tolerance)
+        self._presence = PresenceTracker(
+            site, tolerance=presence_tolerance, broker_lost_s=settings.broker_lost_s
+        )
         self._queue: queue.Queue[_Message] = queue.Queue(settings.queue_size)
         self._session: _Session | None = None
         self._generation = 0
@@ -309,7 +311,7 @@ class Gateway:
     def _check_presence(self) -> None:
         """Once a second, also when nothing arrives: silence is what makes a device stale."""
         self._presence_checked = time.monotonic()
-        findings = self._presence.changes(ms_from_utc(self._clock.now()))
+        findings = self._presence.changes(ms_from_utc(self._clock.now()), connected=self.connected)
         if not findings or self._on_findings is None:
             return
         for finding in findings:

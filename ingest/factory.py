@@ -1,10 +1,12 @@
 """Builds the telemetry side from the settings: the store (SQLite or InfluxDB), and the spool in front.
 
-    sqlite:   gateway ─► SqliteStore                 (local and durable on commit: nothing to spool for)
-    influxdb: gateway ─► SpoolingSink ─► InfluxStore (the spool keeps batches while InfluxDB is away)
+    sqlite:   gateway ─► WatchedStore ─► SqliteStore  (local and durable on commit: nothing to spool for)
+    influxdb: gateway ─► SpoolingSink ─► WatchedStore ─► InfluxStore
+    (the spool keeps batches while InfluxDB is away; the watch raises ``datapath.store_unreachable`` once
+    writes to either store have failed for ``store_outage_s``)
 
 The composition root (facwatch.app) calls ``open_telemetry`` and hands ``sink`` to the gateway and
-``reader`` to the API.
+``reader`` to the API; ``writable()`` is the readiness probe of the write path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from facwatch.config import Settings
 from facwatch.errors import ConfigError
 from facwatch.model import Finding, ReadingSink, Site, TelemetryReader
 from ingest.influx_store import InfluxStore
+from ingest.outage import StoreWatch, WatchedStore
 from ingest.spool import Spool, SpoolingSink
 from ingest.sqlite_store import SqliteStore
 
@@ -26,7 +29,31 @@ class Telemetry:
     reader: TelemetryReader
     sink: ReadingSink
     spooling: SpoolingSink | None = None
+    watch: StoreWatch | None = None
+    ping: Callable[[], str | None] | None = None
+    """A cheap probe of the remote store (None: a local store, nothing to probe)."""
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def writable(self) -> str | None:
+        """None when a batch can be made durable now, else why not (the readiness probe).
+
+        Behind a spool: while it has room (new batches queue behind it whenever it holds anything). A remote
+        store without a spool: while it answers its ``/ping``. A local store: while its writes succeed.
+        """
+        if self.watch is not None:
+            self.watch.check()  # also judges an outage during which nothing was written
+        if self.spooling is not None:
+            spool = self.spooling.spool
+            if not spool.full:
+                return None
+            store = (self.ping() if self.ping is not None else None) or "answers, the spool is replaying"
+            return f"spool full ({spool.bytes} of {spool.max_bytes} bytes); telemetry store: {store}"
+        if self.ping is not None:
+            reason = self.ping()
+            return None if reason is None else f"telemetry store: {reason} (no spool)"
+        if self.watch is not None and self.watch.failing_since_ms is not None:
+            return f"telemetry store: writes fail: {self.watch.error[:200]}"
+        return None
 
     def start(self) -> None:
         if self.spooling is not None:
@@ -44,9 +71,10 @@ def open_telemetry(
     settings: Settings, site: Site, *, clock: Clock, on_finding: Callable[[Finding], None] | None = None
 ) -> Telemetry:
     conf = settings.telemetry
+    watch = StoreWatch(site.id, outage_s=conf.store_outage_s, on_finding=on_finding, clock=clock)
     if conf.backend == "sqlite":
         store = SqliteStore(settings.telemetry_path, retention_days=conf.retention_days)
-        return Telemetry(reader=store, sink=store, _closers=[store.close])
+        return Telemetry(reader=store, sink=WatchedStore(store, watch), watch=watch, _closers=[store.close])
     missing = [
         name
         for name in ("influx_url", "influx_token", "influx_org", "influx_bucket")
@@ -66,10 +94,18 @@ def open_telemetry(
         gzip=conf.influx_gzip,
         retries=conf.influx_retries,
     )
+    watched = WatchedStore(influx, watch)
     if not conf.spool.enabled:
-        return Telemetry(reader=influx, sink=influx, _closers=[influx.close])
+        return Telemetry(reader=influx, sink=watched, watch=watch, ping=influx.ping, _closers=[influx.close])
     spool = Spool(conf.spool.path or settings.data_dir / "spool.db", int(conf.spool.max_mb * 1024 * 1024))
     spooling = SpoolingSink(
-        influx, spool, site=site.id, on_finding=on_finding, clock=clock, alert_ratio=conf.spool.alert_ratio
+        watched, spool, site=site.id, on_finding=on_finding, clock=clock, alert_ratio=conf.spool.alert_ratio
     )
-    return Telemetry(reader=influx, sink=spooling, spooling=spooling, _closers=[spool.close, influx.close])
+    return Telemetry(
+        reader=influx,
+        sink=spooling,
+        spooling=spooling,
+        watch=watch,
+        ping=influx.ping,
+        _closers=[spool.close, influx.close],
+    )

@@ -28,6 +28,7 @@ from typing import Any
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.service.write_service import WriteService
+from urllib3 import PoolManager
 from urllib3.util.retry import Retry
 
 from facwatch.model import Point, Reading, Site, ms_from_utc
@@ -86,6 +87,8 @@ class InfluxStore:
         )
         self._service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
         self._query = self._client.query_api()
+        self._url = url.rstrip("/")
+        self._pinger = PoolManager(num_pools=1, maxsize=1)
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -125,6 +128,16 @@ class InfluxStore:
         except Exception as exc:  # ApiException (4xx/5xx), urllib3 errors (refused, timeout), ...
             raise StoreUnavailable(f"InfluxDB write failed: {_describe(exc)}") from exc
 
+    def ping(self, timeout_s: float = 1.0) -> str | None:
+        """A cheap probe for readiness: None when the server answers ``/ping``, else what went wrong."""
+        try:
+            response = self._pinger.request("GET", f"{self._url}/ping", timeout=timeout_s, retries=False)
+        except Exception as exc:  # refused, timed out, ...
+            return f"no answer from {self._url}: {_describe(exc)}"
+        if response.status >= 300:
+            return f"{self._url}/ping answered HTTP {response.status}"
+        return None
+
     # --- reads ---------------------------------------------------------------------------------------
 
     def query(
@@ -159,6 +172,7 @@ class InfluxStore:
     def close(self) -> None:
         self._poster.shutdown(wait=True)
         self._client.close()  # type: ignore[no-untyped-call]
+        self._pinger.clear()
 
     def _run(self, flux: str) -> list[tuple[str, int, float]]:
         try:

@@ -16,7 +16,11 @@ writes are idempotent).
 Bounded: ``max_bytes`` of spooled readings. From ``alert_ratio`` of it on, a ``datapath.spool_nearly_full``
 finding is raised (and cleared once the spool is back under half of that); at the bound ``SpoolFull`` is
 raised, the gateway retries without acknowledging, and the broker holds the messages (back-pressure). No
-batch is ever dropped.
+batch is ever dropped. ``Spool.full`` (a refused append, or the bound reached) is what ``/readyz`` reports.
+
+The spool hides a store outage for a long time; the store it writes to is wrapped in ``ingest.outage``'s
+``WatchedStore`` (by ``ingest.factory``), which raises ``datapath.store_unreachable`` within
+``store_outage_s`` of the first failed write.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class Spool:
                 "SELECT COALESCE(SUM(LENGTH(body)), 0), COUNT(*), COALESCE(SUM(readings), 0) FROM spool"
             ).fetchone()
         self._bytes, self._batches, self._readings = int(row[0]), int(row[1]), int(row[2])
+        self._refused = False
         self._publish()
 
     @property
@@ -92,6 +97,11 @@ class Spool:
     def readings(self) -> int:
         return self._readings
 
+    @property
+    def full(self) -> bool:
+        """True from a refused append until the spool takes a batch again or replay frees space."""
+        return self._refused or self._bytes >= self.max_bytes
+
     def append(self, readings: Sequence[Reading]) -> None:
         """Append durably (committed and fsync'd on return), or raise ``SpoolFull`` at the bound.
 
@@ -102,10 +112,12 @@ class Spool:
         with self._lock:
             if self._batches and self._bytes + len(body) > self.max_bytes:
                 metrics.SPOOL_FULL.inc()
+                self._refused = True
                 raise SpoolFull(f"spool {self.path} is full ({self._bytes} of {self.max_bytes} bytes)")
             with self._db.write() as conn:
                 conn.execute("INSERT INTO spool (body, readings) VALUES (?, ?)", (body, len(readings)))
             self._bytes += len(body)
+            self._refused = False
             self._batches += 1
             self._readings += len(readings)
         metrics.SPOOLED.inc(len(readings))
@@ -125,6 +137,7 @@ class Spool:
                 if row is None:
                     return
                 conn.execute("DELETE FROM spool WHERE id = ?", (batch_id,))
+            self._refused = False
             self._bytes -= int(row[0])
             self._batches -= 1
             self._readings -= int(row[1])

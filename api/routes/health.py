@@ -1,14 +1,33 @@
-"""Open routes: ``/healthz`` for load balancers and ``/metrics`` for Prometheus (the default registry)."""
+"""Open routes: ``/healthz`` (the process lives), ``/readyz`` (its parts work), ``/metrics`` for Prometheus.
+
+``/healthz`` answers 200 whenever the process serves; a load balancer or systemd restarts on its failure.
+``/readyz`` answers 200 only when every part this process runs works, else 503 naming each part that does
+not and why: ``{"ready": false, "failing": {"state_db": "..."}, "checked": [...]}``. Its probes run in
+threads under a deadline and are cached for a second (api/readiness.py), so it never hangs and a scrape
+storm cannot hammer the database.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel
 
 from api.deps import Services
+from api.readiness import Readiness
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    failing: dict[str, str]
+    """Each part that does not work, and why."""
+    checked: list[str]
+    """The parts this process runs, all probed."""
 
 
 @router.get("/healthz", response_model=HealthOut)
@@ -16,6 +35,25 @@ def healthz(services: Services) -> HealthOut:
     return HealthOut(
         status="ok", site=services.site.id, time=services.clock.now(), subscribers=services.bus.subscribers
     )
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "A part does not work: `failing` names it"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    """A fresh cached verdict at once; else one worker thread probes (the probes never block the event loop)
+    while further callers wait for it without holding a thread each."""
+    readiness: Readiness = request.app.state.readiness
+    verdict = readiness.cached()
+    if verdict is None:
+        limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "readyz_limiter", None)
+        if limiter is None:  # made on first use: a limiter belongs to the running event loop
+            limiter = request.app.state.readyz_limiter = anyio.CapacityLimiter(1)
+        verdict = await anyio.to_thread.run_sync(readiness.verdict, limiter=limiter)
+    body = ReadyOut(ready=verdict.ready, failing=dict(verdict.failing), checked=list(verdict.checked))
+    return JSONResponse(body.model_dump(), status_code=200 if verdict.ready else 503)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

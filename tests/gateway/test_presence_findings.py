@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from facwatch.config import load_site
-from gateway.presence import OFFLINE, PresenceTracker
+from gateway.presence import BROKER_LOST, OFFLINE, PresenceTracker
 
 SITE = load_site("demo", {"data_dir": "unused"})
 ELEV = SITE.assets[0]
@@ -40,3 +40,62 @@ def test_devices_never_heard_from_get_a_grace_period_after_start() -> None:
     assert tracker.changes(STALE_MS) == []  # within the grace period: no site-wide offline storm
     late = tracker.changes(STALE_MS + 1)
     assert ELEV.id in {f.asset for f in late} and all(f.active for f in late)
+
+
+# --- a lost broker: one data-path finding, no device judged while deaf -----------------------------------
+
+LOST_MS = 30_000  # the default broker_lost_s
+
+
+def broker(tracker: PresenceTracker, now_ms: int, connected: bool) -> list[tuple[str, str, bool]]:
+    return [(f.asset, f.kind, f.active) for f in tracker.changes(now_ms, connected=connected)]
+
+
+def heard_from_all(tracker: PresenceTracker, now_ms: int) -> None:
+    for asset in SITE.assets:
+        tracker.seen(asset.id, now_ms)
+
+
+def test_a_lost_broker_is_one_datapath_finding_and_no_device_goes_offline() -> None:
+    tracker = PresenceTracker(SITE, started_ms=0)
+    heard_from_all(tracker, 1_000)
+    assert broker(tracker, 1_000, True) == []
+    lost_at = 2_000
+    # Deaf for far longer than any device's staleness limit: still no device.offline.
+    assert broker(tracker, lost_at, False) == []  # the disconnection is noted, within the grace
+    assert broker(tracker, lost_at + LOST_MS - 1, False) == []  # just inside the grace
+    assert broker(tracker, lost_at + LOST_MS, False) == [("datapath", BROKER_LOST, True)]  # one finding
+    assert broker(tracker, lost_at + 10 * LOST_MS, False) == []  # said once, not again
+    back = lost_at + 10 * LOST_MS + 1
+    assert broker(tracker, back, True) == [("datapath", BROKER_LOST, False)]  # cleared on reconnection
+
+
+def test_staleness_counts_afresh_after_the_reconnection() -> None:
+    tracker = PresenceTracker(SITE, started_ms=0)
+    heard_from_all(tracker, 1_000)
+    broker(tracker, 1_000, True)
+    broker(tracker, 2_000, False)
+    assert broker(tracker, 2_000 + LOST_MS, False) == [("datapath", BROKER_LOST, True)]
+    back = 2_000 + 5 * LOST_MS
+    assert broker(tracker, back, True) == [("datapath", BROKER_LOST, False)]
+    assert changes(tracker, back + STALE_MS) == []  # a full staleness window after the reconnection: online
+    assert changes(tracker, back + STALE_MS + 1) == [(ELEV.id, True)]  # still silent after it: offline
+
+
+def test_a_short_blip_says_nothing() -> None:
+    tracker = PresenceTracker(SITE, started_ms=0)
+    heard_from_all(tracker, 1_000)
+    broker(tracker, 1_000, True)
+    assert broker(tracker, 2_000, False) == []
+    assert broker(tracker, 2_000 + LOST_MS - 1, False) == []
+    assert broker(tracker, 2_000 + LOST_MS, True) == []  # back within the grace: no finding to clear
+
+
+def test_a_device_offline_before_the_loss_stays_offline_after_it() -> None:
+    tracker = PresenceTracker(SITE, started_ms=0)
+    heard_from_all(tracker, 1_000)
+    tracker.reported(ELEV.id, False, 1_500)  # its last will
+    assert changes(tracker, 1_500) == [(ELEV.id, True)]
+    broker(tracker, 2_000, False)
+    broker(tracker, 2_000 + 2 * LOST_MS, True)
+    assert changes(tracker, 3_000 + 2 * LOST_MS) == []  # no false "online again"

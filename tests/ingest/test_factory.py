@@ -11,6 +11,7 @@ from facwatch.config import load_settings, load_site
 from facwatch.errors import ConfigError
 from ingest.factory import open_telemetry
 from ingest.influx_store import InfluxStore
+from ingest.outage import WatchedStore
 from ingest.spool import SpoolingSink
 from ingest.sqlite_store import SqliteStore
 
@@ -19,7 +20,9 @@ SITE = load_site("demo", {"data_dir": "unused"})
 
 def test_sqlite_is_the_default_and_has_no_spool(tmp_path: Path) -> None:
     telemetry = open_telemetry(load_settings(data_dir=tmp_path), SITE, clock=WallClock())
-    assert isinstance(telemetry.sink, SqliteStore) and telemetry.spooling is None
+    assert isinstance(telemetry.reader, SqliteStore) and telemetry.spooling is None
+    assert isinstance(telemetry.sink, WatchedStore)  # its failing writes raise the data-path finding too
+    assert telemetry.writable() is None
     telemetry.close()
 
 
@@ -42,8 +45,9 @@ def test_influxdb_goes_behind_the_spool_unless_disabled(tmp_path: Path, spool: b
         assert isinstance(telemetry.sink, SpoolingSink)
         assert telemetry.sink.spool.max_bytes == 1024 * 1024
         assert telemetry.sink.spool.path == tmp_path / "spool.db"
-    else:
-        assert telemetry.sink is telemetry.reader
+    else:  # written straight to InfluxDB, through the outage watch
+        assert isinstance(telemetry.sink, WatchedStore)
+    assert telemetry.watch is not None  # a store outage raises a data-path finding either way
     telemetry.close()
 
 

@@ -92,6 +92,20 @@ def test_a_store_that_is_down_raises_store_unavailable_quickly() -> None:
     store.close()
 
 
+@pytest.mark.integration
+def test_ping_tells_whether_the_server_answers(victoria: Victoria) -> None:
+    store = store_for(victoria.url)
+    try:
+        assert store.ping() is None  # the readiness probe of a store without a spool
+        victoria.stop()
+        started = time.monotonic()
+        reason = store.ping(timeout_s=1.0)
+        assert reason is not None and reason.startswith(f"no answer from {victoria.url}")
+        assert time.monotonic() - started < 3
+    finally:
+        store.close()
+
+
 def test_flux_text_is_escaped_and_aligned_to_window_starts() -> None:
     flux = history_flux("b", "elevator", "s", 'a"x', "floor", 0, 60_000, 10_000, "max")
     assert 'r.asset == "a\\"x"' in flux
