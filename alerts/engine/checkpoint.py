@@ -17,10 +17,12 @@ On start (``restore``):
    checkpoint predates it, or there is none) is carried (``Rules.assume_active``), so the first reading
    that shows the condition over clears it, and the alert resolves after its hold.
 3. The telemetry store's history after each asset's checkpointed time (at most ``REPLAY_MAX_S`` back) is
-   replayed through the engine: readings stored but not judged before a crash are judged now; what was
-   already judged is ignored per channel by the rules, and a repeated finding by the alert writer. With
-   no checkpoint, the replay warms the detectors through the rules alone and only forwards what clears
-   (so an incident that ended long ago is not recorded twice).
+   judged again: readings stored but not judged before a crash are judged now (their alerts open at the
+   onset's event time); what was already judged is ignored per channel by the rules. A finding reaches
+   the engine unless the engine already knows it: an onset no newer than the last alert of its asset and
+   kind is not news (it was judged before the crash and may have resolved since), so an incident is
+   never recorded twice. Without a checkpoint the same replay warms the detectors from fresh.
+4. A new checkpoint is written at once, so the next start does not replay the same history again.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import structlog
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, delete, insert, select
 
 from alerts.detection.rules import AssetState
-from alerts.engine.db import alerts, utc_now
+from alerts.engine.db import alerts, utc, utc_now
 from alerts.engine.service import AlertService
 from facwatch.model import AlertState, Finding, Reading, TelemetryReader, ms_from_utc, utc_from_ms
 
@@ -185,7 +187,7 @@ class Checkpointer:
         if snapshot is not None:
             taken = self.service.under_lock(lambda: self._apply(snapshot))
         carried = self.service.under_lock(self._carry_firing)
-        replayed = self._replay(now, full=snapshot is not None)
+        replayed = self._replay(now)
         result = Restored(
             checkpoint_ms=None if snapshot is None else snapshot.written_at_ms,
             assets=tuple(taken),
@@ -201,7 +203,7 @@ class Checkpointer:
             carried=list(carried),
             replayed=replayed,
         )
-        self._last_write = None
+        self.write(now)  # what was restored and replayed need not be replayed again
         return result
 
     def _apply(self, snapshot: Snapshot) -> list[str]:
@@ -230,7 +232,7 @@ class Checkpointer:
             carried.append(f"{asset_id}/{kind}")
         return carried
 
-    def _replay(self, now: datetime, *, full: bool) -> int:
+    def _replay(self, now: datetime) -> int:
         """Judge the store's history after each asset's checkpointed time (bounded); the readings fed."""
         if self.reader is None:
             return 0
@@ -252,17 +254,32 @@ class Checkpointer:
         for chunk in sorted(by_time):
             readings = sorted(by_time[chunk], key=lambda r: r.ts_ms)
             fed += len(readings)
-            if full:
-                self.service.observe(readings, now=now)
-            else:
-                self._warm(readings, now)
+            self._judge_again(readings, now)
         return fed
 
-    def _warm(self, readings: list[Reading], now: datetime) -> None:
-        """Without a checkpoint: the rules learn from the history; only what clears reaches the engine."""
+    def _judge_again(self, readings: list[Reading], now: datetime) -> None:
+        """Judge history: the rules learn from it, and what they find reaches the engine unless the engine
+        already knows it (an onset no newer than the last alert of that asset and kind: judged before the
+        restart, perhaps resolved since; a clear always goes through, it changes nothing twice)."""
+        now_ms = ms_from_utc(now)
 
         def judge() -> list[Finding]:
-            return self.service.rules.observe(readings, ms_from_utc(now))
+            self.service.motion.observe(readings, now_ms)
+            return self.service.rules.observe(readings, now_ms)
 
-        clears = [f for f in self.service.under_lock(judge) if not f.active]
-        self.service.observe_findings(clears, now=now)
+        findings = self.service.under_lock(judge)
+        news = [f for f in findings if not f.active or f.ts_ms > self._known_ms(f.asset, f.kind)]
+        self.service.observe_findings(news, now=now)
+
+    def _known_ms(self, asset: str, kind: str) -> int:
+        with self.service.engine.connect() as conn:
+            row = conn.execute(
+                select(alerts.c.opened_at, alerts.c.cleared_at)
+                .where(alerts.c.site == self.site.id, alerts.c.asset == asset, alerts.c.kind == kind)
+                .order_by(alerts.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return -1
+        times = [utc(t) for t in (row.opened_at, row.cleared_at)]
+        return max(ms_from_utc(t) for t in times if t is not None)
