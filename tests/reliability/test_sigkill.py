@@ -165,14 +165,14 @@ class Devices:
 class Facwatch:
     """``facwatch run`` as a subprocess of this worktree's code; ``kill()`` is SIGKILL."""
 
-    def __init__(self, workdir: Path, broker_url: str) -> None:
+    def __init__(self, workdir: Path, broker_url: str, resolve_hold_s: float = 5) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "facwatch.toml"
         self.config.write_text(
             f'data_dir = "{workdir / "data"}"\nsite = "demo"\nlog_format = "json"\nlog_level = "info"\n'
             f'[mqtt]\nurl = "{broker_url}"\nclient_id = "facwatch-sigkill"\n'
-            "[sla]\nresolve_hold_s = 5\n",
+            f"[sla]\nresolve_hold_s = {resolve_hold_s}\n",
             encoding="utf-8",
         )
         self.log = workdir / "facwatch.log"
@@ -325,3 +325,70 @@ def test_sigkill_at_20_random_points_loses_nothing_repeats_nothing_leaves_nothin
     assert refs, "no message reached anyone"
     twice = {ref: count for ref, count in refs.items() if count > 1 and keys.get(ref, 1) <= 1}
     assert twice == {}, twice
+
+
+POWER_OUT = {
+    **POWER_OK,
+    **{f"voltage_l{i}_v": 0.0 for i in (1, 2, 3)},
+    **{f"current_l{i}_a": 0.0 for i in (1, 2, 3)},
+}
+
+
+def test_an_outage_that_ended_while_down_resolves_and_a_later_burst_is_red(
+    broker: PersistentMosquitto, tmp_path: Path
+) -> None:
+    facwatch = Facwatch(tmp_path / "facwatch", broker.url, resolve_hold_s=30)
+    facwatch.start()
+    devices = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="outage-devices", clean_session=False, protocol=mqtt.MQTTv311
+    )
+    devices.connect("127.0.0.1", broker.port)
+    devices.loop_start()
+
+    def publish(asset: str, kind: str, values: Mapping[str, float], seconds: int) -> None:
+        for _ in range(seconds):
+            payload = codec.encode(int(time.time() * 1000), dict(values))
+            devices.publish(topics.telemetry("lakeside", kind, asset), payload, qos=1).wait_for_publish(5)
+            time.sleep(1)
+
+    def alert(asset: str, kind: str) -> tuple[object, ...] | None:
+        rows = facwatch.query(
+            "SELECT state, cleared_at, suppressed_by, level, id FROM alerts WHERE asset = ? AND kind = ?"
+            " ORDER BY id DESC LIMIT 1",
+            asset,
+            kind,
+        )
+        return rows[0] if rows else None
+
+    try:
+        publish("b1-pump-1", "pump", pump(6.0, 30.0, 22.0, burst=False), 2)
+        publish("b1-panel", "power", POWER_OUT, 5)
+        wait_until(lambda: alert("b1-panel", "power.outage") is not None, 20, "the outage fires")
+        facwatch.kill()  # down while the power comes back
+        publish("b1-panel", "power", POWER_OK, 3)
+        facwatch.start()
+        # the outage is over: it clears at once (and resolves after its hold) ...
+        wait_until(
+            lambda: (alert("b1-panel", "power.outage") or (0, None))[1] is not None, 30, "outage cleared"
+        )
+        # ... so a pipe burst in the same building, within that hold, is not suppressed by it: RED, told
+        publish("b1-pump-1", "pump", pump(6.0, 30.0, 22.0, burst=True), 4)
+        wait_until(lambda: alert("b1-pump-1", "pump.pipe_burst") is not None, 20, "the burst's alert")
+        state, _, suppressed_by, level, _ = alert("b1-pump-1", "pump.pipe_burst") or ()
+        assert (state, suppressed_by, level) == ("firing", None, "red")
+
+        def engineer_told() -> bool:
+            return any(
+                m.get("audience") == "engineer"
+                and "1号楼生活水泵" in str(m.get("body")) + str(m.get("title"))
+                for m in facwatch.messages()
+            )
+
+        wait_until(engineer_told, 30, "the engineer told of the burst")
+        wait_until(
+            lambda: (alert("b1-panel", "power.outage") or ("",))[0] == "resolved", 60, "outage resolved"
+        )
+    finally:
+        devices.disconnect()
+        devices.loop_stop()
+        facwatch.stop()
