@@ -95,6 +95,7 @@ class Rules:
         self._offset_hour = -1
         self._offset_ms = 0
         self.late_readings = 0
+        self._fingerprints: dict[str, str] = {}
         """Readings ignored because their channel had already said something newer."""
         for asset in site.assets:  # build every detector now: a bad parameter fails at start-up
             chosen = self.profile_of(asset)
@@ -143,8 +144,11 @@ class Rules:
 
     def fingerprint(self, asset: Asset) -> str:
         """What an asset's detectors were built from: a restored state fits only the same profile."""
-        text = repr((self.profile_of(asset), sorted(asset.rated.items())))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        known = self._fingerprints.get(asset.id)
+        if known is None:
+            text = repr((self.profile_of(asset), sorted(asset.rated.items())))
+            known = self._fingerprints[asset.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return known
 
     def restore(self, states: Mapping[str, tuple[str, AssetState]]) -> list[str]:
         """Take ``{asset: (fingerprint, state)}`` for the assets whose fingerprint still matches; the

@@ -153,10 +153,11 @@ class Checkpointer:
 
     def _snapshot(self, now: datetime) -> Snapshot:
         rules = self.service.rules
+        states = rules.state()
         assets = {
             asset.id: (rules.fingerprint(asset), state)
             for asset in self.site.assets
-            if (state := rules.state().get(asset.id)) is not None
+            if (state := states.get(asset.id)) is not None
         }
         return Snapshot(
             site=self.site.id,
