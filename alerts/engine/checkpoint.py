@@ -91,7 +91,11 @@ class Restored:
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    return MAGIC + VERSION.to_bytes(2, "big") + zlib.compress(pickle.dumps(snapshot, protocol=5), 1)
+    return _frame(pickle.dumps(snapshot, protocol=5))
+
+
+def _frame(pickled: bytes) -> bytes:
+    return MAGIC + VERSION.to_bytes(2, "big") + zlib.compress(pickled, 1)
 
 
 def decode(blob: bytes, site: str) -> Snapshot:
@@ -139,7 +143,9 @@ class Checkpointer:
     def write(self, now: datetime) -> int:
         """Take a consistent copy and store it; the size in bytes (0: too big, not written)."""
         now = utc_now(now)
-        blob = self.service.under_lock(lambda: encode(self._snapshot(now)))
+        # Only the copy holds up detection (about 45 µs per asset); compressing happens outside.
+        pickled = self.service.under_lock(lambda: pickle.dumps(self._snapshot(now), protocol=5))
+        blob = _frame(pickled)
         self._last_write = now
         if len(blob) > MAX_BYTES:
             log.error("checkpoint.too_big", site=self.site.id, size=len(blob), limit=MAX_BYTES)
