@@ -4,6 +4,7 @@ escalates as soon as it is back — counted in the outbox, nothing twice and not
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -244,3 +245,18 @@ def test_the_wear_trend_is_not_blind_after_a_restart() -> None:
     uninterrupted = run(None)
     assert any(kind == "elevator.wear_predicted" for kind, _, _ in uninterrupted)
     assert run(6 * 60) == uninterrupted
+
+
+def test_an_asset_whose_profile_changed_starts_fresh_and_the_others_are_restored() -> None:
+    site = load_site("demo", variables={"data_dir": "/nonexistent"})
+    rules = Rules(site)
+    rules.observe(frame(STUCK, T0_MS))
+    saved = {a.id: (rules.fingerprint(a), s) for a in site.assets if (s := rules.state().get(a.id))}
+    faster = dataclasses.replace(
+        site.asset("b1-elev-1"), rated={"floors": 18.0, "speed_mps": 2.5, "load_kg": 1000.0}
+    )
+    changed = dataclasses.replace(site, assets=tuple(faster if a.id == faster.id else a for a in site.assets))
+    fresh = Rules(changed)
+    taken = fresh.restore(decode(encode(Snapshot(site.id, 0, saved, {}, {})), site.id).assets)
+    assert "b1-elev-1" not in taken and len(taken) == len(site.assets) - 1
+    assert fresh.judged_ms("b1-elev-1") == 0  # its detectors were built for another rated speed
