@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import structlog
 
+from alerts.engine.checkpoint import Checkpointer
 from alerts.engine.events import Event, EventBus
 from alerts.engine.service import AlertService
 from alerts.notify.messages import Templates
@@ -85,6 +86,7 @@ class System:
             fallback=fallback_person(self.site),
             on_findings=self.alerts.observe_findings,
         )
+        self.checkpoint = Checkpointer(self.alerts, self.store)
         self._closers += [self.telemetry.close, self.dead_letters.close, self.engine.dispose]
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -95,6 +97,8 @@ class System:
             self.broker.start("127.0.0.1", _free_port(preferred=1883))
             # amqtt speaks MQTT 3.1.1 only: say so, rather than wait for an MQTT 5 connect to go unanswered.
             self.settings.mqtt.url = self.broker.url + "?protocol=3.1.1"
+        if "alerts" in self.parts:
+            self._restore()  # before the first new reading is judged
         if "gateway" in self.parts:
             on_batch = self._on_batch if "alerts" in self.parts else None
             self.gateway = Gateway(
@@ -113,6 +117,7 @@ class System:
             self._spawn("ticker", self._tick_loop)
             # Its own thread: a slow notification receiver never delays the SLA clocks.
             self._spawn("notify", self._notify_loop)
+            self._spawn("checkpoint", self._checkpoint_loop)
         if "api" in self.parts:
             services = ApiServices(
                 site=self.site,
@@ -138,6 +143,7 @@ class System:
         if "alerts" in self.parts:
             self._tick_once()  # a last look at the clocks and the outbox
             self._deliver_once()
+            self._checkpoint_once()
             self.dispatcher.close()
         self.bus.close()  # ends the event streams, so the API stops without cutting them off
         if self.api is not None:
@@ -221,6 +227,23 @@ class System:
             self.alerts.tick(now)
         except Exception:
             log.exception("tick failed")
+
+    def _restore(self) -> None:
+        """Detector state from the checkpoint and the store's recent history (alerts/engine/checkpoint.py)."""
+        try:
+            self.checkpoint.restore(self.clock.now())
+        except Exception:
+            log.exception("restore failed: detection starts fresh")
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.checkpoint.every_s):
+            self._checkpoint_once()
+
+    def _checkpoint_once(self) -> None:
+        try:
+            self.checkpoint.write(self.clock.now())
+        except Exception:
+            log.exception("checkpoint failed")
 
     def _notify_loop(self) -> None:
         while not self._stop.wait(TICK_S):

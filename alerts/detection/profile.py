@@ -25,7 +25,7 @@ import inspect
 import re
 import tomllib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 
 from alerts.detection.baseline import AdaptiveBaseline
 from alerts.detection.drift import Cusum, PageHinkley
+from alerts.detection.guard import Detector, ScalarWatch, VectorWatch
 from alerts.detection.multivariate import PCADetector
 from alerts.detection.rate import RateOfChangeDetector
 from alerts.detection.repeat import RepeatDetector
@@ -43,7 +44,7 @@ from alerts.detection.trend import TrendDetector
 from facwatch.errors import ConfigError
 from facwatch.model import MACHINE_KINDS, Asset, AssetKind, Level
 
-DETECTORS: Mapping[str, type] = {
+SCALAR_DETECTORS: Mapping[str, Callable[..., Detector[float]]] = {
     "threshold": ThresholdDetector,
     "rate": RateOfChangeDetector,
     "baseline": AdaptiveBaseline,
@@ -51,10 +52,15 @@ DETECTORS: Mapping[str, type] = {
     "cusum": Cusum,
     "stuck": StuckDetector,
     "trend": TrendDetector,
-    "pca": PCADetector,
     "repeat": RepeatDetector,
+}
+"""Detectors of one value per reading: their signal is a channel or a composite signal."""
+VECTOR_DETECTORS: Mapping[str, Callable[..., Detector[Sequence[float]]]] = {
+    "pca": PCADetector,
     "spectral": SpectralDetector,
 }
+"""Detectors of several values together: their signal is a list of channels."""
+DETECTORS: Mapping[str, Callable[..., object]] = {**SCALAR_DETECTORS, **VECTOR_DETECTORS}
 
 _RATED = re.compile(r"^rated\.([A-Za-z0-9_]+)(?:\s*\*\s*([0-9.eE+-]+))?$")
 _CONDITION = re.compile(r"^(!?)([A-Za-z0-9_]+)(?:\s*(>=|<=|>|<)\s*(.+))?$")
@@ -103,8 +109,9 @@ class Watch:
         fire = bool(asset.rated.get("standby", 0)) or "fire" in asset.id.lower()
         return self.level_fire_pump if fire and self.level_fire_pump is not None else self.level
 
-    def build(self, asset: Asset) -> Any:
-        """A fresh detector for this asset (rated parameters resolved); None if a rated value is missing."""
+    def build(self, asset: Asset) -> ScalarWatch | VectorWatch | None:
+        """A fresh detector for this asset (rated parameters resolved) with its decision; None if a rated
+        value is missing."""
         params: dict[str, Any] = {}
         for key, raw in self.params.items():
             value = resolve(raw, asset)
@@ -116,7 +123,9 @@ class Watch:
         if self.detector == "trend" and "phase_s" not in params:
             # spread the assets' hourly refits over the hour instead of all in one batch
             params["phase_s"] = float(zlib.crc32(asset.id.encode()) % int(params.get("bucket_s", 3600)))
-        return DETECTORS[self.detector](**params)
+        if isinstance(self.signal, tuple):
+            return VectorWatch(VECTOR_DETECTORS[self.detector](**params), self.decision())
+        return ScalarWatch(SCALAR_DETECTORS[self.detector](**params), self.decision())
 
     def decision(self) -> ThresholdDetector | None:
         """The decision on the detector's score (None: a threshold detector decides by itself)."""
@@ -231,8 +240,12 @@ def _watch(raw: Mapping[str, Any], where: str) -> Watch:
         raise fail("decide takes above, hysteresis, min_duration_s")
     signal_raw = raw["signal"]
     signal: str | tuple[str, ...] = tuple(signal_raw) if isinstance(signal_raw, list) else str(signal_raw)
-    if isinstance(signal, tuple) and detector != "pca":
-        raise fail("a list of channels is a multivariate signal: only the pca detector takes one")
+    if isinstance(signal, tuple) != (detector in VECTOR_DETECTORS):
+        raise fail(
+            f"detector {detector!r} takes "
+            + ("a list of channels" if detector in VECTOR_DETECTORS else "one channel or composite signal")
+            + f" (multivariate: {', '.join(VECTOR_DETECTORS)})"
+        )
     return Watch(
         finding=str(raw["finding"]),
         level=level,

@@ -181,6 +181,15 @@ class AlertWriter:
         for asset, ts_ms in latest_ms.items():
             self._streams[asset] = (wall_now, max(ts_ms, self._streams.get(asset, (wall_now, 0))[1]))
 
+    def streams(self) -> dict[str, tuple[datetime, int]]:
+        """The replay tracker (for the checkpoint, alerts/engine/checkpoint.py)."""
+        return dict(self._streams)
+
+    def restore_streams(self, streams: dict[str, tuple[datetime, int]]) -> None:
+        for asset, (arrived, ts_ms) in streams.items():
+            if asset not in self._streams:
+                self._streams[asset] = (arrived, int(ts_ms))
+
     def replaying(self, wall_now: datetime | None) -> set[str]:
         """Assets whose data arrives now but is old: a replay in progress (bounded: one entry per asset)."""
         if wall_now is None:
@@ -290,6 +299,7 @@ class AlertWriter:
                 alerts.c.asset.in_(panels),
                 alerts.c.kind.in_(sorted(inhibit.INHIBITORS)),
                 alerts.c.state == AlertState.FIRING.value,
+                alerts.c.cleared_at.is_(None),  # the power is back (holding): it explains nothing new
             )
             .order_by(alerts.c.id)
             .limit(1)

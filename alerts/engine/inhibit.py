@@ -39,12 +39,24 @@ class Motion:
     def __init__(self) -> None:
         self._moving: dict[str, tuple[int, float]] = {}
 
-    def observe(self, readings: Iterable[Reading]) -> None:
+    def observe(self, readings: Iterable[Reading], now_ms: int | None = None) -> None:
+        """Take the moving cars' speeds; a reading dated after ``now_ms`` counts as of ``now_ms``."""
         for reading in readings:
             if reading.channel == "speed_mps" and abs(reading.value) >= MOVING_MPS:
+                ts_ms = reading.ts_ms if now_ms is None else min(reading.ts_ms, now_ms)
                 last = self._moving.get(reading.asset)
-                if last is None or reading.ts_ms >= last[0]:
-                    self._moving[reading.asset] = (reading.ts_ms, reading.value)
+                if last is None or ts_ms >= last[0]:
+                    self._moving[reading.asset] = (ts_ms, reading.value)
+
+    def state(self) -> dict[str, tuple[int, float]]:
+        """The last moving speed per elevator (for the checkpoint)."""
+        return dict(self._moving)
+
+    def restore(self, moving: dict[str, tuple[int, float]]) -> None:
+        for asset, (ts_ms, speed) in moving.items():
+            last = self._moving.get(asset)
+            if last is None or ts_ms > last[0]:
+                self._moving[asset] = (int(ts_ms), float(speed))
 
     def moving_at(self, asset: str, ts_ms: int) -> float | None:
         """The speed it was last seen moving at, when that was within the lookback before ``ts_ms``."""

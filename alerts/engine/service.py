@@ -10,9 +10,9 @@ database's unique keys keep several processes honest.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select, update
 
@@ -49,10 +49,12 @@ from facwatch.model import (
     Ticket,
     TicketAction,
     TicketState,
+    ms_from_utc,
     utc_from_ms,
 )
 
 SYSTEM = "system"
+T = TypeVar("T")
 
 
 class AlertService:
@@ -88,14 +90,23 @@ class AlertService:
         """
         if not readings:
             return
+        # No clock moves past the wall clock: a reading dated later counts as of ``now``.
+        now_ms = None if now is None else ms_from_utc(utc_now(now))
+        cap = now_ms if now_ms is not None else max(r.ts_ms for r in readings)
         with self._lock:
-            self.motion.observe(readings)
+            self.motion.observe(readings, cap)
             latest: dict[str, int] = {}
             for r in readings:
-                latest[r.asset] = max(r.ts_ms, latest.get(r.asset, r.ts_ms))
+                latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
             self.alerts.seen(latest, None if now is None else utc_now(now))
-            findings = self.rules.observe(readings)
-            self._take(findings, utc_from_ms(max(r.ts_ms for r in readings)), now)
+            findings = self.rules.observe(readings, now_ms)
+            self._take(findings, utc_from_ms(max(latest.values())), now)
+
+    def under_lock(self, work: Callable[[], T]) -> T:
+        """Run ``work`` while no batch is judged: the checkpoint (alerts/engine/checkpoint.py) copies the
+        rules, motion and replay tracker consistent with what is committed."""
+        with self._lock:
+            return work()
 
     def observe_findings(self, findings: Sequence[Finding], now: datetime | None = None) -> None:
         """Findings from outside the rules: device presence and the data path (gateway), undelivered RED

@@ -26,7 +26,8 @@ from alerts.detection import (
     ThresholdDetector,
     TrendDetector,
 )
-from alerts.detection.profile import DETECTORS
+from alerts.detection.guard import ScalarWatch, VectorWatch
+from alerts.detection.profile import DETECTORS, VECTOR_DETECTORS
 
 
 def scalars(seed: int) -> Iterator[float]:
@@ -186,3 +187,50 @@ def test_multivariate_non_finite_rows_are_ignored() -> None:
     assert det.score_one([1.0, math.nan, 0.0]) is None
     det.learn_one([1.0, math.nan, 0.0])
     assert pickle.dumps(det) == before
+
+
+def watched(name: str) -> ScalarWatch | VectorWatch:
+    """The detector of a case held the way the rules hold it: by the protocol, with its decision."""
+    det = CASES[name].make()
+    if name in VECTOR_DETECTORS:
+        return VectorWatch(det, ThresholdDetector(above=0.99, min_duration_s=2))
+    if isinstance(det, ThresholdDetector):
+        return ScalarWatch(det, None)
+    return ScalarWatch(det, ThresholdDetector(above=0.99, min_duration_s=2))
+
+
+def steps(watch: ScalarWatch | VectorWatch, stream: Iterator[Any], n: int, start: int = 0) -> list[bool]:
+    out = []
+    for i in range(start, start + n):
+        watch.step(next(stream), 1_700_000_000_000 + i * 1000)
+        out.append(watch.active)
+    return out
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_watch_wrapper_decides_survives_a_pickle_and_is_deterministic(name: str) -> None:
+    case = CASES[name]
+    n = case.short // 10
+    first, stream = watched(name), case.stream(7)
+    a = steps(first, stream, n)
+    assert a == steps(watched(name), case.stream(7), n)  # deterministic
+    clone = pickle.loads(pickle.dumps(first))
+    tail = [next(stream) for _ in range(n)]
+    assert steps(first, iter(tail), n, n) == steps(clone, iter(tail), n, n)
+
+
+def test_a_detector_that_learns_normal_does_not_learn_while_its_decision_is_active() -> None:
+    watch = ScalarWatch(AdaptiveBaseline(buckets=1, min_count=5), ThresholdDetector(above=0.99))
+    for i in range(50):
+        watch.step(10.0 + (i % 3) * 0.1, i * 1000)
+    assert not watch.active
+    watch.step(50.0, 50_000)
+    assert watch.active
+    before = pickle.dumps(watch.detector)
+    watch.step(50.0, 51_000)  # still abnormal: the fault is not learned as the new normal
+    assert watch.active and pickle.dumps(watch.detector) == before
+
+
+def test_a_scoring_detector_without_a_decision_is_refused() -> None:
+    with pytest.raises(TypeError, match="needs a decision"):
+        ScalarWatch(AdaptiveBaseline(), None)

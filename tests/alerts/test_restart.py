@@ -4,6 +4,7 @@ escalates as soon as it is back — counted in the outbox, nothing twice and not
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -12,15 +13,31 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
+from alerts.detection.rules import Rules
+from alerts.engine.checkpoint import MAGIC, Checkpointer, Snapshot, checkpoints, decode, encode
 from alerts.engine.db import notifications
 from alerts.engine.ports import OwnerReport
 from facwatch.config import load_site
-from facwatch.model import TicketAction
-from tests.alerts.helpers import DATABASES, HOLD, STUCK, Harness, demo_site, state_engine
+from facwatch.model import AlertState, TicketAction
+from ingest.sqlite_store import SqliteStore
+from tests.alerts.helpers import (
+    AT_FLOOR,
+    DATABASES,
+    HOLD,
+    MOVING,
+    STUCK,
+    T0_MS,
+    Harness,
+    demo_site,
+    frame,
+    seconds,
+    state_engine,
+)
 from tests.fixtures.receivers import HttpReceiver
 
 
@@ -114,3 +131,132 @@ def test_a_killed_process_replayed_from_the_broker_notifies_nothing_twice(
     assert alert.count == 1 and alert.ticket_id == "T-000001"
     h.act("T-000001", TicketAction.ACKNOWLEDGE, HOLD + 70, actor="eng-wang")
     assert h.service.get_ticket("T-000001").acknowledged_at == h.at(HOLD + 70)
+
+
+# --- detector state that survives a restart (alerts/engine/checkpoint.py) ----------------------------------
+
+POWER_OK = {"voltage_l1_v": 229.0, "voltage_l2_v": 231.0, "voltage_l3_v": 230.0, "current_l1_a": 200.0}
+POWER_OUT = {**POWER_OK, "voltage_l1_v": 0.0, "voltage_l2_v": 0.0, "voltage_l3_v": 0.0, "current_l1_a": 0.0}
+PUMP_OK = {
+    "discharge_pressure_bar": 5.8,
+    "suction_pressure_bar": 1.3,
+    "flow_m3h": 25.0,
+    "motor_current_a": 18.0,
+    "running": 1.0,
+}
+BURST = {**PUMP_OK, "discharge_pressure_bar": 1.4, "flow_m3h": 50.0, "motor_current_a": 25.0}
+
+
+def firing(h: Harness, asset: str, kind: str) -> list[Any]:
+    return [
+        a for a in h.service.list_alerts(asset=asset).items if a.kind == kind and a.state == AlertState.FIRING
+    ]
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "checkpoint",  # the restored rules know the car was stuck
+        "none",  # no checkpoint: the firing alert is carried until a reading judges it
+        "corrupt",  # an unreadable checkpoint is logged and ignored, never a crash
+        "other version",  # a checkpoint of another facwatch version: the same
+    ],
+)
+def test_a_condition_that_ended_while_down_resolves_after_its_hold(engine: Engine, saved: str) -> None:
+    h = Harness(engine, load_site("demo", variables={"data_dir": "/nonexistent"}), words=False)
+    h.feed(STUCK, 0, 10)
+    assert firing(h, "b1-elev-1", "elevator.entrapment")
+    checkpoint = Checkpointer(h.service, None)
+    if saved != "none":
+        checkpoint.write(h.at(10))
+    if saved in ("corrupt", "other version"):
+        blob = MAGIC + (b"\x00\x01" + b"garbage" if saved == "corrupt" else b"\x00\x63")
+        with engine.begin() as conn:
+            conn.execute(update(checkpoints).values(data=blob))
+    h.restart()  # down from +10 s; meanwhile the passengers got out at a landing
+    restored = Checkpointer(h.service, None).restore(h.at(40))
+    assert (restored.problem is not None) == (saved in ("corrupt", "other version"))
+    assert restored.carried == (() if saved == "checkpoint" else ("b1-elev-1/elevator.entrapment",))
+    h.feed(AT_FLOOR, 40, 5)  # the first readings after the restart show the car at a landing
+    h.service.tick(h.at(45 + 61))  # the hold (60 s) passes
+    assert not firing(h, "b1-elev-1", "elevator.entrapment")
+    (alert,) = h.service.list_alerts(asset="b1-elev-1").items
+    assert alert.state == AlertState.RESOLVED and alert.count == 1
+
+
+def test_a_stale_outage_stops_suppressing_so_a_later_pipe_burst_is_red(engine: Engine) -> None:
+    h = Harness(engine, load_site("demo", variables={"data_dir": "/nonexistent"}), words=False)
+    h.feed(POWER_OUT, 0, 6, asset="b1-panel")
+    h.feed(PUMP_OK, 0, 6, asset="b1-pump-1")
+    assert firing(h, "b1-panel", "power.outage")
+    Checkpointer(h.service, None).write(h.at(6))
+    h.restart()  # down; the power came back meanwhile
+    Checkpointer(h.service, None).restore(h.at(100))
+    h.feed(POWER_OK, 100, 2, asset="b1-panel")  # the outage has ended: it clears (resolves after its hold)
+    h.feed(BURST, 102, 4, asset="b1-pump-1")  # a pipe bursts in the same building, within that hold
+    (burst,) = firing(h, "b1-pump-1", "pump.pipe_burst")
+    assert burst.suppressed_by is None and burst.level.value == "red" and burst.ticket_id
+    opened = [n for n in h.kinds("opened") if n.asset is not None and n.asset.id == "b1-pump-1"]
+    assert [n.level.value for n in opened] == ["red"]  # the engineer is told
+
+
+def test_readings_stored_but_not_judged_before_a_crash_are_judged_on_start(
+    engine: Engine, tmp_path: Path
+) -> None:
+    h = Harness(engine, load_site("demo", variables={"data_dir": "/nonexistent"}), words=False)
+    h.feed(MOVING, 0, 5)
+    Checkpointer(h.service, None).write(h.at(5))
+    store = SqliteStore(tmp_path / "telemetry.db")
+    try:
+        for readings in seconds(MOVING, 0, 5):
+            store.write(readings)
+        for readings in seconds(STUCK, 5, 10):  # stored, then the process died before judging them
+            store.write(readings)
+        h.restart()
+        restored = Checkpointer(h.service, store).restore(h.at(20))
+    finally:
+        store.close()
+    assert restored.replayed == 10 * len(STUCK)  # only what came after the checkpoint
+    (alert,) = firing(h, "b1-elev-1", "elevator.entrapment")
+    assert alert.opened_at == h.at(5 + HOLD)  # at the onset's event time
+    assert [n.kind.value for n in h.notices] == ["opened"]
+
+
+def test_the_wear_trend_is_not_blind_after_a_restart() -> None:
+    """Three days of a climbing vibration, restarted from a checkpoint every 6 hours: the same prediction
+    at the same moment as without restarts (the trend's hourly buckets survive)."""
+    site = load_site("demo", variables={"data_dir": "/nonexistent"})
+    fast = {**MOVING, "speed_mps": 1.7}
+
+    def run(restart_every: int | None) -> list[tuple[str, bool, int]]:
+        rules, out = Rules(site), []
+        for minute in range(3 * 24 * 60):
+            if restart_every and minute % restart_every == 0:
+                saved = {
+                    a.id: (rules.fingerprint(a), s) for a in site.assets if (s := rules.state().get(a.id))
+                }
+                snap = decode(encode(Snapshot(site.id, 0, saved, {}, {})), site.id)
+                rules = Rules(site)
+                assert len(rules.restore(snap.assets)) == len(site.assets)
+            values = {**fast, "vibration_rms_g": 0.016 + 0.04 * minute / 1440}
+            out += rules.observe(frame(values, T0_MS + minute * 60_000))
+        return [(f.kind, f.active, f.ts_ms) for f in out]
+
+    uninterrupted = run(None)
+    assert any(kind == "elevator.wear_predicted" for kind, _, _ in uninterrupted)
+    assert run(6 * 60) == uninterrupted
+
+
+def test_an_asset_whose_profile_changed_starts_fresh_and_the_others_are_restored() -> None:
+    site = load_site("demo", variables={"data_dir": "/nonexistent"})
+    rules = Rules(site)
+    rules.observe(frame(STUCK, T0_MS))
+    saved = {a.id: (rules.fingerprint(a), s) for a in site.assets if (s := rules.state().get(a.id))}
+    faster = dataclasses.replace(
+        site.asset("b1-elev-1"), rated={"floors": 18.0, "speed_mps": 2.5, "load_kg": 1000.0}
+    )
+    changed = dataclasses.replace(site, assets=tuple(faster if a.id == faster.id else a for a in site.assets))
+    fresh = Rules(changed)
+    taken = fresh.restore(decode(encode(Snapshot(site.id, 0, saved, {}, {})), site.id).assets)
+    assert "b1-elev-1" not in taken and len(taken) == len(site.assets) - 1
+    assert fresh.judged_ms("b1-elev-1") == 0  # its detectors were built for another rated speed

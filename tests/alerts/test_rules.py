@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from alerts.detection.profile import load_profile
-from alerts.detection.rules import ENTRAPMENT_HOLD_S, ENTRAPMENT_KIND, Rules
+from alerts.detection.rules import ENTRAPMENT_KIND, Rules
+from alerts.detection.signals import ENTRAPMENT_HOLD_S
 from facwatch.config import load_site
 from facwatch.errors import ConfigError
 from facwatch.model import MACHINE_KINDS, AssetKind, Finding, Level, Reading
@@ -281,7 +282,8 @@ def test_wear_is_predicted_with_the_date_and_the_limit() -> None:
     wear = [f for f in out if f.kind == "elevator.wear_predicted"]
     assert wear and wear[0].active and wear[0].level is Level.YELLOW
     detail = wear[0].detail
-    assert detail["channel"] == "vibration_rms_g" and detail["limit"] == 0.35
+    assert wear[0].channel == "vibration_rms_g" and detail["limit"] == 0.35
+    assert all(isinstance(v, float) for v in detail.values())  # Finding.detail holds numbers only
     # the truth: 0.35 g is reached (0.35 - 0.016) / 0.04 = 8.35 days after T0
     predicted_days = (detail["predicted_at_ms"] - T0_MS) / 86_400_000
     assert predicted_days == pytest.approx(8.35, abs=0.5)
