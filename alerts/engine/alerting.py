@@ -1,8 +1,8 @@
 """Writing alerts: findings in, alerts opened, repeated, cleared, resolved; inside the caller's transaction.
 
-Every decision comes from a pure module: the policy (level, pending period, hold, flapping, recurrence;
-``alerts.engine.policy``), inhibition (``alerts.engine.inhibit``) and the alert steps (``alerts.engine.lifecycle``); this class
-reads and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
+Every decision comes from a pure module: the alert condition machine (``alerts.engine.conditions``), the
+policy (level, pending period, hold, recurrence; ``alerts.engine.policy``) and inhibition
+(``alerts.engine.inhibit``); this class loads the facts and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
 
 Event time: an alert opens at its finding's timestamp. A finding that is older than the site's
 ``lateness_s`` when it arrives (a device replaying what it buffered) waits in ``pending_findings`` until
@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from alerts.engine import inhibit, lifecycle, policy
+from alerts.engine import clocks, conditions, inhibit, policy
+from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, HoldReason
 from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
-from alerts.engine.lifecycle import AlertStep
-from alerts.engine.policy import HoldReason, KindPolicy
+from alerts.engine.policy import KindPolicy
 from alerts.engine.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
@@ -82,7 +82,7 @@ class AlertWriter:
         return policy.resolve(self.site.alerts, asset.id, kind, level, self.sla.resolve_hold_s)
 
     def _late(self, when: datetime, wall_now: datetime | None) -> bool:
-        return wall_now is not None and wall_now - when > timedelta(seconds=self.site.alerts.lateness_s)
+        return conditions.is_late(when, wall_now, self.site.alerts.lateness_s)
 
     # --- findings -------------------------------------------------------------------------------------
 
@@ -92,29 +92,31 @@ class AlertWriter:
             return
         when = utc_from_ms(finding.ts_ms)
         row = self._firing(conn, asset.id, finding.kind)
-        step = lifecycle.alert_step(None if row is None else AlertState.FIRING, finding.active)
-        if step is AlertStep.REPEAT and row is not None:
-            if row.cleared_at is None and when <= (utc(row.updated_at) or when):
-                return  # a redelivery (the broker replays after a crash): already counted
+        facts = FindingFacts(
+            firing=row is not None,
+            cleared_at=None if row is None else utc(row.cleared_at),
+            updated_at=None if row is None else utc(row.updated_at),
+            pending_s=self.policy_for(asset, finding.kind, finding.level).pending_s
+            if row is None and finding.active
+            else 0.0,
+            lateness_s=self.site.alerts.lateness_s,
+        )
+        change, _reason = conditions.decide_finding(facts, FindingEvent(finding.active, when), wall_now)
+        if change is FindingChange.REPEAT and row is not None:
             conn.execute(
                 update(alerts)
                 .where(alerts.c.id == row.id)
                 .values(count=alerts.c.count + 1, cleared_at=None, updated_at=when, value=finding.value)
             )
             changes.alerts.add(row.id)
-        elif step is AlertStep.CLEAR and row is not None:
-            if row.cleared_at is None:
-                conn.execute(
-                    update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when)
-                )
-                changes.alerts.add(row.id)
-        elif step is AlertStep.OPEN:
-            kp = self.policy_for(asset, finding.kind, finding.level)
-            if kp.pending_s > 0 or self._late(when, wall_now):
-                self._hold(conn, finding, when)
-            else:
-                self.open(conn, finding, asset, when, changes, wall_now)
-        else:  # a clear with nothing firing: end a pending finding, if any
+        elif change is FindingChange.CLEAR and row is not None:
+            conn.execute(update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when))
+            changes.alerts.add(row.id)
+        elif change is FindingChange.WAIT:
+            self._hold(conn, finding, when)
+        elif change is FindingChange.OPEN:
+            self.open(conn, finding, asset, when, changes, wall_now)
+        elif change is FindingChange.END_PENDING:
             self._end_pending(conn, finding, asset, when, changes, wall_now)
 
     def _firing(self, conn: Connection, asset: str, kind: str) -> Any:
@@ -372,7 +374,7 @@ class AlertWriter:
             detail={"count": float(count)},
         )
         level = self.policy_for(asset, kind, Level.YELLOW).level
-        base = lifecycle.deadlines(level, when, self.sla)
+        base = clocks.deadlines(level, when, self.sla)
         due = dataclasses.replace(base, fixed=when + timedelta(hours=rules.recurrence_deadline_h))
         self.open(conn, rectify, asset, when, changes, wall_now, own=due)
 
@@ -393,7 +395,7 @@ class AlertWriter:
             incidents = self._incidents(
                 conn, row.asset, row.kind, now - timedelta(seconds=rules.flap_window_s)
             )
-            step = policy.resolve_step(cleared, now, kp.hold_s, incidents, rules, bool(row.flapping))
+            step = conditions.decide_hold(cleared, now, kp.hold_s, incidents, rules, bool(row.flapping))
             if step is HoldReason.WAIT:
                 continue
             ticket_pk = row.ticket_id

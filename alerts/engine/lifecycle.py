@@ -1,24 +1,26 @@
-"""The alert and ticket lifecycles and the SLA clocks (pure: tables and functions, ``now`` passed in).
+"""What a ticket action does (pure: tables and ``decide``, ``now`` passed in).
+
+Everything that decides a person's action on a ticket lives in this file; ``alerts.engine.tickets`` loads
+the facts, calls ``decide`` and stores the change (the SLA clocks are ``alerts.engine.clocks``, the alert
+condition machine ``alerts.engine.conditions``).
 
 Tickets: ``open → acknowledged → dispatched → on_site → resolved → closed``, plus ``cancelled`` and
 ``reopened``. Every allowed (state, action) pair is in ``TRANSITIONS``; anything else raises
 ``IllegalTransition`` naming both and changes nothing. Acknowledging, dispatching and arriving are
 facts with a time and a person (kept in the timeline), and they stop the SLA clocks in ``STOPS``.
-
-Alerts: one per (asset, finding kind). ``ALERT_STEPS`` says what a finding does to the alert of its
-(asset, kind): open one, count a repeat, start the resolve hold, or nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from alerts.engine.clocks import Clock
 from alerts.engine.errors import CheckInRefused, IllegalTransition
-from facwatch.config import SlaSettings
-from facwatch.model import AlertState, Deadlines, Level, TicketAction, TicketState
+from alerts.engine.ports import ActionRequest
+from facwatch.model import TicketAction, TicketState
 
 S, A = TicketState, TicketAction
 
@@ -77,27 +79,6 @@ def check_in(asset_code: str, given: str | None) -> None:
         raise CheckInRefused("check-in refused: the code does not match the one posted at the asset")
 
 
-# --- SLA clocks --------------------------------------------------------------------------------------
-
-
-class Clock(StrEnum):
-    ACKNOWLEDGE = "acknowledge"
-    ON_SITE = "on_site"
-    FIXED = "fixed"
-
-
-class EscalationReason(StrEnum):
-    ACKNOWLEDGE = "escalated: acknowledge clock ran out"
-    ON_SITE = "escalated: on-site clock ran out"
-    FIXED = "escalated: fix clock ran out"
-
-
-REASONS: Mapping[Clock, EscalationReason] = {
-    Clock.ACKNOWLEDGE: EscalationReason.ACKNOWLEDGE,
-    Clock.ON_SITE: EscalationReason.ON_SITE,
-    Clock.FIXED: EscalationReason.FIXED,
-}
-
 STOPS: Mapping[TicketAction, frozenset[Clock]] = {
     A.ACKNOWLEDGE: frozenset({Clock.ACKNOWLEDGE}),
     A.DISPATCH: frozenset({Clock.ACKNOWLEDGE}),
@@ -108,80 +89,124 @@ STOPS: Mapping[TicketAction, frozenset[Clock]] = {
 }
 """Which clocks an action stops: somebody has acted on what that clock measured."""
 
-
-def deadlines(level: Level, opened_at: datetime, sla: SlaSettings) -> Deadlines:
-    """Deadlines per level, measured from the alert's opened_at (the finding's event time)."""
-
-    def due(clock: Clock) -> datetime | None:
-        seconds: float | None = getattr(sla, f"{level.value}_{clock.value}_s")
-        return None if seconds is None else opened_at + timedelta(seconds=seconds)
-
-    return Deadlines(acknowledge=due(Clock.ACKNOWLEDGE), on_site=due(Clock.ON_SITE), fixed=due(Clock.FIXED))
+ACKNOWLEDGING = frozenset({A.ACKNOWLEDGE, A.DISPATCH, A.CHECK_IN})
+"""Actions that acknowledge the ticket and its alerts (someone has taken it)."""
+ENDING = frozenset({A.RESOLVE, A.CANCEL, A.CLOSE})
+"""Actions that end the alerts no sensor clears (rectification tasks, predictions) with the ticket."""
+FOLLOW_UP_S = 24 * 3600.0
+"""The follow-up with the owners is due a day after resolution."""
 
 
-@dataclass(frozen=True, slots=True)
-class ClockState:
-    clock: Clock
-    due_at: datetime
-    next_fire_at: datetime
-    fired: int = 0
-    stopped_at: datetime | None = None
+class ActionReason(StrEnum):
+    ACKNOWLEDGED = "acknowledged: someone has taken it"
+    DISPATCHED = "dispatched: someone is on the way"
+    CHECKED_IN = "on site: arrival proven with the code posted at the asset"
+    PROGRESS = "progress recorded"
+    PLAN_B = "plan B recorded"
+    COMMENTED = "comment added"
+    RESOLVED = "resolved by a person"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class Firing:
-    clock: Clock
-    reason: EscalationReason
-    index: int
-    """How many times this clock has fired before (0 for the first): part of the notification key."""
-    next_fire_at: datetime
-
-
-def due_firings(clocks: list[ClockState], now: datetime, repeat_s: float) -> list[Firing]:
-    """Clocks of one ticket that run out at ``now``; each fires at most once per call.
-
-    The next firing is one repeat interval later; after a long pause (a restart) the clock fires once
-    and waits a full interval, instead of firing every missed interval at once.
-    """
-    out: list[Firing] = []
-    step = timedelta(seconds=repeat_s)
-    for state in clocks:
-        if state.stopped_at is not None or state.next_fire_at > now:
-            continue
-        following = state.next_fire_at + step
-        if following <= now:
-            following = now + step
-        out.append(Firing(state.clock, REASONS[state.clock], state.fired, following))
-    return out
-
-
-def escalation_target(step: int, chain_length: int) -> int:
-    """The chain index that the ``step``-th escalation reaches: up the chain, then stay at its top."""
-    return min(step, max(chain_length - 1, 0))
-
-
-# --- alerts ------------------------------------------------------------------------------------------
-
-
-class AlertStep(StrEnum):
-    OPEN = "open"
-    REPEAT = "repeat"
-    CLEAR = "clear"
-    IGNORE = "ignore"
-
-
-ALERT_STEPS: Mapping[tuple[AlertState | None, bool], AlertStep] = {
-    (None, True): AlertStep.OPEN,  # nothing firing for (asset, kind): open an alert
-    (None, False): AlertStep.IGNORE,  # a clear with nothing open (e.g. after a restart)
-    (AlertState.FIRING, True): AlertStep.REPEAT,  # fires again while open: count it, stop the hold
-    (AlertState.FIRING, False): AlertStep.CLEAR,  # normal again: start the resolve hold
+REASONS: Mapping[TicketAction, ActionReason] = {
+    A.ACKNOWLEDGE: ActionReason.ACKNOWLEDGED,
+    A.DISPATCH: ActionReason.DISPATCHED,
+    A.CHECK_IN: ActionReason.CHECKED_IN,
+    A.PROGRESS: ActionReason.PROGRESS,
+    A.PLAN_B: ActionReason.PLAN_B,
+    A.COMMENT: ActionReason.COMMENTED,
+    A.RESOLVE: ActionReason.RESOLVED,
+    A.CLOSE: ActionReason.CLOSED,
+    A.REOPEN: ActionReason.REOPENED,
+    A.CANCEL: ActionReason.CANCELLED,
 }
 
 
-def alert_step(firing: AlertState | None, active: bool) -> AlertStep:
-    return ALERT_STEPS[(firing, active)]
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What the state database says about the ticket when a person acts on it."""
+
+    state: TicketState
+    acknowledged: bool = False
+    checkin_code: str = ""
+    """The code posted at the ticket's asset ("" when none is posted)."""
 
 
-def resolve_due(cleared_at: datetime | None, now: datetime, hold_s: float) -> bool:
-    """A cleared alert resolves once the sensors have been normal for the hold period."""
-    return cleared_at is not None and now - cleared_at >= timedelta(seconds=hold_s)
+@dataclass(frozen=True, slots=True)
+class TicketChange:
+    """What an action changes; the shell (``alerts.engine.tickets``) stores it."""
+
+    state: TicketState
+    values: Mapping[str, object]
+    """The ticket's columns to set (state and updated_at included)."""
+    stops: frozenset[Clock]
+    note: str
+    """The timeline entry's note."""
+    detail: Mapping[str, object] = field(default_factory=dict)
+    """What the notification of the action carries (percent, plan B, assignee, ETA)."""
+    acknowledges: bool = False
+    ends_manual_alerts: bool = False
+    notify: bool = True
+
+
+def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[TicketChange, ActionReason]:
+    """What ``event`` does to a ticket with these facts at ``now``.
+
+    Raises ``IllegalTransition`` (naming state and action), ``CheckInRefused`` or ``ValueError`` (a field
+    that does not go with the action); a refused action changes nothing.
+    """
+    action = event.action
+    state = next_state(facts.state, action)
+    values: dict[str, object] = {"state": state.value, "updated_at": now}
+    notes = [event.note] if event.note else []
+    detail: dict[str, object] = {}
+    if action is A.CHECK_IN:
+        check_in(facts.checkin_code, event.checkin_code)
+        values["on_site_at"] = now
+    if event.percent is not None:
+        if action is not A.PROGRESS:
+            raise ValueError("percent goes with the progress action")
+        if not 0 <= event.percent <= 100:
+            raise ValueError("percent must be between 0 and 100")
+        values["progress_percent"] = detail["percent"] = event.percent
+        notes.append(f"{event.percent:g} % done")
+    if action is A.PLAN_B:
+        plan = (event.plan_b or "").strip()
+        if not plan:
+            raise ValueError("plan_b needs the plan: what is done for the owners meanwhile")
+        detail["plan_b"] = plan
+        notes.append(f"plan B: {plan}")
+    if action is A.DISPATCH:
+        values["assignee"] = detail["assignee"] = event.assignee or event.actor
+        notes.append(f"assigned to {values['assignee']}")
+    if event.eta is not None:
+        if action not in (A.DISPATCH, A.PROGRESS, A.PLAN_B):
+            raise ValueError("an ETA goes with dispatch, progress or plan_b")
+        values["eta"] = detail["eta"] = event.eta
+        notes.append(f"ETA {event.eta.isoformat()}")
+    if action is A.RESOLVE:
+        values.update(
+            resolved_at=now, follow_up_due=now + timedelta(seconds=FOLLOW_UP_S), progress_percent=100.0
+        )
+    if action is A.CLOSE:
+        values["closed_at"] = now
+    if action is A.REOPEN:
+        values.update(resolved_at=None, closed_at=None, follow_up_due=None)
+    if action is A.CANCEL:
+        values["follow_up_due"] = None
+    acknowledging = action in ACKNOWLEDGING
+    if acknowledging and not facts.acknowledged:
+        values["acknowledged_at"] = now
+    change = TicketChange(
+        state=state,
+        values=values,
+        stops=STOPS.get(action, frozenset()),
+        note="; ".join(notes),
+        detail=detail,
+        acknowledges=acknowledging,
+        ends_manual_alerts=action in ENDING,
+        notify=action is not A.COMMENT,
+    )
+    return change, REASONS[action]

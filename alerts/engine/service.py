@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from alerts.detection.rules import Rules
-from alerts.engine import lifecycle, reports, store
+from alerts.engine import clocks, reports, store
 from alerts.engine.alerting import AlertWriter, Changes
+from alerts.engine.clocks import Clock, ClockState
 from alerts.engine.db import (
     alerts,
     parse_ref,
@@ -32,7 +33,6 @@ from alerts.engine.db import (
 from alerts.engine.errors import NotFound
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
-from alerts.engine.lifecycle import Clock, ClockState
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.engine.tickets import TicketWriter
@@ -144,7 +144,7 @@ class AlertService:
             self._publish(changes, now)
 
     def _escalate(self, conn: Connection, ticket_pk: int, states: list[ClockState], now: datetime) -> bool:
-        firings = lifecycle.due_firings(states, now, self.sla.escalation_repeat_s)
+        firings = clocks.due_firings(states, now, self.sla.escalation_repeat_s)
         if not firings:
             return False
         ticket = conn.execute(select(tickets).where(tickets.c.id == ticket_pk).with_for_update()).one()
@@ -168,7 +168,7 @@ class AlertService:
                 conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value}; nobody to tell"
             )
             return True
-        person = chain[lifecycle.escalation_target(step, len(chain))]
+        person = chain[clocks.escalation_target(step, len(chain))]
         silence = self._silenced(conn, ticket_pk, now)
         if silence is not None:
             note = f"{worst.reason.value} → {person.name}; not notified: silenced until {silence.isoformat()}"

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from alerts.engine import lifecycle, rota
+from alerts.engine import clocks, lifecycle, rota
+from alerts.engine.clocks import Clock
 from alerts.engine.db import (
     alert_ref,
     alerts,
@@ -23,7 +24,6 @@ from alerts.engine.db import (
     tickets,
 )
 from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
-from alerts.engine.lifecycle import STOPS, Clock
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
 from alerts.engine.ports import ActionRequest, OwnerReport
@@ -43,8 +43,6 @@ from facwatch.model import (
 SYSTEM = "system"
 OWNER_LEVEL = Level.ORANGE
 """Owner reports are ORANGE: somebody must answer within the owner acknowledge clock (10 minutes)."""
-FOLLOW_UP_S = 24 * 3600.0
-"""The follow-up with the owners is due a day after resolution."""
 MANUAL_SUFFIXES = (RECURRENCE_SUFFIX, PREDICTED_SUFFIX, POSSIBLE_ENTRAPMENT)
 """Alert kinds that no sensor clears: they resolve with their ticket."""
 
@@ -101,7 +99,7 @@ class TicketWriter:
                 .with_for_update()
             ).first()
         level = finding.level
-        due = own or lifecycle.deadlines(level, when, self.sla)
+        due = own or clocks.deadlines(level, when, self.sla)
         if row is not None:
             pk = int(row.id)
             note = f"alert {alert_ref(alert_pk)} joined: {finding.summary}"
@@ -287,71 +285,47 @@ class TicketWriter:
     def act(self, conn: Connection, row: Any, request: ActionRequest, now: datetime) -> set[int]:
         """Apply ``request`` to the locked ticket ``row``; returns the alerts it changed.
 
-        Every check happens before the first write, so a refused action changes nothing.
+        ``alerts.engine.lifecycle.decide`` checks everything before the first write, so a refused action
+        changes nothing.
         """
-        state = lifecycle.next_state(TicketState(row.state), request.action)
-        action = request.action
-        values: dict[str, object] = {"state": state.value, "updated_at": now}
-        notes = [request.note] if request.note else []
-        detail: dict[str, object] = {}
-        if action is TicketAction.CHECK_IN:
-            asset = self.site.asset(row.asset)
-            lifecycle.check_in(asset.checkin_code if asset else "", request.checkin_code)
-            values["on_site_at"] = now
-        if request.percent is not None:
-            if action is not TicketAction.PROGRESS:
-                raise ValueError("percent goes with the progress action")
-            if not 0 <= request.percent <= 100:
-                raise ValueError("percent must be between 0 and 100")
-            values["progress_percent"] = detail["percent"] = request.percent
-            notes.append(f"{request.percent:g} % done")
-        if action is TicketAction.PLAN_B:
-            plan = (request.plan_b or "").strip()
-            if not plan:
-                raise ValueError("plan_b needs the plan: what is done for the owners meanwhile")
-            detail["plan_b"] = plan
-            notes.append(f"plan B: {plan}")
-        if action is TicketAction.DISPATCH:
-            values["assignee"] = request.assignee or request.actor
-            detail["assignee"] = values["assignee"]
-            notes.append(f"assigned to {values['assignee']}")
-        if request.eta is not None:
-            if action not in (TicketAction.DISPATCH, TicketAction.PROGRESS, TicketAction.PLAN_B):
-                raise ValueError("an ETA goes with dispatch, progress or plan_b")
-            values["eta"] = detail["eta"] = request.eta
-            notes.append(f"ETA {request.eta.isoformat()}")
-        if action is TicketAction.RESOLVE:
-            values["resolved_at"] = now
-            values["follow_up_due"] = now + timedelta(seconds=FOLLOW_UP_S)
-            values["progress_percent"] = 100.0
-        if action is TicketAction.CLOSE:
-            values["closed_at"] = now
-        if action is TicketAction.REOPEN:
-            values.update(resolved_at=None, closed_at=None, follow_up_due=None)
-        if action is TicketAction.CANCEL:
-            values["follow_up_due"] = None
-        acknowledging = action in (TicketAction.ACKNOWLEDGE, TicketAction.DISPATCH, TicketAction.CHECK_IN)
-        if acknowledging and row.acknowledged_at is None:
-            values["acknowledged_at"] = now
-        conn.execute(update(tickets).where(tickets.c.id == row.id).values(**values))
-        stops = STOPS.get(action, frozenset())
-        if stops:
+        asset = self.site.asset(row.asset)
+        facts = lifecycle.TicketFacts(
+            state=TicketState(row.state),
+            acknowledged=row.acknowledged_at is not None,
+            checkin_code=asset.checkin_code if asset else "",
+        )
+        change, _reason = lifecycle.decide(facts, request, now)
+        return self.store_change(conn, row, request, change, now)
+
+    def store_change(
+        self,
+        conn: Connection,
+        row: Any,
+        request: ActionRequest,
+        change: lifecycle.TicketChange,
+        now: datetime,
+    ) -> set[int]:
+        """Write a decided action: the ticket's columns, its stopped clocks, the timeline, the notice."""
+        conn.execute(update(tickets).where(tickets.c.id == row.id).values(**change.values))
+        if change.stops:
             conn.execute(
                 update(sla_clocks)
                 .where(
                     sla_clocks.c.ticket_id == row.id,
-                    sla_clocks.c.clock.in_([c.value for c in stops]),
+                    sla_clocks.c.clock.in_([c.value for c in change.stops]),
                     sla_clocks.c.stopped_at.is_(None),
                 )
                 .values(stopped_at=now)
             )
-        note = "; ".join(notes)
-        event_pk = self.event(conn, row.id, now, action.value, request.actor, note)
-        if action is not TicketAction.COMMENT:
-            self._notify_action(conn, row, action, request.actor, note, detail, event_pk, now)
+        action = request.action
+        event_pk = self.event(conn, row.id, now, action.value, request.actor, change.note)
+        if change.notify:
+            self._notify_action(
+                conn, row, action, request.actor, change.note, dict(change.detail), event_pk, now
+            )
         changed: set[int] = set()
-        if acknowledging:
-            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+        linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+        if change.acknowledges:
             result = conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(linked), alerts.c.acknowledged_at.is_(None))
@@ -359,9 +333,8 @@ class TicketWriter:
                 .returning(alerts.c.id)
             )
             changed = {r[0] for r in result}
-        if action in (TicketAction.RESOLVE, TicketAction.CANCEL, TicketAction.CLOSE):
+        if change.ends_manual_alerts:
             # Rectification and prediction alerts have no sensor that clears them: the person's word does.
-            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
             result = conn.execute(
                 update(alerts)
                 .where(

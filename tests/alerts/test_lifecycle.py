@@ -6,21 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.engine.errors import CheckInRefused, IllegalTransition
-from alerts.engine.lifecycle import (
-    TRANSITIONS,
-    AlertStep,
+from alerts.engine.clocks import (
     Clock,
     ClockState,
     EscalationReason,
-    alert_step,
-    check_in,
     deadlines,
     due_firings,
     escalation_target,
-    next_state,
-    resolve_due,
 )
+from alerts.engine.conditions import AlertStep, alert_step, resolve_due
+from alerts.engine.errors import CheckInRefused, IllegalTransition
+from alerts.engine.lifecycle import TRANSITIONS, check_in, next_state
 from facwatch.config import SlaSettings
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 
