@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from alerts.engine import clocks, conditions, inhibit, policy
-from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, HoldReason
+from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, HoldReason, Suppression
 from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
 from alerts.engine.policy import KindPolicy
@@ -241,7 +241,11 @@ class AlertWriter:
             summary = f"{summary} (predicted to reach its limit on {local:%Y-%m-%d})"
         finding = dataclasses.replace(finding, level=kp.level, summary=summary)
         late = cleared is not None and self._late(cleared, wall_now)
-        suppressor = None if late else self._suppressor(conn, asset, finding.kind)
+        inhibitor = None if late else self._suppressor(conn, asset, finding.kind)
+        named = None if inhibitor is None else f"{alert_ref(inhibitor[0])} {inhibitor[1]}"
+        facts = conditions.SuppressionFacts(level=kp.level, inhibitor=named)
+        suppression, reason = conditions.decide_suppression(facts, when)
+        suppressed = suppression is Suppression.SUPPRESS
         pk = new_pk(
             conn.execute(
                 insert(alerts).values(
@@ -260,17 +264,19 @@ class AlertWriter:
                     value=finding.value,
                     late=int(late),
                     predicted_at=predicted,
-                    suppressed_by=None
-                    if suppressor is None
-                    else f"{alert_ref(suppressor[0])} {suppressor[1]}",
+                    suppressed_by=named if suppressed else None,
                 )
             )
         )
         changes.alerts.add(pk)
-        if suppressor is not None:
-            self._note_suppressed(conn, suppressor[0], pk, finding, asset, when, changes)
+        if inhibitor is not None and suppressed:
+            self._note_suppressed(conn, inhibitor[0], pk, finding, asset, when, changes)
         elif not late:
-            changes.tickets.add(self.tickets.open_or_join(conn, pk, finding, asset, when, own=own))
+            ticket_pk = self.tickets.open_or_join(conn, pk, finding, asset, when, own=own)
+            changes.tickets.add(ticket_pk)
+            if named is not None:  # a RED that the power failure would have explained: told, and why
+                note = f"alert {alert_ref(pk)} {reason.value}, although {named} fires in building {asset.building}"
+                self.tickets.event(conn, ticket_pk, when, "not_suppressed", SYSTEM, note)
         if inhibit.is_inhibitor(asset, finding.kind) and not late:
             self._possible_entrapments(conn, asset.building, finding, changes, wall_now)
         self._recurrence(conn, finding, asset, when, changes, wall_now)

@@ -167,6 +167,7 @@ class Suppression(StrEnum):
 class SuppressionReason(StrEnum):
     NOTHING_EXPLAINS_IT = "notified: nothing suppresses it"
     INHIBITED = "suppressed: explained by the building's power failure"
+    RED_NEVER_SUPPRESSED = "notified: a RED is never suppressed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,24 +178,29 @@ class SuppressionFacts:
 
 
 def decide_suppression(facts: SuppressionFacts, now: datetime) -> tuple[Suppression, SuppressionReason]:
-    """Whether a new alert is suppressed by its building's power failure."""
+    """Whether a new alert is suppressed by its building's power failure. A RED never is: safety first
+    (the shell records the inhibitor on its ticket's timeline, and it is notified)."""
     del now  # a suppression depends on what fires, not on the time
     if facts.inhibitor is None:
         return Suppression.NOTIFY, SuppressionReason.NOTHING_EXPLAINS_IT
+    if facts.level is Level.RED:
+        return Suppression.NOTIFY, SuppressionReason.RED_NEVER_SUPPRESSED
     return Suppression.SUPPRESS, SuppressionReason.INHIBITED
 
 
 class SilenceReason(StrEnum):
     NOT_SILENCED = "notified: not silenced"
     SILENCED = "not notified: silenced"
+    RED_NEVER_SILENCED = "notified although silenced: a RED is never silenced"
 
 
 def decide_silence(
     level: Level, silenced_until: datetime | None, now: datetime
 ) -> tuple[bool, SilenceReason]:
-    """Whether an escalation of a ticket whose firing alerts are silenced until ``silenced_until`` is
-    notified (None: not every firing alert is silenced)."""
-    del level
+    """Whether an escalation of a ticket of ``level`` whose firing alerts are silenced until
+    ``silenced_until`` (None: not every firing alert is) is notified. A RED always is."""
     if silenced_until is None or silenced_until <= now:
         return True, SilenceReason.NOT_SILENCED
+    if level is Level.RED:
+        return True, SilenceReason.RED_NEVER_SILENCED
     return False, SilenceReason.SILENCED

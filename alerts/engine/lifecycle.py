@@ -12,13 +12,13 @@ facts with a time and a person (kept in the timeline), and they stop the SLA clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from alerts.engine.clocks import Clock
-from alerts.engine.errors import CheckInRefused, IllegalTransition
+from alerts.engine.errors import CheckInRefused, IllegalTransition, StillFiring, TooManyCheckIns
 from alerts.engine.ports import ActionRequest
 from facwatch.model import TicketAction, TicketState
 
@@ -89,6 +89,8 @@ STOPS: Mapping[TicketAction, frozenset[Clock]] = {
 }
 """Which clocks an action stops: somebody has acted on what that clock measured."""
 
+OVERRIDABLE = frozenset({A.RESOLVE, A.CLOSE})
+"""A person cannot take these while the ticket's alert still fires, unless a manager overrides with a reason."""
 ACKNOWLEDGING = frozenset({A.ACKNOWLEDGE, A.DISPATCH, A.CHECK_IN})
 """Actions that acknowledge the ticket and its alerts (someone has taken it)."""
 ENDING = frozenset({A.RESOLVE, A.CANCEL, A.CLOSE})
@@ -105,7 +107,9 @@ class ActionReason(StrEnum):
     PLAN_B = "plan B recorded"
     COMMENTED = "comment added"
     RESOLVED = "resolved by a person"
+    RESOLVED_OVER_FIRING = "resolved while its alert still fires: a manager's override"
     CLOSED = "closed"
+    CLOSED_OVER_FIRING = "closed while its alert still fires: a manager's override"
     REOPENED = "reopened"
     CANCELLED = "cancelled"
 
@@ -124,6 +128,12 @@ REASONS: Mapping[TicketAction, ActionReason] = {
 }
 
 
+OVERRIDES: Mapping[TicketAction, ActionReason] = {
+    A.RESOLVE: ActionReason.RESOLVED_OVER_FIRING,
+    A.CLOSE: ActionReason.CLOSED_OVER_FIRING,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class TicketFacts:
     """What the state database says about the ticket when a person acts on it."""
@@ -132,6 +142,12 @@ class TicketFacts:
     acknowledged: bool = False
     checkin_code: str = ""
     """The code posted at the ticket's asset ("" when none is posted)."""
+    firing: tuple[str, ...] = ()
+    """Its alerts whose condition still holds (``A-000012 elevator.entrapment``); alerts that no sensor
+    clears (rectification tasks, predictions) are not among them: they end with the ticket."""
+    wrong_codes: tuple[datetime, ...] = ()
+    """When wrong check-in codes were given lately, on this ticket or by this actor (``CHECKIN_LOCK_S`` back
+    from the last ``CHECKIN_WINDOW_S`` is enough)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +178,22 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
     values: dict[str, object] = {"state": state.value, "updated_at": now}
     notes = [event.note] if event.note else []
     detail: dict[str, object] = {}
+    reason = REASONS[action]
     if action is A.CHECK_IN:
+        locked = checkin_locked_until(facts.wrong_codes, now)
+        if locked is not None:
+            raise TooManyCheckIns((locked - now).total_seconds())
         check_in(facts.checkin_code, event.checkin_code)
         values["on_site_at"] = now
+    override = (event.override_reason or "").strip()
+    if event.override_reason is not None and action not in OVERRIDABLE:
+        raise ValueError("override_reason goes with resolve or close")
+    if action in OVERRIDABLE and facts.firing:
+        if not override:
+            raise StillFiring(action.value, facts.firing)
+        detail["override_reason"] = override
+        notes.append(f"manager's override: {override} (still firing: {', '.join(facts.firing)})")
+        reason = OVERRIDES[action]
     if event.percent is not None:
         if action is not A.PROGRESS:
             raise ValueError("percent goes with the progress action")
@@ -209,4 +238,28 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
         ends_manual_alerts=action in ENDING,
         notify=action is not A.COMMENT,
     )
-    return change, REASONS[action]
+    return change, reason
+
+
+# --- check-in: a proof of arrival that cannot be guessed ----------------------------------------------
+
+CHECKIN_MAX_WRONG = 5
+"""This many wrong codes within ``CHECKIN_WINDOW_S`` ..."""
+CHECKIN_WINDOW_S = 600.0
+CHECKIN_LOCK_S = 600.0
+"""... and check-ins wait this long after the last of them (per ticket, and per token)."""
+CHECKIN_LOOKBACK_S = CHECKIN_WINDOW_S + CHECKIN_LOCK_S
+"""How far back the shell must load wrong codes for ``checkin_locked_until`` to see every lock."""
+
+
+def checkin_locked_until(wrong_codes: Sequence[datetime], now: datetime) -> datetime | None:
+    """Until when check-ins wait, or None: ``CHECKIN_MAX_WRONG`` wrong codes within ``CHECKIN_WINDOW_S``
+    lock check-ins for ``CHECKIN_LOCK_S`` after the last of them. Attempts refused while locked are not
+    wrong codes (nobody looked at them), so they do not extend the lock."""
+    times = sorted(t for t in wrong_codes if t <= now)
+    window, lock = timedelta(seconds=CHECKIN_WINDOW_S), timedelta(seconds=CHECKIN_LOCK_S)
+    until: datetime | None = None
+    for i in range(CHECKIN_MAX_WRONG - 1, len(times)):
+        if times[i] - times[i - CHECKIN_MAX_WRONG + 1] <= window and times[i] + lock > now:
+            until = times[i] + lock if until is None else max(until, times[i] + lock)
+    return until

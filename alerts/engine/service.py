@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from alerts.detection.rules import Rules
-from alerts.engine import clocks, reports, store
+from alerts.engine import clocks, conditions, reports, store
 from alerts.engine.alerting import AlertWriter, Changes
 from alerts.engine.clocks import Clock, ClockState
 from alerts.engine.db import (
@@ -30,7 +30,7 @@ from alerts.engine.db import (
     utc,
     utc_now,
 )
-from alerts.engine.errors import NotFound
+from alerts.engine.errors import CheckInRefused, NotFound, TooManyCheckIns
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
 from alerts.engine.notices import Notice, NoticeKind, Notifier
@@ -170,11 +170,13 @@ class AlertService:
             return True
         person = chain[clocks.escalation_target(step, len(chain))]
         silence = self._silenced(conn, ticket_pk, now)
+        notify, why = conditions.decide_silence(Level(ticket.level), silence, now)
+        note = f"{worst.reason.value} → {person.name}"
         if silence is not None:
-            note = f"{worst.reason.value} → {person.name}; not notified: silenced until {silence.isoformat()}"
-            self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, note)
+            note += f"; {why.value} (silenced until {silence.isoformat()})"
+        self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, note)
+        if not notify:
             return True
-        self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value} → {person.name}")
         notice = Notice(
             kind=NoticeKind.ESCALATED,
             key=f"{ref}:escalate:{worst.clock.value}:{int(due_at.timestamp())}:{worst.index}",
@@ -220,7 +222,8 @@ class AlertService:
             changes.tickets.add(row.id)
 
     def _follow_up(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """The day after resolution: a FOLLOW_UP notice (the owners are asked whether all is well)."""
+        """The day after resolution: a FOLLOW_UP notice (the owners are asked whether all is well), once
+        none of the ticket's alerts fires any more (each has been normal for its hold)."""
         rows = conn.execute(
             select(tickets).where(
                 tickets.c.site == self.site.id,
@@ -229,6 +232,8 @@ class AlertService:
             )
         )
         for row in list(rows):
+            if self._firing_count(conn, row.id):
+                continue  # not yet: the owners are asked once the alert has been normal for its hold
             ref = ticket_ref(row.id)
             due = utc(row.follow_up_due) or now
             conn.execute(update(tickets).where(tickets.c.id == row.id).values(follow_up_due=None))
@@ -254,6 +259,17 @@ class AlertService:
             self.notifier.notify(conn, [notice], now)
             changes.tickets.add(row.id)
 
+    def _firing_count(self, conn: Connection, ticket_pk: int) -> int:
+        """How many of the ticket's alerts fire (normal again but within their hold included)."""
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(alerts)
+                .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
+                .where(ticket_alerts.c.ticket_id == ticket_pk, alerts.c.state == AlertState.FIRING.value)
+            ).scalar_one()
+        )
+
     def _silenced(self, conn: Connection, ticket_pk: int, now: datetime) -> datetime | None:
         """When every firing alert of the ticket is silenced past ``now``: the earliest end; else None."""
         rows = list(
@@ -277,13 +293,20 @@ class AlertService:
         now = utc_now(now)
         with self._lock:
             changes = Changes(tickets={pk})
+            refused: CheckInRefused | TooManyCheckIns | None = None
             with self.engine.begin() as conn:
                 row = conn.execute(select(tickets).where(tickets.c.id == pk).with_for_update()).first()
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}")
-                changes.alerts |= self.tickets.act(conn, row, request, now)
+                try:
+                    changes.alerts |= self.tickets.act(conn, row, request, now)
+                except (CheckInRefused, TooManyCheckIns) as exc:  # refused, and kept in the timeline
+                    self.tickets.refused(conn, pk, request, exc, now)
+                    refused = exc
                 ticket = store.get_ticket(conn, pk)
             self._publish(changes, now)
+            if refused is not None:
+                raise refused
             return ticket
 
     # --- queries (AlertsApi) ------------------------------------------------------------------------------
@@ -420,6 +443,8 @@ class AlertService:
                     ticket_pk = parse_ref(alert.ticket_id, "T")
                     assert ticket_pk is not None
                     note = f"{alert_id} silenced until {until.isoformat()}: {reason.strip()}"
+                    if alert.level is Level.RED:
+                        note += f"; {conditions.SilenceReason.RED_NEVER_SILENCED.value}"
                     self.tickets.event(conn, ticket_pk, now, "silenced", actor, note)
                     changes.tickets.add(ticket_pk)
                 result = store.get_alert(conn, pk)

@@ -22,7 +22,9 @@ from alerts.engine.db import (
     ticket_events,
     ticket_ref,
     tickets,
+    utc,
 )
+from alerts.engine.errors import CheckInRefused, TooManyCheckIns
 from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
@@ -41,6 +43,10 @@ from facwatch.model import (
 )
 
 SYSTEM = "system"
+CHECKIN_REFUSED = "checkin_refused"
+"""Timeline action of a wrong check-in code (they count towards the check-in lock)."""
+CHECKIN_BLOCKED = "checkin_blocked"
+"""Timeline action of a check-in refused while check-ins wait (too many wrong codes)."""
 OWNER_LEVEL = Level.ORANGE
 """Owner reports are ORANGE: somebody must answer within the owner acknowledge clock (10 minutes)."""
 MANUAL_SUFFIXES = (RECURRENCE_SUFFIX, PREDICTED_SUFFIX, POSSIBLE_ENTRAPMENT)
@@ -288,14 +294,58 @@ class TicketWriter:
         ``alerts.engine.lifecycle.decide`` checks everything before the first write, so a refused action
         changes nothing.
         """
+        facts = self._facts(conn, row, request, now)
+        change, _reason = lifecycle.decide(facts, request, now)
+        return self.store_change(conn, row, request, change, now)
+
+    def _facts(
+        self, conn: Connection, row: Any, request: ActionRequest, now: datetime
+    ) -> lifecycle.TicketFacts:
+        """What ``lifecycle.decide`` needs to know of the ticket (queries only what the action needs)."""
         asset = self.site.asset(row.asset)
-        facts = lifecycle.TicketFacts(
+        firing: tuple[str, ...] = ()
+        if request.action in lifecycle.OVERRIDABLE:
+            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.kind)
+                .where(
+                    alerts.c.id.in_(linked),
+                    alerts.c.state == AlertState.FIRING.value,
+                    alerts.c.cleared_at.is_(None),
+                )
+                .order_by(alerts.c.id)
+            )
+            firing = tuple(
+                f"{alert_ref(r.id)} {r.kind}" for r in rows if not str(r.kind).endswith(MANUAL_SUFFIXES)
+            )
+        wrong: tuple[datetime, ...] = ()
+        if request.action is TicketAction.CHECK_IN:
+            since = now - timedelta(seconds=lifecycle.CHECKIN_LOOKBACK_S)
+            times = conn.execute(
+                select(ticket_events.c.ts).where(
+                    ticket_events.c.action == CHECKIN_REFUSED,
+                    ticket_events.c.ts > since,
+                    or_(ticket_events.c.ticket_id == row.id, ticket_events.c.actor == request.actor),
+                )
+            )
+            wrong = tuple(t for (ts,) in times if (t := utc(ts)) is not None)
+        return lifecycle.TicketFacts(
             state=TicketState(row.state),
             acknowledged=row.acknowledged_at is not None,
             checkin_code=asset.checkin_code if asset else "",
+            firing=firing,
+            wrong_codes=wrong,
         )
-        change, _reason = lifecycle.decide(facts, request, now)
-        return self.store_change(conn, row, request, change, now)
+
+    def refused(
+        self, conn: Connection, ticket_pk: int, request: ActionRequest, exc: Exception, now: datetime
+    ) -> None:
+        """Keep a refused check-in in the timeline: who and when, never the code typed."""
+        if isinstance(exc, TooManyCheckIns):
+            self.event(conn, ticket_pk, now, CHECKIN_BLOCKED, request.actor, str(exc))
+        elif isinstance(exc, CheckInRefused):
+            note = "check-in refused: the code does not match the one posted at the asset"
+            self.event(conn, ticket_pk, now, CHECKIN_REFUSED, request.actor, note)
 
     def store_change(
         self,

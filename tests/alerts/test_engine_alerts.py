@@ -287,6 +287,7 @@ def test_the_follow_up_is_due_the_day_after_resolution_and_told_once(engine: Eng
     h.feed(STUCK, 0, 6)
     (alert,) = h.service.list_alerts().items
     assert alert.ticket_id
+    h.feed(MOVING, 50, 3)  # the car moves again: the alert clears
     h.act(alert.ticket_id, TicketAction.RESOLVE, 100, actor="eng-wang")
     h.service.tick(h.at(100 + DAY - 1))
     assert h.kinds("follow_up") == []

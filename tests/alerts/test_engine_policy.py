@@ -167,7 +167,7 @@ def test_motion_remembers_the_last_movement_within_the_lookback() -> None:
 DEMO_HEAD = {
     "site": {"id": "s", "timezone": "Asia/Shanghai"},
     "buildings": [{"id": "b1"}],
-    "assets": [{"id": "p1", "kind": "pump", "building": "b1"}],
+    "assets": [{"id": "p1", "kind": "pump", "building": "b1", "checkin_code": "HV7Q-3KXP"}],
     "people": [{"id": "e1"}, {"id": "e2"}],
 }
 

@@ -137,8 +137,16 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     before = h.service.get_ticket(tid)
     with pytest.raises(CheckInRefused):
         h.act(tid, TicketAction.CHECK_IN, 100, actor="eng-wang", checkin_code="B1E1-0000")
-    assert h.service.get_ticket(tid) == before  # refused: nothing changed
-    ticket = h.act(tid, TicketAction.CHECK_IN, 120, actor="eng-wang", checkin_code="B1E1-7342")
+    after = h.service.get_ticket(tid)  # refused: nothing changed but the timeline, which keeps the refusal
+    assert (after.state, after.on_site_at, after.deadlines) == (
+        before.state,
+        before.on_site_at,
+        before.deadlines,
+    )
+    refusal = after.timeline[-1]
+    assert (refusal.action, refusal.actor, refusal.ts) == ("checkin_refused", "eng-wang", h.at(100))
+    assert "B1E1-0000" not in refusal.note  # never the code typed
+    ticket = h.act(tid, TicketAction.CHECK_IN, 120, actor="eng-wang", checkin_code="QJ9N-39Y3")
     assert ticket.state is TicketState.ON_SITE and ticket.on_site_at == h.at(120)
     assert ticket.timeline[-1].action == "check_in" and ticket.timeline[-1].actor == "eng-wang"
     for s in range(180, 600, 30):
@@ -172,7 +180,7 @@ def test_notifications_reach_the_right_audiences_through_apprise(
     owners, engineer = posts["/owners-b1"], posts["/engineer"]
     assert "1号楼1单元电梯暂停服务，工程师已在路上" in owners["message"]
     assert "Building 1 unit 1 elevator is out of service; an engineer is on the way" in owners["message"]
-    assert "T-" not in owners["message"] and "B1E1-7342" not in owners["message"]
+    assert "T-" not in owners["message"] and "QJ9N-39Y3" not in owners["message"]
     assert "[RED]" in engineer["title"] and "T-000001" in engineer["title"]
     assert "trapped" in engineer["message"]
     # A restart delivers nothing again.

@@ -140,10 +140,10 @@ def test_acknowledge_records_the_tokens_name_as_actor_at_the_clocks_time(world: 
 
 def test_check_in_with_the_posted_code_puts_the_engineer_on_site(world: World) -> None:
     world.alerts.add_incident("b1-elev-1", Level.RED, T0)
-    response = _act(world, "T1", action="check_in", checkin_code="B1E1-7342")
+    response = _act(world, "T1", action="check_in", checkin_code="QJ9N-39Y3")
     assert response.status_code == 200 and response.json()["state"] == "on_site"
     [(_, request, _)] = world.alerts.requests
-    assert request.checkin_code == "B1E1-7342"
+    assert request.checkin_code == "QJ9N-39Y3"
 
 
 def test_check_in_with_a_wrong_code_is_refused_clearly(world: World) -> None:

@@ -92,7 +92,7 @@ def test_the_engineer_acknowledges_checks_in_and_resolves_through_the_api(desk: 
     assert wrong.status_code == 422 and "check-in refused" in wrong.json()["detail"]
 
     desk.clock.advance(90)
-    arrived = desk.act(ticket_id, action="check_in", checkin_code="B1E1-7342")
+    arrived = desk.act(ticket_id, action="check_in", checkin_code="QJ9N-39Y3")
     assert arrived.status_code == 200, arrived.text
     assert arrived.json()["state"] == "on_site"
 
@@ -155,7 +155,7 @@ def test_an_owner_report_over_the_engine_has_a_ten_minute_acknowledge_clock(desk
 def test_progress_with_percent_and_eta_over_the_engine(desk: Desk) -> None:
     desk.alarm("b1-elev-1", T0)
     ticket_id = desk.get("/tickets")["items"][0]["id"]
-    assert desk.act(ticket_id, action="check_in", checkin_code="B1E1-7342").status_code == 200
+    assert desk.act(ticket_id, action="check_in", checkin_code="QJ9N-39Y3").status_code == 200
     eta = (T0 + timedelta(hours=1)).isoformat()
     response = desk.act(ticket_id, action="progress", percent=60, eta=eta, note="door motor")
     assert response.status_code == 200, response.text
