@@ -2,7 +2,9 @@
 
 Every decision comes from a pure module: the alert condition machine (``alerts.engine.conditions``), the
 policy (level, pending period, hold, recurrence; ``alerts.engine.policy``) and inhibition
-(``alerts.engine.inhibit``); this class loads the facts and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
+(``alerts.engine.inhibit``); this class loads the facts and writes the rows. One alert per (asset, finding
+kind) fires at a time (a unique index keeps it). Pending findings are ``alerts.engine.pending``, resolving
+``alerts.engine.resolving``.
 
 Event time: an alert opens at its finding's timestamp. A finding that is older than the site's
 ``lateness_s`` when it arrives (a device replaying what it buffered) waits in ``pending_findings`` until
@@ -14,16 +16,15 @@ usual. A finding whose kind has a pending period waits the same way until it has
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from alerts.engine import clocks, conditions, inhibit, policy
-from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, HoldReason, Suppression
+from alerts.engine import clocks, conditions, inhibit, pending, policy, resolving
+from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, Suppression
 from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
 from alerts.engine.policy import KindPolicy
@@ -38,7 +39,6 @@ from facwatch.model import (
     Finding,
     Level,
     Site,
-    ms_from_utc,
     utc_from_ms,
 )
 
@@ -61,8 +61,8 @@ class AlertWriter:
         self._datapath = Asset(DATAPATH_ASSET, AssetKind.SYSTEM, "", "facwatch 数据通道 facwatch data path")
         """Per asset: when its newest data arrived (wall clock) and that data's event time (ms)."""
         # Built once: these two run on every batch (building a statement costs more than running it).
-        self._pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
-        self._cleared_q = (
+        self.pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
+        self.cleared_q = (
             select(alerts, ticket_alerts.c.ticket_id)
             .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
             .where(
@@ -81,7 +81,7 @@ class AlertWriter:
     def policy_for(self, asset: Asset, kind: str, level: Level) -> KindPolicy:
         return policy.resolve(self.site.alerts, asset.id, kind, level, self.sla.resolve_hold_s)
 
-    def _late(self, when: datetime, wall_now: datetime | None) -> bool:
+    def late(self, when: datetime, wall_now: datetime | None) -> bool:
         return conditions.is_late(when, wall_now, self.site.alerts.lateness_s)
 
     # --- findings -------------------------------------------------------------------------------------
@@ -113,11 +113,11 @@ class AlertWriter:
             conn.execute(update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when))
             changes.alerts.add(row.id)
         elif change is FindingChange.WAIT:
-            self._hold(conn, finding, when)
+            pending.hold(conn, finding, when)
         elif change is FindingChange.OPEN:
             self.open(conn, finding, asset, when, changes, wall_now)
         elif change is FindingChange.END_PENDING:
-            self._end_pending(conn, finding, asset, when, changes, wall_now)
+            pending.end(self, conn, finding, asset, when, changes, wall_now)
 
     def _firing(self, conn: Connection, asset: str, kind: str) -> Any:
         return conn.execute(
@@ -130,51 +130,6 @@ class AlertWriter:
             )
             .with_for_update()
         ).first()
-
-    def _hold(self, conn: Connection, finding: Finding, when: datetime) -> None:
-        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
-        key &= pending_findings.c.kind == finding.kind
-        if conn.execute(select(pending_findings.c.since).where(key)).first() is not None:
-            return  # already waiting since an earlier time
-        conn.execute(
-            insert(pending_findings).values(
-                site=finding.site,
-                asset=finding.asset,
-                kind=finding.kind,
-                since=when,
-                level=finding.level.value,
-                summary=finding.summary,
-                channel=finding.channel,
-                value=finding.value,
-                detail=json.dumps(dict(finding.detail)),
-            )
-        )
-
-    def _end_pending(
-        self,
-        conn: Connection,
-        finding: Finding,
-        asset: Asset,
-        when: datetime,
-        changes: Changes,
-        wall_now: datetime | None,
-    ) -> None:
-        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
-        key &= pending_findings.c.kind == finding.kind
-        row = conn.execute(select(pending_findings).where(key)).first()
-        if row is None:
-            return
-        conn.execute(delete(pending_findings).where(key))
-        held = _finding_of(row, self.site.id)
-        kp = self.policy_for(asset, held.kind, held.level)
-        since = _since(row)
-        opened = since + timedelta(seconds=kp.pending_s)
-        if opened > when:
-            return  # it did not hold for its pending period: noise, nothing to record
-        held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
-        pk = self.open(conn, held, asset, opened, changes, wall_now, cleared=when)
-        if pk is not None and not self._late(when, wall_now):
-            conn.execute(update(alerts).where(alerts.c.id == pk).values(cleared_at=when, updated_at=when))
 
     def seen(self, latest_ms: dict[str, int], wall_now: datetime | None) -> None:
         """Note the newest event time that just arrived per asset, and when (the wall clock)."""
@@ -197,24 +152,8 @@ class AlertWriter:
     def promote_pending(
         self, conn: Connection, event_now: datetime, wall_now: datetime | None, changes: Changes
     ) -> None:
-        """Open the pending findings that have held for their period, unless their asset is replaying
-        old data (a later reading of the replay may yet clear them)."""
-        replaying = self.replaying(wall_now)
-        for row in list(conn.execute(self._pending_q)):
-            if row.asset in replaying:
-                continue
-            asset = self.asset_of(row.asset)
-            held = _finding_of(row, self.site.id)
-            since = _since(row)
-            if asset is None:
-                continue
-            opened = since + timedelta(seconds=self.policy_for(asset, held.kind, held.level).pending_s)
-            if opened > event_now:
-                continue
-            key = (pending_findings.c.site == row.site) & (pending_findings.c.asset == row.asset)
-            conn.execute(delete(pending_findings).where(key & (pending_findings.c.kind == row.kind)))
-            held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
-            self.open(conn, held, asset, opened, changes, wall_now)
+        """Open the pending findings that have held for their period (``alerts.engine.pending``)."""
+        pending.promote(self, conn, event_now, wall_now, changes)
 
     # --- opening --------------------------------------------------------------------------------------
 
@@ -240,7 +179,7 @@ class AlertWriter:
             local = predicted.astimezone(ZoneInfo(self.site.timezone))
             summary = f"{summary} (predicted to reach its limit on {local:%Y-%m-%d})"
         finding = dataclasses.replace(finding, level=kp.level, summary=summary)
-        late = cleared is not None and self._late(cleared, wall_now)
+        late = cleared is not None and self.late(cleared, wall_now)
         inhibitor = None if late else self._suppressor(conn, asset, finding.kind)
         named = None if inhibitor is None else f"{alert_ref(inhibitor[0])} {inhibitor[1]}"
         facts = conditions.SuppressionFacts(level=kp.level, inhibitor=named)
@@ -387,87 +326,8 @@ class AlertWriter:
     # --- resolving ------------------------------------------------------------------------------------
 
     def resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/engine/policy.py)."""
-        rows = conn.execute(self._cleared_q)
-        rules = self.site.alerts
-        for row in list(rows):
-            asset = self.asset_of(row.asset)
-            cleared = utc(row.cleared_at)
-            if asset is None or cleared is None:
-                continue
-            kp = self.policy_for(asset, row.kind, Level(row.level))
-            if now - cleared < timedelta(seconds=kp.hold_s):
-                continue
-            incidents = self._incidents(
-                conn, row.asset, row.kind, now - timedelta(seconds=rules.flap_window_s)
-            )
-            step = conditions.decide_hold(cleared, now, kp.hold_s, incidents, rules, bool(row.flapping))
-            if step is HoldReason.WAIT:
-                continue
-            ticket_pk = row.ticket_id
-            if step is HoldReason.FLAPPING:
-                conn.execute(update(alerts).where(alerts.c.id == row.id).values(flapping=1, updated_at=now))
-                note = f"alert {alert_ref(row.id)} {step.value}: {incidents} incidents within {rules.flap_window_s:g} s"
-                event = "alert_flapping"
-            else:
-                conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id == row.id)
-                    .values(state=AlertState.RESOLVED.value, resolved_at=now, updated_at=now)
-                )
-                hold = max(kp.hold_s, rules.flap_window_s) if row.flapping else kp.hold_s
-                note = f"alert {alert_ref(row.id)} resolved: normal for {hold:g} s"
-                event = "alert_resolved"
-                if inhibit.is_inhibitor(asset, row.kind):
-                    self._lift(conn, row.id, now, changes)
-            changes.alerts.add(row.id)
-            if ticket_pk is not None:
-                self.tickets.event(conn, ticket_pk, now, event, SYSTEM, note)
-                changes.tickets.add(ticket_pk)
-
-    def _incidents(self, conn: Connection, asset: str, kind: str, since: datetime) -> int:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(alerts)
-                .where(
-                    alerts.c.site == self.site.id,
-                    alerts.c.asset == asset,
-                    alerts.c.kind == kind,
-                    alerts.c.opened_at >= since,
-                )
-            ).scalar_one()
-        )
-
-    def _lift(self, conn: Connection, inhibitor_pk: int, now: datetime, changes: Changes) -> None:
-        """The power is back: what it suppressed and still fires is a fault of its own now — ticket it."""
-        prefix = f"{alert_ref(inhibitor_pk)} "
-        rows = conn.execute(
-            select(alerts).where(
-                alerts.c.suppressed_by.like(f"{prefix}%"),
-                alerts.c.state == AlertState.FIRING.value,
-                alerts.c.cleared_at.is_(None),
-            )
-        )
-        for row in list(rows):
-            asset = self.asset_of(row.asset)
-            if asset is None:
-                continue
-            conn.execute(
-                update(alerts).where(alerts.c.id == row.id).values(suppressed_by=None, updated_at=now)
-            )
-            finding = Finding(
-                site=row.site,
-                asset=row.asset,
-                kind=row.kind,
-                ts_ms=ms_from_utc(now),
-                active=True,
-                level=Level(row.level),
-                summary=f"{row.summary} (still, after the power came back)",
-                value=row.value,
-            )
-            changes.alerts.add(row.id)
-            changes.tickets.add(self.tickets.open_or_join(conn, row.id, finding, asset, now))
+        """Resolve cleared alerts normal for their hold; hold flapping ones open (``alerts.engine.resolving``)."""
+        resolving.resolve_held(self, conn, now, changes)
 
 
 def _predicted_at(finding: Finding) -> datetime | None:
@@ -475,29 +335,6 @@ def _predicted_at(finding: Finding) -> datetime | None:
         return None
     at_ms = finding.detail.get("predicted_at_ms")
     return None if at_ms is None else utc_from_ms(int(at_ms))
-
-
-def _since(row: Any) -> datetime:
-    since = utc(row.since)
-    if since is None:
-        raise ValueError("a pending finding without its time")
-    return since
-
-
-def _finding_of(row: Any, site: str) -> Finding:
-    detail = json.loads(row.detail or "{}")
-    return Finding(
-        site=site,
-        asset=row.asset,
-        kind=row.kind,
-        ts_ms=ms_from_utc(_since(row)),
-        active=True,
-        level=Level(row.level),
-        summary=row.summary,
-        channel=row.channel,
-        value=row.value,
-        detail={str(k): float(v) for k, v in detail.items() if isinstance(v, int | float)},
-    )
 
 
 __all__ = ["AlertWriter", "Changes"]

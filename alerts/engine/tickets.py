@@ -5,7 +5,6 @@ Runs inside the caller's transaction (``AlertService``); every decision comes fr
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +27,7 @@ from alerts.engine.errors import CheckInRefused, TooManyCheckIns
 from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
-from alerts.engine.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest
 from facwatch.config import SlaSettings
 from facwatch.model import (
     AlertState,
@@ -111,7 +110,7 @@ class TicketWriter:
             note = f"alert {alert_ref(alert_pk)} joined: {finding.summary}"
             self.event(conn, pk, when, "alert_joined", SYSTEM, note)
             if level.rank < Level(row.level).rank:  # a worse alert brings its level and its clocks
-                self._set_clocks(conn, pk, due, when, level)
+                self.set_clocks(conn, pk, due, when, level)
         else:
             resolved = conn.execute(
                 select(tickets.c.id)
@@ -136,7 +135,7 @@ class TicketWriter:
             else:
                 pk = self._insert(conn, finding, asset, when)
                 self.event(conn, pk, when, "opened", SYSTEM, finding.summary)
-            self._set_clocks(conn, pk, due, when, level)
+            self.set_clocks(conn, pk, due, when, level)
         conn.execute(insert(ticket_alerts).values(ticket_id=pk, alert_id=alert_pk))
         self._notify_open(conn, pk, alert_pk, finding, asset, when)
         return pk
@@ -159,81 +158,12 @@ class TicketWriter:
             )
         )
 
-    def open_owner(self, conn: Connection, report: OwnerReport, now: datetime) -> int:
-        """An owner-reported ticket: ORANGE, only an acknowledge clock (``owner_acknowledge_s``)."""
-        if all(b.id != report.building for b in self.site.buildings):
-            raise ValueError(f"unknown building {report.building!r}")
-        asset = None
-        if report.asset is not None:
-            asset = self.site.asset(report.asset)
-            if asset is None:
-                raise ValueError(f"unknown asset {report.asset!r}")
-            if asset.building != report.building:
-                raise ValueError(
-                    f"asset {asset.id!r} is in building {asset.building!r}, not {report.building!r}"
-                )
-        text = report.text.strip()
-        if not text:
-            raise ValueError("the report's text is empty")
-        where = f" ({report.unit})" if report.unit else ""
-        short = text if len(text) <= 80 else text[:79] + "…"
-        pk = new_pk(
-            conn.execute(
-                insert(tickets).values(
-                    site=self.site.id,
-                    asset=report.asset or "",
-                    building=report.building,
-                    kind=f"owner.{report.category}",
-                    level=OWNER_LEVEL.value,
-                    state=TicketState.OPEN.value,
-                    title=f"{report.category}{where}: {short}",
-                    created_at=now,
-                    updated_at=now,
-                    escalation_step=0,
-                    source="owner",
-                    unit=report.unit,
-                    category=report.category,
-                    description=text,
-                    photo_urls=json.dumps(list(report.photo_urls)),
-                    location=report.location,
-                )
-            )
-        )
-        self.event(conn, pk, now, "opened", report.reporter, f"reported by an owner: {text}")
-        due = Deadlines(acknowledge=now + timedelta(seconds=self.sla.owner_acknowledge_s))
-        self._set_clocks(conn, pk, due, now, OWNER_LEVEL)
-        ref = ticket_ref(pk)
-        notice = Notice(
-            kind=NoticeKind.OPENED,
-            key=f"{ref}:owner",
-            site=self.site.id,
-            ticket_pk=pk,
-            ticket=ref,
-            asset=asset,
-            level=OWNER_LEVEL,
-            summary=f"{report.category}{where}: {text}",
-            at=now,
-            staff=self.staff(asset, report.building, now),
-            detail={
-                "source": "owner",
-                "building": report.building,
-                "category": report.category,
-                "unit": report.unit,
-                "location": report.location,
-                "ack_due": due.acknowledge,
-                "on_site_due": None,
-                "opened_at": now,
-            },
-        )
-        self.notifier.notify(conn, [notice], now)
-        return pk
-
     def staff(self, asset: Asset | None, building: str, when: datetime) -> tuple[Person, ...]:
         """Who hears of a new ticket first: the on-call person by the rota (alerts/engine/rota.py)."""
         person = rota.on_call(self.site, building, None if asset is None else asset.kind, when)
         return () if person is None else (person,)
 
-    def _set_clocks(self, conn: Connection, pk: int, due: Deadlines, when: datetime, level: Level) -> None:
+    def set_clocks(self, conn: Connection, pk: int, due: Deadlines, when: datetime, level: Level) -> None:
         conn.execute(
             update(tickets)
             .where(tickets.c.id == pk)
