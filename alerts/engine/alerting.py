@@ -60,6 +60,12 @@ class AlertWriter:
         self._streams: dict[str, tuple[datetime, int]] = {}
         self._datapath = Asset(DATAPATH_ASSET, AssetKind.SYSTEM, "", "facwatch 数据通道 facwatch data path")
         """Per asset: when its newest data arrived (wall clock) and that data's event time (ms)."""
+        self.maybe_pending = True
+        self.maybe_cleared = True
+        """Whether pending findings / cleared firing alerts may exist: True until a look finds none, and again
+        once this process writes one. Only the engine's own findings write either, so a batch skips the
+        look while both are False; ``recheck`` (every clock tick) looks anyway, in case another process
+        wrote one (a site's takeover)."""
         # Built once: these two run on every batch (building a statement costs more than running it).
         self.pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
         self.cleared_q = (
@@ -112,8 +118,10 @@ class AlertWriter:
         elif change is FindingChange.CLEAR and row is not None:
             conn.execute(update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when))
             changes.alerts.add(row.id)
+            self.maybe_cleared = True
         elif change is FindingChange.WAIT:
             pending.hold(conn, finding, when)
+            self.maybe_pending = True
         elif change is FindingChange.OPEN:
             self.open(conn, finding, asset, when, changes, wall_now)
         elif change is FindingChange.END_PENDING:
@@ -153,7 +161,8 @@ class AlertWriter:
         self, conn: Connection, event_now: datetime, wall_now: datetime | None, changes: Changes
     ) -> None:
         """Open the pending findings that have held for their period (``alerts.engine.pending``)."""
-        pending.promote(self, conn, event_now, wall_now, changes)
+        if self.maybe_pending:
+            self.maybe_pending = pending.promote(self, conn, event_now, wall_now, changes)
 
     # --- opening --------------------------------------------------------------------------------------
 
@@ -327,7 +336,12 @@ class AlertWriter:
 
     def resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
         """Resolve cleared alerts normal for their hold; hold flapping ones open (``alerts.engine.resolving``)."""
-        resolving.resolve_held(self, conn, now, changes)
+        if self.maybe_cleared:
+            self.maybe_cleared = resolving.resolve_held(self, conn, now, changes)
+
+    def recheck(self) -> None:
+        """Look for pending findings and cleared alerts at the next chance, whoever wrote them."""
+        self.maybe_pending = self.maybe_cleared = True
 
 
 def _predicted_at(finding: Finding) -> datetime | None:

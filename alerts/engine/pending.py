@@ -67,15 +67,17 @@ def end(
     pk = writer.open(conn, held, asset, opened, changes, wall_now, cleared=when)
     if pk is not None and not writer.late(when, wall_now):
         conn.execute(update(alerts).where(alerts.c.id == pk).values(cleared_at=when, updated_at=when))
+        writer.maybe_cleared = True
 
 
 def promote(
     writer: AlertWriter, conn: Connection, event_now: datetime, wall_now: datetime | None, changes: Changes
-) -> None:
+) -> bool:
     """Open the pending findings that have held for their period, unless their asset is replaying
-    old data (a later reading of the replay may yet clear them)."""
+    old data (a later reading of the replay may yet clear them). Returns whether any finding was pending."""
     replaying = writer.replaying(wall_now)
-    for row in list(conn.execute(writer.pending_q)):
+    rows = list(conn.execute(writer.pending_q))
+    for row in rows:
         if row.asset in replaying:
             continue
         asset = writer.asset_of(row.asset)
@@ -90,6 +92,7 @@ def promote(
         conn.execute(delete(pending_findings).where(key & (pending_findings.c.kind == row.kind)))
         held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
         writer.open(conn, held, asset, opened, changes, wall_now)
+    return bool(rows)
 
 
 def _since(row: Any) -> datetime:

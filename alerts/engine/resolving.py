@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     from alerts.engine.alerting import AlertWriter, Changes
 
 
-def resolve_held(writer: AlertWriter, conn: Connection, now: datetime, changes: Changes) -> None:
-    """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/engine/policy.py)."""
-    rows = conn.execute(writer.cleared_q)
+def resolve_held(writer: AlertWriter, conn: Connection, now: datetime, changes: Changes) -> bool:
+    """Resolve cleared alerts normal for their hold; hold flapping ones open (``conditions.decide_hold``).
+    Returns whether any cleared alert was found (resolved or still holding)."""
+    rows = list(conn.execute(writer.cleared_q))
     rules = writer.site.alerts
-    for row in list(rows):
+    for row in rows:
         asset = writer.asset_of(row.asset)
         cleared = utc(row.cleared_at)
         if asset is None or cleared is None:
@@ -58,6 +59,7 @@ def resolve_held(writer: AlertWriter, conn: Connection, now: datetime, changes: 
         if ticket_pk is not None:
             writer.tickets.event(conn, ticket_pk, now, event, SYSTEM, note)
             changes.tickets.add(ticket_pk)
+    return bool(rows)
 
 
 def _incidents(writer: AlertWriter, conn: Connection, asset: str, kind: str, since: datetime) -> int:

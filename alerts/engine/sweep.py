@@ -48,6 +48,7 @@ class Sweeper:
         for ticket_pk, states in due.items():
             if self._escalate(conn, ticket_pk, states, now):
                 changes.tickets.add(ticket_pk)
+        self.alerts.recheck()
         self.alerts.promote_pending(conn, now, now, changes)
         self.alerts.resolve_held(conn, now, changes)
         self._close_quiet(conn, now, changes)
