@@ -117,6 +117,66 @@ def alert_step(firing: AlertState | None, active: bool) -> AlertStep:
     return ALERT_STEPS[(firing, active)]
 
 
+# --- a pending finding -------------------------------------------------------------------------------
+
+
+class PendingChange(StrEnum):
+    WAIT = "wait"
+    OPEN = "open"
+    OPEN_CLEARED = "open_cleared"
+    OPEN_LATE = "open_late"
+    DROP = "drop"
+
+
+class PendingReason(StrEnum):
+    REPLAYING = "pending: its asset is replaying old data, whose own clear may still follow"
+    NOT_YET = "pending: not held for its pending period yet"
+    HELD = "opened: held for its pending period"
+    HELD_THEN_CLEARED = "opened: held for its pending period, then normal again (the hold starts)"
+    LATE = "late: started and ended before its data arrived; recorded, nobody told"
+    NOISE = "ignored: normal again before its pending period was over"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFacts:
+    since: datetime
+    """When the finding started (its event time)."""
+    pending_s: float = 0.0
+    replaying: bool = False
+    """Its asset's data arrives now but is old (a device replaying what it buffered)."""
+    lateness_s: float = 0.0
+
+    @property
+    def opens_at(self) -> datetime:
+        """When the alert opens, if it does: once the condition has held for the pending period."""
+        return self.since + timedelta(seconds=self.pending_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    at: datetime
+    """The event time: of the batch or the clock's tick (a look), or of the finding's clear."""
+    cleared: bool = False
+
+
+def decide_pending(
+    facts: PendingFacts, event: PendingEvent, now: datetime | None
+) -> tuple[PendingChange, PendingReason]:
+    """What a pending finding does when the engine looks at ``event.at`` or its clear arrives; ``now`` is
+    the wall clock (None: current)."""
+    if event.cleared:
+        if facts.opens_at > event.at:
+            return PendingChange.DROP, PendingReason.NOISE
+        if is_late(event.at, now, facts.lateness_s):
+            return PendingChange.OPEN_LATE, PendingReason.LATE
+        return PendingChange.OPEN_CLEARED, PendingReason.HELD_THEN_CLEARED
+    if facts.replaying:
+        return PendingChange.WAIT, PendingReason.REPLAYING
+    if facts.opens_at > event.at:
+        return PendingChange.WAIT, PendingReason.NOT_YET
+    return PendingChange.OPEN, PendingReason.HELD
+
+
 # --- a firing alert that is normal again --------------------------------------------------------------
 
 

@@ -1,18 +1,21 @@
 """Pending findings, inside the caller's transaction: a finding that must hold for its kind's pending period,
 or that arrived late (a replay), waits in ``pending_findings`` until it has held (then it opens at the time it
 would have) or its clear arrives first (then it is noise, or, when late, a ``late`` alert: recorded, nobody
-told). What waits is decided in ``alerts.engine.conditions``; this module reads and writes the rows.
+told). What waits and what opens is decided in ``alerts.engine.conditions.decide_pending``; this module
+reads and writes the rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from alerts.engine import conditions
+from alerts.engine.conditions import PendingChange, PendingEvent, PendingFacts
 from alerts.engine.db import alerts, pending_findings, utc
 from facwatch.model import Asset, Finding, Level, ms_from_utc
 
@@ -58,14 +61,18 @@ def end(
         return
     conn.execute(delete(pending_findings).where(key))
     held = _finding_of(row, writer.site.id)
-    kp = writer.policy_for(asset, held.kind, held.level)
-    since = _since(row)
-    opened = since + timedelta(seconds=kp.pending_s)
-    if opened > when:
-        return  # it did not hold for its pending period: noise, nothing to record
+    facts = PendingFacts(
+        since=_since(row),
+        pending_s=writer.policy_for(asset, held.kind, held.level).pending_s,
+        lateness_s=writer.site.alerts.lateness_s,
+    )
+    change, _reason = conditions.decide_pending(facts, PendingEvent(when, cleared=True), wall_now)
+    if change is PendingChange.DROP:
+        return  # noise, nothing to record
+    opened = facts.opens_at
     held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
     pk = writer.open(conn, held, asset, opened, changes, wall_now, cleared=when)
-    if pk is not None and not writer.late(when, wall_now):
+    if pk is not None and change is PendingChange.OPEN_CLEARED:
         conn.execute(update(alerts).where(alerts.c.id == pk).values(cleared_at=when, updated_at=when))
         writer.maybe_cleared = True
 
@@ -78,20 +85,22 @@ def promote(
     replaying = writer.replaying(wall_now)
     rows = list(conn.execute(writer.pending_q))
     for row in rows:
-        if row.asset in replaying:
-            continue
         asset = writer.asset_of(row.asset)
-        held = _finding_of(row, writer.site.id)
-        since = _since(row)
         if asset is None:
             continue
-        opened = since + timedelta(seconds=writer.policy_for(asset, held.kind, held.level).pending_s)
-        if opened > event_now:
+        held = _finding_of(row, writer.site.id)
+        facts = PendingFacts(
+            since=_since(row),
+            pending_s=writer.policy_for(asset, held.kind, held.level).pending_s,
+            replaying=row.asset in replaying,
+        )
+        change, _reason = conditions.decide_pending(facts, PendingEvent(event_now), wall_now)
+        if change is not PendingChange.OPEN:
             continue
         key = (pending_findings.c.site == row.site) & (pending_findings.c.asset == row.asset)
         conn.execute(delete(pending_findings).where(key & (pending_findings.c.kind == row.kind)))
-        held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
-        writer.open(conn, held, asset, opened, changes, wall_now)
+        held = dataclasses.replace(held, ts_ms=ms_from_utc(facts.opens_at))
+        writer.open(conn, held, asset, facts.opens_at, changes, wall_now)
     return bool(rows)
 
 

@@ -19,12 +19,16 @@ from alerts.engine.conditions import (
     FindingChange,
     FindingEvent,
     FindingFacts,
+    PendingChange,
+    PendingEvent,
+    PendingFacts,
     SilenceReason,
     Suppression,
     SuppressionFacts,
     SuppressionReason,
     alert_step,
     decide_finding,
+    decide_pending,
     decide_silence,
     decide_suppression,
     resolve_due,
@@ -404,3 +408,35 @@ def test_decide_suppression(
 def test_decide_silence(level: Level, until_s: float | None, notify: bool, reason: SilenceReason) -> None:
     until = None if until_s is None else T0 + timedelta(seconds=until_s)
     assert decide_silence(level, until, T0) == (notify, reason)
+
+
+@pytest.mark.parametrize(
+    ("facts", "at_s", "cleared", "wall_s", "expected"),
+    [
+        (PendingFacts(T0, pending_s=10), 5, False, None, PendingChange.WAIT),  # not held long enough yet
+        (PendingFacts(T0, pending_s=10), 10, False, None, PendingChange.OPEN),  # held: opens at since + 10 s
+        (
+            PendingFacts(T0, pending_s=10, replaying=True),
+            60,
+            False,
+            None,
+            PendingChange.WAIT,
+        ),  # a replay may clear it
+        (PendingFacts(T0, pending_s=10), 5, True, None, PendingChange.DROP),  # a blip: nothing to record
+        (PendingFacts(T0, pending_s=10), 30, True, None, PendingChange.OPEN_CLEARED),  # held, then normal
+        (
+            PendingFacts(T0, lateness_s=300),
+            30,
+            True,
+            3600,
+            PendingChange.OPEN_LATE,
+        ),  # all over before it arrived
+        (PendingFacts(T0, lateness_s=300), 30, True, 320, PendingChange.OPEN_CLEARED),  # its clear is current
+    ],
+)
+def test_decide_pending(
+    facts: PendingFacts, at_s: float, cleared: bool, wall_s: float | None, expected: PendingChange
+) -> None:
+    wall = None if wall_s is None else T0 + timedelta(seconds=wall_s)
+    change, reason = decide_pending(facts, PendingEvent(T0 + timedelta(seconds=at_s), cleared), wall)
+    assert change is expected and ":" in reason.value
