@@ -42,5 +42,9 @@ def unprocessable(message: str) -> HTTPException:
     return HTTPException(UNPROCESSABLE, message)
 
 
+def forbidden(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
+
+
 def not_found(message: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, message)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from alerts.engine.ports import ActionRequest, OwnerReport
 from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
-from api.errors import http_errors, unprocessable
+from api.errors import forbidden, http_errors, unprocessable
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import (
     ActionIn,
@@ -134,7 +134,7 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
     override with ``override_reason`` (403 for anyone else). After 5 wrong check-in codes within 10 minutes,
     check-ins on the ticket (and by the token) answer 429 for 10 minutes; each refusal is in the timeline."""
     if body.override_reason is not None and not principal.allows(Scope.MANAGER):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a manager may override (override_reason)")
+        raise forbidden("only a manager may override: override_reason needs the manager scope")
     request = ActionRequest(
         action=body.action,
         actor=principal.name,

@@ -161,6 +161,22 @@ def test_an_illegal_transition_is_409_naming_state_and_action(world: World) -> N
     assert response.json()["detail"] == "cannot resolve a ticket that is open"
 
 
+@pytest.mark.parametrize(
+    ("scope", "status"),
+    [
+        ("engineer", 403),  # an engineer may not override a firing alert
+        ("integration", 403),  # nor may a ticket system
+        ("manager", 409),  # a manager's override reaches the engine (this fake's ticket is open: 409)
+    ],
+)
+def test_only_a_manager_may_send_an_override_reason(world: World, scope: str, status: int) -> None:
+    world.alerts.add_incident("b1-elev-1", Level.RED, T0)
+    response = _act(world, "T1", scope=scope, action="resolve", override_reason="sensor cable cut")
+    assert response.status_code == status, response.text
+    reached = [request.override_reason for _, request, _ in world.alerts.requests]
+    assert reached == ([] if status == 403 else ["sensor cable cut"])
+
+
 def test_acting_on_an_unknown_ticket_is_404(world: World) -> None:
     assert _act(world, "T404", action="acknowledge").status_code == 404
 
