@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound, TooManyCheckIns
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
@@ -154,6 +154,24 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     assert len(h.notified()) == 2  # nobody escalated: the engineer arrived in time
     acked = h.service.get_alert(alert.id)
     assert acked.acknowledged_by == "eng-wang" and acked.acknowledged_at == h.at(10)
+
+
+def test_the_check_in_lock_is_kept_in_the_state_database_for_every_process(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    tid = alert.ticket_id
+    assert tid
+    for s in range(10, 60, 10):  # five wrong codes within a minute, from one process
+        with pytest.raises(CheckInRefused):
+            h.act(tid, TicketAction.CHECK_IN, s, actor="eng-wang", checkin_code=f"WRONG{s:04d}")
+    h.restart()  # another API process, with nothing in memory
+    with pytest.raises(TooManyCheckIns) as caught:
+        h.act(tid, TicketAction.CHECK_IN, 60, actor="eng-li", checkin_code="QJ9N-39Y3")
+    assert caught.value.retry_after_s == 590  # ten minutes after the fifth wrong code
+    ticket = h.act(tid, TicketAction.CHECK_IN, 50 + 600, actor="eng-li", checkin_code="QJ9N-39Y3")
+    assert ticket.state is TicketState.ON_SITE
+    actions = [e.action for e in ticket.timeline]
+    assert actions.count("checkin_refused") == 5 and actions.count("checkin_blocked") == 1
 
 
 def test_illegal_actions_change_nothing(h: Harness) -> None:
