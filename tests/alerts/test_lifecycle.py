@@ -440,3 +440,36 @@ def test_decide_pending(
     wall = None if wall_s is None else T0 + timedelta(seconds=wall_s)
     change, reason = decide_pending(facts, PendingEvent(T0 + timedelta(seconds=at_s), cleared), wall)
     assert change is expected and ":" in reason.value
+
+
+ALL = frozenset(Clock)
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "stops", "acknowledges", "ends_manual", "notify"),
+    [
+        (S.OPEN, A.ACKNOWLEDGE, {Clock.ACKNOWLEDGE}, True, False, True),  # seen: the acknowledge clock stops
+        (S.OPEN, A.DISPATCH, {Clock.ACKNOWLEDGE}, True, False, True),  # dispatching acknowledges too
+        (S.DISPATCHED, A.CHECK_IN, {Clock.ACKNOWLEDGE, Clock.ON_SITE}, True, False, True),  # arrived
+        (S.ON_SITE, A.PROGRESS, set(), False, False, True),  # progress is told, stops nothing
+        (S.ON_SITE, A.RESOLVE, ALL, False, True, True),  # fixed: every clock stops, rectification ends
+        (S.OPEN, A.CANCEL, ALL, False, True, True),  # a false alarm ends everything
+        (S.RESOLVED, A.REOPEN, set(), False, False, True),  # back: its clocks are set by the alert
+        (S.OPEN, A.COMMENT, set(), False, False, False),  # a comment is for the timeline, nobody is told
+    ],
+)
+def test_what_an_action_changes(
+    state: TicketState,
+    action: TicketAction,
+    stops: set[Clock],
+    acknowledges: bool,
+    ends_manual: bool,
+    notify: bool,
+) -> None:
+    request = ActionRequest(
+        action, "eng", checkin_code="QJ9N-39Y3", percent=50 if action is A.PROGRESS else None
+    )
+    change, _ = decide(TicketFacts(state, checkin_code="QJ9N-39Y3"), request, T0)
+    assert change.stops == stops and change.acknowledges is acknowledges
+    assert (change.ends_manual_alerts, change.notify) == (ends_manual, notify)
+    assert change.values["state"] == change.state.value and change.values["updated_at"] == T0
