@@ -241,6 +241,50 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
     return change, reason
 
 
+# --- what the clock's tick does to resolved tickets --------------------------------------------------
+
+
+class QuietReason(StrEnum):
+    CLOSE = "closed: normal for the close hold"
+    FIRING = "kept resolved: an alert of the ticket still fires or holds"
+    WAIT = "kept resolved: not normal for the close hold yet"
+    FOLLOW_UP = "follow-up due: every alert of the ticket has held clear"
+    FOLLOW_UP_WAITS = "follow-up waits: an alert of the ticket still fires or holds"
+    NOT_DUE = "follow-up not due yet"
+
+
+@dataclass(frozen=True, slots=True)
+class QuietFacts:
+    """A resolved (or closed) ticket as the tick sees it."""
+
+    resolved_at: datetime | None
+    firing: int = 0
+    """Its alerts in state firing (normal again but within their hold included)."""
+    normal_since: tuple[datetime | None, ...] = ()
+    """Per alert of the ticket: when it went normal (cleared or resolved)."""
+    close_hold_s: float = 3600.0
+    follow_up_due: datetime | None = None
+
+
+def decide_close(facts: QuietFacts, now: datetime) -> tuple[bool, QuietReason]:
+    """Whether the tick closes a resolved ticket: nothing of it fires and all was normal for the hold."""
+    if facts.firing:
+        return False, QuietReason.FIRING
+    known = [t for t in (facts.resolved_at, *facts.normal_since) if t is not None]
+    if known and now - max(known) < timedelta(seconds=facts.close_hold_s):
+        return False, QuietReason.WAIT
+    return True, QuietReason.CLOSE
+
+
+def decide_follow_up(facts: QuietFacts, now: datetime) -> tuple[bool, QuietReason]:
+    """Whether the owners are asked now: the day after resolution, once every alert has held clear."""
+    if facts.follow_up_due is None or facts.follow_up_due > now:
+        return False, QuietReason.NOT_DUE
+    if facts.firing:
+        return False, QuietReason.FOLLOW_UP_WAITS
+    return True, QuietReason.FOLLOW_UP
+
+
 # --- check-in: a proof of arrival that cannot be guessed ----------------------------------------------
 
 CHECKIN_MAX_WRONG = 5

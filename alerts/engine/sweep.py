@@ -9,12 +9,12 @@ Every decision comes from a pure module: the clocks (``alerts.engine.clocks``), 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from alerts.engine import clocks, conditions
+from alerts.engine import clocks, conditions, lifecycle
 from alerts.engine.alerting import AlertWriter, Changes
 from alerts.engine.clocks import Clock, ClockState
 from alerts.engine.db import alerts, sla_clocks, ticket_alerts, ticket_ref, tickets, utc, utc_now
@@ -122,10 +122,14 @@ class Sweeper:
                     .where(ticket_alerts.c.ticket_id == row.id)
                 )
             )
-            if any(state == AlertState.FIRING.value for state, _ in linked):
-                continue
-            normal_since = max([utc(row.resolved_at)] + [utc(at) for _, at in linked], key=_key)
-            if normal_since is not None and now - normal_since < hold:
+            facts = lifecycle.QuietFacts(
+                resolved_at=utc(row.resolved_at),
+                firing=sum(state == AlertState.FIRING.value for state, _ in linked),
+                normal_since=tuple(utc(at) for _, at in linked),
+                close_hold_s=hold.total_seconds(),
+            )
+            close, _reason = lifecycle.decide_close(facts, now)
+            if not close:
                 continue
             request = ActionRequest(TicketAction.CLOSE, SYSTEM, note=f"normal for {hold.total_seconds():g} s")
             locked = conn.execute(select(tickets).where(tickets.c.id == row.id).with_for_update()).one()
@@ -143,7 +147,13 @@ class Sweeper:
             )
         )
         for row in list(rows):
-            if self._firing_count(conn, row.id):
+            facts = lifecycle.QuietFacts(
+                resolved_at=utc(row.resolved_at),
+                firing=self._firing_count(conn, row.id),
+                follow_up_due=utc(row.follow_up_due),
+            )
+            ask, _reason = lifecycle.decide_follow_up(facts, now)
+            if not ask:
                 continue  # not yet: the owners are asked once the alert has been normal for its hold
             ref = ticket_ref(row.id)
             due = utc(row.follow_up_due) or now
@@ -194,10 +204,6 @@ class Sweeper:
         if not ends or any(end is None or end <= now for end in ends):
             return None
         return min(end for end in ends if end is not None)
-
-
-def _key(when: datetime | None) -> datetime:
-    return when or datetime.min.replace(tzinfo=UTC)
 
 
 def _clock_state(row: Any) -> ClockState:

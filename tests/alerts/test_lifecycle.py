@@ -37,10 +37,14 @@ from alerts.engine.errors import CheckInRefused, IllegalTransition, StillFiring,
 from alerts.engine.lifecycle import (
     TRANSITIONS,
     ActionReason,
+    QuietFacts,
+    QuietReason,
     TicketFacts,
     check_in,
     checkin_locked_until,
     decide,
+    decide_close,
+    decide_follow_up,
     next_state,
 )
 from alerts.engine.ports import ActionRequest
@@ -473,3 +477,47 @@ def test_what_an_action_changes(
     assert change.stops == stops and change.acknowledges is acknowledges
     assert (change.ends_manual_alerts, change.notify) == (ends_manual, notify)
     assert change.values["state"] == change.state.value and change.values["updated_at"] == T0
+
+
+HOUR = 3600.0
+
+
+@pytest.mark.parametrize(
+    ("facts", "now_s", "expected", "reason"),
+    [
+        (QuietFacts(T0, firing=1), 2 * HOUR, False, QuietReason.FIRING),  # its alert still fires or holds
+        (QuietFacts(T0, normal_since=_at(600)), HOUR, False, QuietReason.WAIT),  # normal only since 10 min
+        (QuietFacts(T0, normal_since=_at(600)), HOUR + 600, True, QuietReason.CLOSE),  # a quiet hour: closed
+        (
+            QuietFacts(T0),
+            HOUR,
+            True,
+            QuietReason.CLOSE,
+        ),  # no alert (an owner's report): an hour after resolving
+        (
+            QuietFacts(T0, normal_since=(None,)),
+            HOUR,
+            True,
+            QuietReason.CLOSE,
+        ),  # an alert never cleared by time
+    ],
+)
+def test_decide_close(facts: QuietFacts, now_s: float, expected: bool, reason: QuietReason) -> None:
+    assert decide_close(facts, T0 + timedelta(seconds=now_s)) == (expected, reason)
+
+
+@pytest.mark.parametrize(
+    ("due_s", "firing", "now_s", "expected", "reason"),
+    [
+        (None, 0, 0, False, QuietReason.NOT_DUE),  # nothing due (cancelled, or already asked)
+        (86400, 0, 86399, False, QuietReason.NOT_DUE),  # a second early
+        (86400, 0, 86400, True, QuietReason.FOLLOW_UP),  # the day after, all clear: ask the owners
+        (86400, 1, 90000, False, QuietReason.FOLLOW_UP_WAITS),  # resolved over a firing alert: wait for it
+    ],
+)
+def test_decide_follow_up(
+    due_s: float | None, firing: int, now_s: float, expected: bool, reason: QuietReason
+) -> None:
+    due = None if due_s is None else T0 + timedelta(seconds=due_s)
+    facts = QuietFacts(T0, firing=firing, follow_up_due=due)
+    assert decide_follow_up(facts, T0 + timedelta(seconds=now_s)) == (expected, reason)
