@@ -238,7 +238,7 @@ class ActionIn(BaseModel):
     override_reason: str | None = Field(
         default=None,
         max_length=2000,
-        description="For resolve or close while the ticket's alert still fires: a manager's written reason "
+        description="For resolve, close or cancel while the ticket's alert still fires: a manager's reason "
         "(manager scope; kept in the timeline)",
     )
 

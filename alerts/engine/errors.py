@@ -5,7 +5,7 @@ AlertsError
 ├── IllegalTransition   the ticket's lifecycle refuses this action in this state (names both)
 ├── CheckInRefused      a check-in without the asset's code: arrival must be proven at the asset
 ├── TooManyCheckIns     too many wrong check-in codes lately: check-ins on the ticket wait (``retry_after_s``)
-└── StillFiring         a person resolves or closes a ticket whose alert still fires (names the alert)
+└── StillFiring         a person resolves, closes or cancels a ticket whose alert still fires (names it)
 """
 
 from __future__ import annotations

@@ -89,8 +89,9 @@ STOPS: Mapping[TicketAction, frozenset[Clock]] = {
 }
 """Which clocks an action stops: somebody has acted on what that clock measured."""
 
-OVERRIDABLE = frozenset({A.RESOLVE, A.CLOSE})
-"""A person cannot take these while the ticket's alert still fires, unless a manager overrides with a reason."""
+OVERRIDABLE = frozenset({A.RESOLVE, A.CLOSE, A.CANCEL})
+"""A person cannot take these while the ticket's alert still fires (each ends the work and its clocks),
+unless a manager overrides with a written reason."""
 ACKNOWLEDGING = frozenset({A.ACKNOWLEDGE, A.DISPATCH, A.CHECK_IN})
 """Actions that acknowledge the ticket and its alerts (someone has taken it)."""
 ENDING = frozenset({A.RESOLVE, A.CANCEL, A.CLOSE})
@@ -112,6 +113,7 @@ class ActionReason(StrEnum):
     CLOSED_OVER_FIRING = "closed while its alert still fires: a manager's override"
     REOPENED = "reopened"
     CANCELLED = "cancelled"
+    CANCELLED_OVER_FIRING = "cancelled while its alert still fires: a manager's override"
 
 
 REASONS: Mapping[TicketAction, ActionReason] = {
@@ -131,6 +133,7 @@ REASONS: Mapping[TicketAction, ActionReason] = {
 OVERRIDES: Mapping[TicketAction, ActionReason] = {
     A.RESOLVE: ActionReason.RESOLVED_OVER_FIRING,
     A.CLOSE: ActionReason.CLOSED_OVER_FIRING,
+    A.CANCEL: ActionReason.CANCELLED_OVER_FIRING,
 }
 
 
@@ -187,7 +190,7 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
         values["on_site_at"] = now
     override = (event.override_reason or "").strip()
     if event.override_reason is not None and action not in OVERRIDABLE:
-        raise ValueError("override_reason goes with resolve or close")
+        raise ValueError("override_reason goes with resolve, close or cancel")
     if action in OVERRIDABLE and facts.firing:
         if not override:
             raise StillFiring(action.value, facts.firing)

@@ -78,7 +78,7 @@ class ActionRequest:
     plan_b: str | None = None
     """For ``plan_b``: what is done for the owners meanwhile (e.g. staff help residents with the stairs)."""
     override_reason: str | None = None
-    """For ``resolve`` / ``close`` of a ticket whose alert still fires: a manager's written reason. The caller
+    """For ``resolve`` / ``close`` / ``cancel`` of a ticket whose alert still fires: a manager's written reason. The caller
     (the API) lets only a manager's token pass it; the timeline keeps who, when and why."""
 
 

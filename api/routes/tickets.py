@@ -130,7 +130,7 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
     """Acknowledge, dispatch (assignee, eta), check in (the asset's code), progress (percent, eta), plan B,
     resolve, close, reopen, cancel, comment — as the ticket's lifecycle allows.
 
-    Resolving or closing a ticket whose alert still fires answers 409 naming the alert; a manager may
+    Resolving, closing or cancelling a ticket whose alert still fires answers 409 naming the alert; a manager may
     override with ``override_reason`` (403 for anyone else). After 5 wrong check-in codes within 10 minutes,
     check-ins on the ticket (and by the token) answer 429 for 10 minutes; each refusal is in the timeline."""
     if body.override_reason is not None and not principal.allows(Scope.MANAGER):

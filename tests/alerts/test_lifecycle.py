@@ -272,6 +272,8 @@ def test_decide_allows(facts: TicketFacts, event: ActionRequest, expected: Actio
         ),
         # closing is guarded alike
         (TicketFacts(S.RESOLVED, firing=FIRING), ActionRequest(A.CLOSE, "eng"), StillFiring, "still firing"),
+        # so is cancelling as a false alarm: the sensor says otherwise
+        (TicketFacts(S.OPEN, firing=FIRING), ActionRequest(A.CANCEL, "eng"), StillFiring, "cannot cancel"),
         # a blank reason is no reason
         (
             TicketFacts(S.ON_SITE, firing=FIRING),
@@ -457,7 +459,7 @@ ALL = frozenset(Clock)
         (S.DISPATCHED, A.CHECK_IN, {Clock.ACKNOWLEDGE, Clock.ON_SITE}, True, False, True),  # arrived
         (S.ON_SITE, A.PROGRESS, set(), False, False, True),  # progress is told, stops nothing
         (S.ON_SITE, A.RESOLVE, ALL, False, True, True),  # fixed: every clock stops, rectification ends
-        (S.OPEN, A.CANCEL, ALL, False, True, True),  # a false alarm ends everything
+        (S.OPEN, A.CANCEL, ALL, False, True, True),  # a false alarm (nothing fires) ends everything
         (S.RESOLVED, A.REOPEN, set(), False, False, True),  # back: its clocks are set by the alert
         (S.OPEN, A.COMMENT, set(), False, False, False),  # a comment is for the timeline, nobody is told
     ],
