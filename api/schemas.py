@@ -235,6 +235,12 @@ class ActionIn(BaseModel):
     plan_b: str | None = Field(
         default=None, max_length=2000, description="For plan_b: what is done for the owners meanwhile"
     )
+    override_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="For resolve, close or cancel while the ticket's alert still fires: a manager's reason "
+        "(manager scope; kept in the timeline)",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -242,10 +248,11 @@ class ActionIn(BaseModel):
             "examples": [
                 {"action": "acknowledge"},
                 {"action": "dispatch", "assignee": "li.engineer", "eta": "2024-05-01T08:20:00Z"},
-                {"action": "check_in", "checkin_code": "B1E1-7342"},
+                {"action": "check_in", "checkin_code": "7QK2-M9WD"},
                 {"action": "progress", "percent": 60, "eta": "2024-05-01T09:00:00Z", "note": "door motor"},
                 {"action": "plan_b", "plan_b": "staff carry water to floors 12-18"},
                 {"action": "resolve", "note": "replaced the door lock switch"},
+                {"action": "close", "override_reason": "sensor wiring cut; car checked empty on site"},
             ]
         },
     )

@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    check = sub.add_parser("check", help="validate the settings file and its site file, then exit")
+    check.add_argument("--config", type=Path, required=True, help="settings file (TOML)")
+    check.set_defaults(func=cmd_check)
+
     simulate = sub.add_parser(
         "simulate", help="run the simulator against a broker, or write its data to files"
     )
@@ -213,6 +217,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         stopper.wait(None)
     finally:
         system.stop()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate as ``run`` would, start nothing: a bad file is an error naming the file and the key."""
+    settings = load_settings(args.config)
+    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets")
     return 0
 
 

@@ -261,6 +261,10 @@ def _asset_profile(raw: Any, origin: str, aid: str) -> str | None:
     return raw
 
 
+MIN_CHECKIN_CODE = 8
+"""Characters a check-in code has at least: with 5 tries per 10 minutes, it cannot be guessed."""
+
+
 def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> Site:
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"{origin}: {msg}")
@@ -315,6 +319,15 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         rated = raw.get("rated", {})
         if not isinstance(rated, dict) or not all(isinstance(v, int | float) for v in rated.values()):
             raise fail(f"asset {aid}: rated must be a table of numbers")
+        code = raw.get("checkin_code")
+        if code is None:
+            raise fail(
+                f"asset {aid}: missing checkin_code (the code posted at the asset; a check-in proves arrival)"
+            )
+        if not isinstance(code, str) or len(code.strip()) < MIN_CHECKIN_CODE:
+            raise fail(
+                f"asset {aid}: checkin_code must be a string of at least {MIN_CHECKIN_CODE} random characters"
+            )
         assets.append(
             Asset(
                 id=aid,
@@ -323,7 +336,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
                 name=str(raw.get("name", aid)),
                 interval_s=float(raw.get("interval_s", 1.0)),
                 rated={str(k): float(v) for k, v in rated.items()},
-                checkin_code=str(raw.get("checkin_code", "")),
+                checkin_code=code.strip(),
                 profile=_asset_profile(raw.get("profile"), origin, aid),
             )
         )

@@ -1,4 +1,4 @@
-"""The command line as an operator uses it: tokens for the API."""
+"""The command line as an operator uses it: tokens for the API, checking the configuration."""
 
 from __future__ import annotations
 
@@ -34,3 +34,22 @@ def test_revoking_an_unknown_token_fails_clearly(tmp_path: Path, capsys: pytest.
 def test_bad_scope_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "--data-dir", str(tmp_path), "create", "x", "--scope", "root"]) == 2
     assert "scope" in capsys.readouterr().err
+
+
+def test_check_validates_the_site_file_and_names_an_asset_without_a_check_in_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "lakeside.toml"
+    site.write_text(
+        "[site]\nid = 'lakeside'\n[[buildings]]\nid = 'b1'\n"
+        "[[assets]]\nid = 'b1-pump-1'\nkind = 'pump'\nbuilding = 'b1'\n"
+    )
+    config = tmp_path / "facwatch.toml"
+    config.write_text(f"site = '{site}'\ndata_dir = '{tmp_path}'\n")
+    assert main(["check", "--config", str(config)]) == 1
+    error = capsys.readouterr().err
+    assert str(site) in error and "asset b1-pump-1: missing checkin_code" in error
+    with site.open("a") as f:
+        f.write("checkin_code = 'R7KX-2MQ9'\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "valid" in capsys.readouterr().out

@@ -39,6 +39,15 @@ def test_demo_site_has_the_promised_compound() -> None:
             "unknown kind",
         ),
         ("[site]\nid='s'\n[escalation]\nchain=['ghost']\n", "unknown person"),  # chain names people
+        (  # an asset without a check-in code: arrival could not be proven (the file and the asset are named)
+            "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='pump-9'\nkind='pump'\nbuilding='b'\n",
+            r"site\.toml: asset pump-9: missing checkin_code",
+        ),
+        (  # a code that can be guessed
+            "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='a'\nkind='pump'\nbuilding='b'\n"
+            "checkin_code='1234'\n",
+            "at least 8 random characters",
+        ),
         ("[site\n", "not valid TOML"),  # syntax errors say so
     ],
 )

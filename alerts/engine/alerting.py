@@ -1,8 +1,10 @@
 """Writing alerts: findings in, alerts opened, repeated, cleared, resolved; inside the caller's transaction.
 
-Every decision comes from a pure module: the policy (level, pending period, hold, flapping, recurrence;
-``alerts.engine.policy``), inhibition (``alerts.engine.inhibit``) and the alert steps (``alerts.engine.lifecycle``); this class
-reads and writes the rows. One alert per (asset, finding kind) fires at a time (a unique index keeps it).
+Every decision comes from a pure module: the alert condition machine (``alerts.engine.conditions``), the
+policy (level, pending period, hold, recurrence; ``alerts.engine.policy``) and inhibition
+(``alerts.engine.inhibit``); this class loads the facts and writes the rows. One alert per (asset, finding
+kind) fires at a time (a unique index keeps it). Pending findings are ``alerts.engine.pending``, resolving
+``alerts.engine.resolving``.
 
 Event time: an alert opens at its finding's timestamp. A finding that is older than the site's
 ``lateness_s`` when it arrives (a device replaying what it buffered) waits in ``pending_findings`` until
@@ -14,19 +16,18 @@ usual. A finding whose kind has a pending period waits the same way until it has
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from alerts.engine import inhibit, lifecycle, policy
+from alerts.engine import clocks, conditions, inhibit, pending, policy, resolving
+from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, Suppression
 from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
-from alerts.engine.lifecycle import AlertStep
-from alerts.engine.policy import HoldReason, KindPolicy
+from alerts.engine.policy import KindPolicy
 from alerts.engine.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
@@ -38,7 +39,6 @@ from facwatch.model import (
     Finding,
     Level,
     Site,
-    ms_from_utc,
     utc_from_ms,
 )
 
@@ -60,9 +60,15 @@ class AlertWriter:
         self._streams: dict[str, tuple[datetime, int]] = {}
         self._datapath = Asset(DATAPATH_ASSET, AssetKind.SYSTEM, "", "facwatch 数据通道 facwatch data path")
         """Per asset: when its newest data arrived (wall clock) and that data's event time (ms)."""
+        self.maybe_pending = True
+        self.maybe_cleared = True
+        """Whether pending findings / cleared firing alerts may exist: True until a look finds none, and again
+        once this process writes one. Only the engine's own findings write either, so a batch skips the
+        look while both are False; ``recheck`` (every clock tick) looks anyway, in case another process
+        wrote one (a site's takeover)."""
         # Built once: these two run on every batch (building a statement costs more than running it).
-        self._pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
-        self._cleared_q = (
+        self.pending_q = select(pending_findings).where(pending_findings.c.site == site.id)
+        self.cleared_q = (
             select(alerts, ticket_alerts.c.ticket_id)
             .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
             .where(
@@ -81,8 +87,8 @@ class AlertWriter:
     def policy_for(self, asset: Asset, kind: str, level: Level) -> KindPolicy:
         return policy.resolve(self.site.alerts, asset.id, kind, level, self.sla.resolve_hold_s)
 
-    def _late(self, when: datetime, wall_now: datetime | None) -> bool:
-        return wall_now is not None and wall_now - when > timedelta(seconds=self.site.alerts.lateness_s)
+    def late(self, when: datetime, wall_now: datetime | None) -> bool:
+        return conditions.is_late(when, wall_now, self.site.alerts.lateness_s)
 
     # --- findings -------------------------------------------------------------------------------------
 
@@ -92,30 +98,34 @@ class AlertWriter:
             return
         when = utc_from_ms(finding.ts_ms)
         row = self._firing(conn, asset.id, finding.kind)
-        step = lifecycle.alert_step(None if row is None else AlertState.FIRING, finding.active)
-        if step is AlertStep.REPEAT and row is not None:
-            if row.cleared_at is None and when <= (utc(row.updated_at) or when):
-                return  # a redelivery (the broker replays after a crash): already counted
+        facts = FindingFacts(
+            firing=row is not None,
+            cleared_at=None if row is None else utc(row.cleared_at),
+            updated_at=None if row is None else utc(row.updated_at),
+            pending_s=self.policy_for(asset, finding.kind, finding.level).pending_s
+            if row is None and finding.active
+            else 0.0,
+            lateness_s=self.site.alerts.lateness_s,
+        )
+        change, _reason = conditions.decide_finding(facts, FindingEvent(finding.active, when), wall_now)
+        if change is FindingChange.REPEAT and row is not None:
             conn.execute(
                 update(alerts)
                 .where(alerts.c.id == row.id)
                 .values(count=alerts.c.count + 1, cleared_at=None, updated_at=when, value=finding.value)
             )
             changes.alerts.add(row.id)
-        elif step is AlertStep.CLEAR and row is not None:
-            if row.cleared_at is None:
-                conn.execute(
-                    update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when)
-                )
-                changes.alerts.add(row.id)
-        elif step is AlertStep.OPEN:
-            kp = self.policy_for(asset, finding.kind, finding.level)
-            if kp.pending_s > 0 or self._late(when, wall_now):
-                self._hold(conn, finding, when)
-            else:
-                self.open(conn, finding, asset, when, changes, wall_now)
-        else:  # a clear with nothing firing: end a pending finding, if any
-            self._end_pending(conn, finding, asset, when, changes, wall_now)
+        elif change is FindingChange.CLEAR and row is not None:
+            conn.execute(update(alerts).where(alerts.c.id == row.id).values(cleared_at=when, updated_at=when))
+            changes.alerts.add(row.id)
+            self.maybe_cleared = True
+        elif change is FindingChange.WAIT:
+            pending.hold(conn, finding, when)
+            self.maybe_pending = True
+        elif change is FindingChange.OPEN:
+            self.open(conn, finding, asset, when, changes, wall_now)
+        elif change is FindingChange.END_PENDING:
+            pending.end(self, conn, finding, asset, when, changes, wall_now)
 
     def _firing(self, conn: Connection, asset: str, kind: str) -> Any:
         return conn.execute(
@@ -128,51 +138,6 @@ class AlertWriter:
             )
             .with_for_update()
         ).first()
-
-    def _hold(self, conn: Connection, finding: Finding, when: datetime) -> None:
-        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
-        key &= pending_findings.c.kind == finding.kind
-        if conn.execute(select(pending_findings.c.since).where(key)).first() is not None:
-            return  # already waiting since an earlier time
-        conn.execute(
-            insert(pending_findings).values(
-                site=finding.site,
-                asset=finding.asset,
-                kind=finding.kind,
-                since=when,
-                level=finding.level.value,
-                summary=finding.summary,
-                channel=finding.channel,
-                value=finding.value,
-                detail=json.dumps(dict(finding.detail)),
-            )
-        )
-
-    def _end_pending(
-        self,
-        conn: Connection,
-        finding: Finding,
-        asset: Asset,
-        when: datetime,
-        changes: Changes,
-        wall_now: datetime | None,
-    ) -> None:
-        key = (pending_findings.c.site == finding.site) & (pending_findings.c.asset == finding.asset)
-        key &= pending_findings.c.kind == finding.kind
-        row = conn.execute(select(pending_findings).where(key)).first()
-        if row is None:
-            return
-        conn.execute(delete(pending_findings).where(key))
-        held = _finding_of(row, self.site.id)
-        kp = self.policy_for(asset, held.kind, held.level)
-        since = _since(row)
-        opened = since + timedelta(seconds=kp.pending_s)
-        if opened > when:
-            return  # it did not hold for its pending period: noise, nothing to record
-        held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
-        pk = self.open(conn, held, asset, opened, changes, wall_now, cleared=when)
-        if pk is not None and not self._late(when, wall_now):
-            conn.execute(update(alerts).where(alerts.c.id == pk).values(cleared_at=when, updated_at=when))
 
     def seen(self, latest_ms: dict[str, int], wall_now: datetime | None) -> None:
         """Note the newest event time that just arrived per asset, and when (the wall clock)."""
@@ -204,24 +169,9 @@ class AlertWriter:
     def promote_pending(
         self, conn: Connection, event_now: datetime, wall_now: datetime | None, changes: Changes
     ) -> None:
-        """Open the pending findings that have held for their period, unless their asset is replaying
-        old data (a later reading of the replay may yet clear them)."""
-        replaying = self.replaying(wall_now)
-        for row in list(conn.execute(self._pending_q)):
-            if row.asset in replaying:
-                continue
-            asset = self.asset_of(row.asset)
-            held = _finding_of(row, self.site.id)
-            since = _since(row)
-            if asset is None:
-                continue
-            opened = since + timedelta(seconds=self.policy_for(asset, held.kind, held.level).pending_s)
-            if opened > event_now:
-                continue
-            key = (pending_findings.c.site == row.site) & (pending_findings.c.asset == row.asset)
-            conn.execute(delete(pending_findings).where(key & (pending_findings.c.kind == row.kind)))
-            held = dataclasses.replace(held, ts_ms=ms_from_utc(opened))
-            self.open(conn, held, asset, opened, changes, wall_now)
+        """Open the pending findings that have held for their period (``alerts.engine.pending``)."""
+        if self.maybe_pending:
+            self.maybe_pending = pending.promote(self, conn, event_now, wall_now, changes)
 
     # --- opening --------------------------------------------------------------------------------------
 
@@ -247,8 +197,12 @@ class AlertWriter:
             local = predicted.astimezone(ZoneInfo(self.site.timezone))
             summary = f"{summary} (predicted to reach its limit on {local:%Y-%m-%d})"
         finding = dataclasses.replace(finding, level=kp.level, summary=summary)
-        late = cleared is not None and self._late(cleared, wall_now)
-        suppressor = None if late else self._suppressor(conn, asset, finding.kind)
+        late = cleared is not None and self.late(cleared, wall_now)
+        inhibitor = None if late else self._suppressor(conn, asset, finding.kind)
+        named = None if inhibitor is None else f"{alert_ref(inhibitor[0])} {inhibitor[1]}"
+        facts = conditions.SuppressionFacts(level=kp.level, inhibitor=named)
+        suppression, reason = conditions.decide_suppression(facts, when)
+        suppressed = suppression is Suppression.SUPPRESS
         pk = new_pk(
             conn.execute(
                 insert(alerts).values(
@@ -267,17 +221,19 @@ class AlertWriter:
                     value=finding.value,
                     late=int(late),
                     predicted_at=predicted,
-                    suppressed_by=None
-                    if suppressor is None
-                    else f"{alert_ref(suppressor[0])} {suppressor[1]}",
+                    suppressed_by=named if suppressed else None,
                 )
             )
         )
         changes.alerts.add(pk)
-        if suppressor is not None:
-            self._note_suppressed(conn, suppressor[0], pk, finding, asset, when, changes)
+        if inhibitor is not None and suppressed:
+            self._note_suppressed(conn, inhibitor[0], pk, finding, asset, when, changes)
         elif not late:
-            changes.tickets.add(self.tickets.open_or_join(conn, pk, finding, asset, when, own=own))
+            ticket_pk = self.tickets.open_or_join(conn, pk, finding, asset, when, own=own)
+            changes.tickets.add(ticket_pk)
+            if named is not None:  # a RED that the power failure would have explained: told, and why
+                note = f"alert {alert_ref(pk)} {reason.value}, although {named} fires in building {asset.building}"
+                self.tickets.event(conn, ticket_pk, when, "not_suppressed", SYSTEM, note)
         if inhibit.is_inhibitor(asset, finding.kind) and not late:
             self._possible_entrapments(conn, asset.building, finding, changes, wall_now)
         self._recurrence(conn, finding, asset, when, changes, wall_now)
@@ -382,94 +338,20 @@ class AlertWriter:
             detail={"count": float(count)},
         )
         level = self.policy_for(asset, kind, Level.YELLOW).level
-        base = lifecycle.deadlines(level, when, self.sla)
+        base = clocks.deadlines(level, when, self.sla)
         due = dataclasses.replace(base, fixed=when + timedelta(hours=rules.recurrence_deadline_h))
         self.open(conn, rectify, asset, when, changes, wall_now, own=due)
 
     # --- resolving ------------------------------------------------------------------------------------
 
     def resolve_held(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """Resolve cleared alerts normal for their hold; hold flapping ones open (alerts/engine/policy.py)."""
-        rows = conn.execute(self._cleared_q)
-        rules = self.site.alerts
-        for row in list(rows):
-            asset = self.asset_of(row.asset)
-            cleared = utc(row.cleared_at)
-            if asset is None or cleared is None:
-                continue
-            kp = self.policy_for(asset, row.kind, Level(row.level))
-            if now - cleared < timedelta(seconds=kp.hold_s):
-                continue
-            incidents = self._incidents(
-                conn, row.asset, row.kind, now - timedelta(seconds=rules.flap_window_s)
-            )
-            step = policy.resolve_step(cleared, now, kp.hold_s, incidents, rules, bool(row.flapping))
-            if step is HoldReason.WAIT:
-                continue
-            ticket_pk = row.ticket_id
-            if step is HoldReason.FLAPPING:
-                conn.execute(update(alerts).where(alerts.c.id == row.id).values(flapping=1, updated_at=now))
-                note = f"alert {alert_ref(row.id)} {step.value}: {incidents} incidents within {rules.flap_window_s:g} s"
-                event = "alert_flapping"
-            else:
-                conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id == row.id)
-                    .values(state=AlertState.RESOLVED.value, resolved_at=now, updated_at=now)
-                )
-                hold = max(kp.hold_s, rules.flap_window_s) if row.flapping else kp.hold_s
-                note = f"alert {alert_ref(row.id)} resolved: normal for {hold:g} s"
-                event = "alert_resolved"
-                if inhibit.is_inhibitor(asset, row.kind):
-                    self._lift(conn, row.id, now, changes)
-            changes.alerts.add(row.id)
-            if ticket_pk is not None:
-                self.tickets.event(conn, ticket_pk, now, event, SYSTEM, note)
-                changes.tickets.add(ticket_pk)
+        """Resolve cleared alerts normal for their hold; hold flapping ones open (``alerts.engine.resolving``)."""
+        if self.maybe_cleared:
+            self.maybe_cleared = resolving.resolve_held(self, conn, now, changes)
 
-    def _incidents(self, conn: Connection, asset: str, kind: str, since: datetime) -> int:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(alerts)
-                .where(
-                    alerts.c.site == self.site.id,
-                    alerts.c.asset == asset,
-                    alerts.c.kind == kind,
-                    alerts.c.opened_at >= since,
-                )
-            ).scalar_one()
-        )
-
-    def _lift(self, conn: Connection, inhibitor_pk: int, now: datetime, changes: Changes) -> None:
-        """The power is back: what it suppressed and still fires is a fault of its own now — ticket it."""
-        prefix = f"{alert_ref(inhibitor_pk)} "
-        rows = conn.execute(
-            select(alerts).where(
-                alerts.c.suppressed_by.like(f"{prefix}%"),
-                alerts.c.state == AlertState.FIRING.value,
-                alerts.c.cleared_at.is_(None),
-            )
-        )
-        for row in list(rows):
-            asset = self.asset_of(row.asset)
-            if asset is None:
-                continue
-            conn.execute(
-                update(alerts).where(alerts.c.id == row.id).values(suppressed_by=None, updated_at=now)
-            )
-            finding = Finding(
-                site=row.site,
-                asset=row.asset,
-                kind=row.kind,
-                ts_ms=ms_from_utc(now),
-                active=True,
-                level=Level(row.level),
-                summary=f"{row.summary} (still, after the power came back)",
-                value=row.value,
-            )
-            changes.alerts.add(row.id)
-            changes.tickets.add(self.tickets.open_or_join(conn, row.id, finding, asset, now))
+    def recheck(self) -> None:
+        """Look for pending findings and cleared alerts at the next chance, whoever wrote them."""
+        self.maybe_pending = self.maybe_cleared = True
 
 
 def _predicted_at(finding: Finding) -> datetime | None:
@@ -477,29 +359,6 @@ def _predicted_at(finding: Finding) -> datetime | None:
         return None
     at_ms = finding.detail.get("predicted_at_ms")
     return None if at_ms is None else utc_from_ms(int(at_ms))
-
-
-def _since(row: Any) -> datetime:
-    since = utc(row.since)
-    if since is None:
-        raise ValueError("a pending finding without its time")
-    return since
-
-
-def _finding_of(row: Any, site: str) -> Finding:
-    detail = json.loads(row.detail or "{}")
-    return Finding(
-        site=site,
-        asset=row.asset,
-        kind=row.kind,
-        ts_ms=ms_from_utc(_since(row)),
-        active=True,
-        level=Level(row.level),
-        summary=row.summary,
-        channel=row.channel,
-        value=row.value,
-        detail={str(k): float(v) for k, v in detail.items() if isinstance(v, int | float)},
-    )
 
 
 __all__ = ["AlertWriter", "Changes"]

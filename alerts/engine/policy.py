@@ -6,14 +6,13 @@ must hold that long before anyone is told) and the auto-resolve hold (normal tha
 The most specific rule wins: an asset's exact kind, an asset's prefix, the site's exact kind, the site's
 prefix (a longer prefix beats a shorter one). A rule sets only what it names; the rest falls through.
 
-Also here, as small pure decisions: flapping, recurrence and the rectification alert it raises.
+Also here, as small pure decisions: recurrence and the rectification alert it raises (flapping and the
+rest of the alert condition machine: ``alerts.engine.conditions``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
 
 from facwatch.model import AlertPolicy, AlertRule, Level
 
@@ -67,37 +66,6 @@ def resolve(policy: AlertPolicy, asset: str, kind: str, level: Level, default_ho
         pending_s=float(pending) if isinstance(pending, int | float) else 0.0,
         hold_s=float(hold) if isinstance(hold, int | float) else default_hold_s,
     )
-
-
-class HoldReason(StrEnum):
-    RESOLVE = "resolved: normal for the hold period"
-    FLAPPING = "held open: flapping"
-    WAIT = "waiting: not normal long enough"
-
-
-def resolve_step(
-    cleared_at: datetime | None,
-    now: datetime,
-    hold_s: float,
-    incidents_in_window: int,
-    policy: AlertPolicy,
-    already_flapping: bool,
-) -> HoldReason:
-    """What a cleared alert does at ``now``: resolve, keep waiting, or be held open as flapping.
-
-    A flapping alert (``flap_cycles`` incidents of its kind on its asset within ``flap_window_s``) needs a
-    whole flap window of normal operation to resolve, so that the next cycle repeats on it silently
-    instead of opening (and telling people about) yet another alert.
-    """
-    if cleared_at is None:
-        return HoldReason.WAIT
-    flapping = already_flapping or incidents_in_window >= policy.flap_cycles
-    hold = max(hold_s, policy.flap_window_s) if flapping else hold_s
-    if now - cleared_at >= timedelta(seconds=hold):
-        return HoldReason.RESOLVE
-    if flapping and not already_flapping and now - cleared_at >= timedelta(seconds=hold_s):
-        return HoldReason.FLAPPING
-    return HoldReason.WAIT
 
 
 def recurrence_due(kind: str, incidents_in_window: int, policy: AlertPolicy) -> bool:

@@ -77,6 +77,9 @@ class ActionRequest:
     """For ``progress``: 0..100."""
     plan_b: str | None = None
     """For ``plan_b``: what is done for the owners meanwhile (e.g. staff help residents with the stairs)."""
+    override_reason: str | None = None
+    """For ``resolve`` / ``close`` / ``cancel`` of a ticket whose alert still fires: a manager's written reason. The caller
+    (the API) lets only a manager's token pass it; the timeline keeps who, when and why."""
 
 
 class AlertsApi(Protocol):

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from alerts.engine.clocks import Clock
 from alerts.engine.db import alerts, sla_clocks, tickets, utc
-from alerts.engine.lifecycle import Clock
 from alerts.engine.ports import IncidentCount, SlaFigures
 from facwatch.model import Level
 

@@ -14,27 +14,23 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Engine, select, update
 
 from alerts.detection.rules import Rules
-from alerts.engine import lifecycle, reports, store
+from alerts.engine import conditions, owner_tickets, reports, store
 from alerts.engine.alerting import AlertWriter, Changes
 from alerts.engine.db import (
     alerts,
     parse_ref,
-    sla_clocks,
-    ticket_alerts,
-    ticket_ref,
     tickets,
-    utc,
     utc_now,
 )
-from alerts.engine.errors import NotFound
+from alerts.engine.errors import CheckInRefused, NotFound, TooManyCheckIns
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
-from alerts.engine.lifecycle import Clock, ClockState
-from alerts.engine.notices import Notice, NoticeKind, Notifier
+from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
+from alerts.engine.sweep import Sweeper
 from alerts.engine.tickets import TicketWriter
 from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings
@@ -77,6 +73,7 @@ class AlertService:
         self.motion = Motion()
         self.tickets = TicketWriter(site, sla, self.notifier)
         self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
+        self.sweeper = Sweeper(site, sla, self.tickets, self.alerts, self.notifier)
         self._lock = threading.Lock()
 
     # --- readings ---------------------------------------------------------------------------------------
@@ -136,148 +133,8 @@ class AlertService:
         with self._lock:
             changes = Changes()
             with self.engine.begin() as conn:
-                rows = conn.execute(
-                    select(sla_clocks)
-                    .where(sla_clocks.c.stopped_at.is_(None), sla_clocks.c.next_fire_at <= now)
-                    .order_by(sla_clocks.c.ticket_id)
-                    .with_for_update()
-                )
-                due: dict[int, list[ClockState]] = {}
-                for row in rows:
-                    due.setdefault(row.ticket_id, []).append(_clock_state(row))
-                for ticket_pk, states in due.items():
-                    if self._escalate(conn, ticket_pk, states, now):
-                        changes.tickets.add(ticket_pk)
-                self.alerts.promote_pending(conn, now, now, changes)
-                self.alerts.resolve_held(conn, now, changes)
-                self._close_quiet(conn, now, changes)
-                self._follow_up(conn, now, changes)
+                self.sweeper.run(conn, now, changes)
             self._publish(changes, now)
-
-    def _escalate(self, conn: Connection, ticket_pk: int, states: list[ClockState], now: datetime) -> bool:
-        firings = lifecycle.due_firings(states, now, self.sla.escalation_repeat_s)
-        if not firings:
-            return False
-        ticket = conn.execute(select(tickets).where(tickets.c.id == ticket_pk).with_for_update()).one()
-        for firing in firings:
-            conn.execute(
-                update(sla_clocks)
-                .where(sla_clocks.c.ticket_id == ticket_pk, sla_clocks.c.clock == firing.clock.value)
-                .values(fired=sla_clocks.c.fired + 1, next_fire_at=firing.next_fire_at)
-            )
-        # Several clocks running out together make one escalation, named after the most serious one.
-        worst = max(firings, key=lambda f: list(Clock).index(f.clock))
-        step = ticket.escalation_step + 1
-        conn.execute(
-            update(tickets).where(tickets.c.id == ticket_pk).values(escalation_step=step, updated_at=now)
-        )
-        chain = self.site.escalation_chain()
-        due_at = next(s.due_at for s in states if s.clock is worst.clock)
-        ref = ticket_ref(ticket_pk)
-        if not chain:
-            self.tickets.event(
-                conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value}; nobody to tell"
-            )
-            return True
-        person = chain[lifecycle.escalation_target(step, len(chain))]
-        silence = self._silenced(conn, ticket_pk, now)
-        if silence is not None:
-            note = f"{worst.reason.value} → {person.name}; not notified: silenced until {silence.isoformat()}"
-            self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, note)
-            return True
-        self.tickets.event(conn, ticket_pk, now, "escalated", SYSTEM, f"{worst.reason.value} → {person.name}")
-        notice = Notice(
-            kind=NoticeKind.ESCALATED,
-            key=f"{ref}:escalate:{worst.clock.value}:{int(due_at.timestamp())}:{worst.index}",
-            site=self.site.id,
-            ticket_pk=ticket_pk,
-            ticket=ref,
-            asset=self.site.asset(ticket.asset),
-            level=Level(ticket.level),
-            summary=ticket.title,
-            at=now,
-            staff=(person,),
-            detail={"reason": worst.reason.value, "step": step, "opened_at": utc(ticket.created_at) or now},
-        )
-        self.notifier.notify(conn, [notice], now)
-        return True
-
-    def _close_quiet(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """Close resolved tickets once nothing of theirs fires and the asset stayed normal for the hold."""
-        hold = timedelta(seconds=self.site.alerts.close_hold_s)
-        rows = conn.execute(
-            select(tickets).where(
-                tickets.c.site == self.site.id,
-                tickets.c.state == TicketState.RESOLVED.value,
-                tickets.c.resolved_at <= now - hold,
-            )
-        )
-        for row in list(rows):
-            linked = list(
-                conn.execute(
-                    select(alerts.c.state, func.coalesce(alerts.c.cleared_at, alerts.c.resolved_at))
-                    .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
-                    .where(ticket_alerts.c.ticket_id == row.id)
-                )
-            )
-            if any(state == AlertState.FIRING.value for state, _ in linked):
-                continue
-            normal_since = max([utc(row.resolved_at)] + [utc(at) for _, at in linked], key=_key)
-            if normal_since is not None and now - normal_since < hold:
-                continue
-            request = ActionRequest(TicketAction.CLOSE, SYSTEM, note=f"normal for {hold.total_seconds():g} s")
-            locked = conn.execute(select(tickets).where(tickets.c.id == row.id).with_for_update()).one()
-            changes.alerts |= self.tickets.act(conn, locked, request, now)
-            changes.tickets.add(row.id)
-
-    def _follow_up(self, conn: Connection, now: datetime, changes: Changes) -> None:
-        """The day after resolution: a FOLLOW_UP notice (the owners are asked whether all is well)."""
-        rows = conn.execute(
-            select(tickets).where(
-                tickets.c.site == self.site.id,
-                tickets.c.follow_up_due <= now,
-                tickets.c.state.in_([TicketState.RESOLVED.value, TicketState.CLOSED.value]),
-            )
-        )
-        for row in list(rows):
-            ref = ticket_ref(row.id)
-            due = utc(row.follow_up_due) or now
-            conn.execute(update(tickets).where(tickets.c.id == row.id).values(follow_up_due=None))
-            self.tickets.event(conn, row.id, now, "follow_up", SYSTEM, "follow-up with the owners is due")
-            notice = Notice(
-                kind=NoticeKind.FOLLOW_UP,
-                key=f"{ref}:follow_up:{int(due.timestamp())}",
-                site=self.site.id,
-                ticket_pk=row.id,
-                ticket=ref,
-                asset=self.site.asset(row.asset),
-                level=Level(row.level),
-                summary=row.title,
-                at=now,
-                staff=self.tickets.staff(self.site.asset(row.asset), row.building, now),
-                detail={
-                    "resolved_at": utc(row.resolved_at),
-                    "source": row.source,
-                    "building": row.building,
-                    "opened_at": utc(row.created_at),
-                },
-            )
-            self.notifier.notify(conn, [notice], now)
-            changes.tickets.add(row.id)
-
-    def _silenced(self, conn: Connection, ticket_pk: int, now: datetime) -> datetime | None:
-        """When every firing alert of the ticket is silenced past ``now``: the earliest end; else None."""
-        rows = list(
-            conn.execute(
-                select(alerts.c.silenced_until)
-                .join(ticket_alerts, ticket_alerts.c.alert_id == alerts.c.id)
-                .where(ticket_alerts.c.ticket_id == ticket_pk, alerts.c.state == AlertState.FIRING.value)
-            )
-        )
-        ends = [utc(r.silenced_until) for r in rows]
-        if not ends or any(end is None or end <= now for end in ends):
-            return None
-        return min(end for end in ends if end is not None)
 
     # --- people -----------------------------------------------------------------------------------------
 
@@ -288,13 +145,20 @@ class AlertService:
         now = utc_now(now)
         with self._lock:
             changes = Changes(tickets={pk})
+            refused: CheckInRefused | TooManyCheckIns | None = None
             with self.engine.begin() as conn:
                 row = conn.execute(select(tickets).where(tickets.c.id == pk).with_for_update()).first()
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}")
-                changes.alerts |= self.tickets.act(conn, row, request, now)
+                try:
+                    changes.alerts |= self.tickets.act(conn, row, request, now)
+                except (CheckInRefused, TooManyCheckIns) as exc:  # refused, and kept in the timeline
+                    self.tickets.refused(conn, pk, request, exc, now)
+                    refused = exc
                 ticket = store.get_ticket(conn, pk)
             self._publish(changes, now)
+            if refused is not None:
+                raise refused
             return ticket
 
     # --- queries (AlertsApi) ------------------------------------------------------------------------------
@@ -431,6 +295,8 @@ class AlertService:
                     ticket_pk = parse_ref(alert.ticket_id, "T")
                     assert ticket_pk is not None
                     note = f"{alert_id} silenced until {until.isoformat()}: {reason.strip()}"
+                    if alert.level is Level.RED:
+                        note += f"; {conditions.SilenceReason.RED_NEVER_SILENCED.value}"
                     self.tickets.event(conn, ticket_pk, now, "silenced", actor, note)
                     changes.tickets.add(ticket_pk)
                 result = store.get_alert(conn, pk)
@@ -443,7 +309,7 @@ class AlertService:
             raise ValueError(f"unknown site {report.site!r}")
         with self._lock:
             with self.engine.begin() as conn:
-                pk = self.tickets.open_owner(conn, report, now)
+                pk = owner_tickets.open_owner(self.tickets, conn, report, now)
                 ticket = store.get_ticket(conn, pk)
             self._publish(Changes(tickets={pk}), now)
             return ticket
@@ -475,20 +341,6 @@ class AlertService:
                 self.bus.publish("alert", store.alert_json(store.get_alert(conn, pk)), now)
             for pk in sorted(changes.tickets):
                 self.bus.publish("ticket", store.ticket_json(store.get_ticket(conn, pk)), now)
-
-
-def _key(when: datetime | None) -> datetime:
-    return when or datetime.min.replace(tzinfo=UTC)
-
-
-def _clock_state(row: Any) -> ClockState:
-    return ClockState(
-        clock=Clock(row.clock),
-        due_at=utc(row.due_at) or utc_now(row.due_at),
-        next_fire_at=utc(row.next_fire_at) or utc_now(row.next_fire_at),
-        fired=row.fired,
-        stopped_at=utc(row.stopped_at),
-    )
 
 
 __all__ = ["AlertService"]

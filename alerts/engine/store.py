@@ -1,13 +1,10 @@
-"""Reading alerts and tickets back from the state database, and their JSON shapes for events.
-
-The JSON shapes are the API's (ARCHITECTURE.md): ISO-8601 UTC strings, ``A-000001`` / ``T-000001`` ids.
-"""
+"""Reading alerts and tickets back from the state database (their JSON shapes: ``alerts.engine.shapes``,
+also offered here as ``store.alert_json`` / ``store.ticket_json``)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +24,7 @@ from alerts.engine.db import (
     utc,
 )
 from alerts.engine.errors import NotFound
+from alerts.engine.shapes import alert_json, ticket_json
 from facwatch.model import (
     Alert,
     AlertState,
@@ -384,70 +382,12 @@ def list_tickets(
     return Page(items=items, next=f"{_micros(items[-1].created_at)}.{rows[-1][0]}" if more else None)
 
 
-# --- JSON shapes -------------------------------------------------------------------------------------
-
-
-def _iso(when: datetime | None) -> str | None:
-    value = utc(when)
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def alert_json(alert: Alert) -> Mapping[str, object]:
-    return {
-        "id": alert.id,
-        "site": alert.site,
-        "asset": alert.asset,
-        "building": alert.building,
-        "kind": alert.kind,
-        "level": alert.level.value,
-        "state": alert.state.value,
-        "summary": alert.summary,
-        "opened_at": _iso(alert.opened_at),
-        "updated_at": _iso(alert.updated_at),
-        "resolved_at": _iso(alert.resolved_at),
-        "ticket_id": alert.ticket_id,
-        "count": alert.count,
-        "acknowledged_at": _iso(alert.acknowledged_at),
-        "acknowledged_by": alert.acknowledged_by,
-        "escalation_step": alert.escalation_step,
-        "silenced_until": _iso(alert.silenced_until),
-        "silence_reason": alert.silence_reason,
-        "suppressed_by": alert.suppressed_by,
-        "flapping": alert.flapping,
-        "late": alert.late,
-        "predicted_at": _iso(alert.predicted_at),
-    }
-
-
-def ticket_json(ticket: Ticket) -> Mapping[str, object]:
-    return {
-        "id": ticket.id,
-        "site": ticket.site,
-        "asset": ticket.asset,
-        "building": ticket.building,
-        "kind": ticket.kind,
-        "level": ticket.level.value,
-        "state": ticket.state.value,
-        "title": ticket.title,
-        "created_at": _iso(ticket.created_at),
-        "updated_at": _iso(ticket.updated_at),
-        "alert_ids": list(ticket.alert_ids),
-        "deadlines": {
-            "acknowledge": _iso(ticket.deadlines.acknowledge),
-            "on_site": _iso(ticket.deadlines.on_site),
-            "fixed": _iso(ticket.deadlines.fixed),
-        },
-        "assignee": ticket.assignee,
-        "acknowledged_at": _iso(ticket.acknowledged_at),
-        "on_site_at": _iso(ticket.on_site_at),
-        "resolved_at": _iso(ticket.resolved_at),
-        "source": ticket.source,
-        "unit": ticket.unit,
-        "category": ticket.category,
-        "description": ticket.description,
-        "photo_urls": list(ticket.photo_urls),
-        "location": ticket.location,
-        "progress_percent": ticket.progress_percent,
-        "eta": _iso(ticket.eta),
-        "closed_at": _iso(ticket.closed_at),
-    }
+__all__ = [
+    "alert_json",
+    "get_alert",
+    "get_alert_ref",
+    "get_ticket",
+    "list_alerts",
+    "list_tickets",
+    "ticket_json",
+]

@@ -5,13 +5,13 @@ Runs inside the caller's transaction (``AlertService``); every decision comes fr
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from alerts.engine import lifecycle, rota
+from alerts.engine import clocks, lifecycle, rota
+from alerts.engine.clocks import Clock
 from alerts.engine.db import (
     alert_ref,
     alerts,
@@ -21,12 +21,13 @@ from alerts.engine.db import (
     ticket_events,
     ticket_ref,
     tickets,
+    utc,
 )
+from alerts.engine.errors import CheckInRefused, TooManyCheckIns
 from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
-from alerts.engine.lifecycle import STOPS, Clock
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
-from alerts.engine.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest
 from facwatch.config import SlaSettings
 from facwatch.model import (
     AlertState,
@@ -41,10 +42,12 @@ from facwatch.model import (
 )
 
 SYSTEM = "system"
+CHECKIN_REFUSED = "checkin_refused"
+"""Timeline action of a wrong check-in code (they count towards the check-in lock)."""
+CHECKIN_BLOCKED = "checkin_blocked"
+"""Timeline action of a check-in refused while check-ins wait (too many wrong codes)."""
 OWNER_LEVEL = Level.ORANGE
 """Owner reports are ORANGE: somebody must answer within the owner acknowledge clock (10 minutes)."""
-FOLLOW_UP_S = 24 * 3600.0
-"""The follow-up with the owners is due a day after resolution."""
 MANUAL_SUFFIXES = (RECURRENCE_SUFFIX, PREDICTED_SUFFIX, POSSIBLE_ENTRAPMENT)
 """Alert kinds that no sensor clears: they resolve with their ticket."""
 
@@ -101,13 +104,13 @@ class TicketWriter:
                 .with_for_update()
             ).first()
         level = finding.level
-        due = own or lifecycle.deadlines(level, when, self.sla)
+        due = own or clocks.deadlines(level, when, self.sla)
         if row is not None:
             pk = int(row.id)
             note = f"alert {alert_ref(alert_pk)} joined: {finding.summary}"
             self.event(conn, pk, when, "alert_joined", SYSTEM, note)
             if level.rank < Level(row.level).rank:  # a worse alert brings its level and its clocks
-                self._set_clocks(conn, pk, due, when, level)
+                self.set_clocks(conn, pk, due, when, level)
         else:
             resolved = conn.execute(
                 select(tickets.c.id)
@@ -132,7 +135,7 @@ class TicketWriter:
             else:
                 pk = self._insert(conn, finding, asset, when)
                 self.event(conn, pk, when, "opened", SYSTEM, finding.summary)
-            self._set_clocks(conn, pk, due, when, level)
+            self.set_clocks(conn, pk, due, when, level)
         conn.execute(insert(ticket_alerts).values(ticket_id=pk, alert_id=alert_pk))
         self._notify_open(conn, pk, alert_pk, finding, asset, when)
         return pk
@@ -155,81 +158,12 @@ class TicketWriter:
             )
         )
 
-    def open_owner(self, conn: Connection, report: OwnerReport, now: datetime) -> int:
-        """An owner-reported ticket: ORANGE, only an acknowledge clock (``owner_acknowledge_s``)."""
-        if all(b.id != report.building for b in self.site.buildings):
-            raise ValueError(f"unknown building {report.building!r}")
-        asset = None
-        if report.asset is not None:
-            asset = self.site.asset(report.asset)
-            if asset is None:
-                raise ValueError(f"unknown asset {report.asset!r}")
-            if asset.building != report.building:
-                raise ValueError(
-                    f"asset {asset.id!r} is in building {asset.building!r}, not {report.building!r}"
-                )
-        text = report.text.strip()
-        if not text:
-            raise ValueError("the report's text is empty")
-        where = f" ({report.unit})" if report.unit else ""
-        short = text if len(text) <= 80 else text[:79] + "…"
-        pk = new_pk(
-            conn.execute(
-                insert(tickets).values(
-                    site=self.site.id,
-                    asset=report.asset or "",
-                    building=report.building,
-                    kind=f"owner.{report.category}",
-                    level=OWNER_LEVEL.value,
-                    state=TicketState.OPEN.value,
-                    title=f"{report.category}{where}: {short}",
-                    created_at=now,
-                    updated_at=now,
-                    escalation_step=0,
-                    source="owner",
-                    unit=report.unit,
-                    category=report.category,
-                    description=text,
-                    photo_urls=json.dumps(list(report.photo_urls)),
-                    location=report.location,
-                )
-            )
-        )
-        self.event(conn, pk, now, "opened", report.reporter, f"reported by an owner: {text}")
-        due = Deadlines(acknowledge=now + timedelta(seconds=self.sla.owner_acknowledge_s))
-        self._set_clocks(conn, pk, due, now, OWNER_LEVEL)
-        ref = ticket_ref(pk)
-        notice = Notice(
-            kind=NoticeKind.OPENED,
-            key=f"{ref}:owner",
-            site=self.site.id,
-            ticket_pk=pk,
-            ticket=ref,
-            asset=asset,
-            level=OWNER_LEVEL,
-            summary=f"{report.category}{where}: {text}",
-            at=now,
-            staff=self.staff(asset, report.building, now),
-            detail={
-                "source": "owner",
-                "building": report.building,
-                "category": report.category,
-                "unit": report.unit,
-                "location": report.location,
-                "ack_due": due.acknowledge,
-                "on_site_due": None,
-                "opened_at": now,
-            },
-        )
-        self.notifier.notify(conn, [notice], now)
-        return pk
-
     def staff(self, asset: Asset | None, building: str, when: datetime) -> tuple[Person, ...]:
         """Who hears of a new ticket first: the on-call person by the rota (alerts/engine/rota.py)."""
         person = rota.on_call(self.site, building, None if asset is None else asset.kind, when)
         return () if person is None else (person,)
 
-    def _set_clocks(self, conn: Connection, pk: int, due: Deadlines, when: datetime, level: Level) -> None:
+    def set_clocks(self, conn: Connection, pk: int, due: Deadlines, when: datetime, level: Level) -> None:
         conn.execute(
             update(tickets)
             .where(tickets.c.id == pk)
@@ -288,71 +222,91 @@ class TicketWriter:
     def act(self, conn: Connection, row: Any, request: ActionRequest, now: datetime) -> set[int]:
         """Apply ``request`` to the locked ticket ``row``; returns the alerts it changed.
 
-        Every check happens before the first write, so a refused action changes nothing.
+        ``alerts.engine.lifecycle.decide`` checks everything before the first write, so a refused action
+        changes nothing.
         """
-        state = lifecycle.next_state(TicketState(row.state), request.action)
-        action = request.action
-        values: dict[str, object] = {"state": state.value, "updated_at": now}
-        notes = [request.note] if request.note else []
-        detail: dict[str, object] = {}
-        if action is TicketAction.CHECK_IN:
-            asset = self.site.asset(row.asset)
-            lifecycle.check_in(asset.checkin_code if asset else "", request.checkin_code)
-            values["on_site_at"] = now
-        if request.percent is not None:
-            if action is not TicketAction.PROGRESS:
-                raise ValueError("percent goes with the progress action")
-            if not 0 <= request.percent <= 100:
-                raise ValueError("percent must be between 0 and 100")
-            values["progress_percent"] = detail["percent"] = request.percent
-            notes.append(f"{request.percent:g} % done")
-        if action is TicketAction.PLAN_B:
-            plan = (request.plan_b or "").strip()
-            if not plan:
-                raise ValueError("plan_b needs the plan: what is done for the owners meanwhile")
-            detail["plan_b"] = plan
-            notes.append(f"plan B: {plan}")
-        if action is TicketAction.DISPATCH:
-            values["assignee"] = request.assignee or request.actor
-            detail["assignee"] = values["assignee"]
-            notes.append(f"assigned to {values['assignee']}")
-        if request.eta is not None:
-            if action not in (TicketAction.DISPATCH, TicketAction.PROGRESS, TicketAction.PLAN_B):
-                raise ValueError("an ETA goes with dispatch, progress or plan_b")
-            values["eta"] = detail["eta"] = request.eta
-            notes.append(f"ETA {request.eta.isoformat()}")
-        if action is TicketAction.RESOLVE:
-            values["resolved_at"] = now
-            values["follow_up_due"] = now + timedelta(seconds=FOLLOW_UP_S)
-            values["progress_percent"] = 100.0
-        if action is TicketAction.CLOSE:
-            values["closed_at"] = now
-        if action is TicketAction.REOPEN:
-            values.update(resolved_at=None, closed_at=None, follow_up_due=None)
-        if action is TicketAction.CANCEL:
-            values["follow_up_due"] = None
-        acknowledging = action in (TicketAction.ACKNOWLEDGE, TicketAction.DISPATCH, TicketAction.CHECK_IN)
-        if acknowledging and row.acknowledged_at is None:
-            values["acknowledged_at"] = now
-        conn.execute(update(tickets).where(tickets.c.id == row.id).values(**values))
-        stops = STOPS.get(action, frozenset())
-        if stops:
+        facts = self._facts(conn, row, request, now)
+        change, _reason = lifecycle.decide(facts, request, now)
+        return self.store_change(conn, row, request, change, now)
+
+    def _facts(
+        self, conn: Connection, row: Any, request: ActionRequest, now: datetime
+    ) -> lifecycle.TicketFacts:
+        """What ``lifecycle.decide`` needs to know of the ticket (queries only what the action needs)."""
+        asset = self.site.asset(row.asset)
+        firing: tuple[str, ...] = ()
+        if request.action in lifecycle.OVERRIDABLE:
+            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.kind)
+                .where(
+                    alerts.c.id.in_(linked),
+                    alerts.c.state == AlertState.FIRING.value,
+                    alerts.c.cleared_at.is_(None),
+                )
+                .order_by(alerts.c.id)
+            )
+            firing = tuple(
+                f"{alert_ref(r.id)} {r.kind}" for r in rows if not str(r.kind).endswith(MANUAL_SUFFIXES)
+            )
+        wrong: tuple[datetime, ...] = ()
+        if request.action is TicketAction.CHECK_IN:
+            since = now - timedelta(seconds=lifecycle.CHECKIN_LOOKBACK_S)
+            times = conn.execute(
+                select(ticket_events.c.ts).where(
+                    ticket_events.c.action == CHECKIN_REFUSED,
+                    ticket_events.c.ts > since,
+                    or_(ticket_events.c.ticket_id == row.id, ticket_events.c.actor == request.actor),
+                )
+            )
+            wrong = tuple(t for (ts,) in times if (t := utc(ts)) is not None)
+        return lifecycle.TicketFacts(
+            state=TicketState(row.state),
+            acknowledged=row.acknowledged_at is not None,
+            checkin_code=asset.checkin_code if asset else "",
+            firing=firing,
+            wrong_codes=wrong,
+        )
+
+    def refused(
+        self, conn: Connection, ticket_pk: int, request: ActionRequest, exc: Exception, now: datetime
+    ) -> None:
+        """Keep a refused check-in in the timeline: who and when, never the code typed."""
+        if isinstance(exc, TooManyCheckIns):
+            self.event(conn, ticket_pk, now, CHECKIN_BLOCKED, request.actor, str(exc))
+        elif isinstance(exc, CheckInRefused):
+            note = "check-in refused: the code does not match the one posted at the asset"
+            self.event(conn, ticket_pk, now, CHECKIN_REFUSED, request.actor, note)
+
+    def store_change(
+        self,
+        conn: Connection,
+        row: Any,
+        request: ActionRequest,
+        change: lifecycle.TicketChange,
+        now: datetime,
+    ) -> set[int]:
+        """Write a decided action: the ticket's columns, its stopped clocks, the timeline, the notice."""
+        conn.execute(update(tickets).where(tickets.c.id == row.id).values(**change.values))
+        if change.stops:
             conn.execute(
                 update(sla_clocks)
                 .where(
                     sla_clocks.c.ticket_id == row.id,
-                    sla_clocks.c.clock.in_([c.value for c in stops]),
+                    sla_clocks.c.clock.in_([c.value for c in change.stops]),
                     sla_clocks.c.stopped_at.is_(None),
                 )
                 .values(stopped_at=now)
             )
-        note = "; ".join(notes)
-        event_pk = self.event(conn, row.id, now, action.value, request.actor, note)
-        if action is not TicketAction.COMMENT:
-            self._notify_action(conn, row, action, request.actor, note, detail, event_pk, now)
+        action = request.action
+        event_pk = self.event(conn, row.id, now, action.value, request.actor, change.note)
+        if change.notify:
+            self._notify_action(
+                conn, row, action, request.actor, change.note, dict(change.detail), event_pk, now
+            )
         changed: set[int] = set()
-        if acknowledging:
-            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+        linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
+        if change.acknowledges:
             result = conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(linked), alerts.c.acknowledged_at.is_(None))
@@ -360,9 +314,8 @@ class TicketWriter:
                 .returning(alerts.c.id)
             )
             changed = {r[0] for r in result}
-        if action in (TicketAction.RESOLVE, TicketAction.CANCEL, TicketAction.CLOSE):
+        if change.ends_manual_alerts:
             # Rectification and prediction alerts have no sensor that clears them: the person's word does.
-            linked = select(ticket_alerts.c.alert_id).where(ticket_alerts.c.ticket_id == row.id)
             result = conn.execute(
                 update(alerts)
                 .where(

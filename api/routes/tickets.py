@@ -8,8 +8,9 @@ import structlog
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from alerts.engine.ports import ActionRequest, OwnerReport
+from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
-from api.errors import http_errors, unprocessable
+from api.errors import forbidden, http_errors, unprocessable
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import (
     ActionIn,
@@ -118,11 +119,22 @@ def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDeta
 @router.post(
     "/{ticket_id}/actions",
     response_model=TicketDetailOut,
-    responses={404: {"description": "No such ticket"}, 409: {"description": "Not allowed in this state"}},
+    responses={
+        403: {"description": "An override_reason from a token without the manager scope"},
+        404: {"description": "No such ticket"},
+        409: {"description": "Not allowed in this state, or the ticket's alert still fires"},
+        429: {"description": "Too many wrong check-in codes: try again after Retry-After seconds"},
+    },
 )
 def act(services: Services, principal: Engineer, ticket_id: TicketId, body: ActionIn) -> TicketDetailOut:
     """Acknowledge, dispatch (assignee, eta), check in (the asset's code), progress (percent, eta), plan B,
-    resolve, close, reopen, cancel, comment — as the ticket's lifecycle allows."""
+    resolve, close, reopen, cancel, comment — as the ticket's lifecycle allows.
+
+    Resolving, closing or cancelling a ticket whose alert still fires answers 409 naming the alert; a manager may
+    override with ``override_reason`` (403 for anyone else). After 5 wrong check-in codes within 10 minutes,
+    check-ins on the ticket (and by the token) answer 429 for 10 minutes; each refusal is in the timeline."""
+    if body.override_reason is not None and not principal.allows(Scope.MANAGER):
+        raise forbidden("only a manager may override: override_reason needs the manager scope")
     request = ActionRequest(
         action=body.action,
         actor=principal.name,
@@ -132,6 +144,7 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
         eta=body.eta,
         percent=body.percent,
         plan_b=body.plan_b,
+        override_reason=body.override_reason,
     )
     log.info("ticket action", ticket_id=ticket_id, action=body.action.value, actor=principal.name)
     with http_errors():

@@ -163,6 +163,30 @@ def test_a_power_outage_suppresses_the_flood_but_never_a_possible_entrapment(
     assert offline.state is AlertState.RESOLVED and offline.ticket_id is None
 
 
+def test_a_red_pipe_burst_during_a_power_outage_is_raised_and_notified_with_the_reason(
+    engine: Engine, site: Site
+) -> None:
+    h = harness(engine, site)
+    fire(h, "b1-panel", "power.outage", 0)
+    fire(h, "b1-pump-1", "pump.pipe_burst", 5)  # RED: water pours into the basement, power or not
+    fire(h, "b1-pump-1", "pump.dry_run", 6, level=Level.ORANGE)  # not RED: the outage explains it
+    alerts = {a.kind: a for a in h.service.list_alerts().items}
+    outage, burst, dry = alerts["power.outage"], alerts["pump.pipe_burst"], alerts["pump.dry_run"]
+    assert burst.level is Level.RED and burst.suppressed_by is None and burst.ticket_id
+    assert dry.suppressed_by == f"{outage.id} power.outage" and dry.ticket_id is None
+    told = [(n.asset.id if n.asset else None, n.level) for n in h.kinds("opened")]
+    assert told == [("b1-panel", Level.RED), ("b1-pump-1", Level.RED)]  # the burst is told at once
+    entry = h.service.get_ticket(burst.ticket_id).timeline[-1]
+    assert entry.action == "not_suppressed"
+    assert f"{outage.id} power.outage" in entry.note and "a RED is never suppressed" in entry.note
+    # Silenced, it still escalates: the on-call engineer hears when nobody has acknowledged it.
+    h.service.silence_alert(
+        burst.id, until=h.at(3600), reason="pump contractor", actor="mgr-zhao", now=h.at(7)
+    )
+    h.service.tick(h.at(5 + 61))
+    assert burst.ticket_id in [n.ticket for n in h.kinds("escalated")]
+
+
 def test_a_pending_period_lets_the_outage_explain_a_device_that_went_dark_first(
     engine: Engine, site: Site
 ) -> None:
@@ -287,6 +311,7 @@ def test_the_follow_up_is_due_the_day_after_resolution_and_told_once(engine: Eng
     h.feed(STUCK, 0, 6)
     (alert,) = h.service.list_alerts().items
     assert alert.ticket_id
+    h.feed(MOVING, 50, 3)  # the car moves again: the alert clears
     h.act(alert.ticket_id, TicketAction.RESOLVE, 100, actor="eng-wang")
     h.service.tick(h.at(100 + DAY - 1))
     assert h.kinds("follow_up") == []
@@ -296,6 +321,23 @@ def test_the_follow_up_is_due_the_day_after_resolution_and_told_once(engine: Eng
     (follow,) = h.kinds("follow_up")
     assert follow.ticket == alert.ticket_id and follow.at == h.at(100 + DAY)
     assert [e.action for e in h.service.get_ticket(alert.ticket_id).timeline].count("follow_up") == 1
+
+
+def test_the_follow_up_waits_until_the_alert_has_been_clear_for_its_hold(engine: Engine, site: Site) -> None:
+    h = harness(engine, site)
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    assert alert.ticket_id
+    reason = "passengers evacuated; the car waits for the lift company"
+    h.act(alert.ticket_id, TicketAction.RESOLVE, 100, actor="mgr-zhao", override_reason=reason)
+    h.service.tick(h.at(100 + DAY))
+    assert h.kinds("follow_up") == []  # still firing: nobody asks the owners whether all is well
+    h.feed(MOVING, 100 + DAY + 10, 3)  # normal again: the resolve hold (60 s) starts
+    h.service.tick(h.at(100 + DAY + 69))
+    assert h.service.get_alert(alert.id).state is AlertState.FIRING and h.kinds("follow_up") == []
+    h.service.tick(h.at(100 + DAY + 75))
+    (follow,) = h.kinds("follow_up")
+    assert follow.ticket == alert.ticket_id and follow.at == h.at(100 + DAY + 75)
 
 
 def test_the_rota_names_who_is_told_first(engine: Engine, site: Site) -> None:

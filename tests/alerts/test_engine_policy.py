@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.engine import inhibit, policy, rota
+from alerts.engine import conditions, inhibit, policy, rota
 from facwatch.config import load_site, parse_site
 from facwatch.errors import ConfigError
 from facwatch.model import AlertPolicy, AlertRule, AssetKind, Level, Reading, RotaEntry, Site
@@ -60,20 +60,20 @@ FLAP = AlertPolicy(flap_cycles=3, flap_window_s=600)
 @pytest.mark.parametrize(
     ("cleared_s", "now_s", "incidents", "flapping", "expected"),
     [
-        (None, 100, 1, False, policy.HoldReason.WAIT),  # still active
-        (0, 59, 1, False, policy.HoldReason.WAIT),  # normal, but not for the hold yet
-        (0, 60, 1, False, policy.HoldReason.RESOLVE),  # normal for the hold: resolved
-        (0, 60, 2, False, policy.HoldReason.RESOLVE),  # two incidents are not flapping yet
-        (0, 60, 3, False, policy.HoldReason.FLAPPING),  # the third in the window: held open
-        (0, 300, 3, True, policy.HoldReason.WAIT),  # a flapping alert waits a whole window
-        (0, 600, 3, True, policy.HoldReason.RESOLVE),  # ... then resolves
+        (None, 100, 1, False, conditions.HoldReason.WAIT),  # still active
+        (0, 59, 1, False, conditions.HoldReason.WAIT),  # normal, but not for the hold yet
+        (0, 60, 1, False, conditions.HoldReason.RESOLVE),  # normal for the hold: resolved
+        (0, 60, 2, False, conditions.HoldReason.RESOLVE),  # two incidents are not flapping yet
+        (0, 60, 3, False, conditions.HoldReason.FLAPPING),  # the third in the window: held open
+        (0, 300, 3, True, conditions.HoldReason.WAIT),  # a flapping alert waits a whole window
+        (0, 600, 3, True, conditions.HoldReason.RESOLVE),  # ... then resolves
     ],
 )
 def test_resolve_step(
-    cleared_s: float | None, now_s: float, incidents: int, flapping: bool, expected: policy.HoldReason
+    cleared_s: float | None, now_s: float, incidents: int, flapping: bool, expected: conditions.HoldReason
 ) -> None:
     cleared = None if cleared_s is None else T + timedelta(seconds=cleared_s)
-    got = policy.resolve_step(cleared, T + timedelta(seconds=now_s), 60.0, incidents, FLAP, flapping)
+    got = conditions.decide_hold(cleared, T + timedelta(seconds=now_s), 60.0, incidents, FLAP, flapping)
     assert got is expected
 
 
@@ -167,7 +167,7 @@ def test_motion_remembers_the_last_movement_within_the_lookback() -> None:
 DEMO_HEAD = {
     "site": {"id": "s", "timezone": "Asia/Shanghai"},
     "buildings": [{"id": "b1"}],
-    "assets": [{"id": "p1", "kind": "pump", "building": "b1"}],
+    "assets": [{"id": "p1", "kind": "pump", "building": "b1", "checkin_code": "HV7Q-3KXP"}],
     "people": [{"id": "e1"}, {"id": "e2"}],
 }
 

@@ -100,7 +100,7 @@ def test_a_check_in_stops_the_on_site_clock(engine: Engine, site: Site) -> None:
         alert.ticket_id, ActionRequest(TicketAction.ACKNOWLEDGE, "eng-wang"), opened + timedelta(seconds=20)
     )
     run(h, sim, 100, {"b2-elev-1"})
-    checkin = ActionRequest(TicketAction.CHECK_IN, "eng-wang", checkin_code="B2E1-5620")
+    checkin = ActionRequest(TicketAction.CHECK_IN, "eng-wang", checkin_code="LMEJ-YL5Z")
     ticket = h.service.act(alert.ticket_id, checkin, opened + timedelta(seconds=150))
     assert ticket.on_site_at == opened + timedelta(seconds=150)
     run(h, sim, 400, {"b2-elev-1"})

@@ -159,7 +159,7 @@ def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpRec
     assert "编号 N" in engineer["message"]
     for words in (owners["title"], owners["message"]):
         assert (
-            "T-0" not in words and "RED" not in words and "B1E1-7342" not in words and "trapped" not in words
+            "T-0" not in words and "RED" not in words and "QJ9N-39Y3" not in words and "trapped" not in words
         )
     assert owners["title"] == "1号楼1单元电梯暂停服务"
     with flow.engine.connect() as conn:

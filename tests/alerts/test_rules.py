@@ -372,7 +372,7 @@ def test_a_site_file_can_give_an_asset_its_own_profile(tmp_path: Path) -> None:
         'signal = "vibration_rms_g"\ndetector = "threshold"\nparams = { above = 0.1 }\n'
     )
     text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace('checkin_code = "B1E2-1185"', 'checkin_code = "B1E2-1185"\nprofile = "strict.toml"')
+    text = text.replace('checkin_code = "CKTR-H2CH"', 'checkin_code = "CKTR-H2CH"\nprofile = "strict.toml"')
     (tmp_path / "site.toml").write_text(text, encoding="utf-8")
     site = load_site(tmp_path / "site.toml", variables={"data_dir": str(tmp_path)})
     shaky = {**MOVING, "vibration_rms_g": 0.2}
@@ -386,7 +386,7 @@ def test_a_site_file_can_give_an_asset_its_own_profile(tmp_path: Path) -> None:
 
 def test_a_profile_for_another_kind_of_asset_is_refused(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace('checkin_code = "B1E2-1185"', 'checkin_code = "B1E2-1185"\nprofile = "pump"')
+    text = text.replace('checkin_code = "CKTR-H2CH"', 'checkin_code = "CKTR-H2CH"\nprofile = "pump"')
     (tmp_path / "site.toml").write_text(text, encoding="utf-8")
     site = load_site(tmp_path / "site.toml", variables={"data_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match="b1-elev-2: profile 'pump' is for a pump"):

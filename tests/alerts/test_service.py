@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
+from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound, TooManyCheckIns
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
@@ -138,8 +138,16 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     before = h.service.get_ticket(tid)
     with pytest.raises(CheckInRefused):
         h.act(tid, TicketAction.CHECK_IN, 100, actor="eng-wang", checkin_code="B1E1-0000")
-    assert h.service.get_ticket(tid) == before  # refused: nothing changed
-    ticket = h.act(tid, TicketAction.CHECK_IN, 120, actor="eng-wang", checkin_code="B1E1-7342")
+    after = h.service.get_ticket(tid)  # refused: nothing changed but the timeline, which keeps the refusal
+    assert (after.state, after.on_site_at, after.deadlines) == (
+        before.state,
+        before.on_site_at,
+        before.deadlines,
+    )
+    refusal = after.timeline[-1]
+    assert (refusal.action, refusal.actor, refusal.ts) == ("checkin_refused", "eng-wang", h.at(100))
+    assert "B1E1-0000" not in refusal.note  # never the code typed
+    ticket = h.act(tid, TicketAction.CHECK_IN, 120, actor="eng-wang", checkin_code="QJ9N-39Y3")
     assert ticket.state is TicketState.ON_SITE and ticket.on_site_at == h.at(120)
     assert ticket.timeline[-1].action == "check_in" and ticket.timeline[-1].actor == "eng-wang"
     for s in range(180, 600, 30):
@@ -147,6 +155,24 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     assert len(h.notified()) == 3  # opened (engineer, owners), on the way (owners); nobody escalated
     acked = h.service.get_alert(alert.id)
     assert acked.acknowledged_by == "eng-wang" and acked.acknowledged_at == h.at(10)
+
+
+def test_the_check_in_lock_is_kept_in_the_state_database_for_every_process(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    tid = alert.ticket_id
+    assert tid
+    for s in range(10, 60, 10):  # five wrong codes within a minute, from one process
+        with pytest.raises(CheckInRefused):
+            h.act(tid, TicketAction.CHECK_IN, s, actor="eng-wang", checkin_code=f"WRONG{s:04d}")
+    h.restart()  # another API process, with nothing in memory
+    with pytest.raises(TooManyCheckIns) as caught:
+        h.act(tid, TicketAction.CHECK_IN, 60, actor="eng-li", checkin_code="QJ9N-39Y3")
+    assert caught.value.retry_after_s == 590  # ten minutes after the fifth wrong code
+    ticket = h.act(tid, TicketAction.CHECK_IN, 50 + 600, actor="eng-li", checkin_code="QJ9N-39Y3")
+    assert ticket.state is TicketState.ON_SITE
+    actions = [e.action for e in ticket.timeline]
+    assert actions.count("checkin_refused") == 5 and actions.count("checkin_blocked") == 1
 
 
 def test_illegal_actions_change_nothing(h: Harness) -> None:
@@ -175,7 +201,7 @@ def test_notifications_reach_the_right_audiences_through_apprise(
     assert "1号楼1单元电梯暂停服务，物业已收到告警" in owners["message"]
     assert "Building 1 unit 1 elevator is out of service; the property desk has" in owners["message"]
     assert "on the way" not in owners["message"] and "在路上" not in owners["message"]
-    assert "T-" not in owners["message"] and "B1E1-7342" not in owners["message"]
+    assert "T-" not in owners["message"] and "QJ9N-39Y3" not in owners["message"]
     assert "[RED]" in engineer["title"] and "T-000001" in engineer["title"]
     assert "trapped" in engineer["message"]
     # A restart delivers nothing again.

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from alerts.engine import store
 from alerts.engine.errors import IllegalTransition
 from alerts.engine.ports import ActionRequest, OwnerReport
-from facwatch.model import AlertState, Level, TicketAction, TicketState
-from tests.alerts.helpers import DATABASES, HOLD, STUCK, T0, Harness, demo_site, state_engine
+from facwatch.model import AlertState, Finding, Level, TicketAction, TicketState, ms_from_utc
+from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, T0, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
 
 
@@ -75,28 +75,47 @@ def test_acknowledging_an_alert_acknowledges_its_ticket_and_stops_the_clock(h: H
 
 
 def test_a_silenced_alert_escalates_on_the_timeline_but_tells_nobody(h: Harness) -> None:
-    h.feed(STUCK, 0, 6)
+    dry = Finding(
+        "lakeside", "b1-pump-1", "pump.dry_run", ms_from_utc(h.at(0)), True, Level.ORANGE, "dry run"
+    )
+    h.service.observe_findings([dry])
     (alert,) = h.service.list_alerts().items
     with pytest.raises(ValueError, match="future"):
         h.service.silence_alert(alert.id, until=h.at(5), reason="tests", actor="mgr-zhao", now=h.at(10))
     with pytest.raises(ValueError, match="reason"):
         h.service.silence_alert(alert.id, until=h.at(3600), reason=" ", actor="mgr-zhao", now=h.at(10))
     silenced = h.service.silence_alert(
-        alert.id, until=h.at(3600), reason="contractor tests the brake", actor="mgr-zhao", now=h.at(10)
+        alert.id, until=h.at(3600), reason="contractor tests the pump", actor="mgr-zhao", now=h.at(10)
     )
-    assert silenced.silenced_until == h.at(3600) and silenced.silence_reason == "contractor tests the brake"
+    assert silenced.silenced_until == h.at(3600) and silenced.silence_reason == "contractor tests the pump"
     data = store.alert_json(silenced)
     assert (
         data["silenced_until"] == "2025-03-01T09:00:00Z" and data["silence_reason"] == silenced.silence_reason
     )
-    h.service.tick(h.at(HOLD + 60))
+    h.service.tick(h.at(5 * 60 + 1))  # ORANGE: the acknowledge clock runs out after 5 minutes
     assert h.kinds("escalated") == []
     assert silenced.ticket_id
-    actions = [e.action for e in h.service.get_ticket(silenced.ticket_id).timeline]
-    assert actions == ["opened", "silenced", "escalated"]
+    timeline = h.service.get_ticket(silenced.ticket_id).timeline
+    assert [e.action for e in timeline] == ["opened", "silenced", "escalated"]
+    assert "not notified: silenced" in timeline[-1].note
     # After the silence, the clocks speak again.
     h.service.tick(h.at(3600 + 60))
     assert len(h.kinds("escalated")) == 1
+
+
+def test_a_silenced_red_still_escalates_and_says_why(h: Harness) -> None:
+    h.feed(STUCK, 0, 6)
+    (alert,) = h.service.list_alerts().items
+    silenced = h.service.silence_alert(
+        alert.id, until=h.at(3600), reason="contractor tests the brake", actor="mgr-zhao", now=h.at(10)
+    )
+    h.service.tick(h.at(HOLD + 60))
+    assert len(h.kinds("escalated")) == 1  # safety first: a RED is never silenced
+    assert silenced.ticket_id
+    timeline = h.service.get_ticket(silenced.ticket_id).timeline
+    assert [e.action for e in timeline] == ["opened", "silenced", "escalated"]
+    assert "a RED is never silenced" in timeline[1].note  # said when it was silenced ...
+    assert "notified although silenced: a RED is never silenced" in timeline[2].note  # ... and each time
 
 
 def test_owner_ticket_has_a_ten_minute_acknowledge_clock_and_keeps_what_the_owner_said(h: Harness) -> None:
@@ -144,7 +163,7 @@ def test_progress_eta_and_plan_b_are_stored_and_told(h: Harness) -> None:
     assert tid
     eta = h.at(3600)
     h.act(tid, TicketAction.DISPATCH, 10, actor="eng-wang", eta=h.at(1800))
-    h.act(tid, TicketAction.CHECK_IN, 100, actor="eng-wang", checkin_code="B1E1-7342")
+    h.act(tid, TicketAction.CHECK_IN, 100, actor="eng-wang", checkin_code="QJ9N-39Y3")
     ticket = h.act(tid, TicketAction.PROGRESS, 200, actor="eng-wang", percent=40, eta=eta)
     assert ticket.progress_percent == 40 and ticket.eta == eta
     with pytest.raises(ValueError, match="plan"):
@@ -174,9 +193,10 @@ def test_sla_report_gives_percentiles_and_breaches_per_level(h: Harness) -> None
     h.service.act(a2.ticket_id, ActionRequest(TicketAction.ACKNOWLEDGE, "eng-wang"), h.at(HOLD + 90))
     h.service.act(
         a1.ticket_id,
-        ActionRequest(TicketAction.CHECK_IN, "eng-wang", checkin_code="B1E1-7342"),
+        ActionRequest(TicketAction.CHECK_IN, "eng-wang", checkin_code="QJ9N-39Y3"),
         h.at(HOLD + 120),
     )
+    h.feed(MOVING, HOLD + 500, 3, asset="b1-elev-1")  # the car moves again: a person may resolve it
     h.service.act(a1.ticket_id, ActionRequest(TicketAction.RESOLVE, "eng-wang"), h.at(HOLD + 600))
     h.service.tick(h.at(HOLD + 400))  # b2's on-site clock runs out with nobody there
     h.service.open_owner_ticket(owner_report(), h.at(100))
@@ -232,7 +252,7 @@ def test_api_json_keeps_the_old_keys_and_adds_the_new(h: Harness) -> None:
         ({"action": TicketAction.COMMENT, "eta": T0}, ValueError, "ETA goes with"),  # an ETA for nothing
         ({"action": TicketAction.PLAN_B, "plan_b": "  "}, ValueError, "plan_b needs the plan"),  # empty plan
         (
-            {"action": TicketAction.CHECK_IN, "checkin_code": "B1E1-7342"},
+            {"action": TicketAction.CHECK_IN, "checkin_code": "QJ9N-39Y3"},
             IllegalTransition,
             "on_site",
         ),  # there
@@ -251,7 +271,7 @@ def test_refused_actions_say_why_and_change_nothing(
     (alert,) = h.service.list_alerts().items
     tid = alert.ticket_id
     assert tid
-    h.act(tid, TicketAction.CHECK_IN, 30, actor="eng-wang", checkin_code="B1E1-7342")
+    h.act(tid, TicketAction.CHECK_IN, 30, actor="eng-wang", checkin_code="QJ9N-39Y3")
     before, notices = h.service.get_ticket(tid), len(h.notices)
     with pytest.raises(error, match=message):
         h.service.act(tid, ActionRequest(actor="eng-wang", **request_kw), h.at(60))  # type: ignore[arg-type]

@@ -140,10 +140,10 @@ def test_acknowledge_records_the_tokens_name_as_actor_at_the_clocks_time(world: 
 
 def test_check_in_with_the_posted_code_puts_the_engineer_on_site(world: World) -> None:
     world.alerts.add_incident("b1-elev-1", Level.RED, T0)
-    response = _act(world, "T1", action="check_in", checkin_code="B1E1-7342")
+    response = _act(world, "T1", action="check_in", checkin_code="QJ9N-39Y3")
     assert response.status_code == 200 and response.json()["state"] == "on_site"
     [(_, request, _)] = world.alerts.requests
-    assert request.checkin_code == "B1E1-7342"
+    assert request.checkin_code == "QJ9N-39Y3"
 
 
 def test_check_in_with_a_wrong_code_is_refused_clearly(world: World) -> None:
@@ -159,6 +159,22 @@ def test_an_illegal_transition_is_409_naming_state_and_action(world: World) -> N
     response = _act(world, "T1", action="resolve")
     assert response.status_code == 409
     assert response.json()["detail"] == "cannot resolve a ticket that is open"
+
+
+@pytest.mark.parametrize(
+    ("scope", "status"),
+    [
+        ("engineer", 403),  # an engineer may not override a firing alert
+        ("integration", 403),  # nor may a ticket system
+        ("manager", 409),  # a manager's override reaches the engine (this fake's ticket is open: 409)
+    ],
+)
+def test_only_a_manager_may_send_an_override_reason(world: World, scope: str, status: int) -> None:
+    world.alerts.add_incident("b1-elev-1", Level.RED, T0)
+    response = _act(world, "T1", scope=scope, action="resolve", override_reason="sensor cable cut")
+    assert response.status_code == status, response.text
+    reached = [request.override_reason for _, request, _ in world.alerts.requests]
+    assert reached == ([] if status == 403 else ["sensor cable cut"])
 
 
 def test_acting_on_an_unknown_ticket_is_404(world: World) -> None:

@@ -20,7 +20,9 @@ from api.main import create_app
 from facwatch.clock import ManualClock
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, ms_from_utc
+from tests.alerts.helpers import DATABASES
 from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
+from tests.fixtures.postgres import state_engine as state_engine_on
 from tests.fixtures.receivers import HttpReceiver
 
 
@@ -46,8 +48,7 @@ class Desk:
         self.service.observe([Reading("lakeside", asset, ch, ts, v) for ch, v in values.items()])
 
 
-@pytest.fixture
-def desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
+def _desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     site = load_site("demo", variables={"data_dir": str(tmp_path)})
     bus = EventBus()
     clock = ManualClock(T0)
@@ -65,6 +66,18 @@ def desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     with TestClient(create_app(services)) as client:
         yield Desk(client, service, clock, tokens, tokens.create("li.engineer", ["engineer"]))
     bus.close()
+
+
+@pytest.fixture
+def desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
+    yield from _desk(state_engine, tmp_path)
+
+
+@pytest.fixture(params=DATABASES)
+def any_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    """The desk on SQLite and on PostgreSQL: for what the state database keeps (the check-in lock)."""
+    for engine in state_engine_on(request, tmp_path):
+        yield from _desk(engine, tmp_path)
 
 
 def test_an_entrapment_is_a_red_alert_with_a_ticket_due_on_site_in_three_minutes(desk: Desk) -> None:
@@ -92,7 +105,7 @@ def test_the_engineer_acknowledges_checks_in_and_resolves_through_the_api(desk: 
     assert wrong.status_code == 422 and "check-in refused" in wrong.json()["detail"]
 
     desk.clock.advance(90)
-    arrived = desk.act(ticket_id, action="check_in", checkin_code="B1E1-7342")
+    arrived = desk.act(ticket_id, action="check_in", checkin_code="QJ9N-39Y3")
     assert arrived.status_code == 200, arrived.text
     assert arrived.json()["state"] == "on_site"
 
@@ -155,7 +168,7 @@ def test_an_owner_report_over_the_engine_has_a_ten_minute_acknowledge_clock(desk
 def test_progress_with_percent_and_eta_over_the_engine(desk: Desk) -> None:
     desk.alarm("b1-elev-1", T0)
     ticket_id = desk.get("/tickets")["items"][0]["id"]
-    assert desk.act(ticket_id, action="check_in", checkin_code="B1E1-7342").status_code == 200
+    assert desk.act(ticket_id, action="check_in", checkin_code="QJ9N-39Y3").status_code == 200
     eta = (T0 + timedelta(hours=1)).isoformat()
     response = desk.act(ticket_id, action="progress", percent=60, eta=eta, note="door motor")
     assert response.status_code == 200, response.text
@@ -210,3 +223,72 @@ def test_an_entrapment_reaches_a_subscribed_ticket_system_by_webhook(
         raise AssertionError(f"the ticket system got {http_receiver.received}")
     [alert] = [p["data"] for p in http_receiver.received if p["type"] == "alert"][:1]
     assert (alert["level"], alert["kind"]) == ("red", "elevator.entrapment")
+
+
+CODE = "QJ9N-39Y3"
+"""The check-in code posted at b1-elev-1 in the demo site."""
+
+
+def test_guessing_the_check_in_code_is_stopped_after_five_wrong_codes(any_desk: Desk) -> None:
+    desk = any_desk
+    desk.alarm("b1-elev-1", T0)
+    desk.alarm("b2-elev-1", T0)
+    tickets = {t["asset"]: t["id"] for t in desk.get("/tickets")["items"]}
+    ticket_id = tickets["b1-elev-1"]
+    for guess in range(5):
+        desk.clock.advance(10)
+        wrong = desk.act(ticket_id, action="check_in", checkin_code=f"GUESS{guess:04d}")
+        assert wrong.status_code == 422, wrong.text
+    desk.clock.advance(10)
+    locked = desk.act(ticket_id, action="check_in", checkin_code=CODE)  # even the right code waits now
+    assert locked.status_code == 429 and "too many wrong codes" in locked.json()["detail"]
+    assert int(locked.headers["Retry-After"]) == 600 - 10  # ten minutes after the fifth wrong code
+    # Per ticket: another engineer's token waits too. Per token: this token waits on another ticket too.
+    other = {"Authorization": f"Bearer {desk.tokens.create('wang.engineer', ['engineer'])}"}
+    path = f"/api/v1/tickets/{ticket_id}/actions"
+    by_other = desk.client.post(path, json={"action": "check_in", "checkin_code": CODE}, headers=other)
+    assert by_other.status_code == 429
+    elsewhere = desk.act(tickets["b2-elev-1"], action="check_in", checkin_code="LMEJ-YL5Z")
+    assert elsewhere.status_code == 429
+    # Every refused attempt is in the timeline: who and when, never the code typed.
+    timeline = desk.get(f"/tickets/{ticket_id}")["timeline"]
+    refused = [e for e in timeline if e["action"] in ("checkin_refused", "checkin_blocked")]
+    assert [e["action"] for e in refused] == ["checkin_refused"] * 5 + ["checkin_blocked"] * 2
+    assert [e["actor"] for e in refused] == ["li.engineer"] * 6 + ["wang.engineer"]
+    assert datetime.fromisoformat(refused[0]["ts"]) == T0 + timedelta(seconds=10)
+    assert not any("GUESS" in e["note"] or CODE in e["note"] for e in timeline)
+    assert desk.get(f"/tickets/{ticket_id}")["state"] == "open"
+    # Ten minutes after the fifth wrong code, the posted code proves arrival again.
+    desk.clock.advance(600 - 10)
+    arrived = desk.act(ticket_id, action="check_in", checkin_code=CODE)
+    assert arrived.status_code == 200, arrived.text
+    assert arrived.json()["state"] == "on_site"
+
+
+def test_a_ticket_whose_alert_still_fires_is_closed_only_by_a_manager_with_a_reason(any_desk: Desk) -> None:
+    desk = any_desk
+    desk.alarm("b1-elev-1", T0)
+    [alert] = desk.get("/alerts")["items"]
+    ticket_id = alert["ticket_id"]
+    desk.clock.advance(60)
+    refused = desk.act(ticket_id, action="resolve", note="reset the controller")
+    assert refused.status_code == 409
+    assert f"alert {alert['id']} elevator.entrapment is still firing" in refused.json()["detail"]
+    assert desk.get(f"/tickets/{ticket_id}")["state"] == "open"  # refused: nothing changed
+    # An engineer may not override; a manager may, with a written reason that the timeline keeps.
+    engineer_override = desk.act(ticket_id, action="resolve", override_reason="looks fine to me")
+    assert engineer_override.status_code == 403
+    manager = {"Authorization": f"Bearer {desk.tokens.create('zhao.manager', ['manager'])}"}
+    reason = "door sensor cable cut; the lift company checked the car is empty"
+    path = f"/api/v1/tickets/{ticket_id}/actions"
+    resolved = desk.client.post(path, json={"action": "resolve", "override_reason": reason}, headers=manager)
+    assert resolved.status_code == 200, resolved.text
+    entry = resolved.json()["timeline"][-1]
+    assert (entry["action"], entry["actor"]) == ("resolve", "zhao.manager")
+    assert datetime.fromisoformat(entry["ts"]) == T0 + timedelta(seconds=60)
+    assert reason in entry["note"] and alert["id"] in entry["note"]
+    assert desk.get(f"/alerts/{alert['id']}")["state"] == "firing"  # the sensor still says so
+    # Closing is guarded the same way.
+    assert desk.act(ticket_id, action="close").status_code == 409
+    closed = desk.client.post(path, json={"action": "close", "override_reason": reason}, headers=manager)
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
