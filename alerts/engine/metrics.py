@@ -100,8 +100,9 @@ class StateCollector(Collector):
         self._empty = empty
         self._engine: Engine | None = None
 
-    def watch(self, engine: Engine) -> None:
-        """Export the figures of this database (the composition root calls it; the latest call wins)."""
+    def watch(self, engine: Engine | None) -> None:
+        """Export the figures of this database (the composition root calls it; the latest call wins; None:
+        export nothing)."""
         self._engine = engine
 
     def collect(self) -> Iterator[Metric]:
