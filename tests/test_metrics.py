@@ -20,6 +20,7 @@ from alerts.notify import metrics as notify_metrics
 from alerts.notify.metrics import channel_of
 from api import metrics as api_metrics
 from api.db import webhook_deliveries, webhooks
+from api.readiness import Check, Readiness, state_db_probe
 from tests.fixtures.postgres import state_engine as migrated
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -146,9 +147,18 @@ def test_a_database_outage_leaves_the_scrape_answering(worker: Engine, api_proce
     )
     for collector in (engine_metrics.COLLECTOR, notify_metrics.COLLECTOR, api_metrics.WEBHOOKS):
         collector.watch(broken)
-    found = samples()
+    api_metrics.READY.readiness = Readiness(
+        [Check("state_db", state_db_probe(broken)), Check("broker", lambda: None)], timeout_s=5
+    )
+    try:
+        found = samples()
+    finally:
+        api_metrics.READY.readiness = None
     assert not any(name.startswith("facwatch_alerts_") for name, _ in found)
     assert any(name == "facwatch_api_event_streams" for name, _ in found)  # the rest is still there
+    # What the FacwatchNotReady rule reads: the database is named as the part that does not work.
+    assert value(found, "facwatch_ready", part="state_db") == 0
+    assert value(found, "facwatch_ready", part="broker") == 1
 
 
 @pytest.mark.parametrize(
