@@ -44,3 +44,14 @@ def test_a_rule_that_never_fires_is_caught(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "FacwatchDown" in done.stdout + done.stderr
+
+
+def test_the_example_prometheus_config_loads_the_rules(tmp_path: Path) -> None:
+    shipped = (RULES.parent / "prometheus.yml").read_text()
+    assert "/etc/prometheus/facwatch/rules.yml" in shipped
+    (tmp_path / "prometheus.yml").write_text(
+        shipped.replace("/etc/prometheus/facwatch/rules.yml", str(RULES))
+    )
+    done = _promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rules found" in done.stdout
