@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,12 +88,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture(scope="module")
 def prometheus(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    with scraping(demo.target, tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
+
+
+@contextmanager
+def scraping(target: str, work: Path) -> Iterator[Prometheus]:
+    """A real Prometheus scraping ``target`` (host:port) every second, with deploy/prometheus/rules.yml."""
     binary = find_server("prometheus", "/usr/bin/prometheus")
-    work = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
         "rule_files": [str(RULES)],
-        "scrape_configs": [{"job_name": "facwatch", "static_configs": [{"targets": [demo.target]}]}],
+        "scrape_configs": [{"job_name": "facwatch", "static_configs": [{"targets": [target]}]}],
     }
     (work / "prometheus.yml").write_bytes(orjson.dumps(config))  # JSON is YAML
     port = free_port()
