@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import structlog
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -31,6 +32,8 @@ from sqlalchemy import Engine, func, select
 from alerts.engine.db import alerts, sla_clocks
 from alerts.engine.lifecycle import Clock
 from facwatch.model import AlertState, Level
+
+log = structlog.get_logger("alerts.engine.metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,8 @@ class StateCollector(Collector):
             return
         try:
             found = self._read(engine, datetime.now(UTC))
-        except Exception:
+        except Exception as exc:
+            log.warning("metrics.state_unreadable", error=f"{type(exc).__name__}: {str(exc)[:200]}")
             return
         yield from found
 

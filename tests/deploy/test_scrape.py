@@ -65,6 +65,21 @@ def test_metric_names_are_read_from_promql() -> None:
     assert metric_names(expr) == {"foo_bucket", "bar_total"}
 
 
+def test_dashboard_is_well_formed() -> None:
+    """What Grafana's import needs: the data source as an input, unique panel ids, panels within 24 columns."""
+    dashboard = orjson.loads(DASHBOARD.read_bytes())
+    assert [i["name"] for i in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        refs = [t["refId"] for t in panel.get("targets", [])]
+        assert len(refs) == len(set(refs)), panel["title"]
+        for target in panel.get("targets", []):
+            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+
+
 def test_dashboard_names_only_metrics_that_exist(demo: Demo) -> None:
     queries = dashboard_queries()
     assert len(queries) >= 15
@@ -79,6 +94,14 @@ def test_dashboard_names_only_metrics_that_exist(demo: Demo) -> None:
     exported = exported_names(demo.metrics())
     missing = sorted(wanted - exported)
     assert not missing, f"the dashboard queries metrics that /metrics does not export: {missing}"
+
+
+def test_rules_name_only_metrics_that_exist(demo: Demo) -> None:
+    exprs = re.findall(r"^\s+expr: (.+)$", RULES.read_text(), flags=re.M)
+    assert len(exprs) >= 9
+    wanted = set().union(*(metric_names(e) for e in exprs)) - FROM_PROMETHEUS
+    missing = sorted(wanted - exported_names(demo.metrics()))
+    assert not missing, f"the rules read metrics that /metrics does not export: {missing}"
 
 
 def test_dashboard_queries_are_accepted_by_prometheus(prometheus: Prometheus) -> None:
