@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api import metrics
 from api.deps import ApiServices
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.metrics import MetricsMiddleware
@@ -60,6 +61,7 @@ def create_app(
     app.state.readiness = services.readiness or Readiness(
         [Check("state_db", state_db_probe(services.tokens.engine))]
     )
+    metrics.watch(app.state.readiness, services.tokens.engine)
     app.state.heartbeat_s = heartbeat_s
     app.state.webhooks = store
     app.state.idempotency = IdempotencyStore(services.tokens.engine)

@@ -1,4 +1,8 @@
-"""Prometheus metrics of the gateway, on the default registry (the API serves it at ``/metrics``)."""
+"""Prometheus metrics of the gateway, on the default registry (the API serves it at ``/metrics``).
+
+Counters, never pre-computed rates: the readings rate is ``rate(facwatch_gateway_readings_stored_total[1m])``
+in Prometheus, and the board's data-path panel computes it from two reads of the same counter.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from prometheus_client import Counter, Gauge, Histogram
 MESSAGES = Counter("facwatch_gateway_messages_total", "MQTT messages received", ["stream"])
 READINGS = Counter("facwatch_gateway_readings_stored_total", "Readings written durably to the store")
 DEAD_LETTERS = Counter("facwatch_gateway_dead_letters_total", "Messages or items set aside", ["reason"])
-READINGS_PER_SECOND = Gauge(
-    "facwatch_gateway_readings_per_second", "Readings stored per second, over the last few seconds"
-)
 QUEUE_DEPTH = Gauge("facwatch_gateway_queue_depth", "Messages between network thread and worker")
 WRITE_ERRORS = Counter("facwatch_gateway_write_errors_total", "Failed writes (retried)", ["sink"])
 CALLBACK_ERRORS = Counter("facwatch_gateway_callback_errors_total", "Exceptions raised by on_batch")

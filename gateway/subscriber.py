@@ -109,8 +109,6 @@ class Gateway:
         self._draining = threading.Event()  # the worker finishes what is queued, then exits
         self._abandon = threading.Event()  # give up retrying a failing sink (stop timed out)
         self._worker: threading.Thread | None = None
-        self._rate_since = time.monotonic()
-        self._rate_count = 0
         self._log = log.bind(site=site.id, broker=str(self._url), client_id=settings.client_id)
         self.failure: str | None = None
         """Why the gateway stopped on its own (the broker refused the credentials), else None."""
@@ -378,7 +376,6 @@ class Gateway:
             return False
         self._ack(batch)
         metrics.READINGS.inc(len(readings))
-        self._count_rate(len(readings))
         for letter in letters:
             metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
             self._log.warning(
@@ -396,14 +393,6 @@ class Gateway:
                 metrics.CALLBACK_ERRORS.inc()
                 self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return True
-
-    def _count_rate(self, stored: int) -> None:
-        """Readings/s for the board, over windows of at least 5 s (Prometheus has the counter for rate())."""
-        self._rate_count += stored
-        elapsed = time.monotonic() - self._rate_since
-        if elapsed >= 5.0:
-            metrics.READINGS_PER_SECOND.set(self._rate_count / elapsed)
-            self._rate_since, self._rate_count = time.monotonic(), 0
 
     def _durably(self, name: str, write: Callable[[Sequence[Any]], None], items: Sequence[Any]) -> bool:
         """Call ``write`` until it succeeds (backing off to 5 s), or until the stop is abandoned."""

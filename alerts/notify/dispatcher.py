@@ -33,6 +33,7 @@ import structlog
 from sqlalchemy import Engine, select, update
 
 from alerts.engine.db import notification_receipts, notifications, utc_now
+from alerts.notify import metrics
 from alerts.notify.audiences import Outgoing
 from alerts.notify.channels import apprise_send
 from alerts.notify.delivery import Change, Event, Facts, Outcome, Policy, Reason, decide
@@ -207,6 +208,7 @@ class Dispatcher:
                     del self._inflight[rid]
                 continue
             del self._inflight[rid]
+            metrics.observe_send(row.url, result.outcome.value, (handle.ended_at or at) - handle.started_at)
             self._record(row, Event(result.outcome, result.error), now)
             sent += result.outcome is Outcome.SENT
         return sent

@@ -56,6 +56,7 @@ class Send:
         self.target = target_of(url)
         self.deadline_s = deadline_s
         self.started_at = time.monotonic()
+        self.ended_at: float | None = None
         self.done = threading.Event()
         self.error: str | None = None
 
@@ -134,6 +135,7 @@ class IsolatedSender:
                 if not self._busy[handle.target]:
                     del self._busy[handle.target]
                 self._running -= 1
+                handle.ended_at = time.monotonic()
                 handle.done.set()
                 self._changed.notify_all()
 
