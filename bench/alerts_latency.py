@@ -38,6 +38,7 @@ from sqlalchemy import text
 from alerts.detection.rules import Rules
 from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
+from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, Site, ms_from_utc
 from facwatch.state import migrate, open_engine
@@ -70,7 +71,7 @@ def rebatch(seconds: Sequence[list[Reading]], size: int) -> list[list[Reading]]:
 def service(url: str, site: Site) -> AlertService:
     engine = open_engine(url)
     migrate(engine)
-    return AlertService(engine, site, SlaSettings(), EventBus())
+    return AlertService(engine, site, SlaSettings(), EventBus(), OutboxNotifier(site))
 
 
 def timed(svc: AlertService, batches: Sequence[list[Reading]]) -> tuple[list[float], float]:

@@ -90,6 +90,7 @@ def server(data_dir: str, n: int, pipe: Connection) -> None:
     """The API process: seed, serve, then publish alerts on the parent's command."""
     from alerts.engine.events import EventBus
     from alerts.engine.service import AlertService
+    from alerts.notify.outbox import OutboxNotifier
     from api.auth import TokenStore
     from api.deps import ApiServices
     from api.main import create_app
@@ -108,7 +109,7 @@ def server(data_dir: str, n: int, pipe: Connection) -> None:
     tokens = TokenStore(engine)
     services = ApiServices(
         site=site,
-        alerts=AlertService(engine, site, SlaSettings(), bus),
+        alerts=AlertService(engine, site, SlaSettings(), bus, OutboxNotifier(site)),
         telemetry=SqliteStore(Path(data_dir) / "telemetry.db"),
         dead_letters=DeadLetterStore(Path(data_dir) / "deadletters.db"),
         tokens=tokens,

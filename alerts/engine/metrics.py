@@ -29,8 +29,8 @@ from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFam
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from alerts.engine.clocks import Clock
 from alerts.engine.db import alerts, sla_clocks
-from alerts.engine.lifecycle import Clock
 from facwatch.model import AlertState, Level
 
 log = structlog.get_logger("alerts.engine.metrics")

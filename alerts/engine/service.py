@@ -32,7 +32,6 @@ from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.engine.sweep import Sweeper
 from alerts.engine.tickets import TicketWriter
-from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings
 from facwatch.model import (
     Alert,
@@ -62,13 +61,13 @@ class AlertService:
         site: Site,
         sla: SlaSettings,
         bus: EventBus,
-        notifier: Notifier | None = None,
+        notifier: Notifier,
     ) -> None:
         self.engine = engine
         self.site = site
         self.sla = sla
         self.bus = bus
-        self.notifier: Notifier = notifier or OutboxNotifier(site)
+        self.notifier = notifier
         self.rules = Rules(site)
         self.motion = Motion()
         self.tickets = TicketWriter(site, sla, self.notifier)

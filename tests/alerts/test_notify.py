@@ -25,6 +25,7 @@ from alerts.notify.outbox import (
     DeliveryFailed,
     Dispatcher,
     Outbox,
+    OutboxNotifier,
     Outgoing,
     apprise_send,
     fallback_person,
@@ -232,7 +233,7 @@ def test_a_receiver_down_retries_then_falls_back_then_raises_the_undelivered_red
 
 def test_the_undelivered_red_becomes_an_alert_of_the_engine(engine: Engine, tmp_path: Path) -> None:
     site = load_site("demo", variables={"data_dir": str(tmp_path)})
-    service = AlertService(engine, site, SlaSettings(), EventBus())
+    service = AlertService(engine, site, SlaSettings(), EventBus(), OutboxNotifier(site))
     dispatcher = Dispatcher(engine, site=site, on_findings=service.observe_findings)
     enqueue(engine, red("r4", dead_url()))
     dispatcher.deliver_pending(NOW)

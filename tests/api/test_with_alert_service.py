@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
+from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
@@ -52,7 +53,7 @@ def _desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     site = load_site("demo", variables={"data_dir": str(tmp_path)})
     bus = EventBus()
     clock = ManualClock(T0)
-    service = AlertService(state_engine, site, SlaSettings(), bus)
+    service = AlertService(state_engine, site, SlaSettings(), bus, OutboxNotifier(site))
     tokens = TokenStore(state_engine, clock)
     services = ApiServices(
         site=site,
