@@ -15,7 +15,7 @@ from api.db import api_tokens
 from api.server import serve
 from tests.api.conftest import World
 
-OPEN_PATHS = {"/healthz", "/metrics"}
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 SCOPES = ("viewer", "engineer", "manager", "integration", "admin")
 
 # Every authenticated route and the scope it needs. A new route must be added here (the first test
