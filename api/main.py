@@ -15,8 +15,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api import handlers
 from api.deps import ApiServices
+from api.headers import SecurityHeadersMiddleware
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
 from api.webhooks import WebhookStore, WebhookWorker
@@ -61,6 +64,9 @@ def create_app(
     app.state.idempotency = IdempotencyStore(services.tokens.engine)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outside the others: an oversized body reaches none of them
+    app.add_middleware(SecurityHeadersMiddleware)
+    handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
