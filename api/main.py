@@ -22,7 +22,9 @@ from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
-from api.webhooks import WebhookStore, WebhookWorker
+from api.targets import TargetPolicy
+from api.webhook_worker import WebhookWorker
+from api.webhooks import WebhookStore
 
 API_PREFIX = "/api/v1"
 HEARTBEAT_S = 15.0
@@ -35,9 +37,14 @@ Lists take `?limit=N&cursor=C` and answer `{"items": [...], "next": C | null}`. 
 
 
 def create_app(
-    services: ApiServices, *, heartbeat_s: float = HEARTBEAT_S, webhooks_worker: bool = True
+    services: ApiServices,
+    *,
+    heartbeat_s: float = HEARTBEAT_S,
+    webhooks_worker: bool = True,
+    webhook_targets: TargetPolicy | None = None,
 ) -> FastAPI:
-    store = WebhookStore(services.tokens.engine)
+    """``webhook_targets``: where webhooks may deliver (default: public https addresses only)."""
+    store = WebhookStore(services.tokens.engine, webhook_targets)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
 from api.server import ServerHandle, serve
+from api.targets import TargetPolicy
 from facwatch.clock import Clock, WallClock
 from facwatch.config import PARTS, Settings
 from facwatch.model import Finding, Reading, Site, utc_from_ms
@@ -118,7 +119,9 @@ class System:
                 bus=self.bus,
                 clock=self.clock,
             )
-            app = create_app(services)
+            api = self.settings.api
+            targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
+            app = create_app(services, webhook_targets=targets)
             self.api = serve(app, self.settings.api.host, self.settings.api.port)
         log.info("started", parts=sorted(self.parts), site=self.site.id, broker=self.settings.mqtt.url)
 
