@@ -32,6 +32,7 @@ from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
 
 from alerts.engine.events import Event
 from api.db import webhook_deliveries, webhooks
+from api.params import parse_id_cursor
 from api.targets import TargetPolicy, check_url
 from facwatch.model import Page
 
@@ -198,10 +199,9 @@ class WebhookStore:
         query = (
             select(table).where(table.c.webhook_id == webhook_id).order_by(table.c.id.desc()).limit(limit + 1)
         )
-        if cursor is not None:
-            if not cursor.isdigit():
-                raise ValueError(f"cursor {cursor!r} is not one this list gave out")
-            query = query.where(table.c.id < int(cursor))
+        before = parse_id_cursor(cursor)
+        if before is not None:
+            query = query.where(table.c.id < before)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         items = [_delivery(r) for r in rows[:limit]]
