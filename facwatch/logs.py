@@ -38,6 +38,17 @@ def redact_fields(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+class RedactingFilter(logging.Filter):
+    """The same masking for libraries that log through the standard library (uvicorn, httpx, alembic)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def configure(fmt: str = "console", level: str = "info") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
@@ -63,5 +74,8 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     for noisy in ("uvicorn.access", "alembic", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ telemetry database, the spool and demo.json are created readable by their owner 
 from __future__ import annotations
 
 import json
+import logging
 import stat
 from pathlib import Path
 
@@ -74,3 +75,11 @@ def test_an_existing_world_readable_state_file_is_tightened(tmp_path: Path) -> N
     path.chmod(0o644)
     open_engine(f"sqlite:///{path}").dispose()
     assert _mode(path) == 0o600
+
+
+def test_standard_library_log_lines_are_masked_too() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.ERROR, __file__, 1, "cannot reach %s", ("mqtt://a:b@h",), None
+    )
+    assert logs.RedactingFilter().filter(record)
+    assert record.getMessage() == "cannot reach mqtt://***@h"
