@@ -61,6 +61,8 @@ CACHE_MAX = 1024
 """Cached tokens at most (only valid ones are cached; the cache starts over when full)."""
 LAST_USED_EVERY = timedelta(minutes=1)
 """``last_used_at`` is written at most this often per token."""
+ACTIVE_CACHE_S = 1.0
+"""How long one answer of ``active`` serves every open stream of a token (so 200 streams cost one query)."""
 TICKET_S = 60.0
 """A stream ticket opens a stream within this many seconds, once."""
 _EXPIRY = re.compile(r"([0-9]{1,5})([hdw])")
@@ -140,6 +142,7 @@ class TokenStore:
         self._clock = clock or WallClock()
         self._cache_s = cache_s
         self._cache: dict[str, tuple[float, Principal]] = {}  # token hash -> (monotonic expiry, principal)
+        self._active: dict[str, tuple[float, bool]] = {}  # token id -> (monotonic expiry, usable)
 
     @property
     def engine(self) -> Engine:
@@ -235,10 +238,19 @@ class TokenStore:
         return Principal(id=str(row.id), name=str(row.name), scopes=scopes), _aware(row.expires_at)
 
     def active(self, token_id: str) -> bool:
-        """Whether the token is still usable, asked of the database (for long-lived streams)."""
+        """Whether the token is still usable (for long-lived streams): asked of the database, the answer shared
+        for ``ACTIVE_CACHE_S`` by every stream of this token in this process."""
+        hit = self._active.get(token_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] >= now:
+            return hit[1]
         query = select(api_tokens.c.id).where(api_tokens.c.id == token_id, _usable(self._clock.now()))
         with self._engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            usable = conn.execute(query).first() is not None
+        if len(self._active) >= CACHE_MAX:
+            self._active.clear()
+        self._active[token_id] = (now + ACTIVE_CACHE_S, usable)
+        return usable
 
     def issue_ticket(self, principal: Principal) -> tuple[str, datetime]:
         """A single-use stream ticket for ``principal``'s token, and when it expires."""
@@ -286,6 +298,7 @@ class TokenStore:
                 .values(revoked_at=self._clock.now())
             )
         self._cache.clear()
+        self._active.clear()
         return bool(result.rowcount)
 
     def list(self) -> list[TokenInfo]:

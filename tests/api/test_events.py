@@ -102,8 +102,8 @@ def test_a_stream_without_a_token_is_refused(server: ServerHandle, world: World)
     assert old.status_code == 401
 
 
-def test_the_query_token_is_accepted_only_by_the_stream(server: ServerHandle, world: World) -> None:
-    """Tokens in URLs end up in logs and browser history: only EventSource, which has no choice, may."""
+def test_a_token_in_the_query_is_accepted_by_no_route(server: ServerHandle, world: World) -> None:
+    """Tokens in URLs end up in logs and browser history: EventSource uses a single-use ticket instead."""
     response = httpx.get(
         f"{server.url}/api/v1/alerts", params={"access_token": world.token["admin"]}, timeout=TIMEOUT
     )
