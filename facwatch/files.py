@@ -25,6 +25,10 @@ def private_file(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, mode 0600 from the first byte on."""
-    private_file(path)
-    path.write_bytes(data)
+    """Write ``data`` to ``path``, mode 0600 from the first byte on; atomically (a reader that sees the file
+    sees all of it)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    private_file(partial)
+    partial.write_bytes(data)
+    os.replace(partial, path)

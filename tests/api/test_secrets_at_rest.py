@@ -83,3 +83,14 @@ def test_standard_library_log_lines_are_masked_too() -> None:
     )
     assert logs.RedactingFilter().filter(record)
     assert record.getMessage() == "cannot reach mqtt://***@h"
+
+
+def test_demo_json_is_written_private_and_whole(tmp_path: Path) -> None:
+    from facwatch.files import write_private
+
+    target = tmp_path / "demo.json"
+    target.write_text("{}")
+    target.chmod(0o644)
+    write_private(target, b'{"token": "t"}')
+    assert _mode(target) == 0o600 and target.read_bytes() == b'{"token": "t"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]
