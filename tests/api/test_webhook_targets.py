@@ -3,8 +3,10 @@ at connect time), a subscription is its owner's, and a receiver that never answe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from api.targets import TargetPolicy, TargetRefused, check_url, pin
 from tests.api.conftest import World
 from tests.api.fakes import T0
 from tests.fixtures.receivers import HttpReceiver, StuckReceiver
+from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import wait_until
 
 INSIDE = [
@@ -157,3 +160,39 @@ def test_six_hanging_webhooks_do_not_delay_a_healthy_one(
     assert http_receiver.received[0]["data"]["id"] == "A-second"
     assert delay < 2.0, f"the healthy webhook waited {delay:.2f} s"
     assert healthy["id"]
+
+
+def test_redirects_are_not_followed(world: World, http_receiver: HttpReceiver) -> None:
+    """A receiver that answers 302 towards another address gets a failed attempt, not a forwarded POST."""
+    port = free_port()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(302)
+            self.send_header("Location", http_receiver.http_url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Redirect)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        hook = _subscribe(world, f"http://127.0.0.1:{port}/hook", world.auth("integration"))
+        world.bus.publish("alert", {"id": "A-redirect"}, T0)
+        path = f"/api/v1/webhooks/{hook['id']}/deliveries"
+
+        def attempted() -> bool:
+            items = world.client.get(path, headers=world.auth("integration")).json()["items"]
+            return bool(items) and items[0]["last_status"] == 302
+
+        wait_until(attempted, 10, "the redirected attempt in the log")
+        [entry] = world.client.get(path, headers=world.auth("integration")).json()["items"]
+        assert entry["status"] == "pending"  # a failed attempt, retried later
+        assert http_receiver.received == []
+    finally:
+        server.shutdown()
+        server.server_close()
