@@ -5,6 +5,13 @@ and costs microseconds. Valid tokens are cached for ``CACHE_S`` seconds (per pro
 no database round trip for its token. ``revoke`` clears the cache at once; a token revoked by another
 process (``facwatch token revoke``) is refused within ``CACHE_S``.
 
+A token may expire (``facwatch token create --expires 90d``); every token records when it was last used
+(written at most once a minute). An open event stream checks its token every ``STREAM_CHECK_S``.
+
+Stream tickets: a browser's EventSource cannot send a header, and a long-lived token in a URL ends up in
+proxy logs. So a client POSTs (with its token) for a ticket, valid ``TICKET_S`` seconds and good for opening
+one stream once; the stream then runs as the ticket's token, and ends when that token is revoked or expires.
+
 Scopes, and what each grants (``admin`` implies all):
 
     viewer       read alerts, tickets, assets, readings, the event stream
@@ -17,17 +24,18 @@ Scopes, and what each grants (``admin`` implies all):
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import ColumnElement, Engine, delete, insert, or_, select, update
 
-from api.db import api_tokens
+from api.db import api_tokens, stream_tickets
 from facwatch.clock import Clock, WallClock
 
 
@@ -51,6 +59,15 @@ CACHE_S = 5.0
 """How long a verified token is trusted without asking the database again."""
 CACHE_MAX = 1024
 """Cached tokens at most (only valid ones are cached; the cache starts over when full)."""
+LAST_USED_EVERY = timedelta(minutes=1)
+"""``last_used_at`` is written at most this often per token."""
+ACTIVE_CACHE_S = 1.0
+"""How long one answer of ``active`` serves every open stream of a token (so 200 streams cost one query)."""
+TICKET_S = 60.0
+"""A stream ticket opens a stream within this many seconds, once."""
+_EXPIRY = re.compile(r"([0-9]{1,5})([hdw])")
+_EXPIRY_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MAX_EXPIRY = timedelta(days=3660)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +89,26 @@ class TokenInfo:
     scopes: tuple[Scope, ...]
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+def parse_expiry(text: str) -> timedelta:
+    """``12h``, ``90d``, ``8w`` as a duration; ValueError naming the text otherwise."""
+    match = _EXPIRY.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"expiry {text!r} is not a duration such as 12h, 90d or 8w")
+    span = int(match.group(1)) * _EXPIRY_UNITS[match.group(2)]
+    if not timedelta(0) < span <= MAX_EXPIRY:
+        raise ValueError(f"expiry {text!r} must be between 1 hour and 10 years")
+    return span
+
+
+def _usable(now: datetime) -> ColumnElement[bool]:
+    """Not revoked and not expired at ``now``."""
+    return api_tokens.c.revoked_at.is_(None) & or_(
+        api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now
+    )
 
 
 def parse_scopes(scopes: Iterable[str]) -> tuple[Scope, ...]:
@@ -105,19 +142,22 @@ class TokenStore:
         self._clock = clock or WallClock()
         self._cache_s = cache_s
         self._cache: dict[str, tuple[float, Principal]] = {}  # token hash -> (monotonic expiry, principal)
+        self._active: dict[str, tuple[float, bool]] = {}  # token id -> (monotonic expiry, usable)
 
     @property
     def engine(self) -> Engine:
         """The state database the tokens live in (the API's other tables live there too)."""
         return self._engine
 
-    def create(self, name: str, scopes: Iterable[str]) -> str:
+    def create(self, name: str, scopes: Iterable[str], expires_at: datetime | None = None) -> str:
         """A new random token with these scopes; the token itself is returned once and never stored."""
         token = secrets.token_urlsafe(32)
-        self.register(name, scopes, token)
+        self.register(name, scopes, token, expires_at)
         return token
 
-    def register(self, name: str, scopes: Iterable[str], token: str) -> str:
+    def register(
+        self, name: str, scopes: Iterable[str], token: str, expires_at: datetime | None = None
+    ) -> str:
         """Store a token chosen by the operator (e.g. ``api.admin_token``); idempotent. Returns its id."""
         if not name.strip():
             raise ValueError("a token needs a name")
@@ -140,6 +180,7 @@ class TokenStore:
                     scopes=" ".join(parsed),
                     created_at=self._clock.now(),
                     revoked_at=None,
+                    expires_at=expires_at,
                 )
             )
         return token_id
@@ -160,21 +201,93 @@ class TokenStore:
         now = time.monotonic()
         if hit is not None and hit[0] >= now:
             return hit[1]
-        query = select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.scopes).where(
-            api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
+        principal, expires_at = self._load(api_tokens.c.token_hash == digest)
+        if principal is None:
             self._cache.pop(digest, None)
             return None
-        scopes = frozenset(Scope(s) for s in str(row.scopes).split() if s in _NAMES)
-        principal = Principal(id=str(row.id), name=str(row.name), scopes=scopes)
-        if self._cache_s > 0:
+        soon = self._clock.now() + timedelta(seconds=self._cache_s)
+        if self._cache_s > 0 and (expires_at is None or expires_at > soon):
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
             self._cache[digest] = (now + self._cache_s, principal)
         return principal
+
+    def _load(self, which: ColumnElement[bool]) -> tuple[Principal | None, datetime | None]:
+        """The principal of the usable token ``which`` selects (and its expiry); records its use."""
+        now = self._clock.now()
+        query = select(
+            api_tokens.c.id, api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.expires_at
+        ).where(which, _usable(now))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None, None
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(api_tokens)
+                .where(
+                    api_tokens.c.id == row.id,
+                    or_(
+                        api_tokens.c.last_used_at.is_(None),
+                        api_tokens.c.last_used_at < now - LAST_USED_EVERY,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+        scopes = frozenset(Scope(s) for s in str(row.scopes).split() if s in _NAMES)
+        return Principal(id=str(row.id), name=str(row.name), scopes=scopes), _aware(row.expires_at)
+
+    def active(self, token_id: str) -> bool:
+        """Whether the token is still usable (for long-lived streams): asked of the database, the answer shared
+        for ``ACTIVE_CACHE_S`` by every stream of this token in this process."""
+        hit = self._active.get(token_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] >= now:
+            return hit[1]
+        query = select(api_tokens.c.id).where(api_tokens.c.id == token_id, _usable(self._clock.now()))
+        with self._engine.connect() as conn:
+            usable = conn.execute(query).first() is not None
+        if len(self._active) >= CACHE_MAX:
+            self._active.clear()
+        self._active[token_id] = (now + ACTIVE_CACHE_S, usable)
+        return usable
+
+    def issue_ticket(self, principal: Principal) -> tuple[str, datetime]:
+        """A single-use stream ticket for ``principal``'s token, and when it expires."""
+        ticket = secrets.token_urlsafe(24)
+        now = self._clock.now()
+        expires_at = now + timedelta(seconds=TICKET_S)
+        with self._engine.begin() as conn:
+            conn.execute(delete(stream_tickets).where(stream_tickets.c.expires_at < now))
+            conn.execute(
+                insert(stream_tickets).values(
+                    ticket_hash=hash_token(ticket), token_id=principal.id, expires_at=expires_at
+                )
+            )
+        return ticket, expires_at
+
+    def redeem_ticket(self, ticket: str) -> Principal | None:
+        """The principal a valid, unused ticket was issued to (the ticket is used up); None otherwise."""
+        if not ticket or len(ticket) > 200:
+            return None
+        now = self._clock.now()
+        table = stream_tickets
+        with self._engine.begin() as conn:
+            token_id = conn.execute(
+                select(table.c.token_id).where(table.c.ticket_hash == hash_token(ticket))
+            ).scalar()
+            used = conn.execute(
+                update(table)
+                .where(
+                    table.c.ticket_hash == hash_token(ticket),
+                    table.c.used_at.is_(None),
+                    table.c.expires_at > now,
+                )
+                .values(used_at=now)
+            ).rowcount
+        if token_id is None or not used:
+            return None
+        return self._load(api_tokens.c.id == str(token_id))[0]
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by its id; False when no such unrevoked token exists."""
@@ -185,6 +298,7 @@ class TokenStore:
                 .values(revoked_at=self._clock.now())
             )
         self._cache.clear()
+        self._active.clear()
         return bool(result.rowcount)
 
     def list(self) -> list[TokenInfo]:
@@ -198,6 +312,8 @@ class TokenStore:
                 scopes=parse_scopes(str(row.scopes).split()),
                 created_at=_aware(row.created_at) or self._clock.now(),
                 revoked_at=_aware(row.revoked_at),
+                expires_at=_aware(row.expires_at),
+                last_used_at=_aware(row.last_used_at),
             )
             for row in rows
         ]

@@ -1,7 +1,8 @@
 """The API's tables in the state database: API tokens (stored as SHA-256 hashes, never in clear),
 idempotency keys of POST requests, webhook subscriptions and their deliveries.
 
-Migrations: ``0002_api.py`` creates ``api_tokens``; ``0005_webhooks.py`` the others, exactly as declared here.
+Migrations: ``0002_api.py`` creates ``api_tokens``; ``0005_webhooks.py`` the others; ``0008_token_expiry.py``
+adds token expiry, last use and ``stream_tickets``; exactly as declared here.
 """
 
 from __future__ import annotations
@@ -31,8 +32,20 @@ api_tokens = Table(
     Column("scopes", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True, doc="Null: never expires"),
+    Column("last_used_at", DateTime(timezone=True), nullable=True, doc="Updated at most once a minute"),
 )
 Index("ix_api_tokens_name", api_tokens.c.name)
+
+stream_tickets = Table(
+    "stream_tickets",
+    metadata,
+    Column("ticket_hash", String(64), primary_key=True, doc="SHA-256 of the ticket (never stored in clear)"),
+    Column("token_id", String(32), nullable=False, doc="The token the ticket was issued to"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True, doc="Set by the one stream it opened"),
+)
+Index("ix_stream_tickets_expires_at", stream_tickets.c.expires_at)
 
 idempotency_keys = Table(
     "idempotency_keys",

@@ -2,7 +2,8 @@
 
 The services live on ``app.state.services``; tests build their own ``ApiServices`` with fakes.
 Authentication is a bearer token (``Authorization: Bearer <token>``); only the event stream also takes
-``?access_token=``, because a browser's EventSource cannot send headers.
+``?ticket=`` (a single-use stream ticket from ``POST /events/ticket``), because a browser's EventSource
+cannot send headers and a long-lived token in a URL would end up in proxy logs.
 """
 
 from __future__ import annotations
@@ -103,15 +104,26 @@ def require(
 
 
 def require_stream(needed: Scope) -> Callable[..., Awaitable[Principal]]:
-    """Like ``require``, but also accepts ``?access_token=`` (for EventSource)."""
+    """Like ``require``, but also accepts ``?ticket=`` (a stream ticket, for EventSource)."""
 
     async def dependency(
         services: Services,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        access_token: Annotated[str | None, Query(description="For EventSource")] = None,
+        ticket: Annotated[
+            str | None,
+            Query(
+                max_length=200, description="A stream ticket from `POST /events/ticket` (single use, 60 s)"
+            ),
+        ] = None,
     ) -> Principal:
-        token = credentials.credentials if credentials else access_token
-        return await _authorize(services, token, needed)
+        if credentials or ticket is None:
+            return await _authorize(services, credentials.credentials if credentials else None, needed)
+        principal = await run_in_threadpool(services.tokens.redeem_ticket, ticket)
+        if principal is None:
+            raise _unauthorized("invalid, used or expired stream ticket")
+        if not principal.allows(needed):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token lacks the {needed} scope")
+        return principal
 
     return dependency
 

@@ -15,13 +15,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import metrics
+from api import handlers, metrics
 from api.deps import ApiServices
+from api.headers import SecurityHeadersMiddleware
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.readiness import Check, Readiness, state_db_probe
 from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
-from api.webhooks import WebhookStore, WebhookWorker
+from api.targets import TargetPolicy
+from api.webhook_worker import WebhookWorker
+from api.webhooks import WebhookStore
 
 API_PREFIX = "/api/v1"
 HEARTBEAT_S = 15.0
@@ -34,9 +38,14 @@ Lists take `?limit=N&cursor=C` and answer `{"items": [...], "next": C | null}`. 
 
 
 def create_app(
-    services: ApiServices, *, heartbeat_s: float = HEARTBEAT_S, webhooks_worker: bool = True
+    services: ApiServices,
+    *,
+    heartbeat_s: float = HEARTBEAT_S,
+    webhooks_worker: bool = True,
+    webhook_targets: TargetPolicy | None = None,
 ) -> FastAPI:
-    store = WebhookStore(services.tokens.engine)
+    """``webhook_targets``: where webhooks may deliver (default: public https addresses only)."""
+    store = WebhookStore(services.tokens.engine, webhook_targets)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +76,9 @@ def create_app(
     app.state.idempotency = IdempotencyStore(services.tokens.engine)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outside the others: an oversized body reaches none of them
+    app.add_middleware(SecurityHeadersMiddleware)
+    handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -3,7 +3,9 @@
     event bus ──listen──► WebhookStore.enqueue (one row per matching subscription, in the publisher's thread)
                                  │  table webhook_deliveries: pending → delivered | failed
                                  ▼
-    WebhookWorker thread ── due rows ──► httpx POST (timeout) ──► record status, attempts, last error
+    WebhookWorker (api/webhook_worker.py) ── due rows ──► POSTs in parallel ──► record status, attempts, error
+
+Target URLs are checked by ``api.targets`` when subscribed and again before every attempt.
 
 Deliveries are rows, not an in-memory queue: they survive a restart, nothing is dropped silently, and the log
 is readable (``GET /webhooks/{id}/deliveries``). A failed attempt (network error, timeout, non-2xx) is
@@ -19,32 +21,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
-import structlog
-from sqlalchemy import Engine, Row, and_, delete, insert, select, update
+from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
 
-from alerts.engine.events import Event, EventBus
+from alerts.engine.events import Event
 from api.db import webhook_deliveries, webhooks
-from facwatch.clock import Clock
+from api.params import parse_id_cursor
+from api.targets import TargetPolicy, check_url
 from facwatch.model import Page
-
-log = structlog.get_logger("api.webhooks")
 
 EVENT_TYPES = ("alert", "ticket")
 SIGNATURE_HEADER = "X-Facwatch-Signature"
 MAX_ATTEMPTS = 8
 BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
-TIMEOUT_S = 5.0
-BATCH = 50
+BATCH = 200
 
 
 # --- the pure part -------------------------------------------------------------------------------------
@@ -142,8 +139,12 @@ def _maybe_utc(when: datetime | None) -> datetime | None:
 
 
 class WebhookStore:
-    def __init__(self, engine: Engine) -> None:
+    """Subscriptions and their deliveries. ``owner=None`` in a query means every owner's (managers, admins);
+    a name means that owner's only (another owner's subscription is then "not found")."""
+
+    def __init__(self, engine: Engine, policy: TargetPolicy | None = None) -> None:
         self._engine = engine
+        self.policy = policy or TargetPolicy()
 
     def subscribe(
         self, url: str, events: Iterable[str], owner: str, now: datetime, secret: str | None = None
@@ -153,6 +154,7 @@ class WebhookStore:
         unknown = [e for e in chosen if e not in EVENT_TYPES]
         if not chosen or unknown:
             raise ValueError(f"events must be some of {', '.join(EVENT_TYPES)}; got {list(chosen)}")
+        check_url(url, self.policy)
         secret = secret or secrets.token_urlsafe(32)
         hook = Webhook(id=uuid.uuid4().hex, url=url, events=chosen, owner=owner, created_at=now)
         with self._engine.begin() as conn:
@@ -163,8 +165,10 @@ class WebhookStore:
             )
         return hook, secret
 
-    def page(self, limit: int, cursor: str | None) -> Page[Webhook]:
+    def page(self, limit: int, cursor: str | None, owner: str | None = None) -> Page[Webhook]:
         query = select(webhooks).order_by(webhooks.c.id).limit(limit + 1)
+        if owner is not None:
+            query = query.where(webhooks.c.owner == owner)
         if cursor is not None:
             if len(cursor) != 32 or any(c not in "0123456789abcdef" for c in cursor):
                 raise ValueError(f"cursor {cursor!r} is not one this list gave out")
@@ -174,12 +178,17 @@ class WebhookStore:
         items = [_webhook(r) for r in rows[:limit]]
         return Page(items=items, next=items[-1].id if len(rows) > limit else None)
 
-    def get(self, webhook_id: str) -> Webhook | None:
+    def get(self, webhook_id: str, owner: str | None = None) -> Webhook | None:
+        query = select(webhooks).where(webhooks.c.id == webhook_id)
+        if owner is not None:
+            query = query.where(webhooks.c.owner == owner)
         with self._engine.connect() as conn:
-            row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
+            row = conn.execute(query).first()
         return None if row is None else _webhook(row)
 
-    def remove(self, webhook_id: str) -> bool:
+    def remove(self, webhook_id: str, owner: str | None = None) -> bool:
+        if self.get(webhook_id, owner) is None:
+            return False
         with self._engine.begin() as conn:
             conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id))
             return bool(conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount)
@@ -190,10 +199,9 @@ class WebhookStore:
         query = (
             select(table).where(table.c.webhook_id == webhook_id).order_by(table.c.id.desc()).limit(limit + 1)
         )
-        if cursor is not None:
-            if not cursor.isdigit():
-                raise ValueError(f"cursor {cursor!r} is not one this list gave out")
-            query = query.where(table.c.id < int(cursor))
+        before = parse_id_cursor(cursor)
+        if before is not None:
+            query = query.where(table.c.id < before)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         items = [_delivery(r) for r in rows[:limit]]
@@ -224,18 +232,31 @@ class WebhookStore:
                 )
         return len(hooks)
 
-    def due(self, now: datetime, limit: int = BATCH) -> list[tuple[int, str, str, bytes]]:
-        """Pending deliveries whose time has come: (id, url, secret, body), oldest first."""
+    def due(
+        self, now: datetime, busy: Collection[str] = (), limit: int = BATCH
+    ) -> list[tuple[int, str, str, str, bytes]]:
+        """The oldest due delivery of each subscription not in ``busy`` (one at a time per subscription, in
+        order): (id, webhook id, url, secret, body), oldest first."""
         table = webhook_deliveries
-        query = (
-            select(table.c.id, webhooks.c.url, webhooks.c.secret, table.c.body)
-            .join(webhooks, webhooks.c.id == table.c.webhook_id)
+        firsts = (
+            select(func.min(table.c.id))
             .where(and_(table.c.status == "pending", table.c.next_attempt_at <= now))
+            .group_by(table.c.webhook_id)
+        )
+        if busy:
+            firsts = firsts.where(table.c.webhook_id.not_in(list(busy)))
+        query = (
+            select(table.c.id, table.c.webhook_id, webhooks.c.url, webhooks.c.secret, table.c.body)
+            .join(webhooks, webhooks.c.id == table.c.webhook_id)
+            .where(table.c.id.in_(firsts))
             .order_by(table.c.id)
             .limit(limit)
         )
         with self._engine.connect() as conn:
-            return [(int(r.id), str(r.url), str(r.secret), str(r.body).encode()) for r in conn.execute(query)]
+            return [
+                (int(r.id), str(r.webhook_id), str(r.url), str(r.secret), str(r.body).encode())
+                for r in conn.execute(query)
+            ]
 
     def record(self, delivery_id: int, now: datetime, status: int | None, error: str | None) -> str:
         """Record an attempt; a 2xx delivers, anything else is retried later or, at the limit, failed."""
@@ -261,83 +282,3 @@ class WebhookStore:
                 )
             )
         return outcome
-
-
-# --- the shell: a worker thread ------------------------------------------------------------------------
-
-
-class WebhookWorker:
-    """Listens to the bus (enqueue) and delivers due rows in its own thread."""
-
-    def __init__(
-        self,
-        store: WebhookStore,
-        bus: EventBus,
-        clock: Clock,
-        *,
-        poll_s: float = 1.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.store, self.bus, self.clock = store, bus, clock
-        self._poll_s = poll_s
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._client = httpx.Client(timeout=TIMEOUT_S, transport=transport, follow_redirects=False)
-        bus.listen(self._on_event)
-
-    def _on_event(self, event: Event) -> None:
-        if self._stopped.is_set():
-            return
-        try:
-            if self.store.enqueue(event, self.clock.now()):
-                self._wake.set()
-        except Exception:  # the engine's thread must go on; the event is still on the board and the SSE
-            log.exception("webhook enqueue failed", event_type=event.type, event_id=event.id)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="facwatch-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopped.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._client.close()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                busy = self.deliver_due()
-            except Exception:
-                log.exception("webhook delivery pass failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(self._poll_s)
-                self._wake.clear()
-
-    def deliver_due(self) -> int:
-        """One pass over the due deliveries; how many were attempted."""
-        due = self.store.due(self.clock.now())
-        for delivery_id, url, secret, body in due:
-            if self._stopped.is_set():
-                break
-            self._attempt(delivery_id, url, secret, body)
-        return len(due)
-
-    def _attempt(self, delivery_id: int, url: str, secret: str, body: bytes) -> None:
-        now = self.clock.now()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, int(now.timestamp()), body),
-            "User-Agent": "facwatch-webhooks/1",
-        }
-        status: int | None = None
-        error: str | None = None
-        try:
-            status = self._client.post(url, content=body, headers=headers).status_code
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        outcome = self.store.record(delivery_id, self.clock.now(), status, error)
-        log.info("webhook attempt", delivery_id=delivery_id, status=status, outcome=outcome)

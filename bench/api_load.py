@@ -247,8 +247,8 @@ async def streams(url: str, token: str, count: int, pipe: Connection) -> list[fl
 
         async def listen() -> None:
             nonlocal ready
-            params = {"access_token": token}
-            async with client.stream("GET", "/api/v1/events", params=params) as response:
+            headers = {"Authorization": f"Bearer {token}"}  # a client with headers needs no stream ticket
+            async with client.stream("GET", "/api/v1/events", headers=headers) as response:
                 seen = 0
                 async for line in response.aiter_lines():
                     if line.startswith(": connected"):

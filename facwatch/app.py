@@ -29,6 +29,7 @@ from api.deps import ApiServices
 from api.main import create_app
 from api.readiness import Check, Readiness, lag_probe, state_db_probe
 from api.server import ServerHandle, serve
+from api.targets import TargetPolicy
 from facwatch.clock import Clock, WallClock
 from facwatch.config import PARTS, Settings
 from facwatch.model import DATAPATH_ASSET, Finding, Reading, Site, utc_from_ms
@@ -129,7 +130,9 @@ class System:
                 clock=self.clock,
                 readiness=self._readiness(),
             )
-            app = create_app(services)
+            api = self.settings.api
+            targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
+            app = create_app(services, webhook_targets=targets)
             self.api = serve(app, self.settings.api.host, self.settings.api.port)
         log.info("started", parts=sorted(self.parts), site=self.site.id, broker=self.settings.mqtt.url)
 

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from facwatch import __version__, logs
 from facwatch.clock import Clock, ScaledClock, WallClock
 from facwatch.config import PARTS, load_settings, load_site
 from facwatch.errors import FacwatchError
+from facwatch.files import write_private
 from facwatch.model import ms_from_utc
 
 if TYPE_CHECKING:
@@ -122,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin"
     )
+    create.add_argument(
+        "--expires", default=None, metavar="SPAN", help="expire after 12h, 90d, 8w, ... (default: never)"
+    )
     create.set_defaults(func=cmd_token_create)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
@@ -166,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         token = system.tokens.create("demo-admin", ["admin"])
         url = system.api_url + "/"
-        (data_dir / "demo.json").write_bytes(orjson.dumps({"url": url, "token": token}))
+        write_private(data_dir / "demo.json", orjson.dumps({"url": url, "token": token}))
         print(
             f"\nfacwatch demo — {site.name}\n"
             f"  board:  {url}#token={token}\n"
@@ -294,9 +299,13 @@ def _token_store(args: argparse.Namespace) -> TokenStore:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    store = _token_store(args)
+    from api.auth import parse_expiry
+
     try:
-        print(store.create(args.name, args.scope or ["viewer"]))
+        span = parse_expiry(args.expires) if args.expires else None
+        store = _token_store(args)
+        expires_at = None if span is None else datetime.now(UTC) + span
+        print(store.create(args.name, args.scope or ["viewer"], expires_at))
     except ValueError as exc:
         print(f"facwatch: {exc}", file=sys.stderr)
         return 2
@@ -317,7 +326,12 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     for info in _token_store(args).list():
         scopes = ",".join(str(s) for s in info.scopes)
         revoked = f"  revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else ""
-        print(f"{info.id}  {info.name}  {scopes}  created {info.created_at:%Y-%m-%d %H:%M}{revoked}")
+        expires = f"  expires {info.expires_at:%Y-%m-%d %H:%M}" if info.expires_at else ""
+        used = f"  last used {info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "  never used"
+        print(
+            f"{info.id}  {info.name}  {scopes}  created {info.created_at:%Y-%m-%d %H:%M}"
+            f"{expires}{used}{revoked}"
+        )
     return 0
 
 

@@ -102,6 +102,11 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     admin_token: str | None = None
     """A fixed admin token; when unset, ``facwatch demo`` makes one and prints it."""
+    webhook_allow_http: bool = False
+    """Allow plain-http webhook targets (https only by default)."""
+    webhook_allow_hosts: list[str] = []
+    """Host names or networks (``ticket.local``, ``10.20.0.0/16``) webhooks may reach although they are not
+    public addresses: an on-premises ticket system. Everything else inside the network is refused."""
 
 
 class SlaSettings(BaseModel):

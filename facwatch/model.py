@@ -427,7 +427,8 @@ class DeadLetterSink(Protocol):
 
 
 class TelemetryReader(Protocol):
-    """History queries that every telemetry store answers the same way."""
+    """History queries that every telemetry store answers the same way. ``limit``: the first points only
+    (oldest first), so a caller can tell "too many" without holding them all."""
 
     def query(
         self,
@@ -438,6 +439,7 @@ class TelemetryReader(Protocol):
         end_ms: int,
         every_ms: int | None = None,
         fn: str = "mean",
+        limit: int | None = None,
     ) -> list[Point]: ...
 
     def latest(self, site: str, asset: str) -> dict[str, Point]: ...

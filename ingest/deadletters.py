@@ -1,7 +1,12 @@
 """Dead letters: the messages the gateway set aside, kept in SQLite for the API (``GET /dead-letters``).
 
-Bounded: only the newest ``max_rows`` are kept; older ones are deleted as new ones arrive (Prometheus keeps
-the all-time counts). The table can live in the telemetry file or in its own file.
+Bounded three ways as new ones arrive (Prometheus keeps the all-time counts):
+
+- per topic (one asset's): only its newest ``max_per_topic``, so one asset's flood evicts only its own;
+- by age: letters older than ``max_age_days`` (before the newest letter's time) are deleted;
+- in all: only the newest ``max_rows``.
+
+The table can live in the telemetry file or in its own file.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ _SCHEMA = (
         received_ms INTEGER NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason)",
+    "CREATE INDEX IF NOT EXISTS dead_letters_topic ON dead_letters (topic, id)",
+    "CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms)",
 )
+_DAY_MS = 86_400_000
 _COLUMNS = "id, topic, reason, detail, payload, received_ms"
 _Rows = list[tuple[Any, ...]]
 
@@ -34,12 +42,22 @@ class DeadLetterStore:
     """A ``DeadLetterSink`` with a newest-first list and counts per reason. Thread-safe."""
 
     def __init__(
-        self, path: Path | str, *, max_rows: int = 100_000, synchronous: Synchronous = "FULL"
+        self,
+        path: Path | str,
+        *,
+        max_rows: int = 100_000,
+        max_per_topic: int = 1_000,
+        max_age_days: float = 30.0,
+        synchronous: Synchronous = "FULL",
     ) -> None:
-        if max_rows < 1:
-            raise ValueError("max_rows must be at least 1")
+        if max_rows < 1 or max_per_topic < 1:
+            raise ValueError("max_rows and max_per_topic must be at least 1")
+        if max_age_days <= 0:
+            raise ValueError("max_age_days must be more than 0")
         self._db = Database(path, synchronous)
         self.max_rows = max_rows
+        self.max_per_topic = max_per_topic
+        self.max_age_ms = int(max_age_days * _DAY_MS)
         with self._db.write() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -53,8 +71,19 @@ class DeadLetterStore:
                 f"INSERT INTO dead_letters ({_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            newest = conn.execute("SELECT MAX(id) FROM dead_letters").fetchone()[0]
-            conn.execute("DELETE FROM dead_letters WHERE id <= ?", (int(newest) - self.max_rows,))
+            for topic in {dl.topic for dl in letters}:
+                conn.execute(
+                    "DELETE FROM dead_letters WHERE topic = ? AND id <= (SELECT id FROM dead_letters"
+                    " WHERE topic = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (topic, topic, self.max_per_topic),
+                )
+            newest_ms = max(dl.received_ms for dl in letters)
+            conn.execute("DELETE FROM dead_letters WHERE received_ms < ?", (newest_ms - self.max_age_ms,))
+            conn.execute(
+                "DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC"
+                " LIMIT 1 OFFSET ?)",
+                (self.max_rows,),
+            )
 
     def list(
         self, limit: int = 100, cursor: str | None = None, reason: DeadLetterReason | None = None
@@ -93,13 +122,9 @@ class DeadLetterStore:
 def _parse_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 2**63 - 1
-    try:
-        value = int(cursor)
-    except ValueError:
-        raise BadQuery(f"bad cursor {cursor[:40]!r}") from None
-    if value < 0:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
         raise BadQuery(f"bad cursor {cursor[:40]!r}")
-    return value
+    return int(cursor)
 
 
 def _letter(row: tuple[object, ...]) -> DeadLetter:

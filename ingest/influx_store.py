@@ -149,6 +149,7 @@ class InfluxStore:
         end_ms: int,
         every_ms: int | None = None,
         fn: str = "mean",
+        limit: int | None = None,
     ) -> list[Point]:
         """Raw points, or with ``every_ms`` one aggregate (``fn``) per non-empty window, oldest first."""
         if fn not in FUNCTIONS:
@@ -158,7 +159,7 @@ class InfluxStore:
         kind = self._kinds.get(asset)
         if kind is None or end_ms <= start_ms:
             return []
-        flux = history_flux(self.bucket, kind, site, asset, channel, start_ms, end_ms, every_ms, fn)
+        flux = history_flux(self.bucket, kind, site, asset, channel, start_ms, end_ms, every_ms, fn, limit)
         return [Point(ts_ms=ts, channel=channel, value=value) for _, ts, value in self._run(flux)]
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
@@ -216,6 +217,7 @@ def history_flux(
     end_ms: int,
     every_ms: int | None,
     fn: str,
+    limit: int | None = None,
 ) -> str:
     """``[start, end)`` of one channel; with ``every_ms`` windows aligned to the epoch, stamped at their start."""
     lines = [
@@ -228,6 +230,8 @@ def history_flux(
         lines.append(
             f'|> aggregateWindow(every: {every_ms}ms, fn: {fn}, createEmpty: false, timeSrc: "_start")'
         )
+    if limit is not None:
+        lines.append(f"|> limit(n: {int(limit)})")
     lines.append('|> keep(columns: ["_time", "_value", "_field"])')
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+from facwatch.files import private_file
 from ingest.errors import StoreUnavailable
 
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
@@ -17,7 +18,8 @@ Synchronous = Literal["OFF", "NORMAL", "FULL"]
 def connect(path: Path, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     """A connection in WAL mode. ``FULL`` makes every commit survive a power cut, not only a crash."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            private_file(path)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")

@@ -89,6 +89,7 @@ class SqliteStore:
         end_ms: int,
         every_ms: int | None = None,
         fn: str = "mean",
+        limit: int | None = None,
     ) -> list[Point]:
         """Raw points, or with ``every_ms`` one aggregate (``fn``) per non-empty window, oldest first."""
         if fn not in FUNCTIONS:
@@ -101,9 +102,9 @@ class SqliteStore:
         if every_ms is None:
             sql = (
                 "SELECT ts_ms, value FROM points"
-                " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"
+                " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms LIMIT ?"
             )
-            rows = self._read(sql, (series, start_ms, end_ms))
+            rows = self._read(sql, (series, start_ms, end_ms, -1 if limit is None else limit))
         elif fn == "last":
             # SQLite takes the bare column `value` from the row that holds MAX(ts_ms).
             sql = (
@@ -117,6 +118,8 @@ class SqliteStore:
                 " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? GROUP BY w ORDER BY w"
             )
             rows = self._read(sql, (every_ms, series, start_ms, end_ms))
+        if limit is not None:
+            rows = rows[:limit]
         return [Point(ts_ms=int(ts), channel=channel, value=float(value)) for ts, value in rows]
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:

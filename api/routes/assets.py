@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import Services, Viewer
 from api.errors import not_found, unprocessable
-from api.params import parse_every, parse_fn, parse_time
+from api.params import parse_every, parse_fn, parse_id_cursor, parse_time
 from api.routes.common import Cursor, Limit
 from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
 from facwatch.model import utc_from_ms
@@ -17,16 +17,19 @@ router = APIRouter(prefix="/assets", tags=["assets"])
 
 MAX_WINDOWS = 100_000
 """A history query may ask for at most this many aggregation windows."""
+RAW_LIMIT = 10_000
+"""Raw points one answer holds by default; ``limit`` may ask for up to ``MAX_RAW``."""
+MAX_RAW = 50_000
+"""Raw points one answer holds at most; past it the caller asks for windows (``every=``)."""
 
 AssetId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise unprocessable(f"cursor {cursor!r} is not one this list gave out")
-    return int(cursor)
+    try:
+        return parse_id_cursor(cursor) or 0
+    except ValueError as exc:
+        raise unprocessable(str(exc)) from exc
 
 
 @router.get("", response_model=PageOut[AssetOut])
@@ -70,13 +73,24 @@ def readings(
     _: Viewer,
     asset_id: AssetId,
     channel: Annotated[str, Query(min_length=1, max_length=64)],
-    start: Annotated[str, Query(description="ISO-8601 or epoch milliseconds")],
-    end: Annotated[str, Query(description="ISO-8601 or epoch milliseconds")],
-    every: Annotated[str | None, Query(description="Window length: 60s, 5m, 1h; raw points without")] = None,
+    start: Annotated[str, Query(max_length=64, description="ISO-8601 or epoch milliseconds")],
+    end: Annotated[str, Query(max_length=64, description="ISO-8601 or epoch milliseconds")],
+    every: Annotated[
+        str | None, Query(max_length=32, description="Window length: 60s, 5m, 1h; raw points without")
+    ] = None,
     fn: Annotated[
-        str, Query(description="Aggregate per window: mean, min, max, sum, count, first, last")
+        str, Query(max_length=16, description="Aggregate per window: mean, min, max, sum, count, first, last")
     ] = "mean",
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_RAW,
+            description="Raw points at most; a window holding more answers 422 (ask for `every=`)",
+        ),
+    ] = RAW_LIMIT,
 ) -> ReadingsOut:
+    """Raw points (at most ``limit``: more is a 422 that asks for ``every=``), or one aggregate per window."""
     site = services.site
     if site.asset(asset_id) is None:
         raise not_found(f"no asset {asset_id!r} in site {site.id!r}")
@@ -91,10 +105,18 @@ def readings(
         raise unprocessable("end must be after start")
     if every_ms is not None and (end_ms - start_ms) // every_ms > MAX_WINDOWS:
         raise unprocessable(f"more than {MAX_WINDOWS} windows of {every}: choose a longer every")
+    cap = limit if every_ms is None else None
     try:
-        points = services.telemetry.query(site.id, asset_id, channel, start_ms, end_ms, every_ms, function)
+        points = services.telemetry.query(
+            site.id, asset_id, channel, start_ms, end_ms, every_ms, function, cap if cap is None else cap + 1
+        )
     except ValueError as exc:
         raise unprocessable(str(exc)) from exc
+    if cap is not None and len(points) > cap:
+        raise unprocessable(
+            f"more than {cap} raw points between start and end: ask for windows (every=60s, 5m, 1h ...) "
+            "or a shorter span"
+        )
     return ReadingsOut(
         asset=asset_id,
         channel=channel,

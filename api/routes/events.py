@@ -1,26 +1,38 @@
-"""``GET /api/v1/events``: the event bus as server-sent events.
+"""``GET /api/v1/events``: the event bus as server-sent events; ``POST /api/v1/events/ticket``: a stream ticket.
 
 Each event is ``id: N`` / ``event: <type>`` / ``data: <json>``; a comment line every ``heartbeat_s`` keeps
 proxies from closing an idle stream (and lets the server notice a client that went away). The stream ends
-when the subscription does: the bus stopped, or this client fell too far behind (it reconnects and reloads).
+when the subscription does: the bus stopped, or this client fell too far behind (it reconnects and reloads),
+or its token was revoked or expired (checked every ``STREAM_CHECK_S``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from alerts.engine.events import Event, EventBus
-from api.deps import Services, StreamViewer
+from api.deps import Services, StreamViewer, Viewer
 from api.metrics import STREAMS
 
 router = APIRouter(tags=["events"])
 
 RETRY_MS = 3000
+STREAM_CHECK_S = 2.0
+"""How often an open stream asks whether its token is still usable (revoked or expired: the stream ends)."""
+
+
+class TicketOut(BaseModel):
+    ticket: str = Field(description="Open the stream with `GET /api/v1/events?ticket=...` (once)")
+    expires_at: datetime
 
 
 def format_event(event: Event) -> bytes:
@@ -28,17 +40,35 @@ def format_event(event: Event) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.type.encode(), data)
 
 
-async def stream(bus: EventBus, heartbeat_s: float) -> AsyncIterator[bytes]:
-    """Subscribes before the first line, so a client that has read ``: connected`` misses nothing after it."""
+async def stream(
+    bus: EventBus,
+    heartbeat_s: float,
+    still_allowed: Callable[[], bool] | None = None,
+    check_s: float = STREAM_CHECK_S,
+) -> AsyncIterator[bytes]:
+    """Subscribes before the first line, so a client that has read ``: connected`` misses nothing after it.
+    ``still_allowed`` (blocking; run in a thread every ``check_s``) ends the stream when it says no."""
     sub = bus.subscribe()
     STREAMS.inc()
     try:
         yield b"retry: %d\n: connected\n\n" % RETRY_MS
+        last_beat = last_check = time.monotonic()
         while True:
+            now = time.monotonic()
+            if still_allowed is not None and now - last_check >= check_s:
+                last_check = now
+                if not await run_in_threadpool(still_allowed):
+                    yield b"event: revoked\ndata: {}\n\n"
+                    return
+            wait_s = heartbeat_s - (now - last_beat)
+            if still_allowed is not None:
+                wait_s = min(wait_s, check_s - (now - last_check))
             try:
-                event = await asyncio.wait_for(sub.get(), timeout=heartbeat_s)
+                event = await asyncio.wait_for(sub.get(), timeout=max(wait_s, 0.01))
             except TimeoutError:
-                yield b": heartbeat\n\n"
+                if time.monotonic() - last_beat >= heartbeat_s:
+                    last_beat = time.monotonic()
+                    yield b": heartbeat\n\n"
                 continue
             if event is None:
                 return
@@ -53,10 +83,19 @@ async def stream(bus: EventBus, heartbeat_s: float) -> AsyncIterator[bytes]:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
 )
-async def events(request: Request, services: Services, _: StreamViewer) -> StreamingResponse:
+async def events(request: Request, services: Services, principal: StreamViewer) -> StreamingResponse:
+    """Authenticate with the bearer header, or (a browser's EventSource) with ``?ticket=``."""
     heartbeat_s: float = request.app.state.heartbeat_s
+    tokens = services.tokens
     return StreamingResponse(
-        stream(services.bus, heartbeat_s),
+        stream(services.bus, heartbeat_s, lambda: tokens.active(principal.id)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post("/events/ticket", response_model=TicketOut)
+async def ticket(services: Services, principal: Viewer) -> TicketOut:
+    """A stream ticket: opens ``GET /events?ticket=...`` once, within 60 s (so no token sits in a URL)."""
+    value, expires_at = await run_in_threadpool(services.tokens.issue_ticket, principal)
+    return TicketOut(ticket=value, expires_at=expires_at)

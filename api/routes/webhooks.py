@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from api.auth import Principal, Scope
 from api.deps import Integration, Services
 from api.errors import http_errors, not_found
 from api.routes.common import Cursor, Limit
@@ -28,7 +29,10 @@ class WebhookIn(BaseModel):
         },
     )
 
-    url: HttpUrl = Field(description="Where deliveries are POSTed (http or https)")
+    url: HttpUrl = Field(
+        max_length=2000,
+        description="Where deliveries are POSTed: https, to a public address (see the allow-list settings)",
+    )
     events: list[Literal["alert", "ticket"]] = Field(min_length=1, max_length=2)
     secret: str | None = Field(
         default=None, min_length=16, max_length=200, description="Shared HMAC secret; generated when absent"
@@ -75,6 +79,11 @@ def _store(request: Request) -> WebhookStore:
     return store
 
 
+def _owner(principal: Principal) -> str | None:
+    """Whose subscriptions the caller sees: a manager or admin every owner's, anyone else their own."""
+    return None if principal.allows(Scope.MANAGER) else principal.name
+
+
 @router.post("", response_model=WebhookCreatedOut, status_code=status.HTTP_201_CREATED)
 def subscribe(
     request: Request, services: Services, principal: Integration, body: WebhookIn
@@ -88,35 +97,39 @@ def subscribe(
 
 @router.get("", response_model=PageOut[WebhookOut])
 def list_webhooks(
-    request: Request, _: Integration, limit: Limit = 100, cursor: Cursor = None
+    request: Request, principal: Integration, limit: Limit = 100, cursor: Cursor = None
 ) -> PageOut[WebhookOut]:
     with http_errors():
-        page = _store(request).page(limit, cursor)
+        page = _store(request).page(limit, cursor, _owner(principal))
     return PageOut[WebhookOut](items=[WebhookOut.from_webhook(h) for h in page.items], next=page.next)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND)
-def get_webhook(request: Request, _: Integration, webhook_id: WebhookId) -> WebhookOut:
-    hook = _store(request).get(webhook_id)
+def get_webhook(request: Request, principal: Integration, webhook_id: WebhookId) -> WebhookOut:
+    hook = _store(request).get(webhook_id, _owner(principal))
     if hook is None:
         raise not_found(f"no webhook {webhook_id!r}")
     return WebhookOut.from_webhook(hook)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def unsubscribe(request: Request, _: Integration, webhook_id: WebhookId) -> Response:
-    if not _store(request).remove(webhook_id):
+def unsubscribe(request: Request, principal: Integration, webhook_id: WebhookId) -> Response:
+    if not _store(request).remove(webhook_id, _owner(principal)):
         raise not_found(f"no webhook {webhook_id!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=PageOut[DeliveryOut], responses=NOT_FOUND)
 def deliveries(
-    request: Request, _: Integration, webhook_id: WebhookId, limit: Limit = 100, cursor: Cursor = None
+    request: Request,
+    principal: Integration,
+    webhook_id: WebhookId,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> PageOut[DeliveryOut]:
     """The delivery log, newest first: status, attempts, the last HTTP status or error."""
     store = _store(request)
-    if store.get(webhook_id) is None:
+    if store.get(webhook_id, _owner(principal)) is None:
         raise not_found(f"no webhook {webhook_id!r}")
     with http_errors():
         page = store.deliveries(webhook_id, limit, cursor)

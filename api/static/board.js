@@ -9,6 +9,7 @@
   const TOKEN_KEY = "facwatch.token";
   const ASSET_POLL_MS = 2000;
   const LIST_POLL_MS = 15000;
+  const RECONNECT_MS = 3000;
   const HISTORY_POINTS = 90;
   const HISTORY_WINDOW_MS = 5 * 60 * 1000;
   const BOOL_CHANNELS = new Set(["in_door_zone", "door_open", "alarm_button", "running"]);
@@ -559,14 +560,33 @@
     if (!(err instanceof ApiError && err.status === 401)) console.warn("facwatch board:", err);
   }
 
-  function connect() {
-    const source = new EventSource(API + "/events?access_token=" + encodeURIComponent(state.token));
+  // The stream opens with a single-use ticket (valid a minute), never with the token in the URL; after an
+  // error the board asks for a new ticket and opens a new stream (EventSource's own retry would reuse one).
+  async function connect() {
     const live = (on) => {
       $("live").className = "live " + (on ? "on" : "off");
       $("live-text").textContent = on ? t("live") : t("reconnecting");
     };
+    let ticket;
+    try {
+      ticket = (await api("/events/ticket", { method: "POST" })).ticket;
+    } catch (err) {
+      report(err);
+      live(false);
+      if (state.token) state.reconnect = setTimeout(connect, RECONNECT_MS);
+      return;
+    }
+    if (!state.token) return;
+    const source = new EventSource(API + "/events?ticket=" + encodeURIComponent(ticket));
     source.onopen = () => { live(true); refreshSoon(); };
-    source.onerror = () => live(false);
+    source.onerror = () => {
+      live(false);
+      source.close();
+      if (state.source === source) {
+        state.source = null;
+        state.reconnect = setTimeout(connect, RECONNECT_MS);
+      }
+    };
     source.addEventListener("alert", refreshSoon);
     source.addEventListener("ticket", refreshSoon);
     source.addEventListener("health", () => refreshHealth().catch(report));
@@ -576,6 +596,7 @@
   function stop() {
     if (state.source) state.source.close();
     state.source = null;
+    clearTimeout(state.reconnect);
     state.timers.forEach(clearInterval);
     state.timers = [];
   }

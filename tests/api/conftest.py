@@ -15,11 +15,15 @@ from alerts.engine.events import EventBus
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
+from api.targets import TargetPolicy
 from facwatch.clock import ManualClock
 from facwatch.config import load_site
 from facwatch.model import Site
 from facwatch.state import migrate, open_engine
 from tests.api.fakes import T0, FakeAlerts, FakeDeadLetters, FakeTelemetry
+
+LOCAL_TARGETS = TargetPolicy(allow_http=True, allow=("127.0.0.1/32",))
+"""The tests' receivers listen on loopback over http: allowed here as an operator would allow theirs."""
 
 
 @dataclass
@@ -66,7 +70,7 @@ def world(state_engine: Engine, tmp_path: Path) -> Iterator[World]:
         bus=bus,
         clock=clock,
     )
-    app = create_app(services)
+    app = create_app(services, webhook_targets=LOCAL_TARGETS)
     token = {
         scope: tokens.create(f"{scope}-user", [scope])
         for scope in ("viewer", "engineer", "manager", "integration", "admin")

@@ -266,9 +266,11 @@ class FakeTelemetry:
         end_ms: int,
         every_ms: int | None = None,
         fn: str = "mean",
+        limit: int | None = None,
     ) -> list[Point]:
         self.queries.append((site, asset, channel, start_ms, end_ms, every_ms, fn))
-        return [p for p in self.points if p.channel == channel and start_ms <= p.ts_ms < end_ms]
+        points = [p for p in self.points if p.channel == channel and start_ms <= p.ts_ms < end_ms]
+        return points if limit is None else points[:limit]
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         return dict(self.latest_values.get(asset, {}))

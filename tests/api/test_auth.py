@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from api.auth import Principal, Scope, hash_token
+from api.auth import Principal, Scope, hash_token, parse_expiry
 from api.db import api_tokens
 from api.server import serve
 from tests.api.conftest import World
@@ -43,6 +44,7 @@ REQUIRED: dict[tuple[str, str], Scope] = {
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Scope.INTEGRATION,
     ("GET", "/api/v1/dead-letters"): Scope.ENGINEER,
     ("GET", "/api/v1/events"): Scope.VIEWER,
+    ("POST", "/api/v1/events/ticket"): Scope.VIEWER,
 }
 
 # Valid arguments, so that whatever answers is auth, not validation.
@@ -230,3 +232,40 @@ def test_register_keeps_an_operator_chosen_token_once(world: World) -> None:
 )
 def test_scope_grants(held: Scope, needed: Scope, allowed: bool) -> None:
     assert Principal("id", "name", frozenset({held})).allows(needed) is allowed
+
+
+def test_an_expired_token_is_refused_and_use_is_recorded(world: World) -> None:
+    token = world.tokens.create("contractor", ["viewer"], expires_at=world.clock.now() + timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert world.client.get("/api/v1/sites", headers=headers).status_code == 200
+    [info] = [i for i in world.tokens.list() if i.name == "contractor"]
+    assert info.last_used_at == world.clock.now() and info.expires_at is not None
+    world.clock.advance(3601)
+    world.tokens._cache.clear()  # another process, or the cache's few seconds later
+    assert world.client.get("/api/v1/sites", headers=headers).status_code == 401
+    assert not world.tokens.active(info.id)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("90d", 90), ("12h", 0.5), ("8w", 56)], ids=["days", "hours", "weeks"]
+)
+def test_expiry_durations(text: str, days: float) -> None:
+    assert parse_expiry(text) == timedelta(days=days)
+
+
+@pytest.mark.parametrize("text", ["", "90", "0d", "99999w", "-1d", "1y"])
+def test_bad_expiry_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_expiry(text)
+
+
+def test_the_cli_creates_an_expiring_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from facwatch import cli
+
+    base = ["token", "--data-dir", str(tmp_path)]
+    assert cli.main([*base, "create", "contractor", "--scope", "viewer", "--expires", "90d"]) == 0
+    assert len(capsys.readouterr().out.strip()) >= 32
+    assert cli.main([*base, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "contractor" in listed and "expires" in listed and "never used" in listed
+    assert cli.main([*base, "create", "x", "--expires", "forever"]) == 2

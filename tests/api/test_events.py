@@ -46,8 +46,16 @@ def _read_until(
     raise AssertionError(f"stream ended before {field}: {value} (saw {seen})")
 
 
+def _ticket(server: ServerHandle, world: World, scope: str = "viewer") -> dict[str, str]:
+    """The query of a stream opened as EventSource opens it: no headers, a single-use ticket."""
+    headers = {"Authorization": f"Bearer {world.token[scope]}"}
+    response = httpx.post(f"{server.url}/api/v1/events/ticket", headers=headers, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return {"ticket": response.json()["ticket"]}
+
+
 def test_a_published_bus_event_reaches_the_stream(server: ServerHandle, world: World) -> None:
-    params = {"access_token": world.token["viewer"]}  # as EventSource sends it: no headers
+    params = _ticket(server, world)  # as EventSource sends it: no headers
     with httpx.stream("GET", f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -74,7 +82,7 @@ def test_the_stream_sends_heartbeats_and_accepts_a_bearer_header(server: ServerH
 
 
 def test_the_stream_ends_when_the_bus_closes(server: ServerHandle, world: World) -> None:
-    params = {"access_token": world.token["viewer"]}
+    params = _ticket(server, world)
     with httpx.stream("GET", f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
         pairs = _events(response.iter_lines())
         _read_until(pairs, "", "connected")
@@ -85,12 +93,17 @@ def test_the_stream_ends_when_the_bus_closes(server: ServerHandle, world: World)
 
 def test_a_stream_without_a_token_is_refused(server: ServerHandle, world: World) -> None:
     assert httpx.get(f"{server.url}/api/v1/events", timeout=TIMEOUT).status_code == 401
-    bad = httpx.get(f"{server.url}/api/v1/events", params={"access_token": "nope"}, timeout=TIMEOUT)
+    bad = httpx.get(f"{server.url}/api/v1/events", params={"ticket": "nope"}, timeout=TIMEOUT)
     assert bad.status_code == 401
+    # The long-lived token in the URL is no longer accepted, not even by the stream.
+    old = httpx.get(
+        f"{server.url}/api/v1/events", params={"access_token": world.token["viewer"]}, timeout=TIMEOUT
+    )
+    assert old.status_code == 401
 
 
-def test_the_query_token_is_accepted_only_by_the_stream(server: ServerHandle, world: World) -> None:
-    """Tokens in URLs end up in logs and browser history: only EventSource, which has no choice, may."""
+def test_a_token_in_the_query_is_accepted_by_no_route(server: ServerHandle, world: World) -> None:
+    """Tokens in URLs end up in logs and browser history: EventSource uses a single-use ticket instead."""
     response = httpx.get(
         f"{server.url}/api/v1/alerts", params={"access_token": world.token["admin"]}, timeout=TIMEOUT
     )
@@ -98,7 +111,7 @@ def test_the_query_token_is_accepted_only_by_the_stream(server: ServerHandle, wo
 
 
 def test_a_departed_client_is_unsubscribed(server: ServerHandle, world: World) -> None:
-    params = {"access_token": world.token["viewer"]}
+    params = _ticket(server, world)
     with httpx.stream("GET", f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
         pairs = _events(response.iter_lines())  # held: dropping the iterator would close the connection
         _read_until(pairs, "", "connected")
@@ -113,7 +126,7 @@ def test_a_departed_client_is_unsubscribed(server: ServerHandle, world: World) -
 
 def test_stop_returns_promptly_with_a_stream_open(world: World) -> None:
     handle = serve(create_app(world.app.state.services), "127.0.0.1", 0)
-    params = {"access_token": world.token["viewer"]}
+    params = _ticket(handle, world)
     with httpx.stream("GET", f"{handle.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
         pairs = _events(response.iter_lines())
         _read_until(pairs, "", "connected")
@@ -126,3 +139,35 @@ def test_stop_returns_promptly_with_a_stream_open(world: World) -> None:
 def test_serve_reports_a_taken_port(server: ServerHandle, world: World) -> None:
     with pytest.raises(StartupError, match=str(server.port)):
         serve(create_app(world.app.state.services), "127.0.0.1", server.port, start_timeout=5)
+
+
+def test_a_ticket_opens_one_stream_once_within_a_minute(server: ServerHandle, world: World) -> None:
+    params = _ticket(server, world)
+    with httpx.stream("GET", f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
+        assert response.status_code == 200
+        _read_until(_events(response.iter_lines()), "", "connected")
+    again = httpx.get(f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT)
+    assert again.status_code == 401 and "ticket" in again.json()["detail"]
+    late = _ticket(server, world)
+    world.clock.advance(61)
+    assert httpx.get(f"{server.url}/api/v1/events", params=late, timeout=TIMEOUT).status_code == 401
+
+
+def test_a_revoked_tokens_open_stream_ends_within_5_s(server: ServerHandle, world: World) -> None:
+    token = world.tokens.create("wall-screen", ["viewer"])
+    principal = world.tokens.verify(token)
+    assert principal is not None
+    headers = {"Authorization": f"Bearer {token}"}
+    ticket = httpx.post(f"{server.url}/api/v1/events/ticket", headers=headers, timeout=TIMEOUT).json()
+    params = {"ticket": ticket["ticket"]}
+    with httpx.stream("GET", f"{server.url}/api/v1/events", params=params, timeout=TIMEOUT) as response:
+        pairs = _events(response.iter_lines())
+        _read_until(pairs, "", "connected")
+        world.bus.publish("alert", {"id": "A-before"}, ts=datetime.now(UTC))
+        _read_until(pairs, "data")
+        assert world.tokens.revoke(principal.id)
+        revoked = time.monotonic()
+        rest = list(pairs)  # returns only because the server ended the response
+        took = time.monotonic() - revoked
+    assert ("event", "revoked") in rest
+    assert took < 5.0, f"the stream ran on {took:.1f} s after the revocation"

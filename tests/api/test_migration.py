@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Table, inspect
 
-from api.db import api_tokens, idempotency_keys, webhook_deliveries, webhooks
+from api.db import api_tokens, idempotency_keys, stream_tickets, webhook_deliveries, webhooks
 from facwatch.state import migrate
 
 
@@ -21,7 +21,9 @@ def _downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-@pytest.mark.parametrize("table", [api_tokens, idempotency_keys, webhooks, webhook_deliveries], ids=str)
+@pytest.mark.parametrize(
+    "table", [api_tokens, idempotency_keys, webhooks, webhook_deliveries, stream_tickets], ids=str
+)
 def test_migration_matches_the_table_definition(state_engine: Engine, table: Table) -> None:
     columns = {c["name"]: c for c in inspect(state_engine).get_columns(table.name)}
     assert set(columns) == {c.name for c in table.columns}

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect
 from alerts.engine.events import Event
 from api.idempotency import IdempotencyStore, Outcome
 from api.webhooks import WebhookStore
+from tests.api.conftest import LOCAL_TARGETS
 from tests.api.fakes import T0
 from tests.fixtures.postgres import fresh_database
 
@@ -57,12 +58,12 @@ def test_only_one_of_many_racing_claims_wins_on_postgres(pg_engine: Engine) -> N
 
 
 def test_webhook_deliveries_on_postgres(pg_engine: Engine) -> None:
-    store = WebhookStore(pg_engine)
+    store = WebhookStore(pg_engine, LOCAL_TARGETS)
     hook, secret = store.subscribe("http://127.0.0.1:9/x", ["ticket"], "pm", T0)
     assert len(secret) >= 32
     assert store.enqueue(Event(type="ticket", data={"id": "T-1"}, ts=T0, id=7), T0) == 1
     assert store.enqueue(Event(type="alert", data={"id": "A-1"}, ts=T0, id=8), T0) == 0
-    [(delivery_id, url, _, body)] = store.due(T0)
+    [(delivery_id, _, url, _, body)] = store.due(T0)
     assert url == "http://127.0.0.1:9/x" and b'"T-1"' in body
     assert store.record(delivery_id, T0, None, "ConnectError: refused") == "pending"
     assert store.due(T0) == []  # backing off

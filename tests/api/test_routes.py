@@ -353,7 +353,7 @@ def test_the_board_uses_only_its_own_files(world: World) -> None:
     page = world.client.get("/").text
     assert "http://" not in page and "https://" not in page
     js = world.client.get("/board.js").text
-    assert '"/events?access_token="' in js  # live updates through EventSource, token in the query
+    assert '"/events?ticket="' in js  # live updates through EventSource, a single-use ticket in the query
 
 
 def test_the_board_script_parses() -> None:

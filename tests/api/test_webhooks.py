@@ -16,7 +16,7 @@ import pytest
 
 from alerts.engine.events import Event
 from api.webhooks import MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookStore, backoff_s, sign, verify
-from tests.api.conftest import World
+from tests.api.conftest import LOCAL_TARGETS, World
 from tests.api.fakes import T0
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.servers import free_port
@@ -193,7 +193,7 @@ def test_a_bad_delivery_cursor_is_422(world: World) -> None:
 
 
 def test_a_delivery_fails_for_good_after_the_last_attempt(world: World) -> None:
-    store = WebhookStore(world.engine)
+    store = WebhookStore(world.engine, LOCAL_TARGETS)
     hook, _ = store.subscribe("http://127.0.0.1:9/x", ["alert"], "me", T0)
     assert store.enqueue(Event(type="alert", data={"id": "A1"}, ts=T0, id=1), T0) == 1
     [(delivery_id, *_)] = store.due(T0)

@@ -22,6 +22,7 @@ from facwatch.clock import ManualClock
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Reading, ms_from_utc
 from tests.alerts.helpers import DATABASES
+from tests.api.conftest import LOCAL_TARGETS
 from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
 from tests.fixtures.postgres import state_engine as state_engine_on
 from tests.fixtures.receivers import HttpReceiver
@@ -64,7 +65,7 @@ def _desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
         bus=bus,
         clock=clock,
     )
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(services, webhook_targets=LOCAL_TARGETS)) as client:
         yield Desk(client, service, clock, tokens, tokens.create("li.engineer", ["engineer"]))
     bus.close()
 

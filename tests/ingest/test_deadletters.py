@@ -65,3 +65,60 @@ def test_dead_letters_can_share_the_telemetry_file(tmp_path: Path) -> None:
     assert letters.counts() == {"malformed": 1}
     letters.close()
     telemetry.close()
+
+
+def test_one_topics_flood_evicts_only_its_own_letters(tmp_path: Path) -> None:
+    """Retention per topic: 5,000 letters from one asset keep its newest 100 and everyone else's."""
+    store = DeadLetterStore(tmp_path / "dl.db", max_rows=10_000, max_per_topic=100)
+    try:
+        others = [letter(i) for i in range(20)]  # twenty assets, one letter each
+        store.put(others)
+        flood = [
+            DeadLetter(
+                topic="fw/s/pump/noisy/telemetry",
+                reason=DeadLetterReason.MALFORMED,
+                detail=f"flood {n}",
+                payload=b"[",
+                received_ms=1_000 + n,
+            )
+            for n in range(5_000)
+        ]
+        for start in range(0, len(flood), 500):
+            store.put(flood[start : start + 500])
+        kept = store.list(limit=1_000).items
+        assert {d.detail for d in kept} >= {f"#{i}" for i in range(20)}
+        noisy = [d for d in kept if d.topic == "fw/s/pump/noisy/telemetry"]
+        assert len(noisy) == 100 and noisy[0].detail == "flood 4999"
+    finally:
+        store.close()
+
+
+def test_letters_older_than_the_age_limit_go(tmp_path: Path) -> None:
+    day = 86_400_000
+    store = DeadLetterStore(tmp_path / "dl.db", max_age_days=7)
+    try:
+        store.put(
+            [
+                DeadLetter(
+                    topic="fw/s/pump/a/telemetry",
+                    reason=DeadLetterReason.MALFORMED,
+                    detail="old",
+                    payload=b"{",
+                    received_ms=day,
+                )
+            ]
+        )
+        store.put(
+            [
+                DeadLetter(
+                    topic="fw/s/pump/b/telemetry",
+                    reason=DeadLetterReason.MALFORMED,
+                    detail="new",
+                    payload=b"{",
+                    received_ms=9 * day,
+                )
+            ]
+        )
+        assert [d.detail for d in store.list().items] == ["new"]
+    finally:
+        store.close()
