@@ -1,8 +1,9 @@
 """The composition root: builds every part from the settings, wires them, starts and stops them in order.
 
-    broker ──► gateway ──► telemetry store (durable) ──► alert service ──► tickets, clocks, outbox
-                  └──► dead letters                         │                        └──► dispatcher ──► apprise
-                                                            └──► event bus ──► API (SSE, board), MQTT alerts topic
+    broker ──► gateway ──► judge (rules) ──► findings queue ──► alert service ──► tickets, clocks, outbox
+                  ├──► telemetry store (durable)           │   (fsync'd)   │                 └──► dispatcher ──► apprise
+                  └──► dead letters                        │               └──► event bus ──► API (SSE, board), MQTT
+                                       state database unreachable > 60 s ──► fallback person, directly
 
 Nothing else imports every package. ``facwatch demo`` and ``facwatch run`` both build a ``System`` here.
 """
@@ -10,6 +11,7 @@ Nothing else imports every package. ``facwatch demo`` and ``facwatch run`` both 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import socket
 import threading
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ import orjson
 import structlog
 
 from alerts.engine.events import Event, EventBus
+from alerts.engine.intake import Intake, Judgement
 from alerts.engine.service import AlertService
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
@@ -71,6 +74,17 @@ class System:
         templates = Templates(self.settings.notify.template_dir)
         notifier = OutboxNotifier(self.site, settings=self.settings.notify, templates=templates)
         self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus, notifier=notifier)
+        # Judged findings wait here (on local disk) until the state database has them.
+        intake = self.settings.intake
+        self.intake = Intake(
+            self.alerts,
+            intake.path or self.settings.data_dir / "findings.db",
+            site=self.site.id,
+            clock=self.clock,
+            max_entries=intake.max_entries,
+            tell_fallback=self._tell_fallback,
+            tell_after_s=intake.tell_fallback_after_s,
+        )
         # An undelivered RED becomes a finding of the alert engine, and goes to the fallback person.
         self.dispatcher = Dispatcher(
             self.engine,
@@ -98,9 +112,11 @@ class System:
                 self.telemetry.sink,
                 self.dead_letters,
                 on_batch=on_batch,
-                on_findings=self.alerts.observe_findings if "alerts" in self.parts else None,
+                on_findings=self._queue_findings if "alerts" in self.parts else None,
                 clock=self.clock,
             )
+            if "alerts" in self.parts:
+                self.intake.start()  # what an earlier run left queued is committed before anything new
             self.telemetry.start()
             self.gateway.start()
             self.bus.listen(self._publish_alert_change)
@@ -127,6 +143,7 @@ class System:
         self._stop.set()
         if self.gateway is not None:
             self.gateway.stop()
+        self.intake.stop()  # commits what is queued while the database answers; the file keeps the rest
         for thread in self._threads:
             thread.join(timeout=10)
         if "alerts" in self.parts:
@@ -155,7 +172,7 @@ class System:
         """Data-path findings (the spool nearly full): logged, to the alert engine, on the event bus."""
         log.error("datapath", kind=finding.kind, active=finding.active, summary=finding.summary)
         if "alerts" in self.parts:
-            self.alerts.observe_findings([finding])
+            self._queue_findings([finding])
         data = {
             "site": finding.site,
             "kind": finding.kind,
@@ -165,8 +182,25 @@ class System:
         self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
+        """Judge a batch before it is stored, and queue its findings durably (the gateway acks after)."""
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
-        self.alerts.observe(readings, now=self.clock.now())
+        self.intake.put(self.alerts.judge(readings, now=self.clock.now()))
+
+    def _queue_findings(self, findings: Sequence[Finding]) -> None:
+        """Findings from outside the rules (presence, the data path), queued like the rules' own."""
+        if findings:
+            self.intake.put(Judgement(tuple(findings), max(f.ts_ms for f in findings), None))
+
+    def _tell_fallback(self, title: str, body: str) -> bool:
+        """Tell the fallback person directly (apprise, outside the outbox, which lives in the state database)."""
+        person = fallback_person(self.site)
+        if person is None or not person.notify:
+            log.error("no fallback person to tell", title=title)
+            return False
+        # alerts/notify/direct.py comes from the isolated-delivery work (issue 12, part 7); imported by name
+        # until both are merged, then a plain import.
+        direct = importlib.import_module("alerts.notify.direct")
+        return bool(direct.tell_directly(list(person.notify), title, body, deadline_s=10))
 
     def _publish_alert_change(self, event: Event) -> None:
         if event.type != "alert" or self.gateway is None:

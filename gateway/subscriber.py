@@ -1,9 +1,14 @@
-"""The MQTT subscriber: paho-mqtt's network thread enqueues, a worker validates, stores, then acknowledges.
+"""The MQTT subscriber: paho-mqtt's network thread enqueues, a worker validates, judges, stores, then acknowledges.
 
-    broker ─► network thread ─► bounded queue ─► worker: validate ─► sink ─► dead letters ─► ack ─► on_batch
+    broker ─► network thread ─► bounded queue ─► worker: validate ─► on_batch ─► sink ─► dead letters ─► ack
 
-- At least once: a message is acknowledged (``manual_ack``) only after its readings are durable in the
-  sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
+- Detection first, storage second, acknowledgement last: ``on_batch`` (the alert engine's judge, which
+  runs the rules in memory and puts the findings in a durable queue) sees a batch before the sink does, so
+  readings already received are judged even while the store and the spool cannot take them; storage
+  problems back-pressure the broker, never the rules. An ``on_batch`` that raises is logged and counted
+  (an engine bug must not stop the data path); it is expected to keep its findings durable itself.
+- At least once: a message is acknowledged (``manual_ack``) only after ``on_batch`` returned, its readings
+  are durable in the sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
   meanwhile; the persistent session (fixed client id, no clean start) makes the broker redeliver whatever
   was not acknowledged when the gateway went away. The store's writes are idempotent, so redelivery is safe.
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
@@ -52,6 +57,8 @@ class _Message(NamedTuple):
     payload: bytes
     mid: int
     qos: int
+    retain: bool
+    """Set by the broker when it replays a stored (retained) message to a new subscription."""
     generation: int
     """The connection it arrived on: an acknowledgement only makes sense on the same connection."""
 
@@ -282,7 +289,14 @@ class Gateway:
             self._log.warning("mqtt.disconnected", reason=str(reason))
 
     def _on_message(self, client: mqtt.Client, session: _Session, message: mqtt.MQTTMessage) -> None:
-        item = _Message(message.topic, bytes(message.payload), message.mid, message.qos, self._generation)
+        item = _Message(
+            message.topic,
+            bytes(message.payload),
+            message.mid,
+            message.qos,
+            bool(message.retain),
+            self._generation,
+        )
         try:
             self._queue.put_nowait(item)  # the common case, and the cheapest (this thread reads the socket)
             return
@@ -346,7 +360,7 @@ class Gateway:
         return batch
 
     def _process(self, batch: list[_Message]) -> bool:
-        """Validate, store, keep dead letters, acknowledge. False: abandoned (stop timed out)."""
+        """Validate, judge (``on_batch``), store, keep dead letters, acknowledge. False: abandoned (stop timed out)."""
         started = time.perf_counter()
         now_ms = ms_from_utc(self._clock.now())
         readings: list[Reading] = []
@@ -357,7 +371,7 @@ class Gateway:
         for message in batch:
             stream = message.topic.rpartition("/")[2]
             streams[stream] = streams.get(stream, 0) + 1
-            verdict = check(message.topic, message.payload, now_ms)
+            verdict = check(message.topic, message.payload, now_ms, message.retain)
             readings.extend(verdict.readings)
             if verdict.dead_letters:
                 letters.extend(verdict.dead_letters)
@@ -370,6 +384,14 @@ class Gateway:
             self._presence.seen(asset, now_ms)
         for stream, count in streams.items():
             metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc(count)
+        if self._on_batch is not None and readings:
+            try:
+                self._on_batch(readings)  # judged before storage: detection never waits behind the store
+            except Exception:
+                metrics.CALLBACK_ERRORS.inc()
+                self._log.exception("gateway.on_batch_failed", readings=len(readings))
+                if self._abandon.is_set():
+                    return False
         if readings and not self._durably("store", self._sink.write, readings):
             return False
         if letters and not self._durably("dead_letters", self._dead_letters.put, letters):
@@ -387,12 +409,6 @@ class Gateway:
                 payload=letter.payload[:120].decode("utf-8", errors="replace"),
             )
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if self._on_batch is not None and readings:
-            try:
-                self._on_batch(readings)
-            except Exception:
-                metrics.CALLBACK_ERRORS.inc()
-                self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return True
 
     def _count_rate(self, stored: int) -> None:
