@@ -14,7 +14,7 @@ import contextlib
 import importlib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,8 @@ class System:
     broker: EmbeddedBroker | None = None
     gateway: Gateway | None = None
     api: ServerHandle | None = None
+    tell_fallback: Callable[[str, str], bool] | None = None
+    """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
@@ -82,7 +84,7 @@ class System:
             site=self.site.id,
             clock=self.clock,
             max_entries=intake.max_entries,
-            tell_fallback=self._tell_fallback,
+            tell_fallback=self.tell_fallback or self._tell_fallback,
             tell_after_s=intake.tell_fallback_after_s,
         )
         # An undelivered RED becomes a finding of the alert engine, and goes to the fallback person.
@@ -237,12 +239,23 @@ class System:
 
 
 def build(
-    settings: Settings, site: Site, *, parts: Sequence[str] = PARTS, clock: Clock | None = None
+    settings: Settings,
+    site: Site,
+    *,
+    parts: Sequence[str] = PARTS,
+    clock: Clock | None = None,
+    tell_fallback: Callable[[str, str], bool] | None = None,
 ) -> System:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    return System(settings=settings, site=site, clock=clock or WallClock(), parts=frozenset(parts))
+    return System(
+        settings=settings,
+        site=site,
+        clock=clock or WallClock(),
+        parts=frozenset(parts),
+        tell_fallback=tell_fallback,
+    )
 
 
 def _free_port(preferred: int) -> int:
