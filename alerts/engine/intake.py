@@ -364,13 +364,14 @@ class Intake:
                 return False
             entry_id, queued_ms, judgement = -1, ms_from_utc(self._clock.now()), idle
         late = self._late(queued_ms)
+        attempt = (time.monotonic(), self._clock.now())
         try:
             self._committer.commit(judgement, late)
         except Exception as exc:
             if idle is not None:
                 with self._wake:
                     self._idle = merge(idle, self._idle) if self._idle is not None else idle
-            self._failed(exc)
+            self._failed(exc, attempt)
             return False
         if entry_id >= 0:
             self._queue.delete(entry_id)
@@ -387,9 +388,10 @@ class Intake:
             return Late(now, self._last_outage[1])
         return None
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, attempt: tuple[float, datetime]) -> None:
+        """A commit failed: the outage began when that attempt did (a locked database fails slowly)."""
         if self._down_since is None:
-            self._down_since, self._down_wall = time.monotonic(), self._clock.now()
+            self._down_since, self._down_wall = attempt
             self._log.error("intake.state_db_unreachable", backlog=len(self._queue), error=str(exc)[:300])
 
     def _recovered(self) -> None:
