@@ -3,12 +3,14 @@
 PostgreSQL is stopped for 30 s at the onset of an entrapment, and once at a seeded random moment around
 it; readings keep landing meanwhile. Once it is back: exactly one RED entrapment alert, opened at the
 onset's event time (not when the database came back), notified once, its ticket's timeline saying it opened
-late and why; the fallback person was told directly while the database was gone.
+late and why; the fallback person was told directly while the database was gone. The same with the SQLite
+state database held under an exclusive lock by another process.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -102,3 +104,42 @@ def test_postgres_stopped_at_an_entrapment(
 
 def _mentions(bodies: list[object], ticket: str | None) -> bool:
     return ticket is not None and any(ticket in orjson.dumps(b).decode() for b in bodies)
+
+
+def test_sqlite_state_database_locked_at_an_entrapment(
+    tmp_path: Path, mosquitto: MosquittoBroker, http_receiver: HttpReceiver
+) -> None:
+    """The SQLite state database held by another process (an exclusive lock) for 35 s at the onset: each
+    write waits its 30 s busy timeout and fails, like a database that does not answer."""
+    system = worker(tmp_path, mosquitto.url, http_receiver, intake={"tell_fallback_after_s": 10})
+    elevator = Elevator(mosquitto.host, mosquitto.port)
+    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None, timeout=30)
+    try:
+        elevator.start()
+        wait_until(lambda: system.intake.committed > 0, 15, "the engine commits the parked car's readings")
+        blocker.execute("BEGIN EXCLUSIVE")
+        locked = time.monotonic()
+        onset = elevator.trap()
+        wait_until(lambda: system.intake.backlog() > 0, 15, "the entrapment queued")
+        wait_until(lambda: posts(http_receiver, "/fallback"), 45, "the fallback person told directly")
+        assert (
+            "elevator.entrapment on b1-elev-1" in orjson.dumps(posts(http_receiver, "/fallback")[0]).decode()
+        )
+        wait_until(lambda: time.monotonic() - locked >= 35, 36, "35 s of lock")
+        blocker.execute("ROLLBACK")
+        wait_until(lambda: firing_red(system) is not None, 15, "the RED entrapment alert")
+        alert = firing_red(system)
+        assert alert is not None and alert.ticket_id is not None
+        assert onset <= ms_from_utc(alert.opened_at) <= onset + 8_000
+        assert len(entrapments(system)) == 1
+        timeline = system.alerts.get_ticket(alert.ticket_id).timeline
+        assert any(e.action == "opened_late" and "unreachable for" in e.note for e in timeline), timeline
+        wait_until(
+            lambda: _mentions(posts(http_receiver, "/people"), alert.ticket_id), 15, "RED notification"
+        )
+        texts = [orjson.dumps(p) for p in posts(http_receiver, "/people")]
+        assert max(Counter(texts).values()) == 1
+    finally:
+        blocker.close()
+        elevator.close()
+        system.stop()
