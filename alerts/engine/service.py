@@ -145,10 +145,11 @@ class AlertService:
             for finding in sorted(findings, key=lambda f: f.ts_ms):
                 self.alerts.apply(conn, finding, changes, wall)
             self.alerts.promote_pending(conn, event_now, wall, changes)
-            self.alerts.resolve_held(conn, event_now, changes)
+            # A late commit: the tickets that alerts opened or joined just now (not those resolved below).
             if late is not None:
                 for ticket_pk in sorted(changes.tickets):
                     self.tickets.event(conn, ticket_pk, utc_now(late.at), "opened_late", SYSTEM, late.reason)
+            self.alerts.resolve_held(conn, event_now, changes)
         self._publish(changes, event_now)
 
     # --- clocks -----------------------------------------------------------------------------------------
