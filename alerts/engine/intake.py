@@ -24,56 +24,49 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-import orjson
 import structlog
+from sqlalchemy import exc as sa_exc
 
+from alerts.engine.intake_queue import Entry, FindingsQueue, Judgement, Late, decode, encode, merge
 from facwatch.clock import Clock, WallClock
 from facwatch.errors import FacwatchError
 from facwatch.model import Finding, Level, ms_from_utc, utc_from_ms
 
 log = structlog.get_logger("facwatch.intake")
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS findings_queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    queued_ms INTEGER NOT NULL,
-    body BLOB NOT NULL
-)"""
 _RETRY_MAX_S = 2.0
+_BUG_ATTEMPTS = 3
+"""A commit that fails this often with an error that is not an outage is a bug: the entry is set aside."""
 _TELL_RETRY_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """What the rules concluded from one batch, to be committed to the state database."""
-
-    findings: tuple[Finding, ...]
-    event_ms: int
-    """The batch's newest event time: the engine opens and resolves what held long enough up to it."""
-    wall_ms: int | None
-    """The wall clock when the batch arrived (tells a replay of old data from current data); None: current."""
-    latest: tuple[tuple[str, int], ...] = ()
-    """Per asset, the newest event time in the batch."""
-
-
-@dataclass(frozen=True, slots=True)
-class Late:
-    """Why a judgement is committed late, and when: kept on the timeline of each ticket it touches."""
-
-    at: datetime
-    reason: str
 
 
 class Committer(Protocol):
     def commit(self, judgement: Judgement, late: Late | None = None) -> None: ...
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failed commit means the state database cannot be reached (retry), not a bug."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    outages = (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    )
+    return isinstance(exc, outages)
 
 
 class IntakeClosed(FacwatchError):
@@ -82,57 +75,6 @@ class IntakeClosed(FacwatchError):
 
 TellFallback = Callable[[str, str], bool]
 """(title, body) -> whether the fallback person was reached."""
-
-
-# --- encoding (pure) ------------------------------------------------------------------------------------
-
-
-def encode(judgement: Judgement) -> bytes:
-    findings = [
-        [
-            f.site,
-            f.asset,
-            f.kind,
-            f.ts_ms,
-            f.active,
-            f.level.value,
-            f.summary,
-            f.channel,
-            f.value,
-            dict(f.detail),
-        ]
-        for f in judgement.findings
-    ]
-    return orjson.dumps([findings, judgement.event_ms, judgement.wall_ms, judgement.latest])
-
-
-def decode(body: bytes) -> Judgement:
-    findings, event_ms, wall_ms, latest = orjson.loads(body)
-    return Judgement(
-        findings=tuple(
-            Finding(site, asset, kind, ts, bool(active), Level(level), summary, channel, value, detail)
-            for site, asset, kind, ts, active, level, summary, channel, value, detail in findings
-        ),
-        event_ms=int(event_ms),
-        wall_ms=None if wall_ms is None else int(wall_ms),
-        latest=tuple((str(a), int(t)) for a, t in latest),
-    )
-
-
-def merge(a: Judgement | None, b: Judgement) -> Judgement:
-    """Two finding-less judgements as one: the newest times win."""
-    if a is None:
-        return b
-    latest = dict(a.latest)
-    for asset, ts in b.latest:
-        latest[asset] = max(ts, latest.get(asset, ts))
-    walls = [w for w in (a.wall_ms, b.wall_ms) if w is not None]
-    return Judgement(
-        a.findings + b.findings,
-        max(a.event_ms, b.event_ms),
-        max(walls) if walls else None,
-        tuple(sorted(latest.items())),
-    )
 
 
 def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: int) -> tuple[str, str]:
@@ -151,64 +93,6 @@ def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: in
         lines.append(f"- and {len(urgent) - 10} more")
     lines.append("They open with their original time as soon as the database is back.")
     return title, "\n".join(lines)
-
-
-# --- the queue file -------------------------------------------------------------------------------------
-
-
-class FindingsQueue:
-    """An fsync'd FIFO of judgements in one SQLite file. Thread-safe."""
-
-    def __init__(self, path: Path | str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(_SCHEMA)
-        self._lock = threading.Lock()
-        row = self._conn.execute("SELECT COUNT(*), MIN(queued_ms) FROM findings_queue").fetchone()
-        self._count = int(row[0])
-        self._oldest_ms: int | None = None if row[1] is None else int(row[1])
-
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def oldest_ms(self) -> int | None:
-        return self._oldest_ms
-
-    def append(self, judgement: Judgement, queued_ms: int) -> None:
-        body = encode(judgement)
-        with self._lock:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute(
-                    "INSERT INTO findings_queue (queued_ms, body) VALUES (?, ?)", (queued_ms, body)
-                )
-            self._count += 1
-            if self._oldest_ms is None:
-                self._oldest_ms = queued_ms
-
-    def head(self, limit: int = 1) -> list[tuple[int, int, Judgement]]:
-        """The oldest entries: (id, queued_ms, judgement)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, queued_ms, body FROM findings_queue ORDER BY id LIMIT ?", (limit,)
-            ).fetchall()
-        return [(int(i), int(q), decode(b)) for i, q, b in rows]
-
-    def delete(self, entry_id: int) -> None:
-        with self._lock:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute("DELETE FROM findings_queue WHERE id = ?", (entry_id,))
-            row = self._conn.execute("SELECT COUNT(*), MIN(queued_ms) FROM findings_queue").fetchone()
-            self._count = int(row[0])
-            self._oldest_ms = None if row[1] is None else int(row[1])
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 # --- the shell: put, commit, tell -----------------------------------------------------------------------
@@ -246,6 +130,7 @@ class Intake:
         self._last_outage: tuple[int, str] | None = None  # (ended, wall ms; the reason for late entries)
         self._told_at: float | None = None
         self._told_outage = False
+        self._bug_attempts = 0
         self.committed = 0
         """Judgements committed since start (for tests and metrics)."""
         self.tells: list[str] = []
@@ -295,6 +180,9 @@ class Intake:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join(timeout_s + 15)
+            if self._thread.is_alive():  # stuck in a commit the database never answers: leave the file open
+                self._log.warning("intake.stop_abandoned", backlog=len(self._queue))
+                return
             self._thread = None
         if len(self._queue):
             self._log.warning("intake.stopped_with_backlog", backlog=len(self._queue))
@@ -339,7 +227,13 @@ class Intake:
     def _run(self) -> None:
         delay = 0.05
         while not self._stopping.is_set():
-            if self._commit_next():
+            try:
+                progress = self._commit_next()
+            except Exception:  # the queue file itself failed: keep going, it is retried
+                self._log.exception("intake.committer_failed")
+                self._stopping.wait(1.0)
+                continue
+            if progress:
                 delay = 0.05
                 continue
             if self._down_since is not None:
@@ -352,17 +246,23 @@ class Intake:
                     self._wake.wait(0.5)
 
     def _commit_next(self) -> bool:
-        """Commit the oldest entry (else the merged finding-less judgements). True: something committed."""
+        """Commit the oldest entry (else the merged finding-less judgements). True: progress was made."""
         head = self._queue.head()
+        entry = head[0] if head else None
         idle: Judgement | None = None
-        if head:
-            entry_id, queued_ms, judgement = head[0]
+        if entry is not None:
+            try:
+                judgement = entry.judgement()
+            except Exception as exc:  # written by another version, or damaged: never block what follows
+                self._put_aside(entry, f"undecodable: {exc}")
+                return True
+            queued_ms = entry.queued_ms
         else:
             with self._wake:
                 idle, self._idle = self._idle, None
             if idle is None:
                 return False
-            entry_id, queued_ms, judgement = -1, ms_from_utc(self._clock.now()), idle
+            judgement, queued_ms = idle, ms_from_utc(self._clock.now())
         late = self._late(queued_ms)
         attempt = (time.monotonic(), self._clock.now())
         try:
@@ -371,13 +271,36 @@ class Intake:
             if idle is not None:
                 with self._wake:
                     self._idle = merge(idle, self._idle) if self._idle is not None else idle
-            self._failed(exc, attempt)
-            return False
-        if entry_id >= 0:
-            self._queue.delete(entry_id)
+            if is_outage(exc):
+                self._failed(exc, attempt)
+                return False
+            return self._bug(entry, exc)
+        if entry is not None:
+            self._queue.delete(entry.id)
+        self._bug_attempts = 0
         self.committed += 1
         self._recovered()
         return True
+
+    def _bug(self, entry: Entry | None, exc: Exception) -> bool:
+        """A commit failed and the database answers: a bug. Retried a few times, then the entry is set
+        aside (kept in the queue file, logged) so that the findings behind it are not held up."""
+        self._bug_attempts += 1
+        self._log.error("intake.commit_failed", attempt=self._bug_attempts, error=repr(exc)[:300])
+        if self._bug_attempts < _BUG_ATTEMPTS:
+            self._stopping.wait(0.2)
+            return False
+        self._bug_attempts = 0
+        if entry is None:
+            with self._wake:
+                self._idle = None  # only "how current the data is": the ticker catches up from the clock
+            return True
+        self._put_aside(entry, repr(exc))
+        return True
+
+    def _put_aside(self, entry: Entry, error: str) -> None:
+        self._queue.put_aside(entry, error)
+        self._log.error("intake.set_aside", entry=entry.id, error=error[:300])
 
     def _late(self, queued_ms: int) -> Late | None:
         now = self._clock.now()
@@ -414,7 +337,10 @@ class Intake:
             return
         if self._told_at is not None and time.monotonic() - self._told_at < _TELL_RETRY_S:
             return
-        waiting = [f for _, _, j in self._queue.head(200) for f in j.findings]
+        waiting: list[Finding] = []
+        for entry in self._queue.head(200):
+            with contextlib.suppress(Exception):  # an undecodable entry is set aside by the committer
+                waiting.extend(entry.judgement().findings)
         title, body = outage_message(self._site, self.down_s(), waiting, len(self._queue))
         self._told_at = time.monotonic()
         self._told_outage = self._tell(title, body)
@@ -434,6 +360,7 @@ class Intake:
 
 __all__ = [
     "Committer",
+    "Entry",
     "FindingsQueue",
     "Intake",
     "IntakeClosed",
@@ -442,6 +369,7 @@ __all__ = [
     "TellFallback",
     "decode",
     "encode",
+    "is_outage",
     "merge",
     "outage_message",
 ]

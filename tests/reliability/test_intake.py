@@ -157,3 +157,34 @@ def test_the_outage_message_names_what_waits() -> None:
     title, body = outage_message("lakeside", 75.4, waiting, 3)
     assert title == "facwatch lakeside: state database unreachable for 75 s"
     assert body.count("\n- ") == 1 and "RED elevator.entrapment on b1-elev-1 since" in body
+
+
+def test_a_bug_sets_the_entry_aside_and_the_findings_behind_it_still_commit(tmp_path: Path) -> None:
+    class Buggy(Committer):
+        def commit(self, judgement: Judgement, late: Late | None = None) -> None:
+            if judgement.event_ms == T0:
+                raise ValueError("an engine bug on this judgement")
+            super().commit(judgement, late)
+
+    committer = Buggy()
+    path = tmp_path / "findings.db"
+    queue = FindingsQueue(path)
+    queue.append(judged(T0 - 1, finding(T0 - 1)), T0)
+    with queue._lock, queue._conn:  # a body this version cannot read (written by another one, or damaged)
+        queue._conn.execute("INSERT INTO findings_queue (queued_ms, body) VALUES (?, ?)", (T0, b"[1, 2]"))
+    queue.close()
+    intake = Intake(committer, path, site="lakeside")
+    intake.put(judged(T0, finding(T0)))
+    intake.put(judged(T0 + 1, finding(T0 + 1)))
+    intake.start()
+    try:
+        wait_until(lambda: intake.backlog() == 0, 10, "the queue emptied past the two bad entries")
+        assert [j.event_ms for j, _ in committer.with_findings()] == [T0 - 1, T0 + 1]
+        assert intake.down_s() == 0  # a bug is not an outage: nobody is told the database is gone
+        aside = FindingsQueue(path).set_aside()
+        assert [error.split(":")[0] for _, error in aside] == [
+            "undecodable",
+            "ValueError('an engine bug on this judgement')",
+        ]
+    finally:
+        intake.stop()
