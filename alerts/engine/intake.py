@@ -17,6 +17,9 @@
 - A batch that caused no finding is not written to disk: its only effect (the engine noting how current
   each asset's data is, and opening or resolving what held long enough) is kept in memory, merged, and
   committed when the queue is empty; the SLA ticker does the same from the wall clock anyway.
+- An outage is not a bug (``is_outage``): a commit that fails ``_BUG_ATTEMPTS`` times while the database
+  answers is set aside in the queue file with its error (``intake_queue.FindingsQueue.put_aside``), so that
+  one bad entry never holds up the findings behind it.
 - Bounded: at ``max_entries`` queued judgements ``put`` waits (the gateway stops acknowledging: the broker
   holds the messages). Findings are rare (a change of a condition), so the bound is far away.
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.

@@ -176,7 +176,7 @@ def test_a_storm_of_malformed_messages(tmp_path: Path, broker: PersistentMosquit
     storm = distinct * 10
     random.Random(0).shuffle(storm)
     want = Counter(reason for _, _, reason in storm)
-    assert len(want) == 6  # every kind of bad input is in the storm
+    assert len(want) == 7  # every kind of bad input is in the storm
     publisher = Publisher(broker.port, t0)
     good = STORM // 5
     try:
