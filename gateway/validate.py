@@ -123,8 +123,9 @@ class Validator:
         if where.stream is Stream.STATUS:
             return self._status(payload, asset.id, dead)
         if retained:
+            # Not presence either: the broker replays it, the device may be long gone.
             detail = f"a retained {where.stream} message is an old value, not a measurement"
-            return Verdict(dead_letters=(dead(DeadLetterReason.RETAINED, detail),), asset=asset.id)
+            return Verdict(dead_letters=(dead(DeadLetterReason.RETAINED, detail),))
         if where.stream is Stream.EVENT:
             return self._event(payload, asset.id, now_ms, dead)
         return self._telemetry(payload, asset.id, asset.kind, now_ms, dead)
