@@ -140,6 +140,8 @@ class Intake:
         self._told_at: float | None = None
         self._told_outage = False
         self._bug_attempts = 0
+        self._inherited = self._queue.last_id()
+        """Entries up to this id were queued by an earlier run: committed first, and noted as late."""
         self.committed = 0
         """Judgements committed since start (for tests and metrics)."""
         self.tells: list[str] = []
@@ -273,7 +275,7 @@ class Intake:
             if idle is None:
                 return False
             judgement, queued_ms = idle, ms_from_utc(self._clock.now())
-        late = self._late(queued_ms)
+        late = self._late(queued_ms, None if entry is None else entry.id)
         attempt = (time.monotonic(), self._clock.now())
         try:
             self._committer.commit(judgement, late)
@@ -316,13 +318,17 @@ class Intake:
         BACKLOG.set(len(self._queue))
         self._log.error("intake.set_aside", entry=entry.id, error=error[:300])
 
-    def _late(self, queued_ms: int) -> Late | None:
+    def _late(self, queued_ms: int, entry_id: int | None) -> Late | None:
         now = self._clock.now()
         if self._down_since is not None and self._down_wall is not None:
             down = (now - self._down_wall).total_seconds()
             return Late(now, f"opened late: state database unreachable for {down:.0f} s")
         if self._last_outage is not None and queued_ms <= self._last_outage[0]:
             return Late(now, self._last_outage[1])
+        if entry_id is not None and entry_id <= self._inherited:  # left by an earlier run (a crash)
+            waited = (ms_from_utc(now) - queued_ms) / 1000
+            reason = f"opened late: waited {waited:.0f} s for the state database (facwatch restarted)"
+            return Late(now, reason)
         return None
 
     def _failed(self, exc: Exception, attempt: tuple[float, datetime]) -> None:

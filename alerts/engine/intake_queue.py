@@ -161,6 +161,12 @@ class FindingsQueue:
             if self._oldest_ms is None:
                 self._oldest_ms = queued_ms
 
+    def last_id(self) -> int:
+        """The id of the newest entry (0 when empty)."""
+        with self._lock:
+            row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM findings_queue").fetchone()
+        return int(row[0])
+
     def head(self, limit: int = 1) -> list[Entry]:
         """The oldest entries, oldest first."""
         with self._lock:
