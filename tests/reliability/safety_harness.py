@@ -112,6 +112,8 @@ class Elevator:
             self._stop.wait(1.0)
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
