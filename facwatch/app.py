@@ -106,6 +106,8 @@ class System:
             self.broker.start("127.0.0.1", _free_port(preferred=1883))
             # amqtt speaks MQTT 3.1.1 only: say so, rather than wait for an MQTT 5 connect to go unanswered.
             self.settings.mqtt.url = self.broker.url + "?protocol=3.1.1"
+        if "alerts" in self.parts:
+            self.intake.start()  # what an earlier run left queued is committed before anything new
         if "gateway" in self.parts:
             on_batch = self._on_batch if "alerts" in self.parts else None
             self.gateway = Gateway(
@@ -117,8 +119,6 @@ class System:
                 on_findings=self._queue_findings if "alerts" in self.parts else None,
                 clock=self.clock,
             )
-            if "alerts" in self.parts:
-                self.intake.start()  # what an earlier run left queued is committed before anything new
             self.telemetry.start()
             self.gateway.start()
             self.bus.listen(self._publish_alert_change)
