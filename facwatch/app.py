@@ -1,8 +1,9 @@
 """The composition root: builds every part from the settings, wires them, starts and stops them in order.
 
-    broker ──► gateway ──► telemetry store (durable) ──► alert service ──► tickets, clocks, outbox
-                  └──► dead letters                         │                        └──► dispatcher ──► apprise
-                                                            └──► event bus ──► API (SSE, board), MQTT alerts topic
+    broker ──► gateway ──► judge (rules) ──► findings queue ──► alert service ──► tickets, clocks, outbox
+                  ├──► telemetry store (durable)           │   (fsync'd)   │                 └──► dispatcher ──► apprise
+                  └──► dead letters                        │               └──► event bus ──► API (SSE, board), MQTT
+                                       state database unreachable > 60 s ──► fallback person, directly
 
 Nothing else imports every package. ``facwatch demo`` and ``facwatch run`` both build a ``System`` here.
 """
@@ -21,7 +22,9 @@ import structlog
 
 from alerts.engine.checkpoint import Checkpointer
 from alerts.engine.events import Event, EventBus
+from alerts.engine.intake import Intake, Judgement
 from alerts.engine.service import AlertService
+from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
 from api.auth import TokenStore
@@ -59,8 +62,10 @@ class System:
     broker: EmbeddedBroker | None = None
     gateway: Gateway | None = None
     api: ServerHandle | None = None
-    engine_lag: Callable[[], float | None] = lambda: None
-    """Seconds the alert engine is behind its findings queue (None: not measured), for ``/readyz``."""
+    engine_lag: Callable[[], float | None] | None = None
+    """Seconds the alert engine is behind (for ``/readyz``); default: the age of the intake's oldest entry."""
+    tell_fallback: Callable[[str, str], bool] | None = None
+    """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
@@ -78,6 +83,17 @@ class System:
         templates = Templates(self.settings.notify.template_dir)
         notifier = OutboxNotifier(self.site, settings=self.settings.notify, templates=templates)
         self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus, notifier=notifier)
+        # Judged findings wait here (on local disk) until the state database has them.
+        intake = self.settings.intake
+        self.intake = Intake(
+            self.alerts,
+            intake.path or self.settings.data_dir / "findings.db",
+            site=self.site.id,
+            clock=self.clock,
+            max_entries=intake.max_entries,
+            tell_fallback=self.tell_fallback or self._tell_fallback,
+            tell_after_s=intake.tell_fallback_after_s,
+        )
         # An undelivered RED becomes a finding of the alert engine, and goes to the fallback person.
         self.dispatcher = Dispatcher(
             self.engine,
@@ -99,6 +115,7 @@ class System:
             # amqtt speaks MQTT 3.1.1 only: say so, rather than wait for an MQTT 5 connect to go unanswered.
             self.settings.mqtt.url = self.broker.url + "?protocol=3.1.1"
         if "alerts" in self.parts:
+            self.intake.start()  # what an earlier run left queued is committed before anything new
             self._restore()  # before the first new reading is judged
         if "gateway" in self.parts:
             on_batch = self._on_batch if "alerts" in self.parts else None
@@ -141,6 +158,7 @@ class System:
         self._stop.set()
         if self.gateway is not None:
             self.gateway.stop()
+        self.intake.stop()  # commits what is queued while the database answers; the file keeps the rest
         for thread in self._threads:
             thread.join(timeout=10)
         if "alerts" in self.parts:
@@ -170,7 +188,7 @@ class System:
         """Data-path findings (the spool nearly full): logged, to the alert engine, on the event bus."""
         log.error("datapath", kind=finding.kind, active=finding.active, summary=finding.summary)
         if "alerts" in self.parts:
-            self.alerts.observe_findings([finding])
+            self._queue_findings([finding])
         data = {
             "site": finding.site,
             "kind": finding.kind,
@@ -183,7 +201,7 @@ class System:
         """Presence findings to the engine; the data path's (the broker lost) also to the log and the bus."""
         devices = [f for f in findings if f.asset != DATAPATH_ASSET]
         if devices:
-            self.alerts.observe_findings(devices)
+            self._queue_findings(devices)
         for finding in findings:
             if finding.asset == DATAPATH_ASSET:
                 self._on_finding(finding)
@@ -201,12 +219,28 @@ class System:
 
             checks += [Check("broker", broker), Check("telemetry", self.telemetry.writable)]
         if "alerts" in self.parts:
-            checks.append(Check("engine", lag_probe(lambda: self.engine_lag(), ENGINE_LAG_LIMIT_S)))
+            checks.append(
+                Check("engine", lag_probe(self.engine_lag or self.intake.lag_s, ENGINE_LAG_LIMIT_S))
+            )
         return Readiness(checks)
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
+        """Judge a batch before it is stored, and queue its findings durably (the gateway acks after)."""
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
-        self.alerts.observe(readings, now=self.clock.now())
+        self.intake.put(self.alerts.judge(readings, now=self.clock.now()))
+
+    def _queue_findings(self, findings: Sequence[Finding]) -> None:
+        """Findings from outside the rules (presence, the data path), queued like the rules' own."""
+        if findings:
+            self.intake.put(Judgement(tuple(findings), max(f.ts_ms for f in findings), None))
+
+    def _tell_fallback(self, title: str, body: str) -> bool:
+        """Tell the fallback person directly (apprise, outside the outbox, which lives in the state database)."""
+        person = fallback_person(self.site)
+        if person is None or not person.notify:
+            log.error("no fallback person to tell", title=title)
+            return False
+        return tell_directly(list(person.notify), title, body, deadline_s=10)
 
     def _publish_alert_change(self, event: Event) -> None:
         if event.type != "alert" or self.gateway is None:
@@ -260,12 +294,23 @@ class System:
 
 
 def build(
-    settings: Settings, site: Site, *, parts: Sequence[str] = PARTS, clock: Clock | None = None
+    settings: Settings,
+    site: Site,
+    *,
+    parts: Sequence[str] = PARTS,
+    clock: Clock | None = None,
+    tell_fallback: Callable[[str, str], bool] | None = None,
 ) -> System:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    return System(settings=settings, site=site, clock=clock or WallClock(), parts=frozenset(parts))
+    return System(
+        settings=settings,
+        site=site,
+        clock=clock or WallClock(),
+        parts=frozenset(parts),
+        tell_fallback=tell_fallback,
+    )
 
 
 def _free_port(preferred: int) -> int:

@@ -52,11 +52,26 @@ class MqttSettings(BaseModel):
     batch_ms: int = Field(default=50, ge=1)
     max_payload_bytes: int = Field(default=256 * 1024, ge=64)
     max_skew_s: float = Field(default=7 * 24 * 3600.0, gt=0)
-    """Readings further than this from now (past or future) are dead letters."""
+    """Readings older than this are dead letters (``timestamp_skew``)."""
+    max_future_s: float = Field(default=60.0, gt=0)
+    """Readings more than this ahead of the gateway's clock are dead letters (``future_timestamp``): one
+    reading dated days ahead must not move a detector's clock past every later, true reading."""
     unknown_channels: Literal["reject", "accept"] = "accept"
     broker_lost_s: float = Field(default=30.0, ge=0)
     """Disconnected from the broker this long raises one ``datapath.broker_lost`` finding (no per-device
     offline alerts: while disconnected, devices are not judged stale)."""
+
+
+class IntakeSettings(BaseModel):
+    """The durable findings queue between the rules and the state database (alerts/engine/intake.py)."""
+
+    path: Path | None = None
+    """Default: DATA_DIR/findings.db."""
+    max_entries: int = Field(default=100_000, ge=1)
+    """Judged batches with findings that may wait for the state database; at the bound the gateway stops
+    acknowledging (the broker holds the messages)."""
+    tell_fallback_after_s: float = Field(default=60.0, gt=0)
+    """While the state database has been unreachable this long, the fallback person is told directly."""
 
 
 class SpoolSettings(BaseModel):
@@ -177,6 +192,7 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
     mqtt: MqttSettings = MqttSettings()
+    intake: IntakeSettings = IntakeSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     state: StateSettings = StateSettings()
     api: ApiSettings = ApiSettings()

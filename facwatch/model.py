@@ -256,6 +256,11 @@ class DeadLetterReason(StrEnum):
     NOT_FINITE = "not_finite"
     OUT_OF_RANGE = "out_of_range"
     TIMESTAMP_SKEW = "timestamp_skew"
+    """Older than ``max_skew_s``."""
+    FUTURE_TIMESTAMP = "future_timestamp"
+    """More than ``max_future_s`` ahead of the gateway's clock."""
+    RETAINED = "retained"
+    """A retained telemetry or event message: an old value replayed by the broker, not a measurement."""
     TOO_LARGE = "too_large"
 
 

@@ -1,9 +1,18 @@
-"""The MQTT subscriber: paho-mqtt's network thread enqueues, a worker validates, stores, then acknowledges.
+"""The MQTT subscriber: paho-mqtt's network thread enqueues, a worker validates, judges, stores, then acknowledges.
 
-    broker ─► network thread ─► bounded queue ─► worker: validate ─► sink ─► dead letters ─► ack ─► on_batch
+    broker ─► network thread ─► bounded queue ─► judge worker: validate ─► on_batch
+                                                      ─► hand-off ─► storer: sink ─► dead letters ─► ack
 
-- At least once: a message is acknowledged (``manual_ack``) only after its readings are durable in the
-  sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
+- Detection first, storage second, acknowledgement last: ``on_batch`` (the alert engine's judge, which
+  runs the rules in memory and puts the findings in a durable queue) sees a batch before the sink does, so
+  readings already received are judged even while the store and the spool cannot take them; storage
+  problems back-pressure the broker, never the rules. Two threads: the judge runs ahead of the storer by
+  up to ``queue_size`` messages (``gateway/handoff.py``), and the broker's in-flight window (MQTT 5
+  Receive Maximum = ``queue_size``; Mosquitto's ``max_inflight_messages`` for MQTT 3.1.1) lets that many
+  unacknowledged messages arrive. An ``on_batch`` that raises is logged and counted
+  (an engine bug must not stop the data path); it is expected to keep its findings durable itself.
+- At least once: a message is acknowledged (``manual_ack``) only after ``on_batch`` returned, its readings
+  are durable in the sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
   meanwhile; the persistent session (fixed client id, no clean start) makes the broker redeliver whatever
   was not acknowledged when the gateway went away. The store's writes are idempotent, so redelivery is safe.
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
@@ -34,6 +43,7 @@ from facwatch.model import DeadLetter, DeadLetterSink, Finding, Reading, Reading
 from gateway import metrics, topics
 from gateway.broker_url import BrokerUrl, Protocol, parse_broker_url
 from gateway.errors import NotRunning
+from gateway.handoff import Handoff
 from gateway.presence import AssetPresence, PresenceTracker
 from gateway.validate import Validator
 
@@ -52,8 +62,19 @@ class _Message(NamedTuple):
     payload: bytes
     mid: int
     qos: int
+    retain: bool
+    """Set by the broker when it replays a stored (retained) message to a new subscription."""
     generation: int
     """The connection it arrived on: an acknowledgement only makes sense on the same connection."""
+
+
+class _Judged(NamedTuple):
+    """A batch that was validated and judged, on its way to storage and acknowledgement."""
+
+    batch: list[_Message]
+    readings: list[Reading]
+    letters: list[DeadLetter]
+    started: float
 
 
 class _Session:
@@ -109,6 +130,8 @@ class Gateway:
         self._draining = threading.Event()  # the worker finishes what is queued, then exits
         self._abandon = threading.Event()  # give up retrying a failing sink (stop timed out)
         self._worker: threading.Thread | None = None
+        self._storer: threading.Thread | None = None
+        self._handoff: Handoff[_Judged] = Handoff(settings.queue_size)
         self._log = log.bind(site=site.id, broker=str(self._url), client_id=settings.client_id)
         self.failure: str | None = None
         """Why the gateway stopped on its own (the broker refused the credentials), else None."""
@@ -137,7 +160,9 @@ class Gateway:
             raise StartupError(f"MQTT broker {self._url}: {session.refusal or 'could not subscribe'}")
         self._session = session
         self._worker = threading.Thread(target=self._work, name="gateway-worker", daemon=True)
+        self._storer = threading.Thread(target=self._store_work, name="gateway-storer", daemon=True)
         self._worker.start()
+        self._storer.start()
         self._log.info("gateway.started", protocol=session.protocol)
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -148,17 +173,20 @@ class Gateway:
         """
         self._closing.set()
         self._draining.set()
-        if self._worker is not None:
-            self._worker.join(timeout_s)
-            if self._worker.is_alive():
-                self._log.warning("gateway.stop_abandoned", queued=self._queue.qsize())
-                self._abandon.set()
-                self._worker.join(10)
+        workers = [w for w in (self._worker, self._storer) if w is not None]
+        deadline = time.monotonic() + timeout_s
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
+            self._log.warning("gateway.stop_abandoned", queued=self._queue.qsize() + len(self._handoff))
+            self._abandon.set()
+            for worker in workers:
+                worker.join(10)
         session, self._session = self._session, None
         if session is not None:
             session.client.disconnect()
             session.client.loop_stop()
-        self._worker = None
+        self._worker = self._storer = None
         self._log.info("gateway.stopped")
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
@@ -175,7 +203,8 @@ class Gateway:
         return self._presence.snapshot(ms_from_utc(self._clock.now()))
 
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        """Messages received and not yet acknowledged (judged or not)."""
+        return self._queue.qsize() + len(self._handoff)
 
     # --- connection (network thread) -------------------------------------------------------------
 
@@ -282,7 +311,14 @@ class Gateway:
             self._log.warning("mqtt.disconnected", reason=str(reason))
 
     def _on_message(self, client: mqtt.Client, session: _Session, message: mqtt.MQTTMessage) -> None:
-        item = _Message(message.topic, bytes(message.payload), message.mid, message.qos, self._generation)
+        item = _Message(
+            message.topic,
+            bytes(message.payload),
+            message.mid,
+            message.qos,
+            bool(message.retain),
+            self._generation,
+        )
         try:
             self._queue.put_nowait(item)  # the common case, and the cheapest (this thread reads the socket)
             return
@@ -299,12 +335,24 @@ class Gateway:
     # --- worker ------------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while not (self._draining.is_set() and self._queue.empty()):
-            batch = self._take_batch()
-            if batch and not self._process(batch):
+        """The judge worker: validate and judge each batch, then hand it to the storer."""
+        try:
+            while not (self._draining.is_set() and self._queue.empty()):
+                batch = self._take_batch()
+                if batch:
+                    judged = self._judge(batch)
+                    if not self._handoff.put(judged, len(batch), self._abandon):
+                        return
+                if self._on_findings is not None and time.monotonic() - self._presence_checked >= 1.0:
+                    self._check_presence()
+        finally:
+            self._handoff.close()
+
+    def _store_work(self) -> None:
+        """The storer: make each judged batch durable, keep its dead letters, acknowledge it, in order."""
+        while (judged := self._handoff.get(self._abandon)) is not None:
+            if not self._store(judged):
                 return
-            if self._on_findings is not None and time.monotonic() - self._presence_checked >= 1.0:
-                self._check_presence()
 
     def _check_presence(self) -> None:
         """Once a second, also when nothing arrives: silence is what makes a device stale."""
@@ -345,8 +393,8 @@ class Gateway:
         metrics.QUEUE_DEPTH.set(self._queue.qsize())
         return batch
 
-    def _process(self, batch: list[_Message]) -> bool:
-        """Validate, store, keep dead letters, acknowledge. False: abandoned (stop timed out)."""
+    def _judge(self, batch: list[_Message]) -> _Judged:
+        """Validate, note presence, and judge the readings (``on_batch``) before they are stored."""
         started = time.perf_counter()
         now_ms = ms_from_utc(self._clock.now())
         readings: list[Reading] = []
@@ -357,7 +405,7 @@ class Gateway:
         for message in batch:
             stream = message.topic.rpartition("/")[2]
             streams[stream] = streams.get(stream, 0) + 1
-            verdict = check(message.topic, message.payload, now_ms)
+            verdict = check(message.topic, message.payload, now_ms, message.retain)
             readings.extend(verdict.readings)
             if verdict.dead_letters:
                 letters.extend(verdict.dead_letters)
@@ -370,6 +418,17 @@ class Gateway:
             self._presence.seen(asset, now_ms)
         for stream, count in streams.items():
             metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc(count)
+        if self._on_batch is not None and readings:
+            try:
+                self._on_batch(readings)  # judged before storage: detection never waits behind the store
+            except Exception:
+                metrics.CALLBACK_ERRORS.inc()
+                self._log.exception("gateway.on_batch_failed", readings=len(readings))
+        return _Judged(batch, readings, letters, started)
+
+    def _store(self, judged: _Judged) -> bool:
+        """Store, keep dead letters, acknowledge. False: abandoned (stop timed out)."""
+        batch, readings, letters, started = judged
         if readings and not self._durably("store", self._sink.write, readings):
             return False
         if letters and not self._durably("dead_letters", self._dead_letters.put, letters):
@@ -386,12 +445,6 @@ class Gateway:
                 payload=letter.payload[:120].decode("utf-8", errors="replace"),
             )
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if self._on_batch is not None and readings:
-            try:
-                self._on_batch(readings)
-            except Exception:
-                metrics.CALLBACK_ERRORS.inc()
-                self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return True
 
     def _durably(self, name: str, write: Callable[[Sequence[Any]], None], items: Sequence[Any]) -> bool:

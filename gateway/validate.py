@@ -4,8 +4,11 @@ What a bad message costs (the granularity of a dead letter):
 
 - the whole message: a topic outside the scheme, a payload over the size limit, another site, an unknown
   asset or one whose kind differs from the topic's, a payload that is not JSON or line protocol at all;
-- one item of a batch: an item that is malformed, has a wrong type or a non-finite number, or a timestamp
-  further than ``max_skew_s`` from now. The other items of the batch still land;
+- a retained telemetry or event message (``retained``): the broker replays an old value to every new
+  subscription, so it is no measurement of now (a retained ``status`` is the device's presence and stays valid);
+- one item of a batch: an item that is malformed, has a wrong type or a non-finite number, a timestamp older
+  than ``max_skew_s`` (``timestamp_skew``) or more than ``max_future_s`` ahead of the gateway's clock
+  (``future_timestamp``). The other items of the batch still land;
 - one value of an item: an unknown channel (when ``unknown_channels = "reject"``), a boolean channel whose
   value is not 0/1, a value outside the channel's physical range. The item's other channels still land,
   and one dead letter per item names every rejected channel.
@@ -78,6 +81,7 @@ class Validator:
         self._site = site
         self._settings = settings
         self._skew_ms = int(settings.max_skew_s * 1000)
+        self._future_ms = int(settings.max_future_s * 1000)
         self._fast = fast
         # Per kind: numeric standard channels with their range, and the boolean ones (the fast path's tables).
         self._ranges = {
@@ -93,7 +97,9 @@ class Validator:
             for kind, chans in STANDARD_CHANNELS.items()
         }
 
-    def check(self, topic: str, payload: bytes, now_ms: int) -> Verdict:
+    def check(self, topic: str, payload: bytes, now_ms: int, retained: bool = False) -> Verdict:
+        """``retained``: the broker's retain flag (set when it replays a stored message to a subscription)."""
+
         def dead(reason: DeadLetterReason, detail: str) -> DeadLetter:
             return dead_letter(topic, reason, detail, payload, now_ms)
 
@@ -116,6 +122,10 @@ class Validator:
             return Verdict(dead_letters=(dead(DeadLetterReason.UNKNOWN_ASSET, detail),))
         if where.stream is Stream.STATUS:
             return self._status(payload, asset.id, dead)
+        if retained:
+            # Not presence either: the broker replays it, the device may be long gone.
+            detail = f"a retained {where.stream} message is an old value, not a measurement"
+            return Verdict(dead_letters=(dead(DeadLetterReason.RETAINED, detail),))
         if where.stream is Stream.EVENT:
             return self._event(payload, asset.id, now_ms, dead)
         return self._telemetry(payload, asset.id, asset.kind, now_ms, dead)
@@ -143,9 +153,9 @@ class Validator:
                 raise codec.DecodeError("wrong_type", "event code must be a number")
         except codec.DecodeError as exc:
             return Verdict(dead_letters=(dead(DeadLetterReason(exc.reason), exc.detail),), asset=asset)
-        if abs(ts_ms - now_ms) > self._skew_ms:
-            letter = dead(DeadLetterReason.TIMESTAMP_SKEW, _skew_detail(ts_ms, now_ms))
-            return Verdict(dead_letters=(letter,), asset=asset)
+        skew = self._time_problem(ts_ms, now_ms)
+        if skew is not None:
+            return Verdict(dead_letters=(dead(*skew),), asset=asset)
         reading = Reading(self._site.id, asset, f"event.{kind}", ts_ms, float(code))
         return Verdict(readings=(reading,), asset=asset)
 
@@ -166,7 +176,7 @@ class Validator:
         if not items:
             return None
         ranges, bools = self._ranges.get(kind, {}), self._bools.get(kind, set())
-        earliest, latest = now_ms - self._skew_ms, now_ms + self._skew_ms
+        earliest, latest = now_ms - self._skew_ms, now_ms + self._future_ms
         site = self._site.id
         out: list[Reading] = []
         append = out.append
@@ -214,11 +224,10 @@ class Validator:
             if isinstance(item, codec.DecodeError):
                 letters.append(dead(DeadLetterReason(item.reason), item.detail))
                 continue
-            if abs(item.ts_ms - now_ms) > self._skew_ms:
+            skew = self._time_problem(item.ts_ms, now_ms)
+            if skew is not None:
                 where = f"item {index}: " if index else ""
-                letters.append(
-                    dead(DeadLetterReason.TIMESTAMP_SKEW, where + _skew_detail(item.ts_ms, now_ms))
-                )
+                letters.append(dead(skew[0], where + skew[1]))
                 continue
             problems: list[tuple[DeadLetterReason, str]] = []
             for channel, value in item.values.items():
@@ -231,6 +240,14 @@ class Validator:
                 where = f"item {index}: " if index else ""
                 letters.append(dead(problems[0][0], where + "; ".join(detail for _, detail in problems)))
         return Verdict(readings=tuple(readings), dead_letters=tuple(letters), asset=asset)
+
+    def _time_problem(self, ts_ms: int, now_ms: int) -> tuple[DeadLetterReason, str] | None:
+        """Too far ahead of the gateway's clock, or too old; None when the time is fine."""
+        if ts_ms - now_ms > self._future_ms:
+            return DeadLetterReason.FUTURE_TIMESTAMP, _skew_detail(ts_ms, now_ms)
+        if now_ms - ts_ms > self._skew_ms:
+            return DeadLetterReason.TIMESTAMP_SKEW, _skew_detail(ts_ms, now_ms)
+        return None
 
     def _value_problem(
         self, channel: str, value: float, standard: Mapping[str, bool]

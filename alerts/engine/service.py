@@ -28,6 +28,7 @@ from alerts.engine.db import (
 from alerts.engine.errors import CheckInRefused, NotFound, TooManyCheckIns
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
+from alerts.engine.intake import Judgement, Late
 from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.engine.sweep import Sweeper
@@ -74,6 +75,8 @@ class AlertService:
         self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
         self.sweeper = Sweeper(site, sla, self.tickets, self.alerts, self.notifier)
         self._lock = threading.Lock()
+        self._judging = threading.Lock()
+        """The rules' in-memory state: never held across a database call."""
 
     # --- readings ---------------------------------------------------------------------------------------
 
@@ -82,26 +85,48 @@ class AlertService:
 
         ``now`` is the wall clock when the batch arrived: readings older than the site's ``lateness_s``
         are a replay, whose conditions that cleared long ago are recorded but not dispatched. Without it
-        the batch is taken as current.
+        the batch is taken as current. The same as ``commit(judge(readings, now))``.
+        """
+        judgement = self.judge(readings, now)
+        if judgement is not None:
+            self.commit(judgement)
+
+    def judge(self, readings: Sequence[Reading], now: datetime | None = None) -> Judgement | None:
+        """Run the rules on a batch in memory (no database): the findings it causes, to ``commit`` later.
+
+        Judging never waits for the state database (it has its own lock), so detection keeps up while the
+        database is slow or gone; the caller keeps the judgement durable until it is committed.
+        None for an empty batch.
         """
         if not readings:
-            return
+            return None
         # No clock moves past the wall clock: a reading dated later counts as of ``now``.
         now_ms = None if now is None else ms_from_utc(utc_now(now))
         cap = now_ms if now_ms is not None else max(r.ts_ms for r in readings)
-        with self._lock:
+        latest: dict[str, int] = {}
+        for r in readings:
+            latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
+        with self._judging:
             self.motion.observe(readings, cap)
-            latest: dict[str, int] = {}
-            for r in readings:
-                latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
-            self.alerts.seen(latest, None if now is None else utc_now(now))
-            findings = self.rules.observe(readings, now_ms)
-            self._take(findings, utc_from_ms(max(latest.values())), now)
+            findings = tuple(self.rules.observe(readings, now_ms))
+        return Judgement(findings, max(latest.values()), now_ms, tuple(sorted(latest.items())))
+
+    def commit(self, judgement: Judgement, late: Late | None = None) -> None:
+        """Apply a judgement's findings in one transaction, at its event time and with its wall clock.
+
+        ``late``: why it is committed late (the state database was unreachable); each ticket it opens or
+        joins gets a timeline entry saying so. Raises whatever the database raises: nothing is applied.
+        """
+        wall = None if judgement.wall_ms is None else utc_from_ms(judgement.wall_ms)
+        with self._lock:
+            if judgement.latest:
+                self.alerts.seen(dict(judgement.latest), wall)
+            self._take(judgement.findings, utc_from_ms(judgement.event_ms), wall, late)
 
     def under_lock(self, work: Callable[[], T]) -> T:
-        """Run ``work`` while no batch is judged: the checkpoint (alerts/engine/checkpoint.py) copies the
-        rules, motion and replay tracker consistent with what is committed."""
-        with self._lock:
+        """Run ``work`` while no batch is judged or committed: the checkpoint (alerts/engine/checkpoint.py)
+        copies the rules, motion and replay tracker at one moment."""
+        with self._judging, self._lock:
             return work()
 
     def observe_findings(self, findings: Sequence[Finding], now: datetime | None = None) -> None:
@@ -112,13 +137,23 @@ class AlertService:
         with self._lock:
             self._take(findings, utc_from_ms(max(f.ts_ms for f in findings)), now)
 
-    def _take(self, findings: Sequence[Finding], event_now: datetime, now: datetime | None) -> None:
+    def _take(
+        self,
+        findings: Sequence[Finding],
+        event_now: datetime,
+        now: datetime | None,
+        late: Late | None = None,
+    ) -> None:
         wall = None if now is None else utc_now(now)
         changes = Changes()
         with self.engine.begin() as conn:
             for finding in sorted(findings, key=lambda f: f.ts_ms):
                 self.alerts.apply(conn, finding, changes, wall)
             self.alerts.promote_pending(conn, event_now, wall, changes)
+            # A late commit: the tickets that alerts opened or joined just now (not those resolved below).
+            if late is not None:
+                for ticket_pk in sorted(changes.tickets):
+                    self.tickets.event(conn, ticket_pk, utc_now(late.at), "opened_late", SYSTEM, late.reason)
             self.alerts.resolve_held(conn, event_now, changes)
         self._publish(changes, event_now)
 

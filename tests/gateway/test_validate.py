@@ -59,7 +59,31 @@ def body(values: str, ts: int = NOW) -> bytes:
         # a negative voltage far below noise is out of range
         ("fw/lakeside/power/b1-panel/telemetry", body('"voltage_l1_v": -230'), {}, 0, [R.OUT_OF_RANGE]),
         # a timestamp a year ahead
-        (ELEV, body('"floor": 3', ts=NOW + 365 * 86_400_000), {}, 0, [R.TIMESTAMP_SKEW]),
+        (ELEV, body('"floor": 3', ts=NOW + 365 * 86_400_000), {}, 0, [R.FUTURE_TIMESTAMP]),
+        # six days ahead: it would blind the machine's detectors for six days
+        (ELEV, body('"floor": 3', ts=NOW + 6 * 86_400_000), {}, 0, [R.FUTURE_TIMESTAMP]),
+        # a device clock 30 s fast is within the default 60 s
+        (ELEV, body('"floor": 3', ts=NOW + 30_000), {}, 1, []),
+        # two minutes fast is not, unless configured so
+        (ELEV, body('"floor": 3', ts=NOW + 120_000), {}, 0, [R.FUTURE_TIMESTAMP]),
+        (ELEV, body('"floor": 3', ts=NOW + 120_000), {"max_future_s": 300}, 1, []),
+        # one item of a batch ahead of the clock: the other lands
+        (
+            ELEV,
+            f"[{body(chr(34) + 'floor' + chr(34) + ': 1').decode()},"
+            f" {body(chr(34) + 'floor' + chr(34) + ': 2', ts=NOW + 3_600_000).decode()}]".encode(),
+            {},
+            1,
+            [R.FUTURE_TIMESTAMP],
+        ),
+        # an event far ahead of the clock
+        (
+            "fw/lakeside/elevator/b1-elev-1/event",
+            f'{{"ts": {NOW + 86_400_000}, "type": "fault"}}'.encode(),
+            {},
+            0,
+            [R.FUTURE_TIMESTAMP],
+        ),
         # a timestamp an hour back is within a one-day skew
         (ELEV, body('"floor": 3', ts=NOW - 3_600_000), {"max_skew_s": 86_400}, 1, []),
         # a timestamp two days back is not
@@ -106,6 +130,33 @@ def test_validation_table(
 ) -> None:
     readings, letters = check(topic, payload, **overrides)
     assert (len(readings), letters) == (stored, reasons)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "stored", "reasons", "online"),
+    [
+        # retained telemetry: an old value the broker replays, never a measurement
+        (ELEV, body('"floor": 3'), 0, [R.RETAINED], None),
+        # a retained event would replay an alarm at every restart
+        (
+            "fw/lakeside/elevator/b1-elev-1/event",
+            f'{{"ts": {NOW}, "type": "fault"}}'.encode(),
+            0,
+            [R.RETAINED],
+            None,
+        ),
+        # a retained status is the device's presence: valid
+        ("fw/lakeside/elevator/b1-elev-1/status", b"offline", 0, [], False),
+    ],
+)
+def test_retained_messages(
+    topic: str, payload: bytes, stored: int, reasons: list[R], online: bool | None
+) -> None:
+    verdict = Validator(SITE, MqttSettings()).check(topic, payload, NOW, retained=True)
+    assert len(verdict.readings) == stored
+    assert [letter.reason for letter in verdict.dead_letters] == reasons
+    # only a status is presence: a replayed reading says nothing about whether the device is there now
+    assert (verdict.asset, verdict.online) == (("b1-elev-1", online) if online is not None else (None, None))
 
 
 def test_readings_carry_site_asset_time_and_seq() -> None:

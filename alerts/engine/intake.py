@@ -1,0 +1,397 @@
+"""The durable findings queue: judged batches wait on local disk until the state database has them.
+
+    gateway worker ─► judge (rules, in memory) ─► Intake.put ─► queue (fsync'd SQLite) ─► committer ─► state DB
+                                                                                   (deleted after the commit)
+
+- No finding is lost: ``put`` returns only once the judgement is in the queue file (one fsync'd SQLite
+  transaction, like ``ingest/spool.py``); the committer thread commits the oldest entry through the alert
+  service and deletes it only after that commit. A crash in between commits it again on the next start
+  (the engine ignores a repeat of what it already has), before anything newer: the queue is in order.
+- A state-database outage delays alerts, it never drops them: entries stay queued and are retried with
+  backoff (to 2 s); when the database is back each alert opens at its onset's event time, and every
+  ticket opened or joined by an entry that waited gets an ``opened_late`` timeline entry saying why
+  ("state database unreachable for N s").
+- While the database has been unreachable for more than ``tell_after_s`` (60 s), the fallback person is told
+  directly through ``tell_fallback`` (apprise, outside the outbox, which lives in that database), once per
+  outage, naming the RED and ORANGE conditions that wait; and told again when it is back.
+- A batch that caused no finding is not written to disk: its only effect (the engine noting how current
+  each asset's data is, and opening or resolving what held long enough) is kept in memory, merged, and
+  committed when the queue is empty; the SLA ticker does the same from the wall clock anyway.
+- An outage is not a bug (``is_outage``): a commit that fails ``_BUG_ATTEMPTS`` times while the database
+  answers is set aside in the queue file with its error (``intake_queue.FindingsQueue.put_aside``), so that
+  one bad entry never holds up the findings behind it.
+- Bounded: at ``max_entries`` queued judgements ``put`` waits (the gateway stops acknowledging: the broker
+  holds the messages). Findings are rare (a change of a condition), so the bound is far away.
+- ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+from prometheus_client import Counter, Gauge
+from sqlalchemy import exc as sa_exc
+
+from alerts.engine.intake_queue import Entry, FindingsQueue, Judgement, Late, decode, encode, merge
+from facwatch.clock import Clock, WallClock
+from facwatch.errors import FacwatchError
+from facwatch.model import Finding, Level, ms_from_utc, utc_from_ms
+
+log = structlog.get_logger("facwatch.intake")
+
+BACKLOG = Gauge("facwatch_intake_backlog", "Judged batches with findings waiting for the state database")
+STATE_DB_DOWN = Gauge("facwatch_intake_state_db_down", "1 while commits to the state database fail")
+COMMITTED = Counter("facwatch_intake_committed_total", "Judgements committed to the state database")
+SET_ASIDE = Counter("facwatch_intake_set_aside_total", "Queued judgements set aside after failing as a bug")
+
+_RETRY_MAX_S = 2.0
+_BUG_ATTEMPTS = 3
+"""A commit that fails this often with an error that is not an outage is a bug: the entry is set aside."""
+_TELL_RETRY_S = 30.0
+
+
+class Committer(Protocol):
+    def commit(self, judgement: Judgement, late: Late | None = None) -> None: ...
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failed commit means the state database cannot be reached (retry), not a bug."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    outages = (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    )
+    return isinstance(exc, outages)
+
+
+class IntakeClosed(FacwatchError):
+    """``put`` on an intake that is stopping: the judgement was not queued (the caller must not ack)."""
+
+
+TellFallback = Callable[[str, str], bool]
+"""(title, body) -> whether the fallback person was reached."""
+
+
+def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: int) -> tuple[str, str]:
+    """The direct message to the fallback person while the state database is unreachable."""
+    title = f"facwatch {site}: state database unreachable for {down_s:.0f} s"
+    lines = [
+        f"facwatch cannot reach its state database (site {site}) for {down_s:.0f} s.",
+        f"Alerts are detected but cannot open, and nobody else is notified: {backlog} batch(es) of findings wait.",
+    ]
+    urgent = [f for f in waiting if f.active and f.level in (Level.RED, Level.ORANGE)]
+    for f in urgent[:10]:
+        lines.append(
+            f"- {f.level.value.upper()} {f.kind} on {f.asset} since {utc_from_ms(f.ts_ms):%H:%M:%S} UTC"
+        )
+    if len(urgent) > 10:
+        lines.append(f"- and {len(urgent) - 10} more")
+    lines.append("They open with their original time as soon as the database is back.")
+    return title, "\n".join(lines)
+
+
+# --- the shell: put, commit, tell -----------------------------------------------------------------------
+
+
+class Intake:
+    """Durably queues judgements and commits them, in order, through ``committer`` (the alert service)."""
+
+    def __init__(
+        self,
+        committer: Committer,
+        path: Path | str,
+        *,
+        site: str,
+        clock: Clock | None = None,
+        max_entries: int = 100_000,
+        tell_fallback: TellFallback | None = None,
+        tell_after_s: float = 60.0,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be positive")
+        self._committer = committer
+        self._queue = FindingsQueue(path)
+        self._site = site
+        self._clock: Clock = clock or WallClock()
+        self._max_entries = max_entries
+        self._tell_fallback = tell_fallback
+        self._tell_after_s = tell_after_s
+        self._idle: Judgement | None = None
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._down_since: float | None = None  # monotonic, while commits fail
+        self._down_wall: datetime | None = None
+        self._last_outage: tuple[int, str] | None = None  # (ended, wall ms; the reason for late entries)
+        self._told_at: float | None = None
+        self._told_outage = False
+        self._bug_attempts = 0
+        self._inherited = self._queue.last_id()
+        """Entries up to this id were queued by an earlier run: committed first, and noted as late."""
+        self.committed = 0
+        """Judgements committed since start (for tests and metrics)."""
+        self.tells: list[str] = []
+        """Titles of the direct messages sent to the fallback person (newest last)."""
+        self._log = log.bind(site=site)
+
+    # --- what others ask -----------------------------------------------------------------------------
+
+    def backlog(self) -> int:
+        """Judgements with findings waiting for the state database."""
+        return len(self._queue)
+
+    def lag_s(self) -> float:
+        """How long the oldest waiting judgement has waited (0 when none waits)."""
+        oldest = self._queue.oldest_ms
+        if oldest is None:
+            return 0.0
+        return max(0.0, (ms_from_utc(self._clock.now()) - oldest) / 1000)
+
+    def down_s(self) -> float:
+        """How long commits have been failing (0 while the state database answers)."""
+        since = self._down_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the committer: what an earlier run left in the queue is committed first."""
+        if self._thread is not None:
+            return
+        if len(self._queue):
+            self._log.warning("intake.backlog_on_start", backlog=len(self._queue))
+        self._thread = threading.Thread(target=self._run, name="facwatch-intake", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Commit what is queued (for up to ``timeout_s``), then stop; the rest waits for the next start."""
+        deadline = time.monotonic() + timeout_s
+        while self._thread is not None and (len(self._queue) or self._idle) and time.monotonic() < deadline:
+            if self._down_since is not None:
+                break  # the database is gone: the queue file keeps it
+            with self._wake:
+                self._wake.notify_all()
+                self._wake.wait(0.05)
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s + 15)
+            if self._thread.is_alive():  # stuck in a commit the database never answers: leave the file open
+                self._log.warning("intake.stop_abandoned", backlog=len(self._queue))
+                return
+            self._thread = None
+        if len(self._queue):
+            self._log.warning("intake.stopped_with_backlog", backlog=len(self._queue))
+        self._queue.close()
+
+    # --- put (the gateway worker) --------------------------------------------------------------------
+
+    def put(self, judgement: Judgement | None) -> None:
+        """Keep ``judgement`` until it is committed. Returns once it is durable (or merged, without findings).
+
+        Waits while the queue is at its bound; raises IntakeClosed when stopping first.
+        """
+        if judgement is None:
+            return
+        if not judgement.findings:
+            with self._wake:
+                self._idle = merge(self._idle, judgement)
+                self._wake.notify_all()
+            return
+        waited = False
+        while len(self._queue) >= self._max_entries:
+            if not waited:
+                self._log.warning("intake.full", backlog=len(self._queue))
+                waited = True
+            if self._stopping.wait(0.2):
+                raise IntakeClosed("the intake is stopping")
+        delay = 0.05
+        while True:
+            try:
+                self._queue.append(judgement, ms_from_utc(self._clock.now()))
+                BACKLOG.set(len(self._queue))
+                break
+            except sqlite3.Error as exc:  # a full disk, a lock: retry, never drop
+                self._log.error("intake.queue_write_failed", error=str(exc)[:200])
+            if self._stopping.wait(delay):
+                raise IntakeClosed("the intake is stopping")
+            delay = min(delay * 2, _RETRY_MAX_S)
+        with self._wake:
+            self._wake.notify_all()
+
+    # --- the committer thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = 0.05
+        while not self._stopping.is_set():
+            try:
+                progress = self._commit_next()
+            except Exception:  # the queue file itself failed: keep going, it is retried
+                self._log.exception("intake.committer_failed")
+                self._stopping.wait(1.0)
+                continue
+            if progress:
+                delay = 0.05
+                continue
+            if self._down_since is not None:
+                self._maybe_tell()
+                self._stopping.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+                continue
+            with self._wake:
+                if not len(self._queue) and self._idle is None and not self._stopping.is_set():
+                    self._wake.wait(0.5)
+
+    def _commit_next(self) -> bool:
+        """Commit the oldest entry (else the merged finding-less judgements). True: progress was made."""
+        head = self._queue.head()
+        entry = head[0] if head else None
+        idle: Judgement | None = None
+        if entry is not None:
+            try:
+                judgement = entry.judgement()
+            except Exception as exc:  # written by another version, or damaged: never block what follows
+                self._put_aside(entry, f"undecodable: {exc}")
+                return True
+            queued_ms = entry.queued_ms
+        else:
+            with self._wake:
+                idle, self._idle = self._idle, None
+            if idle is None:
+                return False
+            judgement, queued_ms = idle, ms_from_utc(self._clock.now())
+        late = self._late(queued_ms, None if entry is None else entry.id)
+        attempt = (time.monotonic(), self._clock.now())
+        try:
+            self._committer.commit(judgement, late)
+        except Exception as exc:
+            if idle is not None:
+                with self._wake:
+                    self._idle = merge(idle, self._idle) if self._idle is not None else idle
+            if is_outage(exc):
+                self._failed(exc, attempt)
+                return False
+            return self._bug(entry, exc)
+        if entry is not None:
+            self._queue.delete(entry.id)
+            BACKLOG.set(len(self._queue))
+        self._bug_attempts = 0
+        self.committed += 1
+        COMMITTED.inc()
+        self._recovered()
+        return True
+
+    def _bug(self, entry: Entry | None, exc: Exception) -> bool:
+        """A commit failed and the database answers: a bug. Retried a few times, then the entry is set
+        aside (kept in the queue file, logged) so that the findings behind it are not held up."""
+        self._bug_attempts += 1
+        self._log.error("intake.commit_failed", attempt=self._bug_attempts, error=repr(exc)[:300])
+        if self._bug_attempts < _BUG_ATTEMPTS:
+            self._stopping.wait(0.2)
+            return False
+        self._bug_attempts = 0
+        if entry is None:
+            with self._wake:
+                self._idle = None  # only "how current the data is": the ticker catches up from the clock
+            return True
+        self._put_aside(entry, repr(exc))
+        return True
+
+    def _put_aside(self, entry: Entry, error: str) -> None:
+        self._queue.put_aside(entry, error)
+        SET_ASIDE.inc()
+        BACKLOG.set(len(self._queue))
+        self._log.error("intake.set_aside", entry=entry.id, error=error[:300])
+
+    def _late(self, queued_ms: int, entry_id: int | None) -> Late | None:
+        now = self._clock.now()
+        if self._down_since is not None and self._down_wall is not None:
+            down = (now - self._down_wall).total_seconds()
+            return Late(now, f"opened late: state database unreachable for {down:.0f} s")
+        if self._last_outage is not None and queued_ms <= self._last_outage[0]:
+            return Late(now, self._last_outage[1])
+        if entry_id is not None and entry_id <= self._inherited:  # left by an earlier run (a crash)
+            waited = (ms_from_utc(now) - queued_ms) / 1000
+            reason = f"opened late: waited {waited:.0f} s for the state database (facwatch restarted)"
+            return Late(now, reason)
+        return None
+
+    def _failed(self, exc: Exception, attempt: tuple[float, datetime]) -> None:
+        """A commit failed: the outage began when that attempt did (a locked database fails slowly)."""
+        if self._down_since is None:
+            self._down_since, self._down_wall = attempt
+            STATE_DB_DOWN.set(1)
+            self._log.error("intake.state_db_unreachable", backlog=len(self._queue), error=str(exc)[:300])
+
+    def _recovered(self) -> None:
+        if self._down_since is None or self._down_wall is None:
+            return
+        now = self._clock.now()
+        down = (now - self._down_wall).total_seconds()
+        reason = f"opened late: state database unreachable for {down:.0f} s"
+        self._last_outage = (ms_from_utc(now), reason)
+        self._log.warning("intake.state_db_back", down_s=round(down, 1), backlog=len(self._queue))
+        self._down_since = self._down_wall = None
+        STATE_DB_DOWN.set(0)
+        if self._told_outage and self._tell_fallback is not None:
+            title = f"facwatch {self._site}: state database back after {down:.0f} s"
+            body = f"facwatch reaches its state database again; the alerts that waited are opening now ({title})."
+            self._tell(title, body)
+        self._told_outage, self._told_at = False, None
+
+    def _maybe_tell(self) -> None:
+        if self._tell_fallback is None or self._told_outage or self.down_s() <= self._tell_after_s:
+            return
+        if self._told_at is not None and time.monotonic() - self._told_at < _TELL_RETRY_S:
+            return
+        waiting: list[Finding] = []
+        for entry in self._queue.head(200):
+            with contextlib.suppress(Exception):  # an undecodable entry is set aside by the committer
+                waiting.extend(entry.judgement().findings)
+        title, body = outage_message(self._site, self.down_s(), waiting, len(self._queue))
+        self._told_at = time.monotonic()
+        self._told_outage = self._tell(title, body)
+
+    def _tell(self, title: str, body: str) -> bool:
+        assert self._tell_fallback is not None
+        try:
+            told = bool(self._tell_fallback(title, body))
+        except Exception as exc:
+            self._log.error("intake.tell_fallback_failed", error=str(exc)[:200])
+            told = False
+        self._log.warning("intake.told_fallback", title=title, told=told)
+        if told:
+            self.tells.append(title)
+        return told
+
+
+__all__ = [
+    "Committer",
+    "Entry",
+    "FindingsQueue",
+    "Intake",
+    "IntakeClosed",
+    "Judgement",
+    "Late",
+    "TellFallback",
+    "decode",
+    "encode",
+    "is_outage",
+    "merge",
+    "outage_message",
+]
