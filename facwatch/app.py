@@ -219,15 +219,17 @@ class System:
 
             checks += [Check("broker", broker), Check("telemetry", self.telemetry.writable)]
         if "alerts" in self.parts:
-            checks.append(
-                Check("engine", lag_probe(self.engine_lag or self.intake.lag_s, ENGINE_LAG_LIMIT_S))
-            )
+            checks.append(Check("engine", lag_probe(self._engine_lag, ENGINE_LAG_LIMIT_S)))
         return Readiness(checks)
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
         """Judge a batch before it is stored, and queue its findings durably (the gateway acks after)."""
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
         self.intake.put(self.alerts.judge(readings, now=self.clock.now()))
+
+    def _engine_lag(self) -> float | None:
+        """How far the engine is behind: the age of the intake's oldest entry (a test may set ``engine_lag``)."""
+        return (self.engine_lag or self.intake.lag_s)()
 
     def _queue_findings(self, findings: Sequence[Finding]) -> None:
         """Findings from outside the rules (presence, the data path), queued like the rules' own."""
