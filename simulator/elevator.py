@@ -44,6 +44,19 @@ OVERSPEED = 0.18
 """Under the overspeed fault a trip runs this fraction over rated speed (× severity)."""
 REOPEN_PERIOD_S = 6.0
 REOPEN_CLOSED_S = 1.5
+CREEP_MPS = 0.15
+"""Under ``moving_doors_open`` the car creeps away from its landing at this speed, doors open."""
+INSPECTION_MPS = 0.3
+"""On inspection the car moves at this speed (EN 81-20 allows at most 0.63 m/s)."""
+OVERTRAVEL_M = 0.45
+"""Under ``overtravel_*`` the car stops this far past the end landing."""
+FINAL_LIMIT_M = 0.3
+"""The final limit switch operates once the car is this far past an end landing."""
+TECHNICIAN_KG = 75.0
+CHATTER_Z = 1.0
+"""Under ``door_chatter`` the door contact reads open when the step's spare normal draw exceeds this (16 %)."""
+WAIT_EMPTY = frozenset({"stopped_outside_door_zone", "overtravel_top", "overtravel_bottom"})
+"""Faults that strike once the car is empty: calls are cancelled, riders get out at their stops first."""
 AT_RATED_G = 0.004 + 0.012
 """A sound car's vibration cruising at rated speed."""
 """Under the door fault the doors close for 1.5 s of every 6 s, hit the obstruction and reopen."""
@@ -232,10 +245,17 @@ def _arrive(state: ElevatorState) -> ElevatorState:
 
 
 def _advance(
-    state: ElevatorState, dt: float, trapped: bool, vmax: float, serving: bool = True, reopen: bool = False
+    state: ElevatorState,
+    dt: float,
+    trapped: bool,
+    vmax: float,
+    serving: bool = True,
+    reopen: bool = False,
+    jammed: bool = False,
 ) -> ElevatorState:
     """Let ``dt`` seconds pass: finish trips and door cycles, start what comes next (new trips at ``vmax``;
-    none when not ``serving``; with ``reopen`` a door cycle never completes)."""
+    none when not ``serving``; with ``reopen`` a door cycle never completes; ``jammed`` doors close at once
+    and do not open at the next landing). A trip that ends past an end landing stops there (overtravel)."""
     left = dt
     guard = 0
     while left > 1e-9 and guard < 32:
@@ -243,7 +263,7 @@ def _advance(
         p = state.params
         if state.phase is Phase.IDLE:
             target = _next_stop(state)
-            if target is None or trapped or not serving:
+            if target is None or trapped or jammed or not serving:
                 return state
             state = _start(state, target, vmax)
         elif state.phase is Phase.MOVING:
@@ -261,12 +281,14 @@ def _advance(
             if trapped and abs(state.pos_m - floor_pos(state.landing)) >= STUCK_CLEARANCE_M:
                 return replace(state, phase=Phase.STUCK, vel_mps=0.0, acc_mps2=0.0)
             if t >= total - 1e-9:
-                state = _arrive(state)
+                state = _halt(state) if jammed or not _within(state.trip_to_m, p) else _arrive(state)
+                if state.phase is Phase.STUCK:
+                    return state  # on the final limit switch: only the end of the fault moves it
         elif state.phase is Phase.DOORS:
             if reopen:
                 return replace(state, door_t=state.door_t + left)
             remaining = state.door_total_s - state.door_t
-            if trapped:
+            if trapped or jammed:
                 # The doors close at once; the car then moves off and the fault stops it between floors.
                 remaining = min(remaining, DOOR_MOVE_S)
                 state = replace(state, door_t=state.door_total_s - remaining)
@@ -276,7 +298,7 @@ def _advance(
             if state.door_t >= state.door_total_s - 1e-9:
                 state = replace(state, phase=Phase.IDLE)
                 if trapped:
-                    state = _start(state, _away_from(state))
+                    state = _start(state, _away_from(state), vmax)
         else:  # STUCK
             if trapped:
                 return state
@@ -284,6 +306,17 @@ def _advance(
             here = state.landing
             state = _start(replace(state, riders=tuple((here, kg) for _, kg in state.riders)), here)
     return state
+
+
+def _within(pos_m: float, p: ElevatorParams) -> bool:
+    return -1e-6 <= pos_m <= floor_pos(p.floors) + 1e-6
+
+
+def _halt(state: ElevatorState) -> ElevatorState:
+    """A trip's end without a door cycle: at a landing the car waits there, doors shut (jammed); past an
+    end landing it is stuck on the final limit switch."""
+    still = replace(state, pos_m=state.trip_to_m, vel_mps=0.0, acc_mps2=0.0)
+    return replace(still, phase=Phase.IDLE if _within(state.trip_to_m, state.params) else Phase.STUCK)
 
 
 def _away_from(state: ElevatorState) -> int:
@@ -316,6 +349,8 @@ def _step_one(
     vmax = state.params.rated_speed
     if overspeed is not None:
         vmax *= 1.0 + OVERSPEED * overspeed.severity
+    if faults and not trapped and any(f.kind in FIELD_FAULTS for f in faults):
+        return _step_field_fault(state, dt, faults, u, z, rng, t_s, vmax)
     if out_of_service:
         # Taken out of service: hall calls are cancelled, riders get out at the next stop, the car stays.
         if state.waiting or (state.riders and state.phase is Phase.IDLE):
@@ -336,6 +371,74 @@ def _step_one(
     return state, _sensors(state, z, faults, entrapment)
 
 
+def _step_field_fault(
+    state: ElevatorState,
+    dt: float,
+    faults: tuple[ActiveFault, ...],
+    u: float,
+    z: list[float],
+    rng: np.random.Generator,
+    t_s: float,
+    vmax: float,
+) -> tuple[ElevatorState, dict[str, float | bool]]:
+    """A step under the faults of Chinese elevator-IoT practice (``FIELD_FAULTS``)."""
+    kinds = {f.kind for f in faults}
+    jammed = "entrapment_at_landing" in kinds
+    inspection = "inspection" in kinds
+    trapped = inspection
+    if kinds & WAIT_EMPTY or jammed or inspection or "moving_doors_open" in kinds:
+        state = replace(state, waiting=()) if state.waiting else state
+    else:
+        state = replace(state, waiting=_new_calls(state, dt, u, rng, t_s))
+    empty = not state.riders
+    if kinds & WAIT_EMPTY and state.phase is Phase.STUCK:
+        trapped = True
+    elif "stopped_outside_door_zone" in kinds and empty:
+        trapped = True
+        if state.phase is Phase.IDLE:
+            state = _start(state, _away_from(state), vmax)
+    elif kinds & {"overtravel_top", "overtravel_bottom"} and empty and state.phase is Phase.IDLE:
+        end = -OVERTRAVEL_M if "overtravel_bottom" in kinds else floor_pos(state.params.floors) + OVERTRAVEL_M
+        state = replace(state, phase=Phase.MOVING, trip_from_m=state.pos_m, trip_to_m=end, trip_t=0.0,
+                        trip_vmax=vmax)  # fmt: skip
+    if "door_open_running" in kinds:
+        trapped = state.phase is Phase.STUCK
+        if state.phase is Phase.IDLE and _next_stop(state) is None:
+            state = _start(state, _away_from(state), vmax)
+    if "moving_doors_open" in kinds:
+        creeping = state.phase is Phase.MOVING and state.trip_vmax == CREEP_MPS
+        trapped = creeping or state.phase is Phase.STUCK
+        if state.phase is Phase.IDLE and state.in_door_zone:
+            state = _arrive(state)
+        if state.phase is Phase.DOORS and state.door_t >= DOOR_MOVE_S:
+            state = replace(state, phase=Phase.MOVING, trip_from_m=state.pos_m, trip_t=0.0,
+                            trip_to_m=floor_pos(_away_from(state)), trip_vmax=CREEP_MPS)  # fmt: skip
+            trapped = True
+    if inspection:
+        # The technician steps in once the riders are out, switches to inspection and moves the car slowly.
+        if not state.riders and state.phase is not Phase.MOVING:
+            state = replace(state, riders=((state.landing, TECHNICIAN_KG),))
+        trapped = _technician_aboard(state)
+        if trapped and state.phase is Phase.IDLE:
+            state = _start(state, _away_from(state), INSPECTION_MPS)
+    state = _advance(state, dt, trapped, INSPECTION_MPS if inspection and trapped else vmax, jammed=jammed)
+    if "door_open_running" in kinds and state.phase is Phase.MOVING and not state.in_door_zone:
+        state = replace(state, phase=Phase.STUCK, vel_mps=0.0, acc_mps2=0.0)  # the safety circuit opens
+    if jammed and state.load_kg < 50.0:
+        state = replace(state, riders=(*state.riders, (state.landing, float(rng.uniform(55.0, 90.0)))))
+    return state, _sensors(state, z, faults, active(faults, "entrapment_at_landing"))
+
+
+def _technician_aboard(state: ElevatorState) -> bool:
+    return len(state.riders) == 1 and state.riders[0][1] == TECHNICIAN_KG
+
+
+FIELD_FAULTS = frozenset(
+    {"entrapment_at_landing", "door_open_running", "moving_doors_open", "door_chatter", "inspection"}
+    | WAIT_EMPTY
+)
+
+
 def _sensors(
     state: ElevatorState, z: list[float], faults: tuple[ActiveFault, ...], entrapment: ActiveFault | None
 ) -> dict[str, float | bool]:
@@ -352,10 +455,12 @@ def _sensors(
     else:
         current = 0.0
         vibration = 0.002
-    door_open = state.phase is Phase.DOORS
+    door_open, running = state.phase is Phase.DOORS, moving
     if faults:
         vibration, door_open = _fault_signs(state, faults, vibration, door_open)
+        door_open, running = _field_signs(state, faults, z[4], door_open, running)
     alarm = entrapment is not None and entrapment.elapsed_s >= ALARM_AFTER_S
+    beyond = max(-state.pos_m, state.pos_m - floor_pos(p.floors))
     return {
         "floor": float(state.landing),
         "in_door_zone": state.in_door_zone,
@@ -365,8 +470,28 @@ def _sensors(
         "vibration_rms_g": read(vibration, z[2], 0.0008, 4),
         "load_kg": read(load, z[3], 2.0, 0),
         "alarm_button": alarm,
-        "running": moving,
+        "running": running,
+        "inspection_mode": bool(faults)
+        and active(faults, "inspection") is not None
+        and _technician_aboard(state),
+        "limit_switch": beyond >= FINAL_LIMIT_M,
     }
+
+
+def _field_signs(
+    state: ElevatorState, faults: tuple[ActiveFault, ...], spare_z: float, door_open: bool, running: bool
+) -> tuple[bool, bool]:
+    """Door and run readings under the field faults: a chattering door switch while the car runs; a door
+    contact open in a car the safety circuit stopped; doors open and the drive off in a car that creeps."""
+    moving = state.phase is Phase.MOVING
+    if moving and spare_z > CHATTER_Z and active(faults, "door_chatter") is not None:
+        door_open = True
+    if state.phase is Phase.STUCK and active(faults, "door_open_running") is not None:
+        door_open = True
+    creeping = moving and state.trip_vmax == CREEP_MPS
+    if (creeping or state.phase is Phase.STUCK) and active(faults, "moving_doors_open") is not None:
+        door_open, running = True, False
+    return door_open, running
 
 
 def _fault_signs(

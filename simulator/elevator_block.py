@@ -19,6 +19,7 @@ from simulator.elevator import (
     CALLS,
     CAR_MASS_KG,
     DOOR_ZONE_M,
+    FIELD_FAULTS,
     FLOOR_HEIGHT_M,
     ElevatorParams,
     ElevatorState,
@@ -31,10 +32,10 @@ from simulator.elevator import (
 from simulator.faults import LIMITS, FaultTrack, track
 from simulator.signals import Array, Mask, at_minutes, read_series
 
-STATE_FAULTS = frozenset({"entrapment", "door_fault", "overspeed", "out_of_service"})
+STATE_FAULTS = frozenset({"entrapment", "door_fault", "overspeed", "out_of_service"}) | FIELD_FAULTS
 """Faults that change what the car does; the others (wear, abnormal_vibration) only change its readings."""
 CHANNELS = ("floor", "in_door_zone", "door_open", "speed_mps", "motor_current_a", "vibration_rms_g",
-            "load_kg", "alarm_button", "running")  # fmt: skip
+            "load_kg", "alarm_button", "running", "inspection_mode", "limit_switch")  # fmt: skip
 
 
 def block(

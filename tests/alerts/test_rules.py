@@ -353,7 +353,10 @@ def test_a_bad_profile_fails_at_load_naming_the_watch(tmp_path: Path, text: str,
 def test_every_shipped_profile_loads_and_raises_contract_kinds_only() -> None:
     contract = {
         AssetKind.ELEVATOR: {"elevator.entrapment", "elevator.abnormal_vibration", "elevator.wear_predicted",
-                             "elevator.door_fault", "elevator.overspeed", "elevator.out_of_service"},
+                             "elevator.door_fault", "elevator.overspeed", "elevator.out_of_service",
+                             "elevator.entrapment_at_landing", "elevator.moving_doors_open",
+                             "elevator.door_open_running", "elevator.stopped_outside_door_zone",
+                             "elevator.overtravel_top", "elevator.overtravel_bottom"},
         AssetKind.PUMP: {"pump.pipe_burst", "pump.dry_run", "pump.cavitation", "pump.wear_predicted",
                          "pump.bearing_fault", "pump.overheat", "pump.tripped"},
         AssetKind.POWER: {"power.outage", "power.phase_loss", "power.voltage_sag", "power.voltage_swell",
@@ -429,8 +432,9 @@ def test_a_car_that_stops_moving_for_hours_in_the_daytime_is_out_of_service(
     rules = Rules(SITE)
     out: list[Finding] = []
     t0 = T0_MS + start_h * 3_600_000
-    for i in range(1800):  # half an hour of service: a new floor every 20 s
-        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10}, t0 + i * 1000))
+    for i in range(1800):  # half an hour of service: a new floor every 20 s (empty at each reading: a car
+        # standing at landings with someone inside and its doors shut is an entrapment at a landing)
+        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10, "load_kg": 0}, t0 + i * 1000))
     for i in range(1800, 1800 + 4500):  # then parked at floor 3 for 75 minutes
         out += rules.observe(frame({**AT_FLOOR, "floor": 3, "load_kg": 0}, t0 + i * 1000))
     assert [(f.kind, f.active) for f in out] == expected
