@@ -115,6 +115,12 @@ def _overtravel(values: Values, top: bool) -> float | None:
     return 1.0 if _flag(values, "limit_switch") and end and not _inspection(values) else 0.0
 
 
+def service_floor(_asset: Asset, values: Values) -> float | None:
+    """The floor, except on inspection (None: the out-of-service watch is gated off while a technician has
+    the car, and starts a new count afterwards)."""
+    return None if _inspection(values) else values.get("floor")
+
+
 def overtravel_top_signal(_asset: Asset, values: Values) -> float | None:
     """1.0 while the final limit switch is open at the top of the shaft (冲顶)."""
     return _overtravel(values, top=True)
@@ -234,6 +240,7 @@ SIGNALS: Mapping[str, Signal] = {
     "stopped_outside_door_zone": stopped_outside_signal,
     "overtravel_top": overtravel_top_signal,
     "overtravel_bottom": overtravel_bottom_signal,
+    "service_floor": service_floor,
     "pressure_ratio": pressure_ratio,
     "dry_run": dry_run_signal,
     "max_phase_voltage": max_phase_voltage,

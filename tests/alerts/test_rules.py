@@ -570,3 +570,13 @@ def test_a_detector_parameter_out_of_range_fails_when_the_rules_start(tmp_path: 
     )
     with pytest.raises(ConfigError, match=r"b1-elev-1: watch 1 \(elevator.wear_predicted\): .*window"):
         Rules(SITE, asset_profiles={"b1-elev-1": load_profile(path)})
+
+
+def test_a_car_on_inspection_for_hours_is_not_out_of_service() -> None:
+    rules = Rules(SITE)
+    out: list[Finding] = []
+    for i in range(1800):  # half an hour of service in the afternoon: a new floor every 20 s
+        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10, "load_kg": 0}, T0_MS + i * 1000))
+    for i in range(1800, 1800 + 4500):  # then 75 minutes with a technician on inspection, parked at floor 3
+        out += rules.observe(frame({**EMPTY_STUCK, **INSPECTION, "floor": 3}, T0_MS + i * 1000))
+    assert out == []
