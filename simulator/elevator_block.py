@@ -19,7 +19,6 @@ from simulator.elevator import (
     CALLS,
     CAR_MASS_KG,
     DOOR_ZONE_M,
-    FIELD_FAULTS,
     FLOOR_HEIGHT_M,
     ElevatorParams,
     ElevatorState,
@@ -29,6 +28,7 @@ from simulator.elevator import (
     _step_one,
     profile,
 )
+from simulator.elevator_field import FIELD_FAULTS
 from simulator.faults import LIMITS, FaultTrack, track
 from simulator.signals import Array, Mask, at_minutes, read_series
 
