@@ -6,8 +6,8 @@ in ``simulator.elevator_motion`` (re-exported here); the faults of Chinese eleva
 运行中开门, 开门走车, 门区外停梯, 冲顶/蹲底, chatter, inspection) in ``simulator.elevator_field``.
 
 Normal operation keeps one invariant the entrapment detector relies on: the car stands still only at a
-landing (inside the door zone), and its doors open only there. Trips start and end at landings; the only
-way to stop between floors is the ``entrapment`` fault.
+landing (inside the door zone), and its doors open only there. Trips start and end at landings; only a
+fault stops the car between floors (``entrapment`` and the field faults).
 
 Faults: ``entrapment`` (stopped outside the door zone, doors closed, someone inside, then the alarm),
 ``abnormal_vibration`` (sudden rattle, strongest at speed), ``wear`` (vibration at speed creeping up to the

@@ -94,6 +94,7 @@ def field_step(
 
 
 def technician_aboard(state: ElevatorState) -> bool:
+    """The car holds the technician alone (passenger groups weigh a sum of random draws, never 75.0 kg)."""
     return len(state.riders) == 1 and state.riders[0][1] == TECHNICIAN_KG
 
 
