@@ -60,6 +60,8 @@ STANDARD_CHANNELS: Mapping[AssetKind, Mapping[str, bool]] = {
         "load_kg": False,
         "alarm_button": True,
         "running": True,
+        "inspection_mode": True,
+        "limit_switch": True,
     },
     AssetKind.PUMP: {
         "discharge_pressure_bar": False,

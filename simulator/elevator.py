@@ -1,12 +1,13 @@
 """A traction elevator: calls by time of day, trips with a trapezoidal speed profile, door cycles.
 
 Pure: ``step`` takes the state, the time step, the active faults, the asset's random generator and the
-local time, and returns the next state with what the car's sensors report. Position is measured from the
-lowest landing; floor ``n`` (1-based) is at ``(n - 1) * FLOOR_HEIGHT_M``.
+local time, and returns the next state with what the car's sensors report. The car's state and motion are
+in ``simulator.elevator_motion`` (re-exported here); the faults of Chinese elevator-IoT practice (平层困人,
+运行中开门, 开门走车, 门区外停梯, 冲顶/蹲底, chatter, inspection) in ``simulator.elevator_field``.
 
 Normal operation keeps one invariant the entrapment detector relies on: the car stands still only at a
-landing (inside the door zone), and its doors open only there. Trips start and end at landings; the only
-way to stop between floors is the ``entrapment`` fault.
+landing (inside the door zone), and its doors open only there. Trips start and end at landings; only a
+fault stops the car between floors (``entrapment`` and the field faults).
 
 Faults: ``entrapment`` (stopped outside the door zone, doors closed, someone inside, then the alarm),
 ``abnormal_vibration`` (sudden rattle, strongest at speed), ``wear`` (vibration at speed creeping up to the
@@ -20,100 +21,41 @@ skipping through the stretches where nothing but the clock changes.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
 import numpy as np
 
 from facwatch.model import Asset
+from simulator.elevator_field import (
+    FIELD_FAULTS,
+    FINAL_LIMIT_M,
+    SERVING,
+    field_signs,
+    field_step,
+    technician_aboard,
+)
+from simulator.elevator_motion import BALANCE as BALANCE
+from simulator.elevator_motion import DOOR_ZONE_M as DOOR_ZONE_M
+from simulator.elevator_motion import FLOOR_HEIGHT_M as FLOOR_HEIGHT_M
+from simulator.elevator_motion import Call, advance, arrive, away_from, start
+from simulator.elevator_motion import ElevatorParams as ElevatorParams
+from simulator.elevator_motion import ElevatorState as ElevatorState
+from simulator.elevator_motion import G as G
+from simulator.elevator_motion import Phase as Phase
+from simulator.elevator_motion import floor_pos as floor_pos
+from simulator.elevator_motion import profile as profile
 from simulator.faults import LIMITS, ActiveFault, active, ramp
 from simulator.signals import bump, by_minute, hour_of_day, minute_table, read
 
-FLOOR_HEIGHT_M = 3.0
-DOOR_ZONE_M = 0.1
-DOOR_MOVE_S = 2.0
-G = 9.81
-BALANCE = 0.45
-"""The counterweight balances the car plus this fraction of the rated load."""
 CAR_MASS_KG = 1100.0
 ALARM_AFTER_S = 20.0
-STUCK_CLEARANCE_M = 0.6
-"""Under the entrapment fault the car stops at least this far from the nearest landing."""
 OVERSPEED = 0.18
 """Under the overspeed fault a trip runs this fraction over rated speed (× severity)."""
 REOPEN_PERIOD_S = 6.0
 REOPEN_CLOSED_S = 1.5
+"""Under the door fault the doors close for 1.5 s of every 6 s, hit the obstruction and reopen."""
 AT_RATED_G = 0.004 + 0.012
 """A sound car's vibration cruising at rated speed."""
-"""Under the door fault the doors close for 1.5 s of every 6 s, hit the obstruction and reopen."""
-
-Rider = tuple[int, float]
-"""A passenger group in the car: destination floor, weight in kg."""
-Call = tuple[int, int, float]
-"""A passenger group waiting: origin floor, destination floor, weight in kg."""
-
-
-class Phase(StrEnum):
-    IDLE = "idle"
-    MOVING = "moving"
-    DOORS = "doors"
-    STUCK = "stuck"
-
-
-@dataclass(frozen=True, slots=True)
-class ElevatorParams:
-    floors: int
-    rated_speed: float
-    accel: float
-    rated_load: float
-    rated_current: float
-
-    @staticmethod
-    def of(asset: Asset) -> ElevatorParams:
-        floors = max(2, int(asset.rated.get("floors", 10)))
-        speed = float(asset.rated.get("speed_mps", 1.6))
-        load = float(asset.rated.get("load_kg", 1000.0))
-        # Without a rated current: the motor's share of lifting the unbalanced part at rated speed.
-        power_w = (1 - BALANCE) * load * G * speed / 0.8
-        current = float(asset.rated.get("current_a", 3.0 + power_w / (math.sqrt(3) * 380 * 0.85)))
-        accel = 0.8 if speed <= 2.0 else 1.0
-        return ElevatorParams(floors, speed, accel, load, current)
-
-
-@dataclass(frozen=True, slots=True)
-class ElevatorState:
-    params: ElevatorParams
-    phase: Phase = Phase.IDLE
-    pos_m: float = 0.0
-    vel_mps: float = 0.0
-    acc_mps2: float = 0.0
-    trip_from_m: float = 0.0
-    trip_to_m: float = 0.0
-    trip_t: float = 0.0
-    trip_vmax: float = 0.0
-    door_t: float = 0.0
-    door_total_s: float = 0.0
-    riders: tuple[Rider, ...] = ()
-    waiting: tuple[Call, ...] = ()
-
-    @property
-    def load_kg(self) -> float:
-        return sum(kg for _, kg in self.riders)
-
-    @property
-    def landing(self) -> int:
-        """The nearest floor, 1-based."""
-        n = round(self.pos_m / FLOOR_HEIGHT_M) + 1
-        return min(max(n, 1), self.params.floors)
-
-    @property
-    def in_door_zone(self) -> bool:
-        return abs(self.pos_m - floor_pos(self.landing)) <= DOOR_ZONE_M
-
-
-def floor_pos(floor: int) -> float:
-    return (floor - 1) * FLOOR_HEIGHT_M
 
 
 def initial(asset: Asset, rng: np.random.Generator, t_s: float) -> ElevatorState:
@@ -127,27 +69,6 @@ def calls_per_hour(hour: float) -> float:
     """Hall calls per hour for one car of a residential building: morning and evening peaks."""
     day = 10.0 * (bump(hour, 14.0, 3.5))
     return 2.0 + day + 38.0 * bump(hour, 7.7, 1.0) + 42.0 * bump(hour, 18.8, 1.6)
-
-
-def profile(dist: float, vmax: float, a: float, t: float) -> tuple[float, float, float, float]:
-    """Trapezoidal (or triangular) speed profile over ``dist``: distance, speed, acceleration at ``t``,
-    and the trip's total duration."""
-    t_acc = vmax / a
-    if a * t_acc * t_acc > dist:
-        t_acc = math.sqrt(dist / a)
-    v_peak = a * t_acc
-    t_cruise = (dist - a * t_acc * t_acc) / v_peak if v_peak > 0 else 0.0
-    total = 2 * t_acc + t_cruise
-    if t <= 0:
-        return 0.0, 0.0, a, total
-    if t < t_acc:
-        return 0.5 * a * t * t, a * t, a, total
-    if t < t_acc + t_cruise:
-        return 0.5 * a * t_acc * t_acc + v_peak * (t - t_acc), v_peak, 0.0, total
-    if t < total:
-        left = total - t
-        return dist - 0.5 * a * left * left, a * left, -a, total
-    return dist, 0.0, 0.0, total
 
 
 CALLS = minute_table(calls_per_hour)
@@ -183,114 +104,6 @@ def _new_calls(
     return tuple(calls)
 
 
-def _next_stop(state: ElevatorState) -> int | None:
-    if state.riders:
-        return state.riders[0][0]
-    if state.waiting:
-        return state.waiting[0][0]
-    return None
-
-
-def _start(state: ElevatorState, target: int, vmax: float | None = None) -> ElevatorState:
-    """From rest at a landing (or stuck): open the doors here, or start a trip to ``target``."""
-    if target == state.landing and state.in_door_zone:
-        return _arrive(state)
-    return replace(
-        state,
-        phase=Phase.MOVING,
-        trip_from_m=state.pos_m,
-        trip_to_m=floor_pos(target),
-        trip_t=0.0,
-        trip_vmax=vmax or state.params.rated_speed,
-    )
-
-
-def _arrive(state: ElevatorState) -> ElevatorState:
-    """Stopped at a landing: riders for it leave, waiting groups here board while the load allows."""
-    here = state.landing
-    riders = [r for r in state.riders if r[0] != here]
-    moved = len(state.riders) - len(riders)
-    waiting: list[Call] = []
-    for origin, dest, kg in state.waiting:
-        if origin == here and kg + sum(k for _, k in riders) <= state.params.rated_load:
-            riders.append((dest, kg))
-            moved += 1
-        else:
-            waiting.append((origin, dest, kg))
-    dwell = min(3.0 + 1.5 * moved, 12.0)
-    return replace(
-        state,
-        phase=Phase.DOORS,
-        pos_m=floor_pos(here),
-        vel_mps=0.0,
-        acc_mps2=0.0,
-        door_t=0.0,
-        door_total_s=2 * DOOR_MOVE_S + dwell,
-        riders=tuple(riders),
-        waiting=tuple(waiting),
-    )
-
-
-def _advance(
-    state: ElevatorState, dt: float, trapped: bool, vmax: float, serving: bool = True, reopen: bool = False
-) -> ElevatorState:
-    """Let ``dt`` seconds pass: finish trips and door cycles, start what comes next (new trips at ``vmax``;
-    none when not ``serving``; with ``reopen`` a door cycle never completes)."""
-    left = dt
-    guard = 0
-    while left > 1e-9 and guard < 32:
-        guard += 1
-        p = state.params
-        if state.phase is Phase.IDLE:
-            target = _next_stop(state)
-            if target is None or trapped or not serving:
-                return state
-            state = _start(state, target, vmax)
-        elif state.phase is Phase.MOVING:
-            dist = abs(state.trip_to_m - state.trip_from_m)
-            sign = 1.0 if state.trip_to_m >= state.trip_from_m else -1.0
-            trip_vmax = state.trip_vmax or p.rated_speed
-            _, _, _, total = profile(dist, trip_vmax, p.accel, 0.0)
-            chunk = min(left, 0.1) if trapped else min(left, total - state.trip_t)
-            t = state.trip_t + chunk
-            s, v, a, _ = profile(dist, trip_vmax, p.accel, t)
-            state = replace(
-                state, trip_t=t, pos_m=state.trip_from_m + sign * s, vel_mps=sign * v, acc_mps2=sign * a
-            )
-            left -= chunk
-            if trapped and abs(state.pos_m - floor_pos(state.landing)) >= STUCK_CLEARANCE_M:
-                return replace(state, phase=Phase.STUCK, vel_mps=0.0, acc_mps2=0.0)
-            if t >= total - 1e-9:
-                state = _arrive(state)
-        elif state.phase is Phase.DOORS:
-            if reopen:
-                return replace(state, door_t=state.door_t + left)
-            remaining = state.door_total_s - state.door_t
-            if trapped:
-                # The doors close at once; the car then moves off and the fault stops it between floors.
-                remaining = min(remaining, DOOR_MOVE_S)
-                state = replace(state, door_t=state.door_total_s - remaining)
-            chunk = min(left, remaining)
-            state = replace(state, door_t=state.door_t + chunk)
-            left -= chunk
-            if state.door_t >= state.door_total_s - 1e-9:
-                state = replace(state, phase=Phase.IDLE)
-                if trapped:
-                    state = _start(state, _away_from(state))
-        else:  # STUCK
-            if trapped:
-                return state
-            # Rescued: the car is brought to the nearest landing and everyone gets out there.
-            here = state.landing
-            state = _start(replace(state, riders=tuple((here, kg) for _, kg in state.riders)), here)
-    return state
-
-
-def _away_from(state: ElevatorState) -> int:
-    here = state.landing
-    return here + 1 if here < state.params.floors else here - 1
-
-
 def step(
     state: ElevatorState, dt: float, faults: tuple[ActiveFault, ...], rng: np.random.Generator, t_s: float
 ) -> tuple[ElevatorState, dict[str, float | bool]]:
@@ -316,6 +129,14 @@ def _step_one(
     vmax = state.params.rated_speed
     if overspeed is not None:
         vmax *= 1.0 + OVERSPEED * overspeed.severity
+    kinds = frozenset(f.kind for f in faults) if faults else frozenset()
+    if kinds & FIELD_FAULTS and not trapped:
+        if kinds & (FIELD_FAULTS - SERVING):
+            state = replace(state, waiting=()) if state.waiting else state
+        else:
+            state = replace(state, waiting=_new_calls(state, dt, u, rng, t_s))
+        state = field_step(state, dt, kinds, rng, vmax)
+        return state, _sensors(state, z, faults, active(faults, "entrapment_at_landing"))
     if out_of_service:
         # Taken out of service: hall calls are cancelled, riders get out at the next stop, the car stays.
         if state.waiting or (state.riders and state.phase is Phase.IDLE):
@@ -325,11 +146,11 @@ def _step_one(
         if waiting is not state.waiting:
             state = replace(state, waiting=waiting)
     elif state.phase is Phase.IDLE:
-        state = _start(state, _away_from(state))
+        state = start(state, away_from(state))
     if door_fault is not None and state.phase is Phase.IDLE and state.in_door_zone:
-        state = _arrive(state)
+        state = arrive(state)
     reopen = door_fault is not None and state.phase is Phase.DOORS
-    state = _advance(state, dt, trapped, vmax, serving=not out_of_service, reopen=reopen)
+    state = advance(state, dt, trapped, vmax, serving=not out_of_service, reopen=reopen)
     if trapped and state.load_kg < 50.0:
         # An entrapment has someone inside: a resident who had just stepped in.
         state = replace(state, riders=(*state.riders, (state.landing, float(rng.uniform(55.0, 90.0)))))
@@ -352,10 +173,12 @@ def _sensors(
     else:
         current = 0.0
         vibration = 0.002
-    door_open = state.phase is Phase.DOORS
+    door_open, running = state.phase is Phase.DOORS, moving
     if faults:
         vibration, door_open = _fault_signs(state, faults, vibration, door_open)
+        door_open, running = field_signs(state, faults, z[4], door_open, running)
     alarm = entrapment is not None and entrapment.elapsed_s >= ALARM_AFTER_S
+    beyond = max(-state.pos_m, state.pos_m - floor_pos(p.floors))
     return {
         "floor": float(state.landing),
         "in_door_zone": state.in_door_zone,
@@ -365,7 +188,11 @@ def _sensors(
         "vibration_rms_g": read(vibration, z[2], 0.0008, 4),
         "load_kg": read(load, z[3], 2.0, 0),
         "alarm_button": alarm,
-        "running": moving,
+        "running": running,
+        "inspection_mode": bool(faults)
+        and active(faults, "inspection") is not None
+        and technician_aboard(state),
+        "limit_switch": beyond >= FINAL_LIMIT_M,
     }
 
 

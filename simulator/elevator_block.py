@@ -28,13 +28,14 @@ from simulator.elevator import (
     _step_one,
     profile,
 )
+from simulator.elevator_field import FIELD_FAULTS
 from simulator.faults import LIMITS, FaultTrack, track
 from simulator.signals import Array, Mask, at_minutes, read_series
 
-STATE_FAULTS = frozenset({"entrapment", "door_fault", "overspeed", "out_of_service"})
+STATE_FAULTS = frozenset({"entrapment", "door_fault", "overspeed", "out_of_service"}) | FIELD_FAULTS
 """Faults that change what the car does; the others (wear, abnormal_vibration) only change its readings."""
 CHANNELS = ("floor", "in_door_zone", "door_open", "speed_mps", "motor_current_a", "vibration_rms_g",
-            "load_kg", "alarm_button", "running")  # fmt: skip
+            "load_kg", "alarm_button", "running", "inspection_mode", "limit_switch")  # fmt: skip
 
 
 def block(

@@ -48,7 +48,8 @@ class FaultKind:
     asset_kind: AssetKind | None
     """The asset kind it happens to; None for sensor and device faults, which any asset can have."""
     finding: str | None
-    """The finding kind a correct detector raises; None when the gateway dead-letters it instead."""
+    """The finding kind a correct detector raises; None when the gateway dead-letters it instead, or when
+    nothing should be raised (door-switch chatter, inspection mode)."""
     level: Level | None
     channel: str | None
     """Where the signature is, when it is one channel (sensor faults: the scenario's or SENSOR_CHANNEL)."""
@@ -109,6 +110,47 @@ FAULT_KINDS: Mapping[str, FaultKind] = {
         FaultKind(
             "out_of_service", ELEV, "elevator.out_of_service", ORANGE, "running",
             "the car is parked at a landing with its doors closed and answers no calls", "elevator",
+        ),
+        FaultKind(
+            "entrapment_at_landing", ELEV, "elevator.entrapment_at_landing", RED, None,
+            "平层困人: the car stands at a landing but its doors do not open, someone inside; the alarm after 20 s",
+            "elevator",
+        ),
+        FaultKind(
+            "door_open_running", ELEV, "elevator.door_open_running", ORANGE, "door_open",
+            "运行中开门: on its next trip the door contact opens between floors; the safety circuit stops the "
+            "car there and the door stays open", "elevator",
+        ),
+        FaultKind(
+            "moving_doors_open", ELEV, "elevator.moving_doors_open", RED, "door_open",
+            "开门走车: at its next stop the car creeps away from the landing with its doors open (a slipping "
+            "brake, the drive not running) until the safety gear holds it about 0.6 m away", "elevator",
+        ),
+        FaultKind(
+            "stopped_outside_door_zone", ELEV, "elevator.stopped_outside_door_zone", ORANGE, "in_door_zone",
+            "门区外停梯: once its riders are out, the car sets off empty and stops between floors, doors closed",
+            "elevator",
+        ),
+        FaultKind(
+            "overtravel_top", ELEV, "elevator.overtravel_top", ORANGE, "limit_switch",
+            "冲顶: once empty, the car runs past the top landing onto the final limit switch and stays there",
+            "elevator",
+        ),
+        FaultKind(
+            "overtravel_bottom", ELEV, "elevator.overtravel_bottom", ORANGE, "limit_switch",
+            "蹲底: once empty, the car runs past the bottom landing onto the final limit switch and stays there",
+            "elevator",
+        ),
+        FaultKind(
+            "door_chatter", ELEV, None, None, "door_open",
+            "a worn door switch: while the car runs its door contact reads open for single samples (about one "
+            "in six); not a fault of the car, so nothing is raised", "elevator",
+        ),
+        FaultKind(
+            "inspection", ELEV, None, None, "inspection_mode",
+            "检修: a technician takes the car on inspection: calls are cancelled, the car moves at 0.3 m/s and "
+            "stops between floors with the technician inside; not a fault, it mutes the running-state rules",
+            "elevator",
         ),
         FaultKind(
             "pipe_burst", PUMP, "pump.pipe_burst", RED, "discharge_pressure_bar",

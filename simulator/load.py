@@ -115,6 +115,8 @@ def values_for(kind: AssetKind, seq: int) -> dict[str, float | bool]:
             "load_kg": 0.0,
             "alarm_button": False,
             "running": False,
+            "inspection_mode": False,
+            "limit_switch": False,
         }
     if kind is AssetKind.PUMP:
         return {

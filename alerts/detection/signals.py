@@ -35,13 +35,26 @@ def _stopped_outside_door_zone(values: Values) -> bool | None:
     return still and not _flag(values, "in_door_zone")
 
 
+def _inspection(values: Values) -> bool:
+    """A technician has the car on inspection (检修): the running-state rules are muted (they read 0)."""
+    return _flag(values, "inspection_mode")
+
+
+def _still(values: Values) -> bool | None:
+    if "speed_mps" not in values and "running" not in values:
+        return None
+    speed = values.get("speed_mps")
+    return abs(speed) < STILL_MPS if speed is not None else not _flag(values, "running")
+
+
 def entrapment_signal(_asset: Asset, values: Values) -> float | None:
-    """1.0 while the car holds someone between floors with closed doors; 0.0 otherwise."""
+    """1.0 while the car holds someone between floors with closed doors (非平层困人); 0.0 otherwise."""
     stuck = _stopped_outside_door_zone(values)
     if stuck is None or "load_kg" not in values:
         return None
     closed = not _flag(values, "door_open")
-    return 1.0 if stuck and closed and values["load_kg"] > ENTRAPMENT_LOAD_KG else 0.0
+    trapped = stuck and closed and values["load_kg"] > ENTRAPMENT_LOAD_KG
+    return 1.0 if trapped and not _inspection(values) else 0.0
 
 
 def alarm_signal(_asset: Asset, values: Values) -> float | None:
@@ -49,7 +62,73 @@ def alarm_signal(_asset: Asset, values: Values) -> float | None:
     stuck = _stopped_outside_door_zone(values)
     if stuck is None or "alarm_button" not in values:
         return None
-    return 1.0 if stuck and _flag(values, "alarm_button") else 0.0
+    return 1.0 if stuck and _flag(values, "alarm_button") and not _inspection(values) else 0.0
+
+
+def landing_entrapment_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while the car stands at a landing (in the door zone), doors closed, drive off, someone inside
+    (平层困人); the rule's delay tells a trapped passenger from one about to press a button."""
+    still = _still(values)
+    if still is None or "in_door_zone" not in values or "load_kg" not in values:
+        return None
+    at_landing = still and _flag(values, "in_door_zone") and not _flag(values, "running")
+    closed = not _flag(values, "door_open")
+    trapped = at_landing and closed and values["load_kg"] > ENTRAPMENT_LOAD_KG
+    return 1.0 if trapped and not _inspection(values) else 0.0
+
+
+def door_open_running_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while the door contact reads open in a running car, or in a car standing outside the door zone
+    (where the safety circuit stops a car whose door opened: 运行中开门); chatter is one sample at a time."""
+    still = _still(values)
+    if still is None or "door_open" not in values or "in_door_zone" not in values:
+        return None
+    where = _flag(values, "running") or (still and not _flag(values, "in_door_zone"))
+    return 1.0 if where and _flag(values, "door_open") and not _inspection(values) else 0.0
+
+
+def moving_doors_open_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while the car moves with its doors open and its drive off (开门走车: unintended car movement —
+    a slipping brake); 0.0 otherwise. A run the drive commands with doors open is 运行中开门."""
+    if "speed_mps" not in values or "door_open" not in values or "running" not in values:
+        return None
+    moving = abs(values["speed_mps"]) >= STILL_MPS and not _flag(values, "running")
+    return 1.0 if moving and _flag(values, "door_open") and not _inspection(values) else 0.0
+
+
+def stopped_outside_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while an empty car (no load over ``ENTRAPMENT_LOAD_KG``: with someone inside it is an
+    entrapment) stands outside the door zone with its doors closed (门区外停梯), not on a final limit
+    switch (that is overtravel)."""
+    stuck = _stopped_outside_door_zone(values)
+    if stuck is None or "load_kg" not in values:
+        return None
+    empty = values["load_kg"] <= ENTRAPMENT_LOAD_KG and not _flag(values, "door_open")
+    ordinary = not _inspection(values) and not _flag(values, "limit_switch")  # on the limit: overtravel
+    return 1.0 if stuck and empty and ordinary else 0.0
+
+
+def _overtravel(values: Values, top: bool) -> float | None:
+    if "limit_switch" not in values or "floor" not in values:
+        return None
+    end = values["floor"] > 1.5 if top else values["floor"] <= 1.5
+    return 1.0 if _flag(values, "limit_switch") and end and not _inspection(values) else 0.0
+
+
+def service_floor(_asset: Asset, values: Values) -> float | None:
+    """The floor, except on inspection (None: the out-of-service watch is gated off while a technician has
+    the car, and starts a new count afterwards)."""
+    return None if _inspection(values) else values.get("floor")
+
+
+def overtravel_top_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while the final limit switch is open at the top of the shaft (冲顶)."""
+    return _overtravel(values, top=True)
+
+
+def overtravel_bottom_signal(_asset: Asset, values: Values) -> float | None:
+    """1.0 while the final limit switch is open at the bottom of the shaft (蹲底)."""
+    return _overtravel(values, top=False)
 
 
 def pressure_ratio(asset: Asset, values: Values) -> float | None:
@@ -130,10 +209,13 @@ def tripped_signal(asset: Asset, values: Values) -> float | None:
 
 
 def door_idle_signal(_asset: Asset, values: Values) -> float | None:
-    """The door flag while the car stands still; -1 while it moves (a new stop starts a new count)."""
+    """The door flag while the car stands still; -1 while it moves or is on inspection (a new stop starts a
+    new count)."""
     if "door_open" not in values or "running" not in values:
         return None
-    return -1.0 if _flag(values, "running") else float(_flag(values, "door_open"))
+    if _flag(values, "running") or _inspection(values):
+        return -1.0
+    return float(_flag(values, "door_open"))
 
 
 def supply_voltage(asset: Asset, values: Values) -> float | None:
@@ -152,6 +234,13 @@ SIGNALS: Mapping[str, Signal] = {
     "supply_voltage": supply_voltage,
     "entrapment": entrapment_signal,
     "alarm_entrapment": alarm_signal,
+    "landing_entrapment": landing_entrapment_signal,
+    "door_open_running": door_open_running_signal,
+    "moving_doors_open": moving_doors_open_signal,
+    "stopped_outside_door_zone": stopped_outside_signal,
+    "overtravel_top": overtravel_top_signal,
+    "overtravel_bottom": overtravel_bottom_signal,
+    "service_floor": service_floor,
     "pressure_ratio": pressure_ratio,
     "dry_run": dry_run_signal,
     "max_phase_voltage": max_phase_voltage,

@@ -16,7 +16,14 @@ from facwatch.model import Asset, AssetKind, Reading
 
 INHIBITORS = frozenset({"power.outage", "power.phase_loss"})
 POSSIBLE_ENTRAPMENT = "elevator.possible_entrapment"
-NEVER_SUPPRESSED = frozenset({"elevator.entrapment", POSSIBLE_ENTRAPMENT})
+NEVER_SUPPRESSED = frozenset(
+    {
+        "elevator.entrapment",
+        "elevator.entrapment_at_landing",
+        "elevator.moving_doors_open",
+        POSSIBLE_ENTRAPMENT,
+    }
+)
 MOVING_MPS = 0.05
 MOVING_LOOKBACK_MS = 10_000
 """The outage rule confirms after a couple of seconds, and a car without power stops within a few more."""

@@ -44,7 +44,7 @@ ALARM = {**STUCK, "alarm_button": 1}
     [
         # stuck between floors with people inside: RED after the hold (onset at 2 s, fires at 2 + hold)
         ([(MOVING, 2), (STUCK, 8)], [(ENTRAPMENT_KIND, True, 2 + ENTRAPMENT_HOLD_S)]),
-        # a normal stop at a landing is not an entrapment, however long
+        # a normal stop at a landing is not an entrapment (under a minute: see the field faults below)
         ([(MOVING, 2), (AT_FLOOR, 30)], []),
         # an empty car stopped between floors traps nobody
         ([(MOVING, 2), (EMPTY_STUCK, 30)], []),
@@ -78,6 +78,115 @@ def test_elevator_rules(
     script: list[tuple[Mapping[str, float], int]], expected: list[tuple[str, bool, float]]
 ) -> None:
     assert offsets(feed(Rules(SITE), script)) == expected
+
+
+OPEN_STOP = {**STUCK, "door_open": 1}
+"""Stopped outside the door zone with the door open (what a door opened on a trip leaves)."""
+OPEN_AT_LANDING = {**AT_FLOOR, "door_open": 1}
+CREEP = {**OPEN_AT_LANDING, "in_door_zone": 0, "speed_mps": 0.15, "running": 0, "motor_current_a": 0}
+"""Moving off a landing with the doors open and the drive off (a slipping brake)."""
+TOP = {**EMPTY_STUCK, "floor": 18, "limit_switch": 1}
+BOTTOM = {**EMPTY_STUCK, "floor": 1, "limit_switch": 1}
+INSPECTION = {"inspection_mode": 1}
+FIELD_LEVELS = {
+    "elevator.entrapment": Level.RED,
+    "elevator.entrapment_at_landing": Level.RED,
+    "elevator.moving_doors_open": Level.RED,
+    "elevator.door_open_running": Level.ORANGE,
+    "elevator.stopped_outside_door_zone": Level.ORANGE,
+    "elevator.overtravel_top": Level.ORANGE,
+    "elevator.overtravel_bottom": Level.ORANGE,
+    "elevator.overspeed": Level.ORANGE,
+}
+
+
+def _chatter(seconds_: int, pattern: tuple[int, ...]) -> list[tuple[Mapping[str, float], int]]:
+    """A running car whose door contact reads ``pattern`` (1: open) over and over."""
+    return [({**MOVING, "door_open": pattern[i % len(pattern)]}, 1) for i in range(seconds_)]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        # 平层困人: at a landing, doors shut, someone inside, the car not leaving: RED after a minute
+        ([(MOVING, 2), (AT_FLOOR, 65)], [("elevator.entrapment_at_landing", True, 62.0)]),
+        # ... and it clears when the doors open
+        (
+            [(MOVING, 2), (AT_FLOOR, 61), (OPEN_AT_LANDING, 2)],
+            [("elevator.entrapment_at_landing", True, 62.0), ("elevator.entrapment_at_landing", False, 63.0)],
+        ),
+        # a rider who waits 50 s before pressing a button is not trapped
+        ([(MOVING, 2), (AT_FLOOR, 50), (MOVING, 5)], []),
+        # an empty car parked at a landing, doors shut, is not an entrapment
+        ([(MOVING, 2), ({**AT_FLOOR, "load_kg": 0}, 90)], []),
+        # doors standing open at a landing for 90 s (held for a delivery) is not one either
+        ([(MOVING, 2), (OPEN_AT_LANDING, 90)], []),
+        # 运行中开门: the door opened on a trip; the car stands outside the door zone, door open: after 30 s
+        ([(MOVING, 2), (OPEN_STOP, 35)], [("elevator.door_open_running", True, 32.0)]),
+        # ... as does a door contact reading open in a running car for 30 s
+        ([(MOVING, 2), ({**MOVING, "door_open": 1}, 32)], [("elevator.door_open_running", True, 32.0)]),
+        # door-switch chatter: open every other reading for a minute of running raises nothing
+        ([(MOVING, 2), *_chatter(60, (1, 0))], []),
+        # ... nor does a contact open three readings in four (it closes once in a while)
+        ([(MOVING, 2), *_chatter(120, (1, 1, 1, 0))], []),
+        # ... nor an isolated blip now and then over ten minutes
+        ([(MOVING, 2), *_chatter(600, (0, 0, 0, 0, 0, 1))], []),
+        # 开门走车: doors open at a landing, the car creeps off with the drive off: RED on the second reading
+        (
+            [(OPEN_AT_LANDING, 3), (CREEP, 4), (OPEN_STOP, 5)],
+            [("elevator.moving_doors_open", True, 4.0), ("elevator.moving_doors_open", False, 7.0)],
+        ),
+        # one reading of creep (a glitch of the speed sensor) is not
+        ([(OPEN_AT_LANDING, 3), (CREEP, 1), (OPEN_AT_LANDING, 5)], []),
+        # a run the drive commands with the doors open is 运行中开门's (after 30 s), not 开门走车
+        ([(MOVING, 1), ({**MOVING, "door_open": 1}, 5)], []),
+        # 门区外停梯: an empty car stopped outside the door zone, doors shut: after 45 s
+        ([(MOVING, 2), (EMPTY_STUCK, 50)], [("elevator.stopped_outside_door_zone", True, 47.0)]),
+        # ... a stop of 40 s is not (the car moves on)
+        ([(MOVING, 2), (EMPTY_STUCK, 40), (MOVING, 5)], []),
+        # 冲顶 / 蹲底: on the final limit switch above the top landing / below the bottom one, two readings
+        ([(MOVING, 2), (TOP, 3)], [("elevator.overtravel_top", True, 3.0)]),
+        ([(MOVING, 2), (BOTTOM, 3)], [("elevator.overtravel_bottom", True, 3.0)]),
+        # ... on the limit switch the car is not also reported stopped outside the door zone
+        ([(MOVING, 2), (TOP, 60)], [("elevator.overtravel_top", True, 3.0)]),
+        # one reading of the limit switch (a glitch) is not
+        ([(MOVING, 2), (TOP, 1), ({**MOVING, "limit_switch": 0}, 3)], []),
+        # 检修 mutes the running-state rules: a technician between floors with the car (not trapped) ...
+        ([(MOVING, 2), ({**STUCK, **INSPECTION}, 60)], []),
+        # ... pressing the alarm button to test it
+        ([(MOVING, 2), ({**ALARM, **INSPECTION}, 10)], []),
+        # ... at a landing, doors shut, for long
+        ([(MOVING, 2), ({**AT_FLOOR, **INSPECTION}, 90)], []),
+        # ... working with the door open outside the door zone
+        ([(MOVING, 2), ({**OPEN_STOP, **INSPECTION}, 60)], []),
+        # ... moving the car with the door open and the drive off (the brake test)
+        ([(OPEN_AT_LANDING, 3), ({**CREEP, **INSPECTION}, 4)], []),
+        # ... leaving the car empty between floors, or on a final limit switch (the limit test)
+        ([(MOVING, 2), ({**EMPTY_STUCK, **INSPECTION}, 60)], []),
+        ([(MOVING, 2), ({**TOP, **INSPECTION}, 10)], []),
+        # switching to inspection clears an entrapment already raised (the technician has arrived)
+        (
+            [(MOVING, 2), (STUCK, 6), ({**STUCK, **INSPECTION}, 3)],
+            [(ENTRAPMENT_KIND, True, 6.0), (ENTRAPMENT_KIND, False, 8.0)],
+        ),
+        # overspeed is not muted: no inspection run goes faster than 0.63 m/s, so 110 % of rated is a fault
+        ([(MOVING, 1), ({**MOVING, **INSPECTION, "speed_mps": 2.1}, 4)], [("elevator.overspeed", True, 3.0)]),
+    ],
+)
+def test_elevator_field_rules(
+    script: list[tuple[Mapping[str, float], int]], expected: list[tuple[str, bool, float]]
+) -> None:
+    findings = feed(Rules(SITE), script)
+    assert offsets(findings) == expected
+    assert all(f.level is FIELD_LEVELS[f.kind] for f in findings)
+
+
+def test_doors_reopening_on_inspection_are_not_a_door_fault() -> None:
+    at_landing = {**AT_FLOOR, **INSPECTION, "door_open": 1}
+    script: list[tuple[Mapping[str, float], int]] = [(MOVING, 2)]
+    for _ in range(8):  # the technician opens and closes the doors again and again
+        script += [(at_landing, 4), ({**AT_FLOOR, **INSPECTION}, 2)]
+    assert feed(Rules(SITE), script) == []
 
 
 def test_entrapment_is_red_and_names_the_asset() -> None:
@@ -353,7 +462,10 @@ def test_a_bad_profile_fails_at_load_naming_the_watch(tmp_path: Path, text: str,
 def test_every_shipped_profile_loads_and_raises_contract_kinds_only() -> None:
     contract = {
         AssetKind.ELEVATOR: {"elevator.entrapment", "elevator.abnormal_vibration", "elevator.wear_predicted",
-                             "elevator.door_fault", "elevator.overspeed", "elevator.out_of_service"},
+                             "elevator.door_fault", "elevator.overspeed", "elevator.out_of_service",
+                             "elevator.entrapment_at_landing", "elevator.moving_doors_open",
+                             "elevator.door_open_running", "elevator.stopped_outside_door_zone",
+                             "elevator.overtravel_top", "elevator.overtravel_bottom"},
         AssetKind.PUMP: {"pump.pipe_burst", "pump.dry_run", "pump.cavitation", "pump.wear_predicted",
                          "pump.bearing_fault", "pump.overheat", "pump.tripped"},
         AssetKind.POWER: {"power.outage", "power.phase_loss", "power.voltage_sag", "power.voltage_swell",
@@ -429,8 +541,9 @@ def test_a_car_that_stops_moving_for_hours_in_the_daytime_is_out_of_service(
     rules = Rules(SITE)
     out: list[Finding] = []
     t0 = T0_MS + start_h * 3_600_000
-    for i in range(1800):  # half an hour of service: a new floor every 20 s
-        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10}, t0 + i * 1000))
+    for i in range(1800):  # half an hour of service: a new floor every 20 s (empty at each reading: a car
+        # standing at landings with someone inside and its doors shut is an entrapment at a landing)
+        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10, "load_kg": 0}, t0 + i * 1000))
     for i in range(1800, 1800 + 4500):  # then parked at floor 3 for 75 minutes
         out += rules.observe(frame({**AT_FLOOR, "floor": 3, "load_kg": 0}, t0 + i * 1000))
     assert [(f.kind, f.active) for f in out] == expected
@@ -457,3 +570,13 @@ def test_a_detector_parameter_out_of_range_fails_when_the_rules_start(tmp_path: 
     )
     with pytest.raises(ConfigError, match=r"b1-elev-1: watch 1 \(elevator.wear_predicted\): .*window"):
         Rules(SITE, asset_profiles={"b1-elev-1": load_profile(path)})
+
+
+def test_a_car_on_inspection_for_hours_is_not_out_of_service() -> None:
+    rules = Rules(SITE)
+    out: list[Finding] = []
+    for i in range(1800):  # half an hour of service in the afternoon: a new floor every 20 s
+        out += rules.observe(frame({**AT_FLOOR, "floor": 2 + (i // 20) % 10, "load_kg": 0}, T0_MS + i * 1000))
+    for i in range(1800, 1800 + 4500):  # then 75 minutes with a technician on inspection, parked at floor 3
+        out += rules.observe(frame({**EMPTY_STUCK, **INSPECTION, "floor": 3}, T0_MS + i * 1000))
+    assert out == []

@@ -134,6 +134,53 @@ def _out_of_service(f: Rows, q: Rows, _s: Site) -> None:
     assert sum(1 for v in q if v["running"]) > 60
 
 
+def _standing(f: Rows, *, zone: bool, door: bool) -> None:
+    """The car stands still for the whole window: in the door zone or not, with its door open or not."""
+    assert not any(v["running"] or float(v["speed_mps"]) > 0 for v in f)
+    assert all(bool(v["in_door_zone"]) is zone and bool(v["door_open"]) is door for v in f)
+
+
+def _entrapment_at_landing(f: Rows, q: Rows, _s: Site) -> None:
+    _standing(f, zone=True, door=False)
+    assert all(float(v["load_kg"]) > 40 for v in f), "someone is inside"
+    assert all(v["alarm_button"] for v in f), "and presses the alarm"
+
+
+def _door_open_running(f: Rows, q: Rows, _s: Site) -> None:
+    _standing(f, zone=False, door=True)
+
+
+def _moving_doors_open(f: Rows, q: Rows, _s: Site) -> None:
+    _standing(f, zone=False, door=True)  # after the creep: held by the safety gear, doors open
+
+
+def _stopped_outside_door_zone(f: Rows, q: Rows, _s: Site) -> None:
+    _standing(f, zone=False, door=False)
+    assert all(float(v["load_kg"]) < 20 for v in f), "an empty car"
+    assert not any(v["limit_switch"] for v in f)
+
+
+def _overtravel(floor: float) -> Check:
+    def check(f: Rows, q: Rows, _s: Site) -> None:
+        _standing(f, zone=False, door=False)
+        assert all(v["limit_switch"] and v["floor"] == floor for v in f)
+        assert not any(v["limit_switch"] for v in q)
+
+    return check
+
+
+def _door_chatter(f: Rows, q: Rows, _s: Site) -> None:
+    blips = [v for v in f if v["door_open"] and v["running"]]
+    assert len(blips) > 0.1 * sum(1 for v in f if v["running"]), "the contact reads open in about 1 of 6"
+    assert not any(v["door_open"] and v["running"] for v in q)
+
+
+def _inspection(f: Rows, q: Rows, _s: Site) -> None:
+    _standing(f, zone=False, door=False)
+    assert all(v["inspection_mode"] and float(v["load_kg"]) > 50 for v in f), "the technician inside"
+    assert not any(v["inspection_mode"] for v in q)
+
+
 PUMP_OTHER = ("suction_pressure_bar", "flow_m3h", "motor_current_a", "vibration_rms_mms")
 POWER_SUPPLY = tuple(f"{q}_l{i}_{u}" for q, u in (("voltage", "v"), ("current", "a")) for i in (1, 2, 3))
 
@@ -153,6 +200,14 @@ CASES = [
     Case("door_fault", AssetKind.ELEVATOR, _door_fault),
     Case("overspeed", AssetKind.ELEVATOR, _overspeed),
     Case("out_of_service", AssetKind.ELEVATOR, _out_of_service, settle_s=120),
+    Case("entrapment_at_landing", AssetKind.ELEVATOR, _entrapment_at_landing, settle_s=120),
+    Case("door_open_running", AssetKind.ELEVATOR, _door_open_running, settle_s=120),
+    Case("moving_doors_open", AssetKind.ELEVATOR, _moving_doors_open, settle_s=120),
+    Case("stopped_outside_door_zone", AssetKind.ELEVATOR, _stopped_outside_door_zone, settle_s=180),
+    Case("overtravel_top", AssetKind.ELEVATOR, _overtravel(18.0), settle_s=180),
+    Case("overtravel_bottom", AssetKind.ELEVATOR, _overtravel(1.0), settle_s=180),
+    Case("door_chatter", AssetKind.ELEVATOR, _door_chatter, ("floor", "speed_mps", "load_kg"), settle_s=0),
+    Case("inspection", AssetKind.ELEVATOR, _inspection, settle_s=180),
 ]
 
 
