@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import lfilter
 
 from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.level import LevelTracker
 from alerts.detection.multivariate import PCADetector
 from facwatch.errors import ConfigError
 
@@ -47,6 +49,7 @@ class DetectConfig:
     off_ratio: float = 0.7
     variance_kept: float = 1.0
     refit_every: int = 64
+    """Rows between refits of the model and moves of the level (a block of rows sees one of each)."""
     learn: bool = True
     """Keep learning after the fit rows (True), or freeze the model fitted on them (False)."""
     accept_after: int = 900
@@ -56,28 +59,73 @@ class DetectConfig:
     """At most this many past rows weigh in the model (older ones fade out at each refit)."""
     warmup: int = 100
     """Rows learned before scoring starts when no fit rows are given."""
+    level_rows: float | None = None
+    """Time constant (rows) of every channel's adaptive level (alerts/detection/level.py); the detector
+    scores the residuals from it, so slow drift is not read as a fault. None: score the raw values."""
+    slow_ratio: float = 0.4
+    """A column whose fit rows have a variance ratio below this is slow drift, not scored (``slow_channels``)."""
+    onset_rows: int = 30
+    """The score keeps an alarm's strength for its first rows, then halves every this many rows."""
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     scores: NDArray[np.float64]
+    """The onset score: high where an alarm starts, fading while it lasts (see ``DetectConfig.onset_rows``)."""
     flags: NDArray[np.bool_]
+    """The decision: the rows under alarm."""
     threshold: float
+    confidence: NDArray[np.float64]
+    """How strong the evidence is, in [0, 1): 0.5 exactly at the decision threshold."""
+    watched: tuple[int, ...]
+    """The value columns the detector scores (the others drift slowly; see ``slow_channels``)."""
+    contributors: tuple[tuple[int, ...], ...] = ()
+    """With ``explain``: per row under alarm, the columns that carry most of the evidence, strongest first."""
+
+
+def slow_channels(fit_part: NDArray[np.float64], ratio: float) -> NDArray[np.bool_]:
+    """Columns whose fit rows are dominated by slow drift rather than noise, decided on the data.
+
+    The variance ratio var(xₜ - xₜ₋₁) / (2 var(x)) is about 1 for a channel that varies around a level (its
+    noise is independent from row to row) and near 0 for one that wanders slowly (a temperature with a time
+    constant of tens of minutes). A slow channel's level is no evidence of a fault on a short fit window.
+    When every column is slow, none is left out.
+    """
+    if len(fit_part) < 3:
+        return np.zeros(fit_part.shape[1], dtype=bool)
+    spread = np.var(fit_part, axis=0)
+    steps = np.var(np.diff(fit_part, axis=0), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vr = np.where(spread > 0, steps / (2 * spread), 1.0)
+    slow = vr < ratio
+    return np.zeros_like(slow) if slow.all() else slow
 
 
 def score_series(
-    values: NDArray[np.float64], fit_rows: int = 0, config: DetectConfig | None = None
+    values: NDArray[np.float64],
+    fit_rows: int = 0,
+    config: DetectConfig | None = None,
+    *,
+    explain: bool = False,
 ) -> Scored:
     """Scores and decisions for every row of ``values`` (rows × channels; NaN marks a missing value)."""
     cfg = config or DetectConfig()
     n_rows = len(values)
     fit = fit_rows if fit_rows > 0 else cfg.warmup
     scores = np.zeros(n_rows)
+    confidence = np.zeros(n_rows)
     flags = np.zeros(n_rows, dtype=bool)
+    every = np.all(np.isfinite(values), axis=1)
+    slow = slow_channels(values[:fit][every[:fit]], cfg.slow_ratio)
+    watched = tuple(int(i) for i in np.flatnonzero(~slow))
+    values = values[:, list(watched)]
     finite = np.all(np.isfinite(values), axis=1)
     fit_part = values[:fit][finite[:fit]]
     if len(fit_part) < 2:
-        return Scored(scores, flags, math.inf)
+        return Scored(scores, flags, math.inf, confidence, watched)
+    tracker = LevelTracker(rows=cfg.level_rows) if cfg.level_rows is not None else None
+    if tracker is not None:
+        fit_part = tracker.causal_residuals(fit_part)
     detector = PCADetector(
         variance_kept=cfg.variance_kept, warmup=len(fit_part), refit_every=cfg.refit_every, memory=cfg.memory
     )
@@ -86,16 +134,20 @@ def score_series(
         detector.score_many(fit_part), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin
     )
     decide = EwmaHysteresis(alpha=cfg.alpha, on=threshold, off_ratio=cfg.off_ratio)
+    contributors: list[tuple[int, ...]] = []
+    share_state = np.zeros((1, len(watched)))
     row = fit
     alarm_rows = 0
     while row < n_rows:
-        # up to the detector's next refit: every row of the block sees the same (past-only) model
+        # up to the detector's next refit: every row of the block sees the same (past-only) model and level
         end = min(n_rows, row + max(1, detector.until_refit())) if cfg.learn else n_rows
         block = values[row:end]
         ok = finite[row:end]
+        resid = tracker.residuals(block) if tracker is not None else block
         raw = np.full(len(block), np.nan)
         if ok.any():
-            raw[ok] = detector.score_many(block[ok])
+            raw[ok] = detector.score_many(resid[ok])
+        shares = _smoothed_shares(detector, resid, ok, cfg.alpha, share_state) if explain else None
         learnable = ok.copy()
         # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
         level, active = decide.level, decide.active
@@ -104,16 +156,56 @@ def score_series(
             if value == value:  # not NaN
                 level = value if level is None else level + alpha * (value - level)
                 active = level > (off if active else on)
-            scores[row + i] = 0.0 if level is None or level <= 0 else level / (level + on)
-            flags[row + i] = active
+            unit = 0.0 if level is None or level <= 0 else level / (level + on)
             alarm_rows = alarm_rows + 1 if active else 0
+            confidence[row + i] = unit
+            scores[row + i] = unit * _onset_weight(alarm_rows, cfg.onset_rows) if active else unit
+            flags[row + i] = active
             if 0 < alarm_rows <= cfg.accept_after:
                 learnable[i] = False
+            if shares is not None:
+                contributors.append(_top(shares[i], watched) if active else ())
         decide.level, decide.active = level, active
         if cfg.learn and learnable.any():
-            detector.fit_block(block[learnable])
+            detector.fit_block(resid[learnable])
+            if tracker is not None:
+                tracker.learn_block(block[learnable])
         row = end
-    return Scored(scores, flags, threshold)
+    if explain:
+        contributors = [()] * fit + contributors
+    return Scored(scores, flags, threshold, confidence, watched, tuple(contributors))
+
+
+def _onset_weight(alarm_rows: int, onset_rows: int) -> float:
+    """1 for an alarm's first ``onset_rows`` rows, then halving every ``onset_rows`` rows."""
+    if alarm_rows <= onset_rows:
+        return 1.0
+    return float(0.5 ** ((alarm_rows - onset_rows) / onset_rows))
+
+
+def _smoothed_shares(
+    detector: PCADetector,
+    resid: NDArray[np.float64],
+    ok: NDArray[np.bool_],
+    alpha: float,
+    state: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Each channel's share of the score, smoothed like the score (rows without a score add nothing)."""
+    shares = np.zeros_like(resid)
+    if ok.any():
+        shares[ok] = detector.contributions(resid[ok])
+    smoothed, state[:] = lfilter([alpha], [1.0, -(1.0 - alpha)], shares, axis=0, zi=(1.0 - alpha) * state)
+    return np.asarray(smoothed, dtype=np.float64)
+
+
+def _top(shares: NDArray[np.float64], watched: tuple[int, ...], least: float = 0.2) -> tuple[int, ...]:
+    """The columns carrying at least ``least`` of the positive evidence, strongest first."""
+    positive = np.maximum(shares, 0.0)
+    total = float(positive.sum())
+    if total <= 0:
+        return ()
+    order = np.argsort(positive)[::-1]
+    return tuple(watched[j] for j in order.tolist() if positive[j] >= least * total)
 
 
 @dataclass(frozen=True, slots=True)
