@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,20 +84,29 @@ class Scored:
 
 
 def slow_channels(fit_part: NDArray[np.float64], ratio: float) -> NDArray[np.bool_]:
-    """Columns whose fit rows are dominated by slow drift rather than noise, decided on the data.
+    """Columns whose fit rows show slow drift that the other columns do not explain, decided on the data.
 
-    The variance ratio var(xₜ - xₜ₋₁) / (2 var(x)) is about 1 for a channel that varies around a level (its
-    noise is independent from row to row) and near 0 for one that wanders slowly (a temperature with a time
-    constant of tens of minutes). A slow channel's level is no evidence of a fault on a short fit window.
-    When every column is slow, none is left out.
+    The variance ratio var(eₜ - eₜ₋₁) / (2 var(e)) is about 1 for a series e that varies around a level
+    (its noise is independent from row to row) and near 0 for one that wanders slowly. It is taken on
+    each column's residual after a least-squares fit on the other columns, so a flow that follows the
+    demand is kept when the pressure and current follow it too (their relation is the evidence), while a
+    temperature with a time constant of tens of minutes, which no other column explains, is left out: its
+    level on a short fit window is no evidence of a fault. When every column is slow, none is left out.
     """
-    if len(fit_part) < 3:
-        return np.zeros(fit_part.shape[1], dtype=bool)
-    spread = np.var(fit_part, axis=0)
-    steps = np.var(np.diff(fit_part, axis=0), axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vr = np.where(spread > 0, steps / (2 * spread), 1.0)
-    slow = vr < ratio
+    rows, width = fit_part.shape
+    slow = np.zeros(width, dtype=bool)
+    if rows < 3 * (width + 1):
+        return slow
+    centred = fit_part - fit_part.mean(axis=0)
+    for j in range(width):
+        others = np.delete(centred, j, axis=1)
+        resid = centred[:, j]
+        if others.shape[1]:
+            coef, *_ = np.linalg.lstsq(others, resid, rcond=None)
+            resid = resid - others @ coef
+        spread = float(np.var(resid))
+        if spread > 1e-12 * max(1.0, float(np.var(centred[:, j]))):
+            slow[j] = float(np.var(np.diff(resid))) / (2 * spread) < ratio
     return np.zeros_like(slow) if slow.all() else slow
 
 
@@ -282,19 +291,25 @@ def _numbers(texts: list[str], path: Path, column: str) -> NDArray[np.float64]:
     return values
 
 
-def write_scores(path: Path, timestamps: Sequence[str], scored: Scored) -> None:
+def write_scores(
+    path: Path, timestamps: Sequence[str], scored: Scored, names: Sequence[str] | None = None
+) -> None:
+    """The contract columns; with ``names`` (``--explain``) also ``confidence`` and ``channels``."""
+    columns: list[Iterable[object]] = [
+        timestamps,
+        (f"{s:.6f}" for s in scored.scores.tolist()),
+        scored.flags.astype(int).tolist(),
+    ]
+    header = ["timestamp", "anomaly_score", "is_anomaly"]
+    if names is not None:
+        header += ["confidence", "channels"]
+        columns.append(f"{c:.6f}" for c in scored.confidence.tolist())
+        columns.append(" ".join(names[i] for i in top) for top in scored.contributors)
     try:
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(["timestamp", "anomaly_score", "is_anomaly"])
-            writer.writerows(
-                zip(
-                    timestamps,
-                    (f"{s:.6f}" for s in scored.scores.tolist()),
-                    scored.flags.astype(int).tolist(),
-                    strict=True,
-                )
-            )
+            writer.writerow(header)
+            writer.writerows(zip(*columns, strict=True))
     except OSError as exc:
         raise DetectInputError(f"{path}: cannot write: {exc.strerror}") from exc
 
@@ -308,11 +323,12 @@ def detect_file(
     sep: str = ",",
     fit_rows: int = 0,
     config: DetectConfig | None = None,
+    explain: bool = False,
 ) -> Scored:
     """Read, score, write; returns the scores (the CLI prints a one-line summary)."""
     if fit_rows < 0:
         raise DetectInputError("--fit-rows must not be negative")
     table = read_table(input_path, value_columns, timestamp_column, sep)
-    scored = score_series(table.values, fit_rows, config)
-    write_scores(output_path, table.timestamps, scored)
+    scored = score_series(table.values, fit_rows, config, explain=explain)
+    write_scores(output_path, table.timestamps, scored, list(value_columns) if explain else None)
     return scored

@@ -189,3 +189,60 @@ def test_a_missing_input_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Ca
     )
     assert code == 1
     assert "nope.csv: cannot read" in capsys.readouterr().err
+
+
+def with_temperature(values: np.ndarray, seed: int = 3) -> np.ndarray:
+    """Add a temperature that warms with a 50-minute time constant (hundreds of σ of its noise)."""
+    n = len(values)
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    warm = 60 + 15 * (1 - np.exp(-t / 3000.0))
+    return np.column_stack([values, warm + rng.normal(0, 0.05, n)])
+
+
+NAMES = ("flow", "pressure", "current", "temperature")
+ALL_COLUMNS = (*COLUMNS, "--value-column", "temperature")
+
+
+def test_a_slowly_drifting_channel_is_not_read_as_a_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = with_temperature(series())
+    src = write_csv(tmp_path / "in.csv", values, names=NAMES)
+    code, rows = detect(tmp_path, src, *ALL_COLUMNS, "--fit-rows", "1000")
+    assert code == 0
+    assert "not scored (slow drift on the fit rows): temperature" in capsys.readouterr().out
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])
+    assert flags[2000:2300].mean() > 0.9  # the fault is still caught
+    assert flags[1000:2000].mean() < 0.02 and flags[2400:].mean() < 0.02  # the drift is not one
+    # with the model frozen after the fit rows too (nothing adapts), only the choice protects...
+    frozen = score_series(values, 1000, DetectConfig(learn=False))
+    assert frozen.flags[2400:].mean() < 0.02
+    # ...and with the temperature's level scored as evidence, the drift raises a standing alarm
+    naive = score_series(values, 1000, DetectConfig(learn=False, slow_ratio=0.0))
+    assert naive.flags[2400:].mean() > 0.5
+
+
+def test_the_score_marks_the_onset_and_the_flag_the_whole_condition(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    _, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000")
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])
+    start = int(np.argmax(flags))
+    assert 2000 <= start <= 2030  # one alarm, opened at the onset
+    assert int(np.sum(flags[1:] & ~flags[:-1])) == 1
+    assert scores[start : start + 30].max() > 0.5  # the score rises at the onset...
+    assert flags[2150:2300].all() and scores[2150:2300].max() < 0.2  # ...and fades while the fault lasts
+    assert scores[1000:2000].max() < 0.5  # nothing else reaches an onset's score
+
+
+def test_explain_says_how_sure_and_which_channels(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    code, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000", "--explain")
+    assert code == 0
+    assert list(rows[0]) == ["timestamp", "anomaly_score", "is_anomaly", "confidence", "channels"]
+    alarm = [r for r in rows[2000:2300] if r["is_anomaly"] == "1"]
+    assert len(alarm) > 250 and all(float(r["confidence"]) > 0.35 for r in alarm)  # above switch-off
+    # the closed valve moved the pressure: it carries the evidence
+    assert all(r["channels"].split()[0] == "pressure" for r in alarm)
+    assert all(r["channels"] == "" for r in rows if r["is_anomaly"] == "0")
