@@ -65,6 +65,11 @@ class DetectConfig:
     slow_ratio: float = 0.4
     """A column whose fit rows have a variance ratio below this is slow drift, not scored (``slow_channels``)."""
     onset_rows: int = 30
+    rise_rows: int | None = 300
+    """Time constant (rows) of the raw score's slow background (5 min at 1 Hz). None: no onset test."""
+    rise_ratio: float = 3.0
+    """An alarm opens only when the smoothed evidence is above the threshold AND this many times its slow
+    background: a new problem has an onset; evidence that creeps up is drift, and is learned as normal."""
     """The score keeps an alarm's strength for its first rows, then halves every this many rows."""
 
 
@@ -147,6 +152,7 @@ def score_series(
     share_state = np.zeros((1, len(watched)))
     row = fit
     alarm_rows = 0
+    background = 0.0  # the slow EWMA of the raw score (the fit rows count as normal)
     while row < n_rows:
         # up to the detector's next refit: every row of the block sees the same (past-only) model and level
         end = min(n_rows, row + max(1, detector.until_refit())) if cfg.learn else n_rows
@@ -161,10 +167,14 @@ def score_series(
         # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
         level, active = decide.level, decide.active
         on, off, alpha = decide.on, decide.on * decide.off_ratio, decide.alpha
+        drift_weight = 1.0 / cfg.rise_rows if cfg.rise_rows is not None else 0.0
         for i, value in enumerate(raw.tolist()):
             if value == value:  # not NaN
                 level = value if level is None else level + alpha * (value - level)
-                active = level > (off if active else on)
+                # an alarm opens only on evidence well above its own slow background (an onset);
+                # evidence that creeps up is drift, learned as normal
+                active = level > off if active else level > on and level > cfg.rise_ratio * background
+                background += drift_weight * (value - background)
             unit = 0.0 if level is None or level <= 0 else level / (level + on)
             alarm_rows = alarm_rows + 1 if active else 0
             confidence[row + i] = unit
