@@ -147,12 +147,17 @@ def score_series(
     threshold = calibrate(
         detector.score_many(fit_part), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin
     )
-    decide = EwmaHysteresis(alpha=cfg.alpha, on=threshold, off_ratio=cfg.off_ratio)
+    decide = EwmaHysteresis(
+        alpha=cfg.alpha,
+        on=threshold,
+        off_ratio=cfg.off_ratio,
+        rise_rows=cfg.rise_rows,
+        rise_ratio=cfg.rise_ratio,
+    )
     contributors: list[tuple[int, ...]] = []
     share_state = np.zeros((1, len(watched)))
     row = fit
     alarm_rows = 0
-    background = 0.0  # the slow EWMA of the raw score (the fit rows count as normal)
     while row < n_rows:
         # up to the detector's next refit: every row of the block sees the same (past-only) model and level
         end = min(n_rows, row + max(1, detector.until_refit())) if cfg.learn else n_rows
@@ -165,15 +170,15 @@ def score_series(
         shares = _smoothed_shares(detector, resid, ok, cfg.alpha, share_state) if explain else None
         learnable = ok.copy()
         # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
-        level, active = decide.level, decide.active
+        level, active, background = decide.level, decide.active, decide.background
         on, off, alpha = decide.on, decide.on * decide.off_ratio, decide.alpha
-        drift_weight = 1.0 / cfg.rise_rows if cfg.rise_rows is not None else 0.0
+        drift_weight, rise_ratio = decide.background_weight, decide.rise_ratio
         for i, value in enumerate(raw.tolist()):
             if value == value:  # not NaN
                 level = value if level is None else level + alpha * (value - level)
                 # an alarm opens only on evidence well above its own slow background (an onset);
                 # evidence that creeps up is drift, learned as normal
-                active = level > off if active else level > on and level > cfg.rise_ratio * background
+                active = level > off if active else level > on and level > rise_ratio * background
                 background += drift_weight * (value - background)
             unit = 0.0 if level is None or level <= 0 else level / (level + on)
             alarm_rows = alarm_rows + 1 if active else 0
@@ -184,7 +189,7 @@ def score_series(
                 learnable[i] = False
             if shares is not None:
                 contributors.append(_top(shares[i], watched) if active else ())
-        decide.level, decide.active = level, active
+        decide.level, decide.active, decide.background = level, active, background
         if cfg.learn and learnable.any():
             detector.fit_block(resid[learnable])
             if tracker is not None:

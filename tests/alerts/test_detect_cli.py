@@ -90,7 +90,9 @@ def test_blocks_give_the_same_result_as_point_by_point(learn: bool) -> None:
     for row in values[:500]:
         det.learn_one(row)
     on = calibrate(det.score_many(values[:500]), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin)
-    decide = EwmaHysteresis(alpha=cfg.alpha, on=on, off_ratio=cfg.off_ratio)
+    decide = EwmaHysteresis(
+        alpha=cfg.alpha, on=on, off_ratio=cfg.off_ratio, rise_rows=cfg.rise_rows, rise_ratio=cfg.rise_ratio
+    )
     alarm = 0
     flags = []
     for row in values[500:]:
