@@ -248,3 +248,29 @@ def test_explain_says_how_sure_and_which_channels(tmp_path: Path) -> None:
     # the closed valve moved the pressure: it carries the evidence
     assert all(r["channels"].split()[0] == "pressure" for r in alarm)
     assert all(r["channels"] == "" for r in rows if r["is_anomaly"] == "0")
+
+
+def test_the_channels_shares_add_up_to_the_score() -> None:
+    rng = np.random.default_rng(5)
+    rows = series(800, fault=None)
+    for kept in (1.0, 0.9):
+        det = PCADetector(variance_kept=kept, warmup=500)
+        det.fit_block(rows[:500])
+        probe = rows[500:] + rng.normal(0, 0.5, (300, 3))
+        assert np.allclose(det.contributions(probe).sum(axis=1), det.score_many(probe))
+
+
+def test_the_level_learned_in_blocks_equals_the_level_learned_row_by_row() -> None:
+    from alerts.detection.level import LevelTracker
+
+    rows = series(400, fault=None)
+    blocks, single = LevelTracker(rows=50), LevelTracker(rows=50)
+    causal = blocks.causal_residuals(rows[:200])
+    for i in range(200):
+        assert np.allclose(causal[i], single.residuals(rows[i : i + 1])[0])
+        single.learn_block(rows[i : i + 1])
+    blocks.learn_block(rows[200:])
+    for i in range(200, 400):
+        single.learn_block(rows[i : i + 1])
+    assert blocks.level is not None and single.level is not None
+    assert np.allclose(blocks.level, single.level)
