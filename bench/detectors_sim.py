@@ -157,7 +157,10 @@ def report(tally: Tally) -> None:
     for f in tally.false_red[:10]:
         print(f"  {f.asset} {f.kind} at {datetime.fromtimestamp(f.ts_ms / 1000, UTC):%Y-%m-%d %H:%M:%S}")
     rate = len(tally.false_other) / weeks if weeks else 0.0
-    print(f"false non-RED findings: {len(tally.false_other)} = {rate:.2f} per asset per week (goal < 1)")
+    print(
+        f"false non-RED findings: {len(tally.false_other)} = {rate:.2f} per asset per week, "
+        f"{rate * 30 / 7:.2f} per asset-month (goal: well under 1 per asset-month)"
+    )
     kinds: dict[str, int] = defaultdict(int)
     for f in tally.false_other:
         kinds[f"{f.kind}@{f.asset}"] += 1

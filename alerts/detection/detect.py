@@ -136,7 +136,7 @@ def score_series(
     finite = np.all(np.isfinite(values), axis=1)
     fit_part = values[:fit][finite[:fit]]
     if len(fit_part) < 2:
-        return Scored(scores, flags, math.inf, confidence, watched)
+        return Scored(scores, flags, math.inf, confidence, watched, ((),) * n_rows if explain else ())
     tracker = LevelTracker(rows=cfg.level_rows) if cfg.level_rows is not None else None
     if tracker is not None:
         fit_part = tracker.causal_residuals(fit_part)
