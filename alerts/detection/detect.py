@@ -1,11 +1,15 @@
 """``facwatch detect``: score a recorded series causally, one channel or several channels of one machine.
 
-The detector is the multivariate one (alerts/detection/multivariate.py; with one channel it is a robust
-z²), followed by a causal EWMA and a hysteresis decision (alerts/detection/decide.py) whose threshold is
-calibrated on the rows the detector was fitted on. The contract (ARCHITECTURE.md): each row is scored
-before the detector learns from it, the first ``--fit-rows`` rows are only learned from, and the output
-has one row per input row, in order: ``timestamp,anomaly_score,is_anomaly`` (score in [0, 1], 0.5 at the
-decision threshold; fit and warm-up rows score 0).
+Channels whose fit rows show slow drift that the other channels do not explain are left out
+(``slow_channels``); the rest go to the multivariate detector (alerts/detection/multivariate.py; with one
+channel it is a robust z²), followed by a causal EWMA and a hysteresis decision (alerts/detection/decide.py)
+whose threshold is calibrated on the fit rows and which opens an alarm only at an onset (the evidence well
+above its own slow background). The contract (ARCHITECTURE.md): each row is scored before the detector
+learns from it, the first ``--fit-rows`` rows are only learned from, and the output has one row per input
+row, in order: ``timestamp,anomaly_score,is_anomaly``. The score marks the ONSET of an abnormal condition
+(above 0.5 only in an alarm's first rows, then fading); ``is_anomaly`` marks every row under alarm; fit
+and warm-up rows score 0. ``--explain`` adds ``confidence`` (0.5 at the threshold) and ``channels``
+(the channels carrying the evidence). docs/detectors.md has the reasoning and the figures.
 
 Speed: rows are scored in blocks against the model of the block's start and learned afterwards, with the
 blocks ending exactly where the streaming detector refits, so the result equals the point-by-point run
