@@ -4,7 +4,9 @@ A single point far from normal is usually noise; a fault is a condition that per
 weighted moving average over the past only (causal) turns the raw score into evidence that accumulates,
 and a decision that switches on above ``on`` and off only below ``on × off_ratio`` does not flap around
 the threshold. ``calibrate`` sets ``on`` from scores of normal operation: a margin above a high quantile,
-so the threshold is in the units of the machine's own normal variability, not a magic number.
+so the threshold is in the units of the machine's own normal variability, not a magic number. With
+``rise_rows`` the switch also needs an onset: the smoothed score ``rise_ratio`` times its own slow
+background, so evidence that creeps up (drift) does not open an alarm and is learned as normal.
 """
 
 from __future__ import annotations
