@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--sep", default=",", help="field separator (default ,)")
     detect.add_argument("--fit-rows", type=int, default=0, help="first N rows are only learned from")
     detect.add_argument("--output", type=Path, required=True, help="CSV: timestamp,anomaly_score,is_anomaly")
+    detect.add_argument(
+        "--explain", action="store_true", help="add columns confidence and channels (what drove each alarm)"
+    )
     detect.set_defaults(func=cmd_detect)
 
     broker = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for a site")
@@ -271,9 +274,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
         timestamp_column=args.timestamp_column,
         sep=sep,
         fit_rows=args.fit_rows,
+        explain=args.explain,
     )
     flagged = int(scored.flags.sum())
     print(f"{len(scored.flags)} rows scored, {flagged} flagged anomalous; wrote {args.output}")
+    slow = [name for i, name in enumerate(args.value_column) if i not in scored.watched]
+    if slow:
+        print(f"not scored (slow drift on the fit rows): {', '.join(slow)}")
     return 0
 
 

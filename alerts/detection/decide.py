@@ -4,7 +4,9 @@ A single point far from normal is usually noise; a fault is a condition that per
 weighted moving average over the past only (causal) turns the raw score into evidence that accumulates,
 and a decision that switches on above ``on`` and off only below ``on × off_ratio`` does not flap around
 the threshold. ``calibrate`` sets ``on`` from scores of normal operation: a margin above a high quantile,
-so the threshold is in the units of the machine's own normal variability, not a magic number.
+so the threshold is in the units of the machine's own normal variability, not a magic number. With
+``rise_rows`` the switch also needs an onset: the smoothed score ``rise_ratio`` times its own slow
+background, so evidence that creeps up (drift) does not open an alarm and is learned as normal.
 """
 
 from __future__ import annotations
@@ -18,25 +20,44 @@ import numpy as np
 class EwmaHysteresis:
     """Smoothed score and an on/off decision; the state is two numbers and a flag."""
 
-    def __init__(self, *, alpha: float = 0.1, on: float = 1.0, off_ratio: float = 0.7) -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.1,
+        on: float = 1.0,
+        off_ratio: float = 0.7,
+        rise_rows: int | None = None,
+        rise_ratio: float = 3.0,
+    ) -> None:
         if not 0 < alpha <= 1:
             raise ValueError("alpha must be in (0, 1]")
         if on <= 0 or not 0 < off_ratio <= 1:
             raise ValueError("on must be positive and off_ratio in (0, 1]")
+        if rise_rows is not None and rise_rows < 1:
+            raise ValueError("rise_rows must be at least 1")
         self.alpha = alpha
         self.on = on
         self.off_ratio = off_ratio
+        self.background_weight = 0.0 if rise_rows is None else 1.0 / rise_rows
+        """With ``rise_rows``: the decision switches on only when the smoothed score is also ``rise_ratio``
+        times its slow background (an EWMA over about ``rise_rows`` points): an onset, not a creep."""
+        self.rise_ratio = rise_ratio
         # learned state
         self.level: float | None = None
         self.active = False
+        self.background = 0.0
 
     def update(self, raw: float | None) -> tuple[float | None, bool]:
         """Take one raw score (None or NaN: no evidence, state unchanged); the smoothed score and decision."""
         if raw is None or not math.isfinite(raw):
             return self.level, self.active
-        self.level = raw if self.level is None else self.level + self.alpha * (raw - self.level)
-        limit = self.on * self.off_ratio if self.active else self.on
-        self.active = self.level > limit
+        level = raw if self.level is None else self.level + self.alpha * (raw - self.level)
+        if self.active:
+            self.active = level > self.on * self.off_ratio
+        else:
+            self.active = level > self.on and level > self.rise_ratio * self.background
+        self.level = level
+        self.background += self.background_weight * (raw - self.background)
         return self.level, self.active
 
     def unit_score(self) -> float:

@@ -1,11 +1,15 @@
 """``facwatch detect``: score a recorded series causally, one channel or several channels of one machine.
 
-The detector is the multivariate one (alerts/detection/multivariate.py; with one channel it is a robust
-z²), followed by a causal EWMA and a hysteresis decision (alerts/detection/decide.py) whose threshold is
-calibrated on the rows the detector was fitted on. The contract (ARCHITECTURE.md): each row is scored
-before the detector learns from it, the first ``--fit-rows`` rows are only learned from, and the output
-has one row per input row, in order: ``timestamp,anomaly_score,is_anomaly`` (score in [0, 1], 0.5 at the
-decision threshold; fit and warm-up rows score 0).
+Channels whose fit rows show slow drift that the other channels do not explain are left out
+(``slow_channels``); the rest go to the multivariate detector (alerts/detection/multivariate.py; with one
+channel it is a robust z²), followed by a causal EWMA and a hysteresis decision (alerts/detection/decide.py)
+whose threshold is calibrated on the fit rows and which opens an alarm only at an onset (the evidence well
+above its own slow background). The contract (ARCHITECTURE.md): each row is scored before the detector
+learns from it, the first ``--fit-rows`` rows are only learned from, and the output has one row per input
+row, in order: ``timestamp,anomaly_score,is_anomaly``. The score marks the ONSET of an abnormal condition
+(above 0.5 only in an alarm's first rows, then fading); ``is_anomaly`` marks every row under alarm; fit
+and warm-up rows score 0. ``--explain`` adds ``confidence`` (0.5 at the threshold) and ``channels``
+(the channels carrying the evidence). docs/detectors.md has the reasoning and the figures.
 
 Speed: rows are scored in blocks against the model of the block's start and learned afterwards, with the
 blocks ending exactly where the streaming detector refits, so the result equals the point-by-point run
@@ -17,14 +21,16 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import lfilter
 
 from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.level import LevelTracker
 from alerts.detection.multivariate import PCADetector
 from facwatch.errors import ConfigError
 
@@ -47,6 +53,7 @@ class DetectConfig:
     off_ratio: float = 0.7
     variance_kept: float = 1.0
     refit_every: int = 64
+    """Rows between refits of the model and moves of the level (a block of rows sees one of each)."""
     learn: bool = True
     """Keep learning after the fit rows (True), or freeze the model fitted on them (False)."""
     accept_after: int = 900
@@ -56,28 +63,87 @@ class DetectConfig:
     """At most this many past rows weigh in the model (older ones fade out at each refit)."""
     warmup: int = 100
     """Rows learned before scoring starts when no fit rows are given."""
+    level_rows: float | None = None
+    """Time constant (rows) of every channel's adaptive level (alerts/detection/level.py); the detector
+    scores the residuals from it, so slow drift is not read as a fault. None: score the raw values."""
+    slow_ratio: float = 0.4
+    """A column whose fit rows have a variance ratio below this is slow drift, not scored (``slow_channels``)."""
+    onset_rows: int = 30
+    rise_rows: int | None = 300
+    """Time constant (rows) of the raw score's slow background (5 min at 1 Hz). None: no onset test."""
+    rise_ratio: float = 3.0
+    """An alarm opens only when the smoothed evidence is above the threshold AND this many times its slow
+    background: a new problem has an onset; evidence that creeps up is drift, and is learned as normal."""
+    """The score keeps an alarm's strength for its first rows, then halves every this many rows."""
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     scores: NDArray[np.float64]
+    """The onset score: high where an alarm starts, fading while it lasts (see ``DetectConfig.onset_rows``)."""
     flags: NDArray[np.bool_]
+    """The decision: the rows under alarm."""
     threshold: float
+    confidence: NDArray[np.float64]
+    """How strong the evidence is, in [0, 1): 0.5 exactly at the decision threshold."""
+    watched: tuple[int, ...]
+    """The value columns the detector scores (the others drift slowly; see ``slow_channels``)."""
+    contributors: tuple[tuple[int, ...], ...] = ()
+    """With ``explain``: per row under alarm, the columns that carry most of the evidence, strongest first."""
+
+
+def slow_channels(fit_part: NDArray[np.float64], ratio: float) -> NDArray[np.bool_]:
+    """Columns whose fit rows show slow drift that the other columns do not explain, decided on the data.
+
+    The variance ratio var(eₜ - eₜ₋₁) / (2 var(e)) is about 1 for a series e that varies around a level
+    (its noise is independent from row to row) and near 0 for one that wanders slowly. It is taken on
+    each column's residual after a least-squares fit on the other columns, so a flow that follows the
+    demand is kept when the pressure and current follow it too (their relation is the evidence), while a
+    temperature with a time constant of tens of minutes, which no other column explains, is left out: its
+    level on a short fit window is no evidence of a fault. When every column is slow, none is left out.
+    """
+    rows, width = fit_part.shape
+    slow = np.zeros(width, dtype=bool)
+    if rows < 3 * (width + 1):
+        return slow
+    centred = fit_part - fit_part.mean(axis=0)
+    for j in range(width):
+        others = np.delete(centred, j, axis=1)
+        resid = centred[:, j]
+        if others.shape[1]:
+            coef, *_ = np.linalg.lstsq(others, resid, rcond=None)
+            resid = resid - others @ coef
+        spread = float(np.var(resid))
+        if spread > 1e-12 * max(1.0, float(np.var(centred[:, j]))):
+            slow[j] = float(np.var(np.diff(resid))) / (2 * spread) < ratio
+    return np.zeros_like(slow) if slow.all() else slow
 
 
 def score_series(
-    values: NDArray[np.float64], fit_rows: int = 0, config: DetectConfig | None = None
+    values: NDArray[np.float64],
+    fit_rows: int = 0,
+    config: DetectConfig | None = None,
+    *,
+    explain: bool = False,
 ) -> Scored:
     """Scores and decisions for every row of ``values`` (rows × channels; NaN marks a missing value)."""
     cfg = config or DetectConfig()
     n_rows = len(values)
     fit = fit_rows if fit_rows > 0 else cfg.warmup
     scores = np.zeros(n_rows)
+    confidence = np.zeros(n_rows)
     flags = np.zeros(n_rows, dtype=bool)
+    every = np.all(np.isfinite(values), axis=1)
+    slow = slow_channels(values[:fit][every[:fit]], cfg.slow_ratio)
+    watched = tuple(int(i) for i in np.flatnonzero(~slow))
+    values = values[:, list(watched)]
     finite = np.all(np.isfinite(values), axis=1)
     fit_part = values[:fit][finite[:fit]]
     if len(fit_part) < 2:
-        return Scored(scores, flags, math.inf)
+        return Scored(scores, flags, math.inf, confidence, watched, ((),) * n_rows if explain else ())
+    tracker = LevelTracker(rows=cfg.level_rows) if cfg.level_rows is not None else None
+    if tracker is not None:
+        fit_part = tracker.causal_residuals(fit_part)
     detector = PCADetector(
         variance_kept=cfg.variance_kept, warmup=len(fit_part), refit_every=cfg.refit_every, memory=cfg.memory
     )
@@ -85,35 +151,89 @@ def score_series(
     threshold = calibrate(
         detector.score_many(fit_part), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin
     )
-    decide = EwmaHysteresis(alpha=cfg.alpha, on=threshold, off_ratio=cfg.off_ratio)
+    decide = EwmaHysteresis(
+        alpha=cfg.alpha,
+        on=threshold,
+        off_ratio=cfg.off_ratio,
+        rise_rows=cfg.rise_rows,
+        rise_ratio=cfg.rise_ratio,
+    )
+    contributors: list[tuple[int, ...]] = []
+    share_state = np.zeros((1, len(watched)))
     row = fit
     alarm_rows = 0
     while row < n_rows:
-        # up to the detector's next refit: every row of the block sees the same (past-only) model
+        # up to the detector's next refit: every row of the block sees the same (past-only) model and level
         end = min(n_rows, row + max(1, detector.until_refit())) if cfg.learn else n_rows
         block = values[row:end]
         ok = finite[row:end]
+        resid = tracker.residuals(block) if tracker is not None else block
         raw = np.full(len(block), np.nan)
         if ok.any():
-            raw[ok] = detector.score_many(block[ok])
+            raw[ok] = detector.score_many(resid[ok])
+        shares = _smoothed_shares(detector, resid, ok, cfg.alpha, share_state) if explain else None
         learnable = ok.copy()
         # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
-        level, active = decide.level, decide.active
+        level, active, background = decide.level, decide.active, decide.background
         on, off, alpha = decide.on, decide.on * decide.off_ratio, decide.alpha
+        drift_weight, rise_ratio = decide.background_weight, decide.rise_ratio
         for i, value in enumerate(raw.tolist()):
             if value == value:  # not NaN
                 level = value if level is None else level + alpha * (value - level)
-                active = level > (off if active else on)
-            scores[row + i] = 0.0 if level is None or level <= 0 else level / (level + on)
-            flags[row + i] = active
+                # an alarm opens only on evidence well above its own slow background (an onset);
+                # evidence that creeps up is drift, learned as normal
+                active = level > off if active else level > on and level > rise_ratio * background
+                background += drift_weight * (value - background)
+            unit = 0.0 if level is None or level <= 0 else level / (level + on)
             alarm_rows = alarm_rows + 1 if active else 0
+            confidence[row + i] = unit
+            scores[row + i] = unit * _onset_weight(alarm_rows, cfg.onset_rows) if active else unit
+            flags[row + i] = active
             if 0 < alarm_rows <= cfg.accept_after:
                 learnable[i] = False
-        decide.level, decide.active = level, active
+            if shares is not None:
+                contributors.append(_top(shares[i], watched) if active else ())
+        decide.level, decide.active, decide.background = level, active, background
         if cfg.learn and learnable.any():
-            detector.fit_block(block[learnable])
+            detector.fit_block(resid[learnable])
+            if tracker is not None:
+                tracker.learn_block(block[learnable])
         row = end
-    return Scored(scores, flags, threshold)
+    if explain:
+        contributors = [()] * fit + contributors
+    return Scored(scores, flags, threshold, confidence, watched, tuple(contributors))
+
+
+def _onset_weight(alarm_rows: int, onset_rows: int) -> float:
+    """1 for an alarm's first ``onset_rows`` rows, then halving every ``onset_rows`` rows."""
+    if alarm_rows <= onset_rows:
+        return 1.0
+    return float(0.5 ** ((alarm_rows - onset_rows) / onset_rows))
+
+
+def _smoothed_shares(
+    detector: PCADetector,
+    resid: NDArray[np.float64],
+    ok: NDArray[np.bool_],
+    alpha: float,
+    state: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Each channel's share of the score, smoothed like the score (rows without a score add nothing)."""
+    shares = np.zeros_like(resid)
+    if ok.any():
+        shares[ok] = detector.contributions(resid[ok])
+    smoothed, state[:] = lfilter([alpha], [1.0, -(1.0 - alpha)], shares, axis=0, zi=(1.0 - alpha) * state)
+    return np.asarray(smoothed, dtype=np.float64)
+
+
+def _top(shares: NDArray[np.float64], watched: tuple[int, ...], least: float = 0.2) -> tuple[int, ...]:
+    """The columns carrying at least ``least`` of the positive evidence, strongest first."""
+    positive = np.maximum(shares, 0.0)
+    total = float(positive.sum())
+    if total <= 0:
+        return ()
+    order = np.argsort(positive)[::-1]
+    return tuple(watched[j] for j in order.tolist() if positive[j] >= least * total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,19 +310,25 @@ def _numbers(texts: list[str], path: Path, column: str) -> NDArray[np.float64]:
     return values
 
 
-def write_scores(path: Path, timestamps: Sequence[str], scored: Scored) -> None:
+def write_scores(
+    path: Path, timestamps: Sequence[str], scored: Scored, names: Sequence[str] | None = None
+) -> None:
+    """The contract columns; with ``names`` (``--explain``) also ``confidence`` and ``channels``."""
+    columns: list[Iterable[object]] = [
+        timestamps,
+        (f"{s:.6f}" for s in scored.scores.tolist()),
+        scored.flags.astype(int).tolist(),
+    ]
+    header = ["timestamp", "anomaly_score", "is_anomaly"]
+    if names is not None:
+        header += ["confidence", "channels"]
+        columns.append(f"{c:.6f}" for c in scored.confidence.tolist())
+        columns.append(" ".join(names[i] for i in top) for top in scored.contributors)
     try:
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(["timestamp", "anomaly_score", "is_anomaly"])
-            writer.writerows(
-                zip(
-                    timestamps,
-                    (f"{s:.6f}" for s in scored.scores.tolist()),
-                    scored.flags.astype(int).tolist(),
-                    strict=True,
-                )
-            )
+            writer.writerow(header)
+            writer.writerows(zip(*columns, strict=True))
     except OSError as exc:
         raise DetectInputError(f"{path}: cannot write: {exc.strerror}") from exc
 
@@ -216,11 +342,12 @@ def detect_file(
     sep: str = ",",
     fit_rows: int = 0,
     config: DetectConfig | None = None,
+    explain: bool = False,
 ) -> Scored:
     """Read, score, write; returns the scores (the CLI prints a one-line summary)."""
     if fit_rows < 0:
         raise DetectInputError("--fit-rows must not be negative")
     table = read_table(input_path, value_columns, timestamp_column, sep)
-    scored = score_series(table.values, fit_rows, config)
-    write_scores(output_path, table.timestamps, scored)
+    scored = score_series(table.values, fit_rows, config, explain=explain)
+    write_scores(output_path, table.timestamps, scored, list(value_columns) if explain else None)
     return scored

@@ -89,6 +89,22 @@ class PCADetector:
         q = np.sum(resid * resid, axis=1) / resid_var
         return np.asarray(t2 + q, dtype=np.float64)
 
+    def contributions(self, rows: Vector) -> Vector:
+        """Each channel's share of each row's score (rows × channels; a row's shares sum to its score).
+
+        T² = zᵀ S⁻¹ z splits as Σᵢ zᵢ (S⁻¹ z)ᵢ, Q as Σᵢ rᵢ² / σ²_res: which channels made a point unusual.
+        """
+        if self._model is None:
+            raise ValueError("the model is not fitted yet (see `ready`)")
+        mean, scale, components, eigvals, resid_var = self._model
+        z = (rows - mean) / scale
+        t = z @ components
+        share = z * ((t / eigvals) @ components.T)
+        if components.shape[1] < z.shape[1]:
+            resid = z - t @ components.T
+            share = share + resid * resid / resid_var
+        return np.asarray(share, dtype=np.float64)
+
     def fit_block(self, rows: Vector) -> None:
         """Learn a block of finite points, refitting at the same counts as ``learn_one`` would."""
         start = 0

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.detection import PCADetector
 from alerts.detection.decide import EwmaHysteresis, calibrate
-from alerts.detection.detect import DetectConfig, score_series
+from alerts.detection.detect import DetectConfig, read_table, score_series
 from facwatch.cli import main
 
 
@@ -90,7 +90,9 @@ def test_blocks_give_the_same_result_as_point_by_point(learn: bool) -> None:
     for row in values[:500]:
         det.learn_one(row)
     on = calibrate(det.score_many(values[:500]), alpha=cfg.alpha, quantile=cfg.quantile, margin=cfg.margin)
-    decide = EwmaHysteresis(alpha=cfg.alpha, on=on, off_ratio=cfg.off_ratio)
+    decide = EwmaHysteresis(
+        alpha=cfg.alpha, on=on, off_ratio=cfg.off_ratio, rise_rows=cfg.rise_rows, rise_ratio=cfg.rise_ratio
+    )
     alarm = 0
     flags = []
     for row in values[500:]:
@@ -189,3 +191,125 @@ def test_a_missing_input_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Ca
     )
     assert code == 1
     assert "nope.csv: cannot read" in capsys.readouterr().err
+
+
+def with_temperature(values: np.ndarray, seed: int = 3) -> np.ndarray:
+    """Add a temperature that warms with a 50-minute time constant (hundreds of σ of its noise)."""
+    n = len(values)
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    warm = 60 + 15 * (1 - np.exp(-t / 3000.0))
+    return np.column_stack([values, warm + rng.normal(0, 0.05, n)])
+
+
+NAMES = ("flow", "pressure", "current", "temperature")
+ALL_COLUMNS = (*COLUMNS, "--value-column", "temperature")
+
+
+def test_a_slowly_drifting_channel_is_not_read_as_a_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = with_temperature(series())
+    src = write_csv(tmp_path / "in.csv", values, names=NAMES)
+    code, rows = detect(tmp_path, src, *ALL_COLUMNS, "--fit-rows", "1000")
+    assert code == 0
+    assert "not scored (slow drift on the fit rows): temperature" in capsys.readouterr().out
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])
+    assert flags[2000:2300].mean() > 0.9  # the fault is still caught
+    assert flags[1000:2000].mean() < 0.02 and flags[2400:].mean() < 0.02  # the drift is not one
+    # with the model frozen after the fit rows too (nothing adapts), only the choice protects...
+    frozen = score_series(values, 1000, DetectConfig(learn=False))
+    assert frozen.flags[2400:].mean() < 0.02
+    # ...and with the temperature's level scored as evidence, the drift raises a standing alarm
+    naive = score_series(values, 1000, DetectConfig(learn=False, slow_ratio=0.0))
+    assert naive.flags[2400:].mean() > 0.5
+
+
+def test_the_score_marks_the_onset_and_the_flag_the_whole_condition(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    _, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000")
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])
+    start = int(np.argmax(flags))
+    assert 2000 <= start <= 2030  # one alarm, opened at the onset
+    assert int(np.sum(flags[1:] & ~flags[:-1])) == 1
+    assert scores[start : start + 30].max() > 0.5  # the score rises at the onset...
+    assert flags[2150:2300].all() and scores[2150:2300].max() < 0.2  # ...and fades while the fault lasts
+    assert scores[1000:2000].max() < 0.5  # nothing else reaches an onset's score
+
+
+def test_explain_says_how_sure_and_which_channels(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", series())
+    code, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000", "--explain")
+    assert code == 0
+    assert list(rows[0]) == ["timestamp", "anomaly_score", "is_anomaly", "confidence", "channels"]
+    alarm = [r for r in rows[2000:2300] if r["is_anomaly"] == "1"]
+    assert len(alarm) > 250 and all(float(r["confidence"]) > 0.35 for r in alarm)  # above switch-off
+    # the closed valve moved the pressure: it carries the evidence
+    assert all(r["channels"].split()[0] == "pressure" for r in alarm)
+    assert all(r["channels"] == "" for r in rows if r["is_anomaly"] == "0")
+
+
+def test_the_channels_shares_add_up_to_the_score() -> None:
+    rng = np.random.default_rng(5)
+    rows = series(800, fault=None)
+    for kept in (1.0, 0.9):
+        det = PCADetector(variance_kept=kept, warmup=500)
+        det.fit_block(rows[:500])
+        probe = rows[500:] + rng.normal(0, 0.5, (300, 3))
+        assert np.allclose(det.contributions(probe).sum(axis=1), det.score_many(probe))
+
+
+def test_the_level_learned_in_blocks_equals_the_level_learned_row_by_row() -> None:
+    from alerts.detection.level import LevelTracker
+
+    rows = series(400, fault=None)
+    blocks, single = LevelTracker(rows=50), LevelTracker(rows=50)
+    causal = blocks.causal_residuals(rows[:200])
+    for i in range(200):
+        assert np.allclose(causal[i], single.residuals(rows[i : i + 1])[0])
+        single.learn_block(rows[i : i + 1])
+    blocks.learn_block(rows[200:])
+    for i in range(200, 400):
+        single.learn_block(rows[i : i + 1])
+    assert blocks.level is not None and single.level is not None
+    assert np.allclose(blocks.level, single.level)
+
+
+SKAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "skab-valve1"
+SKAB_CHANNELS = (
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Current",
+    "Pressure",
+    "Temperature",
+    "Thermocouple",
+    "Voltage",
+    "Volume Flow RateRMS",
+)
+
+
+@pytest.mark.skipif(not SKAB.exists(), reason="SKAB is not beside the project (../shared/datasets)")
+def test_real_pump_data_with_every_channel_alerts_at_onsets(tmp_path: Path) -> None:
+    """SKAB with all eight channels (two of them temperatures that drift for hours), through the command."""
+    args = [a for c in SKAB_CHANNELS for a in ("--value-column", c)]
+    common = ("--sep", ";", "--timestamp-column", "datetime", "--fit-rows", "400")
+    # 2.5 hours of a healthy pump warming up: a few alerts at most
+    code, rows = detect(tmp_path, SKAB / "anomaly-free" / "anomaly-free.csv", *args, *common)
+    assert code == 0
+    flags = np.array([r["is_anomaly"] == "1" for r in rows])[400:]
+    assert flags.mean() < 0.05 and int(np.sum(flags[1:] & ~flags[:-1])) <= 4
+    # the 16 valve closures of valve1, scored together as the benchmark does
+    tp = fp = fn = peaks = 0
+    for path in sorted((SKAB / "valve1").glob("*.csv")):
+        code, rows = detect(tmp_path, path, *args, *common)
+        flags = np.array([r["is_anomaly"] == "1" for r in rows])[400:]
+        scores = np.array([float(r["anomaly_score"]) for r in rows])[400:]
+        labels = read_table(path, ["anomaly"], "datetime", ";").values[400:, 0] > 0.5
+        tp, fp, fn = tp + np.sum(flags & labels), fp + np.sum(flags & ~labels), fn + np.sum(~flags & labels)
+        onset = int(np.argmax(labels))
+        # where the closure was caught at its onset, the score peaks there and has faded 4 minutes later
+        if flags[onset : onset + 90].any() and flags[onset + 240 : onset + 360].all():
+            peaks += scores[onset : onset + 120].max() > 0.5 > scores[onset + 240 : onset + 360].max()
+    assert 2 * tp / (2 * tp + fp + fn) > 0.85 and fn / (fn + tp) < 0.25
+    assert peaks >= 10
