@@ -33,10 +33,17 @@ from zoneinfo import ZoneInfo
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.messages import (
     ACTION_NAMES,
+    FOUND,
+    HANDLED,
     LEVEL_NAMES,
+    NO_ETA,
+    RATING,
     REASONS,
+    SERVICE,
+    WITH_ETA,
     Message,
     Templates,
+    finding_name,
     languages,
     local_time,
     localized,
@@ -53,8 +60,12 @@ ON_THE_WAY = ("acknowledge", "dispatch")
 OWNER_ACTIONS = {
     "plan_b": "owner_plan_b",
     "resolve": "owner_resolved",
+    "check_in": "owner_arrived",
     **dict.fromkeys(ON_THE_WAY, "owner_on_the_way"),
 }
+ONCE = {"owner_on_the_way": "on_the_way", "owner_delayed": "delayed"}
+"""Owner messages that go once per ticket, whoever acted first (or however often the clock reminds)."""
+FIX_LATE = "escalated: fix clock ran out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +177,12 @@ class Planner:
             return "owner_opened"
         if notice.kind is NoticeKind.FOLLOW_UP:
             return "owner_follow_up"
+        if notice.kind is NoticeKind.ESCALATED:
+            # The owners hear that the repair is late, once; who was escalated to is the staff's business.
+            return "owner_delayed" if notice.detail.get("reason") == FIX_LATE else None
         if notice.kind is NoticeKind.ACTION:
+            if notice.action == "resolve" and notice.detail.get("override_reason"):
+                return None  # a manager closed it over a firing alert: the sensors do not agree, no all-clear
             if notice.action == "progress":
                 return "owner_progress" if _eta(notice) is not None else "owner_progress_noeta"
             return OWNER_ACTIONS.get(notice.action or "")
@@ -180,8 +196,8 @@ class Planner:
         variants = tuple(v for v in (str(notice.detail.get("finding") or ""), asset.kind.value) if v)
         items = []
         for group in owner_groups(self.site, asset):
-            if name == "owner_on_the_way":  # once per ticket, whoever acknowledged or was dispatched first
-                key = f"{notice.ticket}:on_the_way:owners:{group.building}:{group.name}"
+            if name in ONCE:
+                key = f"{notice.ticket}:{ONCE[name]}:owners:{group.building}:{group.name}"
             else:
                 key = f"{notice.key}:owners:{group.building}:{group.name}"
             fields = partial(self._fields, notice, asset, key=key, person=None)
@@ -292,6 +308,36 @@ class Planner:
             "minutes_left": minutes,
             "eta": local_time(eta, tz, lang),
             "plan_b": str(detail.get("plan_b") or notice.note or ""),
+            **self._owner_words(notice, lang, eta, minutes),
+        }
+
+    def _owner_words(self, notice: Notice, lang: str, eta: datetime | None, minutes: str) -> dict[str, str]:
+        """Who speaks, what was done, what to expect, what was found: only what the notice says is true."""
+        site = self.site
+        service = localized(site.service_name, lang) if site.service_name else ""
+        service = service or SERVICE[lang].format(site=localized(site.name, lang))
+        phone = site.service_phone or "—"
+        if eta is not None and minutes != "?":
+            expect = WITH_ETA[lang].format(eta=local_time(eta, site.timezone, lang), minutes=minutes)
+        else:
+            expect = NO_ETA[lang]
+        own = _own_note(notice.note) if notice.action == "resolve" else ""
+        found = (
+            (f"工程师处理情况：{own}。" if lang == "zh" else f"What the engineer found and did: {own}.")
+            if own
+            else ""
+        )
+        url = (self.settings.rating_url or "").replace("{ticket}", notice.ticket)
+        rating = RATING[lang][0].format(url=url) if url else RATING[lang][1].format(phone=phone)
+        kind = str(notice.detail.get("finding") or "")
+        return {
+            "service": service,
+            "phone": phone,
+            "handled": HANDLED[lang].get(notice.action or "", HANDLED[lang]["acknowledge"]),
+            "expect": expect,
+            "found": found or FOUND[lang],
+            "rating": rating,
+            "finding_name": finding_name(kind, lang, notice.summary),
         }
 
     def _person_name(self, pid: str | None, lang: str) -> str:

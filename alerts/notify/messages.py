@@ -34,14 +34,15 @@ FIELDS = frozenset(
         "asset", "asset_id", "building", "opened_at", "ack_due", "on_site_due", "reason", "person",
         "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
+        "service", "phone", "handled", "expect", "found", "rating", "finding_name",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
 
 TEMPLATES = (
     "engineer_alert", "escalation", "staff_action", "staff_digest", "digest_more", "fallback",
-    "owner_opened", "owner_on_the_way", "owner_progress", "owner_progress_noeta", "owner_plan_b",
-    "owner_resolved", "owner_follow_up", "owner_digest",
+    "owner_opened", "owner_on_the_way", "owner_arrived", "owner_progress", "owner_progress_noeta",
+    "owner_plan_b", "owner_delayed", "owner_resolved", "owner_follow_up", "owner_digest",
 )  # fmt: skip
 
 LEVEL_NAMES = {
@@ -61,6 +62,69 @@ ACTION_NAMES = {
     },
 }  # fmt: skip
 UNKNOWN = {"zh": "待定", "en": "to be confirmed"}
+FINDING_NAMES = {
+    "elevator.entrapment": ("电梯困人", "someone trapped in the elevator"),
+    "elevator.out_of_service": ("电梯停运", "elevator out of service"),
+    "elevator.door_fault": ("电梯门故障", "elevator door fault"),
+    "elevator.overspeed": ("电梯超速", "elevator overspeed"),
+    "elevator.abnormal_vibration": ("电梯异常振动", "abnormal elevator vibration"),
+    "elevator.wear_predicted": ("电梯部件磨损预警", "elevator wear predicted"),
+    "pump.pipe_burst": ("爆管（压力骤降）", "pipe burst (pressure collapse)"),
+    "pump.tripped": ("水泵跳闸", "pump tripped"),
+    "pump.dry_run": ("水泵干转", "pump running dry"),
+    "pump.cavitation": ("水泵气蚀", "pump cavitation"),
+    "pump.overheat": ("水泵过热", "pump overheating"),
+    "pump.bearing_fault": ("水泵轴承故障", "pump bearing fault"),
+    "pump.wear_predicted": ("水泵磨损预警", "pump wear predicted"),
+    "power.outage": ("停电", "power cut"),
+    "power.phase_loss": ("缺相", "phase loss"),
+    "power.voltage_sag": ("电压偏低", "voltage sag"),
+    "power.voltage_swell": ("电压偏高", "voltage swell"),
+    "power.overload": ("过载", "overload"),
+    "power.transformer_overheat": ("变压器过热", "transformer overheating"),
+    "sensor.stuck": ("传感器读数卡住", "sensor stuck"),
+    "sensor.dropout": ("传感器数据中断", "sensor dropout"),
+    "sensor.drift": ("传感器漂移", "sensor drift"),
+    "device.offline": ("设备离线", "device offline"),
+}
+"""Every finding kind the detectors raise (alerts/detection), in words: Chinese messages carry no English."""
+
+
+def finding_name(kind: str, lang: str, summary: str = "") -> str:
+    """The finding's name in ``lang``; an unknown kind: the summary in English, a generic name in Chinese."""
+    names = FINDING_NAMES.get(kind)
+    if names is None:  # an owner's report: its summary is in the owner's words
+        if summary and (lang == "en" or not summary.isascii()):
+            return summary
+        return "设备告警" if lang == "zh" else "asset alert"
+    return names[1] if lang == "en" else names[0]
+
+
+HANDLED = {
+    "zh": {"acknowledge": "已接单", "dispatch": "已接单、已派单"},
+    "en": {
+        "acknowledge": "have taken on the report",
+        "dispatch": "have taken on the report and dispatched it",
+    },
+}
+"""What the service centre did, for the owners (显专业): only what the ticket's action says."""
+NO_ETA = {
+    "zh": "工程师到场检查后，我们会第一时间告诉您预计恢复时间。",
+    "en": "Once the engineer has looked at it on site, we will tell you when to expect it back.",
+}
+WITH_ETA = {
+    "zh": "预计 {eta} 恢复（约{minutes}分钟）。",
+    "en": "Expected back at {eta} (about {minutes} minutes).",
+}
+FOUND = {
+    "zh": "工程师已完成检修，系统读数已恢复正常。",
+    "en": "The engineer has finished the repair and the readings are back to normal.",
+}
+RATING = {
+    "zh": ("请点击为本次服务评分：{url}", "也欢迎致电 {phone} 为本次服务打分。"),
+    "en": ("Please rate our service: {url}", "You are welcome to call {phone} to rate our service."),
+}
+SERVICE = {"zh": "{site}物业服务中心", "en": "{site} property service centre"}
 REASONS = {
     "zh": {
         "escalated: acknowledge clock ran out": "确认时限已过",
@@ -178,4 +242,4 @@ class Templates:
         return Message(title=" / ".join(p.title for p in parts), body="\n\n".join(p.body for p in parts))
 
 
-__all__ = ["Message", "Templates", "languages", "local_time", "localized", "split_name"]
+__all__ = ["Message", "Templates", "finding_name", "languages", "local_time", "localized", "split_name"]

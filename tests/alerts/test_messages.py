@@ -11,7 +11,7 @@ import pytest
 
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.audiences import Planner, owner_groups, quiet_until
-from alerts.notify.messages import TEMPLATES, Templates, languages
+from alerts.notify.messages import FIELDS, TEMPLATES, Templates, languages
 from facwatch.config import NotifySettings, load_site
 from facwatch.errors import ConfigError
 from facwatch.model import Level, Site
@@ -46,13 +46,7 @@ def test_quiet_hours_within_one_day() -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_shipped_template_fills_all_its_fields(lang: str) -> None:
     templates = Templates()
-    values = dict.fromkeys(
-        ["site", "level", "level_name", "ticket", "ticket_link", "ref", "summary", "readings", "asset",
-         "asset_id", "building", "opened_at", "ack_due", "on_site_due", "reason", "person", "action", "actor",
-         "detail", "note", "percent", "minutes_left", "eta", "plan_b", "count", "worst", "items", "more",
-         "more_count", "title", "body", "recipient", "seconds"],
-        "X",
-    )  # fmt: skip
+    values = dict.fromkeys(FIELDS, "X")
     for name in TEMPLATES:
         for kind in (None, "elevator", "pump", "power", "power.outage"):
             message = templates.render_one(name, lang, values, kind)
@@ -146,7 +140,7 @@ def test_progress_with_percent_and_time_left(site: Site, lang: str, text: str) -
         notice(site, action="progress", detail={"percent": 50, "eta": at + timedelta(minutes=12)})
     )
     (owner,) = [i for i in items if i.audience == "owners"]
-    assert owner.body == text
+    assert text in owner.body
 
 
 def test_ticket_link_and_readings_in_the_engineers_message(site: Site) -> None:

@@ -149,19 +149,19 @@ def test_an_outage_storm_sends_each_red_at_once_and_groups_the_rest_per_audience
 
 
 def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpReceiver) -> None:
-    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY)
+    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY, detail={"finding": "elevator.entrapment"})
     got = flow.deliver(DAY + timedelta(seconds=2))
     http_receiver.wait_for(2)
     (engineer,), (owners,) = got["eng-wang"], got["owners-b1"]
     assert engineer["title"] == "[RED] T-000001 1号楼1单元电梯"
-    assert "红色告警：b1-elev-1 trapped" in engineer["message"]
+    assert "红色告警：电梯困人" in engineer["message"]  # the finding in Chinese, not the English summary
     assert "请于 16:01:00 前确认" not in engineer["message"]  # no deadlines were given in this notice
     assert "编号 N" in engineer["message"]
     for words in (owners["title"], owners["message"]):
         assert (
             "T-0" not in words and "RED" not in words and "QJ9N-39Y3" not in words and "trapped" not in words
         )
-    assert owners["title"] == "1号楼1单元电梯暂停服务"
+    assert owners["title"] == "1号楼1单元电梯有人被困，正在紧急救援"
     with flow.engine.connect() as conn:
         rows = list(
             conn.execute(select(notifications.c.audience, notifications.c.recipient, notifications.c.title))
@@ -179,8 +179,9 @@ def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
                 detail={"percent": 50, "eta": t + timedelta(minutes=12)})  # fmt: skip
     got = flow.deliver(t + timedelta(seconds=10))
     http_receiver.wait_for(2)
-    assert got["owners-b1"][0]["message"] == (
+    assert (
         "1号楼2单元电梯维修进展：已完成50%，预计还需12分钟（约 16:12 恢复）。"
+        in got["owners-b1"][0]["message"]
     )
     assert "（已完成50%，预计还需12分钟）" in got["eng-wang"][0]["message"]
     t += timedelta(minutes=1)
@@ -191,12 +192,17 @@ def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
     http_receiver.wait_for(4)
     (plan_b,) = got["owners-b2"]
     assert plan_b["title"] == "Building 2 unit 2 elevator: the repair takes longer"
-    assert "expected back: 18:01. Meanwhile: security staff help elderly" in plan_b["message"]
+    assert (
+        "Expected back at 18:01 (about 120 minutes). Meanwhile: security staff help elderly"
+        in plan_b["message"]
+    )
     t += timedelta(minutes=1)
     flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, t, action="resolve")
     got = flow.deliver(t + timedelta(seconds=10))
     http_receiver.wait_for(6)
-    assert got["owners-b1"][-1]["message"] == "1号楼2单元电梯已恢复服务，感谢您的耐心等待。"
+    assert (
+        "1号楼2单元电梯已恢复服务。工程师已完成检修，系统读数已恢复正常。" in got["owners-b1"][-1]["message"]
+    )
     t += timedelta(days=1)
     flow.notice(NoticeKind.FOLLOW_UP, "b1-elev-2", Level.ORANGE, t)
     got = flow.deliver(t + timedelta(seconds=10))
@@ -217,10 +223,12 @@ def test_updates_of_one_ticket_within_the_window_are_merged(flow: Flow, http_rec
     assert "3 条告警与通知" in engineer["title"]
     for word in ("已派工", "已到场", "维修进展"):
         assert word in engineer["message"]
-    # The owners hear of the dispatch (an engineer on the way) and of the progress, in one message.
+    # The owners hear of the dispatch (an engineer on the way), the arrival and the progress, in one message.
     (owners,) = got["owners-b1"]
-    assert owners["title"] == "翠湖花园物业通知（2条）"
-    assert owners["message"] == "- 1号楼生活水泵：工程师已在路上\n- 1号楼生活水泵维修进展"
+    assert owners["title"] == "翠湖花园物业通知（3条）"
+    assert owners["message"] == (
+        "- 1号楼生活水泵：工程师已在路上\n- 1号楼生活水泵：工程师已到场\n- 1号楼生活水泵维修进展"
+    )
     assert flow.deliver(DAY + timedelta(seconds=16)) == got  # nothing more
 
 
