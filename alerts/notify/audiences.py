@@ -320,7 +320,8 @@ class Planner:
         if eta is not None and minutes != "?":
             expect = WITH_ETA[lang].format(eta=local_time(eta, site.timezone, lang), minutes=minutes)
         else:
-            expect = NO_ETA[lang]
+            moment = notice.action or notice.kind.value
+            expect = NO_ETA[lang].get(moment, NO_ETA[lang][""])
         own = _own_note(notice.note) if notice.action == "resolve" else ""
         found = (
             (f"工程师处理情况：{own}。" if lang == "zh" else f"What the engineer found and did: {own}.")
@@ -328,7 +329,7 @@ class Planner:
             else ""
         )
         url = (self.settings.rating_url or "").replace("{ticket}", notice.ticket)
-        rating = RATING[lang][0].format(url=url) if url else RATING[lang][1].format(phone=phone)
+        rating = RATING[lang][0].format(url=url) if url else RATING[lang][1]
         kind = str(notice.detail.get("finding") or "")
         return {
             "service": service,

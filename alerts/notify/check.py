@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.audiences import OWNERS, Outgoing, Planner
@@ -55,7 +56,8 @@ class Step:
     action: str | None = None
     detail: Mapping[str, object] = field(default_factory=dict)
     """Per language where the words differ (``{"zh": {...}, "en": {...}}``) or the same for all."""
-    note: str = ""
+    note: str | Mapping[str, str] = ""
+    """The person's words, per language where they differ."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,11 @@ SCRIPTS = (
             Step(0, NoticeKind.OPENED),
             Step(1, NoticeKind.ACTION, "dispatch", {"assignee": "eng-wang"}),
             Step(9, NoticeKind.ACTION, "check_in"),
-            Step(16, NoticeKind.ACTION, "resolve", note="轿厢停在5楼与6楼之间，已手动平层放人，并更换了门锁回路继电器"),
+            Step(16, NoticeKind.ACTION, "resolve", note={
+                "zh": "轿厢停在5楼与6楼之间，已手动平层放人，并更换了门锁回路继电器",
+                "en": "the car stopped between floors 5 and 6; we levelled it by hand, let everyone out and "
+                      "replaced the door-lock circuit relay",
+            }),
             Step(1456, NoticeKind.FOLLOW_UP),
         ),
     ),
@@ -119,7 +125,11 @@ SCRIPTS = (
                 },
             ),
             Step(108, NoticeKind.ACTION, "progress", {"percent": 50, **_eta(120)}),
-            Step(118, NoticeKind.ACTION, "resolve", note="地下室主管接头锈蚀开裂，已更换接头并冲洗管道"),
+            Step(118, NoticeKind.ACTION, "resolve", note={
+                "zh": "地下室供水主管的接头锈蚀开裂，已更换接头并冲洗管道",
+                "en": "a corroded joint of the main supply pipe in the basement had cracked; we replaced it and "
+                      "flushed the pipes",
+            }),
             Step(1558, NoticeKind.FOLLOW_UP),
         ),
     ),
@@ -144,7 +154,10 @@ SCRIPTS = (
                 },
             ),
             Step(120, NoticeKind.ACTION, "progress", {"percent": 80, **_eta(150)}),
-            Step(146, NoticeKind.ACTION, "resolve", note="配电柜进线开关烧蚀跳闸，已更换开关"),
+            Step(146, NoticeKind.ACTION, "resolve", note={
+                "zh": "配电柜进线开关触头烧蚀跳闸，已更换开关",
+                "en": "the panel's incoming breaker had burnt contacts and tripped; we replaced it",
+            }),
             Step(1586, NoticeKind.FOLLOW_UP),
         ),
     ),
@@ -195,7 +208,7 @@ def conversation(
             staff=staff if step.kind is not NoticeKind.FOLLOW_UP else (),
             action=step.action,
             actor="eng-wang" if step.kind is NoticeKind.ACTION else None,
-            note=step.note,
+            note=step.note if isinstance(step.note, str) else step.note.get(lang, ""),
             detail=detail,
         )
         out.append((notice, planner.plan(notice)))
@@ -355,7 +368,52 @@ __all__ = [
     "TemplateReport",
     "check_templates",
     "conversation",
+    "conversations_markdown",
     "owner_messages",
     "sms_segments",
     "summary",
 ]
+
+
+# --- the conversations page ----------------------------------------------------------------------------------
+
+MOMENTS = {
+    "opened": "alert opened", "acknowledge": "acknowledged", "dispatch": "dispatched", "check_in": "on site",
+    "progress": "progress", "plan_b": "plan B", "escalated": "fix deadline passed", "resolve": "resolved",
+    "follow_up": "the next day",
+}  # fmt: skip
+
+
+def _cell(message: Message) -> str:
+    body = message.body.replace("|", "\\|").replace("\n", "<br>")
+    return f"**{message.title}**<br>{body}"
+
+
+def conversations_markdown(site: Site, templates: Templates) -> str:
+    """The whole conversation an owners' group reads in each scripted incident, Chinese and English side by
+    side, with each message's length and SMS segments (docs/notifications.md)."""
+    out = []
+    for script in SCRIPTS:
+        asset = site.asset(script.asset)
+        name = asset.name if asset else script.asset
+        out += [f"### {script.title}: {name}", ""]
+        out += ["| when | moment | 中文 | English |", "|---|---|---|---|"]
+        zh = conversation(site, templates, script, "zh")
+        en = conversation(site, templates, script, "en")
+        for (notice, zh_items), (_, en_items) in zip(zh, en, strict=True):
+            zh_own = [i for i in zh_items if i.audience == OWNERS]
+            en_own = [i for i in en_items if i.audience == OWNERS]
+            local = notice.at.astimezone(ZoneInfo(site.timezone))
+            day = (local.date() - START.astimezone(ZoneInfo(site.timezone)).date()).days
+            when = local.strftime("%H:%M") + (" (next day)" if day == 1 else f" (+{day} d)" if day else "")
+            moment = MOMENTS.get(notice.action or notice.kind.value, notice.action or notice.kind.value)
+            if not zh_own:
+                out.append(f"| {when} | {moment} | — (staff only) | — |")
+                continue
+            for z, e in zip(zh_own, en_own, strict=True):
+                zm, em = Message(z.title, z.body), Message(e.title, e.body)
+                whole = f"{z.title}\n{z.body}"
+                sms = f"<br>*{len(whole)} 字，短信 {sms_segments(whole)} 条*"
+                out.append(f"| {when} | {moment} | {_cell(zm)}{sms} | {_cell(em)} |")
+        out.append("")
+    return "\n".join(out)

@@ -104,14 +104,23 @@ HANDLED = {
     "zh": {"acknowledge": "已接单", "dispatch": "已接单、已派单"},
     "en": {
         "acknowledge": "have taken on the report",
-        "dispatch": "have taken on the report and dispatched it",
+        "dispatch": "have taken on the report and dispatched an engineer",
     },
 }
 """What the service centre did, for the owners (显专业): only what the ticket's action says."""
 NO_ETA = {
-    "zh": "工程师到场检查后，我们会第一时间告诉您预计恢复时间。",
-    "en": "Once the engineer has looked at it on site, we will tell you when to expect it back.",
+    "zh": {
+        "": "工程师到场检查后，我们会第一时间告诉您预计恢复时间。",
+        "check_in": "查明原因后，我们会第一时间告诉您预计恢复时间。",
+        "escalated": "新的恢复时间确定后，我们会第一时间告诉您。",
+    },
+    "en": {
+        "": "Once the engineer has looked at it on site, we will tell you when to expect it back.",
+        "check_in": "Once the cause is found, we will tell you when to expect it back.",
+        "escalated": "We will tell you the new time as soon as we know it.",
+    },
 }
+"""The expectation when nobody gave an ETA (by moment): when we will say more, never a made-up time."""
 WITH_ETA = {
     "zh": "预计 {eta} 恢复（约{minutes}分钟）。",
     "en": "Expected back at {eta} (about {minutes} minutes).",
@@ -121,8 +130,8 @@ FOUND = {
     "en": "The engineer has finished the repair and the readings are back to normal.",
 }
 RATING = {
-    "zh": ("请点击为本次服务评分：{url}", "也欢迎致电 {phone} 为本次服务打分。"),
-    "en": ("Please rate our service: {url}", "You are welcome to call {phone} to rate our service."),
+    "zh": ("请点击为本次服务评分：{url}", "也欢迎来电为本次服务打分。"),
+    "en": ("Please rate our service: {url}", "You are also welcome to call us to rate our service."),
 }
 SERVICE = {"zh": "{site}物业服务中心", "en": "{site} property service centre"}
 REASONS = {
