@@ -179,7 +179,8 @@ def conversation(
     settings: NotifySettings | None = None,
     steps: Sequence[Step] | None = None,
 ) -> list[tuple[Notice, list[Outgoing]]]:
-    """What each notice of ``script`` sends (staff and the owners' group of the asset's building, in ``lang``)."""
+    """What each notice of ``script`` sends (staff and the owners' group of the asset's building, in ``lang``);
+    an owner message the outbox already holds (the same key: "on the way" once per ticket) is left out."""
     asset = site.asset(script.asset)
     if asset is None:
         raise ValueError(f"the site has no asset {script.asset!r}")
@@ -190,6 +191,7 @@ def conversation(
     planner = Planner(local, chosen, templates)
     staff = people[:1]
     out = []
+    seen: set[str] = set()
     for i, step in enumerate(steps or script.steps):
         at = START + timedelta(minutes=step.minute)
         detail = {"finding": script.finding, "opened_at": START, **_detail(step, lang)}
@@ -211,7 +213,9 @@ def conversation(
             note=step.note if isinstance(step.note, str) else step.note.get(lang, ""),
             detail=detail,
         )
-        out.append((notice, planner.plan(notice)))
+        items = [i for i in planner.plan(notice) if i.key not in seen]  # the outbox keeps one per key
+        seen |= {i.key for i in items}
+        out.append((notice, items))
     return out
 
 
