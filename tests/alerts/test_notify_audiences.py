@@ -372,3 +372,37 @@ def test_a_voltage_sag_seen_by_the_engine_reaches_the_owners_as_a_supply_problem
     owners = dict(zip(http_receiver.paths, http_receiver.received, strict=True))["/owners-b1"]
     assert owners["title"] == "1号楼供电异常 / Building 1: power supply problem"
     assert "停电" not in owners["message"] and "power cut" not in owners["message"]
+
+
+def test_the_owners_entrapment_conversation_arrives_in_order_and_true(
+    flow: Flow, http_receiver: HttpReceiver
+) -> None:
+    """Through the outbox and apprise to a real receiver: who speaks in every message, the reassurance, the
+    dispatch with its ETA, the arrival, the fix deadline told once, no all-clear over a firing alert."""
+    a, t = "b1-elev-1", DAY
+    trapped = {"finding": "elevator.entrapment"}
+    flow.notice(NoticeKind.OPENED, a, Level.RED, t, detail=trapped)
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=1), action="dispatch",
+                detail={**trapped, "assignee": "eng-wang", "eta": t + timedelta(minutes=30)})  # fmt: skip
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=8), action="check_in", detail=trapped)
+    for step in (1, 2):  # the fix clock runs out, then reminds: the owners hear of it once
+        late = {"reason": "escalated: fix clock ran out", "step": step}
+        flow.notice(NoticeKind.ESCALATED, a, Level.RED, t + timedelta(minutes=40 + step), detail=late)
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=45), action="resolve",
+                detail={**trapped, "override_reason": "the lift company says it is safe"})  # fmt: skip
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=50), action="resolve", detail=trapped)
+    got = flow.deliver(t + timedelta(minutes=51))
+    owners = [f"{m['title']}\n{m['message']}" for m in got["owners-b1"]]
+    assert len(owners) == 5, owners
+    opened, on_the_way, arrived, late_msg, resolved = owners
+    assert "有人被困" in opened and "请保持冷静" in opened and "在路上" not in opened
+    assert "已接单、已派单" in on_the_way and "救援工程师已在路上" in on_the_way
+    assert "预计 16:30 恢复（约29分钟）" in on_the_way  # the ETA given at the dispatch
+    assert "救援工程师已到场" in arrived
+    assert "超出预计时间" in late_msg and "这是我们的责任" in late_msg
+    assert "被困人员已安全离开轿厢" in resolved and "明天我们会再回访" in resolved
+    for message in owners:
+        assert "这里是翠湖花园物业服务中心" in message and "0571-8888 6666" in message
+        assert "谅解" not in message and "请理解" not in message
+    for message in owners[:-1]:
+        assert "已恢复" not in message
