@@ -178,9 +178,12 @@ def conversation(
     lang: str,
     settings: NotifySettings | None = None,
     steps: Sequence[Step] | None = None,
+    *,
+    once: bool = True,
 ) -> list[tuple[Notice, list[Outgoing]]]:
     """What each notice of ``script`` sends (staff and the owners' group of the asset's building, in ``lang``);
-    an owner message the outbox already holds (the same key: "on the way" once per ticket) is left out."""
+    an owner message the outbox already holds (the same key: "on the way" once per ticket) is left out
+    unless ``once`` is False (the checker renders everything)."""
     asset = site.asset(script.asset)
     if asset is None:
         raise ValueError(f"the site has no asset {script.asset!r}")
@@ -213,7 +216,9 @@ def conversation(
             note=step.note if isinstance(step.note, str) else step.note.get(lang, ""),
             detail=detail,
         )
-        items = [i for i in planner.plan(notice) if i.key not in seen]  # the outbox keeps one per key
+        items = [
+            i for i in planner.plan(notice) if not once or i.key not in seen
+        ]  # the outbox keeps one per key
         seen |= {i.key for i in items}
         out.append((notice, items))
     return out
@@ -328,7 +333,9 @@ def check_templates(site: Site, templates: Templates) -> TemplateReport:
                 continue
             for level in (Level.RED, Level.YELLOW):
                 script = Script(kind, asset.id, kind, level, ())
-                for notice, items in conversation(site, templates, script, lang, steps=EVERY_MOMENT):
+                for notice, items in conversation(
+                    site, templates, script, lang, steps=EVERY_MOMENT, once=False
+                ):
                     moment = notice.action or notice.kind.value
                     for item in items:
                         messages.append((f"{item.audience} {moment} {kind}", Message(item.title, item.body)))
