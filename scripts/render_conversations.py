@@ -1,5 +1,5 @@
 """The conversations an owners' group reads in an entrapment, a pipe burst and a power cut, rendered from the
-shipped templates for the demo compound (alerts/notify/check.py ``SCRIPTS``).
+shipped templates for the demo compound (alerts/notify/conversations.py ``SCRIPTS``).
 
     .venv/bin/python scripts/render_conversations.py            # print the generated section
     .venv/bin/python scripts/render_conversations.py --write    # put it into docs/notifications.md

@@ -33,20 +33,14 @@ from zoneinfo import ZoneInfo
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.messages import (
     ACTION_NAMES,
-    FOUND,
-    HANDLED,
     LEVEL_NAMES,
-    NO_ETA,
-    RATING,
     REASONS,
-    SERVICE,
-    WITH_ETA,
     Message,
     Templates,
-    finding_name,
     languages,
     local_time,
     localized,
+    owner_words,
 )
 from facwatch.config import NotifySettings
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
@@ -308,37 +302,17 @@ class Planner:
             "minutes_left": minutes,
             "eta": local_time(eta, tz, lang),
             "plan_b": str(detail.get("plan_b") or notice.note or ""),
-            **self._owner_words(notice, lang, eta, minutes),
-        }
-
-    def _owner_words(self, notice: Notice, lang: str, eta: datetime | None, minutes: str) -> dict[str, str]:
-        """Who speaks, what was done, what to expect, what was found: only what the notice says is true."""
-        site = self.site
-        service = localized(site.service_name, lang) if site.service_name else ""
-        service = service or SERVICE[lang].format(site=localized(site.name, lang))
-        phone = site.service_phone or "—"
-        if eta is not None and minutes != "?":
-            expect = WITH_ETA[lang].format(eta=local_time(eta, site.timezone, lang), minutes=minutes)
-        else:
-            moment = notice.action or notice.kind.value
-            expect = NO_ETA[lang].get(moment, NO_ETA[lang][""])
-        own = _own_note(notice.note) if notice.action == "resolve" else ""
-        found = (
-            (f"工程师处理情况：{own}。" if lang == "zh" else f"What the engineer found and did: {own}.")
-            if own
-            else ""
-        )
-        url = (self.settings.rating_url or "").replace("{ticket}", notice.ticket)
-        rating = RATING[lang][0].format(url=url) if url else RATING[lang][1]
-        kind = str(notice.detail.get("finding") or "")
-        return {
-            "service": service,
-            "phone": phone,
-            "handled": HANDLED[lang].get(notice.action or "", HANDLED[lang]["acknowledge"]),
-            "expect": expect,
-            "found": found or FOUND[lang],
-            "rating": rating,
-            "finding_name": finding_name(kind, lang, notice.summary),
+            **owner_words(
+                self.site,
+                notice,
+                lang,
+                expect_at=local_time(eta, self.site.timezone, lang)
+                if eta is not None and minutes != "?"
+                else None,
+                minutes=minutes,
+                own_note=_own_note(notice.note) if notice.action == "resolve" else "",
+                rating_url=self.settings.rating_url,
+            ),
         }
 
     def _person_name(self, pid: str | None, lang: str) -> str:

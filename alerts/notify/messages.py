@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from alerts.engine.notices import Notice
 from facwatch.errors import ConfigError
+from facwatch.model import Site
 
 LANGS = ("zh", "en")
 
@@ -184,6 +186,45 @@ def local_time(when: datetime | None, tz: str, lang: str, *, seconds: bool = Fal
     return when.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
+def owner_words(
+    site: Site,
+    notice: Notice,
+    lang: str,
+    *,
+    expect_at: str | None,
+    minutes: str,
+    own_note: str,
+    rating_url: str | None,
+) -> dict[str, str]:
+    """Who speaks, what was done, what to expect, what was found: only what the notice says is true.
+
+    ``expect_at``: the ETA in local time when one was given; ``own_note``: the engineer's words at resolve."""
+    service = localized(site.service_name, lang) if site.service_name else ""
+    service = service or SERVICE[lang].format(site=localized(site.name, lang))
+    moment = notice.action or notice.kind.value
+    if expect_at is not None:
+        expect = WITH_ETA[lang].format(eta=expect_at, minutes=minutes)
+    else:
+        expect = NO_ETA[lang].get(moment, NO_ETA[lang][""])
+    found = FOUND[lang]
+    if own_note:
+        found = (
+            f"工程师处理情况：{own_note}。"
+            if lang == "zh"
+            else f"What the engineer found and did: {own_note}."
+        )
+    url = (rating_url or "").replace("{ticket}", notice.ticket)
+    return {
+        "service": service,
+        "phone": site.service_phone or "—",
+        "handled": HANDLED[lang].get(notice.action or "", HANDLED[lang]["acknowledge"]),
+        "expect": expect,
+        "found": found,
+        "rating": RATING[lang][0].format(url=url) if url else RATING[lang][1],
+        "finding_name": finding_name(str(notice.detail.get("finding") or ""), lang, notice.summary),
+    }
+
+
 class Templates:
     """The templates of every language, read once; ``render`` is pure."""
 
@@ -251,4 +292,13 @@ class Templates:
         return Message(title=" / ".join(p.title for p in parts), body="\n\n".join(p.body for p in parts))
 
 
-__all__ = ["Message", "Templates", "finding_name", "languages", "local_time", "localized", "split_name"]
+__all__ = [
+    "Message",
+    "Templates",
+    "finding_name",
+    "languages",
+    "local_time",
+    "localized",
+    "owner_words",
+    "split_name",
+]

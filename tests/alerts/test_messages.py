@@ -16,7 +16,8 @@ import pytest
 
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.notify.audiences import Planner, owner_groups, quiet_until
-from alerts.notify.check import EVERY_MOMENT, Script, check_templates, conversation, sms_segments
+from alerts.notify.check import check_templates, sms_segments
+from alerts.notify.conversations import EVERY_MOMENT, Script, conversation
 from alerts.notify.messages import FIELDS, TEMPLATES, Templates, languages
 from facwatch.config import NotifySettings, load_site
 from facwatch.errors import ConfigError
