@@ -400,7 +400,7 @@ def test_the_owners_entrapment_conversation_arrives_in_order_and_true(
     assert "预计 16:30 恢复（约29分钟）" in on_the_way  # the ETA given at the dispatch
     assert "救援工程师已到场" in arrived
     assert "超出预计时间" in late_msg and "这是我们的责任" in late_msg
-    assert "被困人员已安全离开轿厢" in resolved and "明天我们会再回访" in resolved
+    assert "被困人员已离开轿厢" in resolved and "明天我们会再回访" in resolved
     for message in owners:
         assert "这里是翠湖花园物业服务中心" in message and "0571-8888 6666" in message
         assert "谅解" not in message and "请理解" not in message

@@ -208,7 +208,7 @@ def test_facwatch_demo_command(tmp_path: Path) -> None:
         assert "在路上" not in message and "on the way" not in message and "已派单" not in message
     for message in owners:
         assert "翠湖花园物业服务中心" in message and "0571-8888 6666" in message
-        assert "已恢复" not in message and "安全救出" not in message and "is back" not in message
+        assert "已恢复" not in message and "已救出" not in message and "is back" not in message
         assert "请理解" not in message and "谅解" not in message
     arrived = [
         i for i, m in enumerate(owners) if "救援工程师已到场" in m
