@@ -19,6 +19,7 @@ from alerts.notify.audiences import Planner, owner_groups, quiet_until
 from alerts.notify.check import check_templates, sms_segments
 from alerts.notify.conversations import EVERY_MOMENT, Script, conversation
 from alerts.notify.messages import FIELDS, TEMPLATES, Templates, languages
+from facwatch.cli import main
 from facwatch.config import NotifySettings, load_site
 from facwatch.errors import ConfigError
 from facwatch.model import Level, Site
@@ -381,3 +382,22 @@ def test_the_conversations_page_is_what_the_script_renders() -> None:
     section = page.split(BEGIN)[1].split(END)[0]
     assert section.strip() == out.strip(), "run scripts/render_conversations.py --write"
     assert "| 10:00 | alert opened | **1号楼1单元电梯有人被困，正在紧急救援**" in section
+
+
+def test_facwatch_check_fails_on_a_template_with_english_in_chinese(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "facwatch.toml"
+    config.write_text(
+        f"site = 'demo'\ndata_dir = '{tmp_path}'\n[notify]\ntemplate_dir = '{tmp_path / 't'}'\n"
+    )
+    (tmp_path / "t" / "zh").mkdir(parents=True)
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "0 problem(s)" in out and "zh owners opened: 190 chars, 3 SMS" in out
+    (tmp_path / "t" / "zh" / "owner_follow_up.txt").write_text(
+        "回访\n\n${asset} OK? ${phone}\n", encoding="utf-8"
+    )
+    assert main(["check", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "problem: zh owners follow_up elevator.entrapment: English in a Chinese message: OK" in out
