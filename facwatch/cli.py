@@ -233,7 +233,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
     print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets")
-    return 0
+    from alerts.notify.check import check_templates, summary
+    from alerts.notify.messages import Templates
+
+    report = check_templates(site, Templates(settings.notify.template_dir))
+    print(summary(report))
+    return 1 if report.problems else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

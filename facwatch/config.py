@@ -179,6 +179,9 @@ class NotifySettings(BaseModel):
     """Owners' quiet hours in the site's time zone; non-urgent owner messages wait for a morning digest."""
     template_dir: Path | None = None
     """A directory with zh/ and en/ templates that override the shipped ones file by file."""
+    rating_url: str | None = None
+    """Where owners rate the service after the next-day follow-up (``{ticket}`` is replaced by the ticket's
+    reference); unset: the follow-up invites them to call the service centre to rate it."""
     board_url: str | None = None
     """The board's address, for ticket links in engineers' messages (``{board_url}#ticket=T-000001``)."""
 
@@ -405,6 +408,8 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         rota=rota,
         fallback=fallback,
         day_hours=day_hours,
+        service_name=str(head.get("service_name", "")),
+        service_phone=str(head.get("service_phone", "")),
     )
 
 

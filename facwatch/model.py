@@ -204,6 +204,11 @@ class Site:
     """Who is told when the rota names nobody for a building or asset kind."""
     day_hours: tuple[int, int] = (8, 20)
     """Staffed hours in the site's time zone: from the first hour up to (not including) the second."""
+    service_name: str = ""
+    """Who speaks in the owners' messages (``翠湖花园物业服务中心 Lakeside Gardens service centre``); empty: the
+    site's name and "property service centre"."""
+    service_phone: str = ""
+    """The service centre's phone number, printed in every owner message."""
 
     def asset(self, asset_id: str) -> Asset | None:
         for asset in self.assets:

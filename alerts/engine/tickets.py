@@ -354,7 +354,13 @@ class TicketWriter:
             action=action.value,
             actor=actor,
             note=note,
-            detail={**detail, "source": row.source, "building": row.building, "opened_at": row.created_at},
+            detail={
+                **detail,
+                "source": row.source,
+                "building": row.building,
+                "opened_at": row.created_at,
+                "finding": row.kind,
+            },
         )
         self.notifier.notify(conn, [notice], now)
 

@@ -40,6 +40,7 @@ from alerts.notify.messages import (
     languages,
     local_time,
     localized,
+    owner_words,
 )
 from facwatch.config import NotifySettings
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
@@ -53,8 +54,12 @@ ON_THE_WAY = ("acknowledge", "dispatch")
 OWNER_ACTIONS = {
     "plan_b": "owner_plan_b",
     "resolve": "owner_resolved",
+    "check_in": "owner_arrived",
     **dict.fromkeys(ON_THE_WAY, "owner_on_the_way"),
 }
+ONCE = {"owner_on_the_way": "on_the_way", "owner_delayed": "delayed"}
+"""Owner messages that go once per ticket, whoever acted first (or however often the clock reminds)."""
+FIX_LATE = "escalated: fix clock ran out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +171,12 @@ class Planner:
             return "owner_opened"
         if notice.kind is NoticeKind.FOLLOW_UP:
             return "owner_follow_up"
+        if notice.kind is NoticeKind.ESCALATED:
+            # The owners hear that the repair is late, once; who was escalated to is the staff's business.
+            return "owner_delayed" if notice.detail.get("reason") == FIX_LATE else None
         if notice.kind is NoticeKind.ACTION:
+            if notice.action == "resolve" and notice.detail.get("override_reason"):
+                return None  # a manager closed it over a firing alert: the sensors do not agree, no all-clear
             if notice.action == "progress":
                 return "owner_progress" if _eta(notice) is not None else "owner_progress_noeta"
             return OWNER_ACTIONS.get(notice.action or "")
@@ -180,8 +190,8 @@ class Planner:
         variants = tuple(v for v in (str(notice.detail.get("finding") or ""), asset.kind.value) if v)
         items = []
         for group in owner_groups(self.site, asset):
-            if name == "owner_on_the_way":  # once per ticket, whoever acknowledged or was dispatched first
-                key = f"{notice.ticket}:on_the_way:owners:{group.building}:{group.name}"
+            if name in ONCE:
+                key = f"{notice.ticket}:{ONCE[name]}:owners:{group.building}:{group.name}"
             else:
                 key = f"{notice.key}:owners:{group.building}:{group.name}"
             fields = partial(self._fields, notice, asset, key=key, person=None)
@@ -292,6 +302,17 @@ class Planner:
             "minutes_left": minutes,
             "eta": local_time(eta, tz, lang),
             "plan_b": str(detail.get("plan_b") or notice.note or ""),
+            **owner_words(
+                self.site,
+                notice,
+                lang,
+                expect_at=local_time(eta, self.site.timezone, lang)
+                if eta is not None and minutes != "?"
+                else None,
+                minutes=minutes,
+                own_note=_own_note(notice.note) if notice.action == "resolve" else "",
+                rating_url=self.settings.rating_url,
+            ),
         }
 
     def _person_name(self, pid: str | None, lang: str) -> str:

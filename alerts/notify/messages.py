@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from alerts.engine.notices import Notice
 from facwatch.errors import ConfigError
+from facwatch.model import Site
 
 LANGS = ("zh", "en")
 
@@ -34,14 +36,15 @@ FIELDS = frozenset(
         "asset", "asset_id", "building", "opened_at", "ack_due", "on_site_due", "reason", "person",
         "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
+        "service", "phone", "handled", "expect", "found", "rating", "finding_name",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
 
 TEMPLATES = (
     "engineer_alert", "escalation", "staff_action", "staff_digest", "digest_more", "fallback",
-    "owner_opened", "owner_on_the_way", "owner_progress", "owner_progress_noeta", "owner_plan_b",
-    "owner_resolved", "owner_follow_up", "owner_digest",
+    "owner_opened", "owner_on_the_way", "owner_arrived", "owner_progress", "owner_progress_noeta",
+    "owner_plan_b", "owner_delayed", "owner_resolved", "owner_follow_up", "owner_digest",
 )  # fmt: skip
 
 LEVEL_NAMES = {
@@ -61,6 +64,78 @@ ACTION_NAMES = {
     },
 }  # fmt: skip
 UNKNOWN = {"zh": "待定", "en": "to be confirmed"}
+FINDING_NAMES = {
+    "elevator.entrapment": ("电梯困人", "someone trapped in the elevator"),
+    "elevator.out_of_service": ("电梯停运", "elevator out of service"),
+    "elevator.door_fault": ("电梯门故障", "elevator door fault"),
+    "elevator.overspeed": ("电梯超速", "elevator overspeed"),
+    "elevator.abnormal_vibration": ("电梯异常振动", "abnormal elevator vibration"),
+    "elevator.wear_predicted": ("电梯部件磨损预警", "elevator wear predicted"),
+    "pump.pipe_burst": ("爆管（压力骤降）", "pipe burst (pressure collapse)"),
+    "pump.tripped": ("水泵跳闸", "pump tripped"),
+    "pump.dry_run": ("水泵干转", "pump running dry"),
+    "pump.cavitation": ("水泵气蚀", "pump cavitation"),
+    "pump.overheat": ("水泵过热", "pump overheating"),
+    "pump.bearing_fault": ("水泵轴承故障", "pump bearing fault"),
+    "pump.wear_predicted": ("水泵磨损预警", "pump wear predicted"),
+    "power.outage": ("停电", "power cut"),
+    "power.phase_loss": ("缺相", "phase loss"),
+    "power.voltage_sag": ("电压偏低", "voltage sag"),
+    "power.voltage_swell": ("电压偏高", "voltage swell"),
+    "power.overload": ("过载", "overload"),
+    "power.transformer_overheat": ("变压器过热", "transformer overheating"),
+    "sensor.stuck": ("传感器读数卡住", "sensor stuck"),
+    "sensor.dropout": ("传感器数据中断", "sensor dropout"),
+    "sensor.drift": ("传感器漂移", "sensor drift"),
+    "device.offline": ("设备离线", "device offline"),
+}
+"""Every finding kind the detectors raise (alerts/detection), in words: Chinese messages carry no English."""
+
+
+def finding_name(kind: str, lang: str, summary: str = "") -> str:
+    """The finding's name in ``lang``; an unknown kind: the summary in English, a generic name in Chinese."""
+    names = FINDING_NAMES.get(kind)
+    if names is None:  # an owner's report: its summary is in the owner's words
+        if summary and (lang == "en" or not summary.isascii()):
+            return summary
+        return "设备告警" if lang == "zh" else "asset alert"
+    return names[1] if lang == "en" else names[0]
+
+
+HANDLED = {
+    "zh": {"acknowledge": "已接单", "dispatch": "已接单、已派单"},
+    "en": {
+        "acknowledge": "have taken on the report",
+        "dispatch": "have taken on the report and dispatched an engineer",
+    },
+}
+"""What the service centre did, for the owners (显专业): only what the ticket's action says."""
+NO_ETA = {
+    "zh": {
+        "": "工程师到场检查后，我们会第一时间告诉您预计恢复时间。",
+        "check_in": "查明原因后，我们会第一时间告诉您预计恢复时间。",
+        "escalated": "新的恢复时间确定后，我们会第一时间告诉您。",
+    },
+    "en": {
+        "": "Once the engineer has looked at it on site, we will tell you when to expect it back.",
+        "check_in": "Once the cause is found, we will tell you when to expect it back.",
+        "escalated": "We will tell you the new time as soon as we know it.",
+    },
+}
+"""The expectation when nobody gave an ETA (by moment): when we will say more, never a made-up time."""
+WITH_ETA = {
+    "zh": "预计 {eta} 恢复（约{minutes}分钟）。",
+    "en": "Expected back at {eta} (about {minutes} minutes).",
+}
+FOUND = {
+    "zh": "工程师已完成检修，系统读数已恢复正常。",
+    "en": "The engineer has finished the repair and the readings are back to normal.",
+}
+RATING = {
+    "zh": ("请点击为本次服务评分：{url}", "也欢迎来电为本次服务打分。"),
+    "en": ("Please rate our service: {url}", "You are also welcome to call us to rate our service."),
+}
+SERVICE = {"zh": "{site}物业服务中心", "en": "{site} property service centre"}
 REASONS = {
     "zh": {
         "escalated: acknowledge clock ran out": "确认时限已过",
@@ -109,6 +184,45 @@ def local_time(when: datetime | None, tz: str, lang: str, *, seconds: bool = Fal
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
     return when.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def owner_words(
+    site: Site,
+    notice: Notice,
+    lang: str,
+    *,
+    expect_at: str | None,
+    minutes: str,
+    own_note: str,
+    rating_url: str | None,
+) -> dict[str, str]:
+    """Who speaks, what was done, what to expect, what was found: only what the notice says is true.
+
+    ``expect_at``: the ETA in local time when one was given; ``own_note``: the engineer's words at resolve."""
+    service = localized(site.service_name, lang) if site.service_name else ""
+    service = service or SERVICE[lang].format(site=localized(site.name, lang))
+    moment = notice.action or notice.kind.value
+    if expect_at is not None:
+        expect = WITH_ETA[lang].format(eta=expect_at, minutes=minutes)
+    else:
+        expect = NO_ETA[lang].get(moment, NO_ETA[lang][""])
+    found = FOUND[lang]
+    if own_note:
+        found = (
+            f"工程师处理情况：{own_note}。"
+            if lang == "zh"
+            else f"What the engineer found and did: {own_note}."
+        )
+    url = (rating_url or "").replace("{ticket}", notice.ticket)
+    return {
+        "service": service,
+        "phone": site.service_phone or "—",
+        "handled": HANDLED[lang].get(notice.action or "", HANDLED[lang]["acknowledge"]),
+        "expect": expect,
+        "found": found,
+        "rating": RATING[lang][0].format(url=url) if url else RATING[lang][1],
+        "finding_name": finding_name(str(notice.detail.get("finding") or ""), lang, notice.summary),
+    }
 
 
 class Templates:
@@ -178,4 +292,13 @@ class Templates:
         return Message(title=" / ".join(p.title for p in parts), body="\n\n".join(p.body for p in parts))
 
 
-__all__ = ["Message", "Templates", "languages", "local_time", "localized", "split_name"]
+__all__ = [
+    "Message",
+    "Templates",
+    "finding_name",
+    "languages",
+    "local_time",
+    "localized",
+    "owner_words",
+    "split_name",
+]

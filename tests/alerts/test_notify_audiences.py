@@ -149,19 +149,19 @@ def test_an_outage_storm_sends_each_red_at_once_and_groups_the_rest_per_audience
 
 
 def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpReceiver) -> None:
-    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY)
+    flow.notice(NoticeKind.OPENED, "b1-elev-1", Level.RED, DAY, detail={"finding": "elevator.entrapment"})
     got = flow.deliver(DAY + timedelta(seconds=2))
     http_receiver.wait_for(2)
     (engineer,), (owners,) = got["eng-wang"], got["owners-b1"]
     assert engineer["title"] == "[RED] T-000001 1号楼1单元电梯"
-    assert "红色告警：b1-elev-1 trapped" in engineer["message"]
+    assert "红色告警：电梯困人" in engineer["message"]  # the finding in Chinese, not the English summary
     assert "请于 16:01:00 前确认" not in engineer["message"]  # no deadlines were given in this notice
     assert "编号 N" in engineer["message"]
     for words in (owners["title"], owners["message"]):
         assert (
             "T-0" not in words and "RED" not in words and "QJ9N-39Y3" not in words and "trapped" not in words
         )
-    assert owners["title"] == "1号楼1单元电梯暂停服务"
+    assert owners["title"] == "1号楼1单元电梯有人被困，正在紧急救援"
     with flow.engine.connect() as conn:
         rows = list(
             conn.execute(select(notifications.c.audience, notifications.c.recipient, notifications.c.title))
@@ -179,8 +179,9 @@ def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
                 detail={"percent": 50, "eta": t + timedelta(minutes=12)})  # fmt: skip
     got = flow.deliver(t + timedelta(seconds=10))
     http_receiver.wait_for(2)
-    assert got["owners-b1"][0]["message"] == (
+    assert (
         "1号楼2单元电梯维修进展：已完成50%，预计还需12分钟（约 16:12 恢复）。"
+        in got["owners-b1"][0]["message"]
     )
     assert "（已完成50%，预计还需12分钟）" in got["eng-wang"][0]["message"]
     t += timedelta(minutes=1)
@@ -191,12 +192,17 @@ def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
     http_receiver.wait_for(4)
     (plan_b,) = got["owners-b2"]
     assert plan_b["title"] == "Building 2 unit 2 elevator: the repair takes longer"
-    assert "expected back: 18:01. Meanwhile: security staff help elderly" in plan_b["message"]
+    assert (
+        "Expected back at 18:01 (about 120 minutes). Meanwhile: security staff help elderly"
+        in plan_b["message"]
+    )
     t += timedelta(minutes=1)
     flow.notice(NoticeKind.ACTION, "b1-elev-2", Level.ORANGE, t, action="resolve")
     got = flow.deliver(t + timedelta(seconds=10))
     http_receiver.wait_for(6)
-    assert got["owners-b1"][-1]["message"] == "1号楼2单元电梯已恢复服务，感谢您的耐心等待。"
+    assert (
+        "1号楼2单元电梯已恢复服务。工程师已完成检修，系统读数已恢复正常。" in got["owners-b1"][-1]["message"]
+    )
     t += timedelta(days=1)
     flow.notice(NoticeKind.FOLLOW_UP, "b1-elev-2", Level.ORANGE, t)
     got = flow.deliver(t + timedelta(seconds=10))
@@ -217,10 +223,12 @@ def test_updates_of_one_ticket_within_the_window_are_merged(flow: Flow, http_rec
     assert "3 条告警与通知" in engineer["title"]
     for word in ("已派工", "已到场", "维修进展"):
         assert word in engineer["message"]
-    # The owners hear of the dispatch (an engineer on the way) and of the progress, in one message.
+    # The owners hear of the dispatch (an engineer on the way), the arrival and the progress, in one message.
     (owners,) = got["owners-b1"]
-    assert owners["title"] == "翠湖花园物业通知（2条）"
-    assert owners["message"] == "- 1号楼生活水泵：工程师已在路上\n- 1号楼生活水泵维修进展"
+    assert owners["title"] == "翠湖花园物业通知（3条）"
+    assert owners["message"] == (
+        "- 1号楼生活水泵：工程师已在路上\n- 1号楼生活水泵：工程师已到场\n- 1号楼生活水泵维修进展"
+    )
     assert flow.deliver(DAY + timedelta(seconds=16)) == got  # nothing more
 
 
@@ -364,3 +372,37 @@ def test_a_voltage_sag_seen_by_the_engine_reaches_the_owners_as_a_supply_problem
     owners = dict(zip(http_receiver.paths, http_receiver.received, strict=True))["/owners-b1"]
     assert owners["title"] == "1号楼供电异常 / Building 1: power supply problem"
     assert "停电" not in owners["message"] and "power cut" not in owners["message"]
+
+
+def test_the_owners_entrapment_conversation_arrives_in_order_and_true(
+    flow: Flow, http_receiver: HttpReceiver
+) -> None:
+    """Through the outbox and apprise to a real receiver: who speaks in every message, the reassurance, the
+    dispatch with its ETA, the arrival, the fix deadline told once, no all-clear over a firing alert."""
+    a, t = "b1-elev-1", DAY
+    trapped = {"finding": "elevator.entrapment"}
+    flow.notice(NoticeKind.OPENED, a, Level.RED, t, detail=trapped)
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=1), action="dispatch",
+                detail={**trapped, "assignee": "eng-wang", "eta": t + timedelta(minutes=30)})  # fmt: skip
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=8), action="check_in", detail=trapped)
+    for step in (1, 2):  # the fix clock runs out, then reminds: the owners hear of it once
+        late = {"reason": "escalated: fix clock ran out", "step": step}
+        flow.notice(NoticeKind.ESCALATED, a, Level.RED, t + timedelta(minutes=40 + step), detail=late)
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=45), action="resolve",
+                detail={**trapped, "override_reason": "the lift company says it is safe"})  # fmt: skip
+    flow.notice(NoticeKind.ACTION, a, Level.RED, t + timedelta(minutes=50), action="resolve", detail=trapped)
+    got = flow.deliver(t + timedelta(minutes=51))
+    owners = [f"{m['title']}\n{m['message']}" for m in got["owners-b1"]]
+    assert len(owners) == 5, owners
+    opened, on_the_way, arrived, late_msg, resolved = owners
+    assert "有人被困" in opened and "请保持冷静" in opened and "在路上" not in opened
+    assert "已接单、已派单" in on_the_way and "救援工程师已在路上" in on_the_way
+    assert "预计 16:30 恢复（约29分钟）" in on_the_way  # the ETA given at the dispatch
+    assert "救援工程师已到场" in arrived
+    assert "超出预计时间" in late_msg and "这是我们的责任" in late_msg
+    assert "被困人员已离开轿厢" in resolved and "明天我们会再回访" in resolved
+    for message in owners:
+        assert "这里是翠湖花园物业服务中心" in message and "0571-8888 6666" in message
+        assert "谅解" not in message and "请理解" not in message
+    for message in owners[:-1]:
+        assert "已恢复" not in message

@@ -152,7 +152,9 @@ def test_check_in_needs_the_posted_code_and_stops_the_clock(h: Harness) -> None:
     assert ticket.timeline[-1].action == "check_in" and ticket.timeline[-1].actor == "eng-wang"
     for s in range(180, 600, 30):
         h.service.tick(h.at(s))
-    assert len(h.notified()) == 3  # opened (engineer, owners), on the way (owners); nobody escalated
+    assert (
+        len(h.notified()) == 4
+    )  # opened (engineer, owners), on the way and on site (owners); nobody escalated
     acked = h.service.get_alert(alert.id)
     assert acked.acknowledged_by == "eng-wang" and acked.acknowledged_at == h.at(10)
 
@@ -203,7 +205,7 @@ def test_notifications_reach_the_right_audiences_through_apprise(
     assert "on the way" not in owners["message"] and "在路上" not in owners["message"]
     assert "T-" not in owners["message"] and "QJ9N-39Y3" not in owners["message"]
     assert "[RED]" in engineer["title"] and "T-000001" in engineer["title"]
-    assert "trapped" in engineer["message"]
+    assert "电梯困人" in engineer["message"]
     # A restart delivers nothing again.
     h.restart()
     assert h.dispatcher.deliver_pending(h.at(3600)) == 0
