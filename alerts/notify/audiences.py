@@ -35,6 +35,7 @@ from alerts.notify.messages import (
     ACTION_NAMES,
     LEVEL_NAMES,
     REASONS,
+    TEMPLATE_FAMILIES,
     Message,
     Templates,
     languages,
@@ -187,7 +188,8 @@ class Planner:
         if name is None or notice.level.value not in self.settings.owner_levels:
             return []
         # The most specific words first: the finding's kind (a power cut), then the asset's kind.
-        variants = tuple(v for v in (str(notice.detail.get("finding") or ""), asset.kind.value) if v)
+        finding = str(notice.detail.get("finding") or "")
+        variants = tuple(v for v in (finding, TEMPLATE_FAMILIES.get(finding, ""), asset.kind.value) if v)
         items = []
         for group in owner_groups(self.site, asset):
             if name in ONCE:

@@ -71,6 +71,12 @@ FINDING_NAMES = {
     "elevator.overspeed": ("电梯超速", "elevator overspeed"),
     "elevator.abnormal_vibration": ("电梯异常振动", "abnormal elevator vibration"),
     "elevator.wear_predicted": ("电梯部件磨损预警", "elevator wear predicted"),
+    "elevator.entrapment_at_landing": ("电梯平层困人", "someone trapped in the elevator at a landing"),
+    "elevator.moving_doors_open": ("电梯开门走车", "elevator moving with its doors open"),
+    "elevator.door_open_running": ("电梯运行中开门", "elevator door opened while running"),
+    "elevator.stopped_outside_door_zone": ("电梯门区外停梯", "elevator stopped outside the door zone"),
+    "elevator.overtravel_top": ("电梯冲顶", "elevator overtravel at the top"),
+    "elevator.overtravel_bottom": ("电梯蹲底", "elevator overtravel at the bottom"),
     "pump.pipe_burst": ("爆管（压力骤降）", "pipe burst (pressure collapse)"),
     "pump.tripped": ("水泵跳闸", "pump tripped"),
     "pump.dry_run": ("水泵干转", "pump running dry"),
@@ -88,8 +94,14 @@ FINDING_NAMES = {
     "sensor.dropout": ("传感器数据中断", "sensor dropout"),
     "sensor.drift": ("传感器漂移", "sensor drift"),
     "device.offline": ("设备离线", "device offline"),
+    "datapath.spool_nearly_full": ("数据缓存将满", "telemetry spool nearly full"),
+    "datapath.store_unreachable": ("数据存储不可达", "telemetry store unreachable"),
+    "datapath.broker_lost": ("与消息服务器断开", "MQTT broker lost"),
 }
 """Every finding kind the detectors raise (alerts/detection), in words: Chinese messages carry no English."""
+
+TEMPLATE_FAMILIES = {"elevator.entrapment_at_landing": "elevator.entrapment"}
+"""Finding kinds that speak with another kind's templates: people trapped at a landing are trapped too."""
 
 
 def finding_name(kind: str, lang: str, summary: str = "") -> str:

@@ -363,7 +363,8 @@ def test_the_checker_passes_the_shipped_templates_and_names_what_breaks(site: Si
     )
     broken = check_templates(site, Templates(tmp_path))
     text = "\n".join(broken.problems)
-    assert "zh owners check_in elevator.entrapment" not in text  # its own variant file still wins
+    assert "zh owners check_in elevator.entrapment:" not in text  # its own variant file still wins
+    assert "zh owners check_in elevator.entrapment_at_landing:" not in text  # it speaks as an entrapment
     assert "zh owners check_in pump.tripped: English in a Chinese message: Engineer" in text
     assert "longer than a WeCom robot accepts (2048)" in text
     assert "en owners" not in text
@@ -401,3 +402,19 @@ def test_facwatch_check_fails_on_a_template_with_english_in_chinese(
     assert main(["check", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert "problem: zh owners follow_up elevator.entrapment: English in a Chinese message: OK" in out
+
+
+def test_every_finding_kind_of_the_shipped_profiles_has_a_name_in_both_languages() -> None:
+    """A kind without a name reaches owners as a generic "设备告警": every shipped rule must be named."""
+    import tomllib
+    from importlib import resources
+
+    from alerts.notify.messages import FINDING_NAMES
+
+    kinds: set[str] = set()
+    for profile in resources.files("alerts.detection").joinpath("profiles").iterdir():
+        if profile.name.endswith(".toml"):
+            data = tomllib.loads(profile.read_text(encoding="utf-8"))
+            kinds.update(watch["finding"] for watch in data.get("watch", []) if "finding" in watch)
+    assert kinds, "no findings read from the shipped profiles"
+    assert sorted(kinds - set(FINDING_NAMES)) == []
