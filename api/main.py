@@ -22,7 +22,7 @@ from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.readiness import Check, Readiness, state_db_probe
-from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
+from api.routes import alerts, assets, chat, dead_letters, events, health, reports, sites, tickets, webhooks
 from api.targets import TargetPolicy
 from api.webhook_worker import WebhookWorker
 from api.webhooks import WebhookStore
@@ -79,7 +79,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)  # outside the others: an oversized body reaches none of them
     app.add_middleware(SecurityHeadersMiddleware)
     handlers.install(app)
-    for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
+    for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events, chat):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_idempotency(app)
