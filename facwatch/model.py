@@ -29,6 +29,9 @@ MACHINE_KINDS = (AssetKind.ELEVATOR, AssetKind.PUMP, AssetKind.POWER)
 
 DATAPATH_ASSET = "datapath"
 """The pseudo asset of site-level findings about facwatch's own data path (e.g. the spool nearly full)."""
+OWNERS_ASSET = "owners"
+"""The pseudo asset of the owners' voice (alerts/detection/chat/ladder.py): ``owners`` for the site (a
+crisis), ``owners-<building>`` for a building's chat groups (the steward's and the manager's rungs)."""
 
 
 class Level(StrEnum):

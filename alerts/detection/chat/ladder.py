@@ -25,10 +25,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from alerts.detection.chat.analyse import Mood
-from facwatch.model import Asset, AssetKind, ChatPolicy, Finding, Level, Person, Site, ms_from_utc
+from facwatch.model import (
+    OWNERS_ASSET,
+    Asset,
+    AssetKind,
+    ChatPolicy,
+    Finding,
+    Level,
+    Person,
+    Site,
+    ms_from_utc,
+)
 
-OWNERS_ASSET = "owners"
-"""The pseudo asset of a site's owners (a crisis); a building's is ``owners-<building>``."""
 STEWARD, MOOD, CRISIS, SILENT = "owners.complaints", "owners.mood", "owners.crisis", "owners.sensors_silent"
 _UNIT = re.compile(r"([0-9一二三四五六七八九])\s*单元")
 
