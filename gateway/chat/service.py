@@ -131,7 +131,7 @@ class ChatService:
 
     def _recent(self, at: datetime) -> list[tuple[str, str | None, Figures]]:
         policy = self.site.chat
-        since = at - timedelta(seconds=max(policy.window_s, policy.mood_s, policy.silent_s * 2))
+        since = at - timedelta(seconds=max(policy.window_s, policy.mood_s * 2, policy.silent_s * 2))
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(chat_messages).where(

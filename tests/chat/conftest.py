@@ -45,7 +45,9 @@ class Desk:
         """An owner's message, as a bridge posts it, sent when the clock says ``at``."""
         self.clock.set(at)
         body = {"site": "lakeside", "group": group, "msg_id": msg_id, "sender": "owner", "text": text}
-        return self.http.post("/api/v1/chat/messages", json={**body, "ts": ms_from_utc(at)}, headers=self.headers)
+        return self.http.post(
+            "/api/v1/chat/messages", json={**body, "ts": ms_from_utc(at)}, headers=self.headers
+        )
 
     def alerts(self, **params: Any) -> list[dict[str, Any]]:
         response = self.http.get("/api/v1/alerts", params=params, headers=self.headers)

@@ -25,7 +25,9 @@ def kept(desk: Desk) -> int:
         return int(conn.execute(select(func.count()).select_from(chat_messages)).scalar_one())
 
 
-def ding(desk: Desk, msg_id: str, text: str, *, secret: str = DING_SECRET, age_s: float = 0) -> httpx.Response:
+def ding(
+    desk: Desk, msg_id: str, text: str, *, secret: str = DING_SECRET, age_s: float = 0
+) -> httpx.Response:
     timestamp = str(ms_from_utc(desk.clock.now()) - int(age_s * 1000))
     headers = {"timestamp": timestamp, "sign": dingtalk.signature(timestamp, secret)}
     body = {"msgtype": "text", "text": {"content": f" {text}"}, "msgId": msg_id, "createAt": int(timestamp)}
@@ -39,7 +41,10 @@ def lark_body(msg_id: str, text: str, token: str, at_ms: int) -> dict[str, Any]:
     return {
         "schema": "2.0",
         "header": {"event_id": f"ev-{msg_id}", "event_type": "im.message.receive_v1", "token": token},
-        "event": {"sender": {"sender_id": {"open_id": "ou_1"}}, "message": message | {"create_time": str(at_ms)}},
+        "event": {
+            "sender": {"sender_id": {"open_id": "ou_1"}},
+            "message": message | {"create_time": str(at_ms)},
+        },
     }
 
 

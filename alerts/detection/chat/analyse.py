@@ -94,7 +94,7 @@ class Analyser:
         faults = 0
         kinds: Counter[AssetKind] = Counter()
         negative = positive = 0
-        asking = sarcastic = fixed = False
+        asking = sarcastic = fixed = general = False
         previous = ""
         for token in tokens:
             negated = previous in lex.negations
@@ -111,6 +111,7 @@ class Analyser:
                 positive += 1
                 fixed = fixed or token in _FIXED
             asking = asking or token in lex.questions
+            general = general or token in lex.general
             sarcastic = sarcastic or token in lex.sarcasm
             previous = token
         if _EXCLAIM.search(text):
@@ -119,7 +120,7 @@ class Analyser:
         other = _about_other_building(text, own_building)
         if fixed and faults <= 1 and phrases == 0:
             faults = 0  # 电梯修好了 / 停电恢复了: a fix reported, not a new fault
-        complaint = (faults > 0 or (phrases > 0 and bool(kinds))) and not other
+        complaint = (faults > 0 or (phrases > 0 and (bool(kinds) or general))) and not other
         if complaint and asking and faults < 2 and phrases == 0 and negative == 0 and "又" not in text:
             complaint = False
         if complaint and "又" in text:

@@ -3,8 +3,8 @@
 Rungs (defaults from practice, per site in ``[chat]``, docs/owners.md):
 - ``owners.complaints``: ``steward_keywords`` complaint keywords or more in one group within ``window_s``
   call the building's steward (管家);
-- ``owners.mood``: a negative mood lasting ``mood_s`` in one group (each half of the last ``mood_s`` has
-  mostly negative messages, ``mood_min_messages`` at least) calls the project manager;
+- ``owners.mood``: a negative mood lasting ``mood_s`` in one group (its newest run of messages without
+  praise, more than half negative, began ``mood_s`` ago or earlier) calls the project manager;
 - ``owners.crisis``: ``crisis_groups`` groups or more at the steward's rung at once: a crisis (RED), with the
   emergency plan;
 - a complaint about a kind of machine joins the ticket of an open alert of that kind in the building;
@@ -112,11 +112,6 @@ def join(
     return Join.SILENT, asset
 
 
-def _negative_half(items: Sequence[Figures]) -> bool:
-    negative = sum(1 for f in items if f.mood is Mood.NEGATIVE)
-    return negative > 0 and negative * 2 >= len(items)
-
-
 def steward_groups(recent: Sequence[Figures], policy: ChatPolicy, now: datetime) -> dict[str, int]:
     """Per group at the steward's rung: its complaint keywords within the window."""
     since = now - timedelta(seconds=policy.window_s)
@@ -128,13 +123,24 @@ def steward_groups(recent: Sequence[Figures], policy: ChatPolicy, now: datetime)
 
 
 def mood_groups(recent: Sequence[Figures], policy: ChatPolicy, now: datetime) -> set[str]:
-    """Groups whose mood has been negative for ``mood_s``."""
-    start, middle = now - timedelta(seconds=policy.mood_s), now - timedelta(seconds=policy.mood_s / 2)
+    """Groups whose mood has been negative for ``mood_s``: their newest run of messages with no praise and
+    mostly negative ones began ``mood_s`` ago or earlier and holds ``mood_min_messages`` at least."""
     found = set()
     for group in {f.group for f in recent}:
-        mine = [f for f in recent if f.group == group and start < f.at <= now]
-        first, second = [f for f in mine if f.at <= middle], [f for f in mine if f.at > middle]
-        if len(mine) >= policy.mood_min_messages and _negative_half(first) and _negative_half(second):
+        mine = sorted((f for f in recent if f.group == group and f.at <= now), key=lambda f: f.at)
+        start: Figures | None = None
+        negative = run = 0
+        for count, f in enumerate(reversed(mine), start=1):
+            if f.mood is Mood.POSITIVE:
+                break
+            negative += f.mood is Mood.NEGATIVE
+            if negative * 2 > count and f.mood is Mood.NEGATIVE:
+                start, run = f, count
+        if (
+            start is not None
+            and run >= policy.mood_min_messages
+            and now - start.at >= timedelta(seconds=policy.mood_s)
+        ):
             found.add(group)
     return found
 

@@ -335,6 +335,21 @@ POSITIVE: tuple[str, ...] = (
     "解决",
     "很亮",
 )
+GENERAL: tuple[str, ...] = (
+    "门禁",
+    "单元门",
+    "道闸",
+    "监控",
+    "消防门",
+    "车库门",
+    "垃圾桶",
+    "物业服务",
+    "保洁",
+    "绿化",
+    "路灯",
+    "门锁",
+)
+"""Facilities that are no machine facwatch watches: a complaint about them counts, without an asset kind."""
 NEGATIONS: tuple[str, ...] = ("没", "没有", "不", "别", "未", "不是")
 """A fault word right after one of these is not a fault (没坏, 不是停电)."""
 QUESTIONS: tuple[str, ...] = (
@@ -366,6 +381,7 @@ class Lexicon:
     complaint: frozenset[str]
     negative: frozenset[str]
     positive: frozenset[str]
+    general: frozenset[str] = frozenset(GENERAL)
     negations: frozenset[str] = frozenset(NEGATIONS)
     questions: frozenset[str] = frozenset(QUESTIONS)
     sarcasm: frozenset[str] = frozenset(SARCASM)
@@ -375,7 +391,7 @@ class Lexicon:
     def words(self) -> frozenset[str]:
         """Every word, for the segmenter."""
         found = set(self.kind_of) | self.fault | self.complaint | self.negative | self.positive
-        return frozenset(found | self.questions | self.sarcasm | frozenset(NEUTRAL))
+        return frozenset(found | self.questions | self.sarcasm | self.general | frozenset(NEUTRAL))
 
     def with_additions(self, additions: Mapping[str, tuple[str, ...]]) -> Lexicon:
         """A site's words (``[chat.lexicon]``) added to these."""
