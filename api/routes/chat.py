@@ -17,12 +17,12 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from alerts.engine.chat import ChatMessage, ChatService, Received, UnknownGroup
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
 from facwatch.model import ms_from_utc
 from gateway.chat import dingtalk, feishu
-from gateway.chat.message import BadSignature, ChatMessage, ChatRefused, Stale
-from gateway.chat.service import ChatService, Received, UnknownGroup
+from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, Stale
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 _lock = threading.Lock()
@@ -67,8 +67,10 @@ async def _receive(request: Request, services: ApiServices, message: ChatMessage
         return await anyio.to_thread.run_sync(work)
     except UnknownGroup as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except ChatRefused as exc:
-        raise HTTPException(UNPROCESSABLE, str(exc)) from exc
+
+
+def _from(services: ApiServices, group: str, message: PlatformMessage) -> ChatMessage:
+    return ChatMessage(services.site.id, group, message.msg_id, message.sender, message.text, message.ts_ms)
 
 
 def _answer(received: Received) -> JSONResponse:
@@ -130,10 +132,10 @@ async def dingtalk_callback(request: Request, services: Services, group: GroupId
         raise _unauthorized(exc) from exc
     _, body = await _json(request)
     try:
-        message = dingtalk.parse(body, services.site.id, chat.id, chat.conversation)
+        message = dingtalk.parse(body, chat.conversation)
     except ChatRefused as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from exc
-    received = await _receive(request, services, message)
+    received = await _receive(request, services, _from(services, chat.id, message))
     return JSONResponse({"msgtype": "empty", "duplicate": received.duplicate})
 
 
@@ -147,12 +149,12 @@ async def feishu_callback(request: Request, services: Services, group: GroupId) 
         if answer is not None:
             return JSONResponse({"challenge": answer})
         feishu.verify(request.headers, raw, chat.encrypt_key, ms_from_utc(services.clock.now()))
-        message = feishu.parse(body, chat.secret, services.site.id, chat.id, chat.conversation)
+        message = feishu.parse(body, chat.secret, chat.conversation)
     except ChatRefused as exc:
         if isinstance(exc, BadSignature | Stale):
             raise _unauthorized(exc) from exc
         raise HTTPException(UNPROCESSABLE, str(exc)) from exc
     if message is None:
         return JSONResponse({"ok": True, "read": False})
-    received = await _receive(request, services, message)
+    received = await _receive(request, services, _from(services, chat.id, message))
     return JSONResponse({"ok": True, "read": True, "duplicate": received.duplicate})

@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.chat.message import BadSignature, ChatMessage, ChatRefused, check_age
+from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, check_age
 
 
 def signature(timestamp: str, secret: str) -> str:
@@ -31,7 +31,7 @@ def verify(headers: Mapping[str, str], secret: str, now_ms: int) -> None:
     check_age(int(timestamp), now_ms)
 
 
-def parse(body: Mapping[str, Any], site: str, group: str, conversation: str) -> ChatMessage:
+def parse(body: Mapping[str, Any], conversation: str) -> PlatformMessage:
     """Raises ChatRefused for a body that is not a text message of the group's conversation."""
     text = body.get("text")
     content = text.get("content") if isinstance(text, dict) else None
@@ -41,4 +41,4 @@ def parse(body: Mapping[str, Any], site: str, group: str, conversation: str) -> 
     if conversation and body.get("conversationId") != conversation:
         raise ChatRefused("message from another conversation than the group's")
     sender = body.get("senderNick") or body.get("senderId") or ""
-    return ChatMessage(site, group, f"dingtalk:{msg_id}", str(sender), content.strip(), created)
+    return PlatformMessage(f"dingtalk:{msg_id}", str(sender), content.strip(), created)

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.chat.message import BadSignature, ChatMessage, ChatRefused, check_age
+from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, check_age
 
 EVENT = "im.message.receive_v1"
 
@@ -51,9 +51,7 @@ def challenge(body: Mapping[str, Any], token: str) -> str | None:
     return str(body.get("challenge", ""))
 
 
-def parse(
-    body: Mapping[str, Any], token: str, site: str, group: str, conversation: str
-) -> ChatMessage | None:
+def parse(body: Mapping[str, Any], token: str, conversation: str) -> PlatformMessage | None:
     """The message, or None for an event we do not read (not a text message). Raises ChatRefused."""
     if "encrypt" in body:
         raise ChatRefused(
@@ -78,6 +76,4 @@ def parse(
     sender = (
         event.get("sender", {}).get("sender_id", {}).get("open_id", "") if isinstance(event, dict) else ""
     )
-    return ChatMessage(
-        site, group, f"feishu:{message.get('message_id')}", str(sender), str(text).strip(), created
-    )
+    return PlatformMessage(f"feishu:{message.get('message_id')}", str(sender), str(text).strip(), created)

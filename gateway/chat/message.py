@@ -1,4 +1,4 @@
-"""One owners' chat message as every connector hands it on, and what a connector refuses.
+"""A platform's message as a connector reads it, and what a connector refuses.
 
 ChatRefused
 ├── BadSignature     the platform's signature does not match (401)
@@ -26,11 +26,9 @@ class Stale(ChatRefused):
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """The body of ``POST /api/v1/chat/messages`` (ARCHITECTURE.md, "Owners' voice")."""
+class PlatformMessage:
+    """A group's text message as a platform delivered it (the route turns it into a chat message)."""
 
-    site: str
-    group: str
     msg_id: str
     sender: str
     text: str

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from alerts.engine.chat import ChatService
+from alerts.engine.chat_db import chat_messages
 from facwatch.model import ms_from_utc
 from gateway.chat import dingtalk, feishu
-from gateway.chat.db import chat_messages
 from tests.api.fakes import T0
 from tests.chat.conftest import Desk
 
@@ -121,3 +122,15 @@ def test_unknown_groups_and_anonymous_callers_are_refused(desk: Desk) -> None:
     body = {"site": "lakeside", "group": "b1-owners", "msg_id": "x2", "text": "hi", "ts": 0}
     assert desk.http.post("/api/v1/chat/messages", json=body).status_code == 401
     assert desk.http.post("/api/v1/chat/dingtalk/b2-owners", json={}).status_code == 404  # b2 is on Feishu
+
+
+def test_chat_text_is_kept_for_keep_days_then_only_its_figures(desk: Desk) -> None:
+    desk.say("b1-owners", "old", "电梯又坏了，无语", T0)
+    desk.say("b1-owners", "new", "又停水了", T0 + timedelta(days=29))
+    chat = ChatService.build(desk.engine, desk.site, desk.service)
+    assert chat.purge(T0 + timedelta(days=30, seconds=1)) == 1
+    with desk.engine.connect() as conn:
+        rows = {r.msg_id: r for r in conn.execute(select(chat_messages))}
+    assert rows["old"].text is None and rows["old"].complaint and rows["old"].keywords == 2  # figures stay
+    assert rows["new"].text == "又停水了"
+    assert chat.purge(T0 + timedelta(days=30, seconds=2)) == 0  # once

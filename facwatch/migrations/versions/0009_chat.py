@@ -1,4 +1,4 @@
-"""Owners' chat messages: their figures, and their masked text for ``chat.keep_days`` (gateway/chat/db.py).
+"""Owners' chat messages: their figures, and their masked text for ``chat.keep_days`` (alerts/engine/chat_db.py).
 
 Revision ID: 0009
 Revises: 0008

@@ -1,4 +1,4 @@
-"""The shell around the owners' chat: mask, analyse, keep (once per ``msg_id``), join, climb the ladder.
+"""The shell around the owners' chat (docs/owners.md): mask, analyse, keep (once per ``msg_id``), join, climb the ladder.
 
 ``receive(message, now)`` is what the route and every connector call. The ladder is judged at the message's
 event time (never past ``now``), so a replayed day of chat climbs the rungs when it did then; ``tick(now)``
@@ -20,10 +20,9 @@ from alerts.detection.chat.analyse import Analyser, Mood, building_number
 from alerts.detection.chat.ladder import Figures, FiringAlert, Join, join, ladder, silent_finding, unit_of
 from alerts.detection.chat.lexicon import Lexicon, default_lexicon
 from alerts.detection.chat.privacy import mask
+from alerts.engine.chat_db import chat_messages
 from alerts.engine.ports import ActionRequest, AlertsApi
 from facwatch.model import AlertState, AssetKind, ChatGroup, Finding, Site, TicketAction, utc_from_ms
-from gateway.chat.db import chat_messages
-from gateway.chat.message import ChatMessage, ChatRefused
 
 ACTOR = "owners-chat"
 """The actor of the timeline notes a complaint leaves on a ticket."""
@@ -35,8 +34,21 @@ class FindingSink(Protocol):
     def observe_findings(self, findings: Sequence[Finding], now: datetime | None = None) -> None: ...
 
 
-class UnknownGroup(ChatRefused):
-    pass
+class UnknownGroup(ValueError):
+    """A message for a site or chat group the site file does not name."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """The body of ``POST /api/v1/chat/messages`` (ARCHITECTURE.md, "Owners' voice"), as every connector
+    hands it on."""
+
+    site: str
+    group: str
+    msg_id: str
+    sender: str
+    text: str
+    ts_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +111,10 @@ class ChatService:
         return Received(message.msg_id, False, analysis.complaint, analysis.asset_kind, analysis.mood, ticket)
 
     def tick(self, now: datetime) -> None:
-        """Judge the ladder again at ``now`` (rungs that ended, complaints no sensor confirmed)."""
+        """Judge the ladder again at ``now`` (rungs that ended, complaints no sensor confirmed) and forget
+        the text of messages past ``keep_days``. For the clocks' loop (every minute is plenty)."""
         self._judge(now, now, join_text=None)
+        self.purge(now)
 
     def purge(self, now: datetime) -> int:
         """Forget the text of messages older than ``keep_days``; their figures stay. Returns how many."""
