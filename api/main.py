@@ -31,7 +31,9 @@ API_PREFIX = "/api/v1"
 HEARTBEAT_S = 15.0
 
 DESCRIPTION = """
-Every route under `/api/v1` needs `Authorization: Bearer <token>` (tokens: `facwatch token create`).
+Every route under `/api/v1` needs `Authorization: Bearer <token>` (tokens: `facwatch token create`), except the
+chat platforms' callbacks (`/api/v1/chat/dingtalk/{group}`, `/api/v1/chat/feishu/{group}`): they are checked
+for the platform's signature instead.
 Lists take `?limit=N&cursor=C` and answer `{"items": [...], "next": C | null}`. Every POST accepts an
 `Idempotency-Key` header: a retry with the same key and body replays the first answer.
 """
