@@ -17,7 +17,8 @@ Scopes, and what each grants (``admin`` implies all):
     viewer       read alerts, tickets, assets, readings, the event stream
     engineer     viewer + ticket actions (acknowledge, check in, resolve, ...) + dead letters
     manager      engineer
-    integration  engineer: a ticket system that follows alerts and updates tickets
+    integration  engineer: a ticket system that follows alerts and updates tickets; a chat bridge that
+                 posts owners' group messages (``POST /chat/messages``)
     admin        everything
 """
 

@@ -22,7 +22,7 @@ from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.readiness import Check, Readiness, state_db_probe
-from api.routes import alerts, assets, dead_letters, events, health, reports, sites, tickets, webhooks
+from api.routes import alerts, assets, chat, dead_letters, events, health, reports, sites, tickets, webhooks
 from api.targets import TargetPolicy
 from api.webhook_worker import WebhookWorker
 from api.webhooks import WebhookStore
@@ -31,7 +31,9 @@ API_PREFIX = "/api/v1"
 HEARTBEAT_S = 15.0
 
 DESCRIPTION = """
-Every route under `/api/v1` needs `Authorization: Bearer <token>` (tokens: `facwatch token create`).
+Every route under `/api/v1` needs `Authorization: Bearer <token>` (tokens: `facwatch token create`), except the
+chat platforms' callbacks (`/api/v1/chat/dingtalk/{group}`, `/api/v1/chat/feishu/{group}`): they are checked
+for the platform's signature instead.
 Lists take `?limit=N&cursor=C` and answer `{"items": [...], "next": C | null}`. Every POST accepts an
 `Idempotency-Key` header: a retry with the same key and body replays the first answer.
 """
@@ -79,7 +81,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)  # outside the others: an oversized body reaches none of them
     app.add_middleware(SecurityHeadersMiddleware)
     handlers.install(app)
-    for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
+    for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events, chat):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_idempotency(app)

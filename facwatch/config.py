@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from facwatch.chat_config import parse_chat
 from facwatch.errors import ConfigError
 from facwatch.model import (
     MACHINE_KINDS,
@@ -410,6 +411,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         day_hours=day_hours,
         service_name=str(head.get("service_name", "")),
         service_phone=str(head.get("service_phone", "")),
+        chat=parse_chat(data.get("chat", {}), building_ids, {p.id for p in people}, variables, fail),
     )
 
 

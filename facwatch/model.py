@@ -29,6 +29,9 @@ MACHINE_KINDS = (AssetKind.ELEVATOR, AssetKind.PUMP, AssetKind.POWER)
 
 DATAPATH_ASSET = "datapath"
 """The pseudo asset of site-level findings about facwatch's own data path (e.g. the spool nearly full)."""
+OWNERS_ASSET = "owners"
+"""The pseudo asset of the owners' voice (alerts/detection/chat/ladder.py): ``owners`` for the site (a
+crisis), ``owners-<building>`` for a building's chat groups (the steward's and the manager's rungs)."""
 
 
 class Level(StrEnum):
@@ -143,6 +146,55 @@ class OwnerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatGroup:
+    """An owners' chat group (site file ``[[chat.groups]]``, docs/owners.md), tied to one building."""
+
+    id: str
+    building: str
+    name: str = ""
+    platform: str = "api"
+    """``dingtalk``, ``feishu``, ``wecom`` (through a bridge) or ``api`` (any bridge posting to the route)."""
+    secret: str = ""
+    """The platform's signing secret (DingTalk app secret; Feishu verification token)."""
+    encrypt_key: str = ""
+    """Feishu only: the encrypt key, which signs the callback (``X-Lark-Signature``)."""
+    conversation: str = ""
+    """The platform's id of the group (DingTalk ``conversationId``, Feishu ``chat_id``); empty: not checked."""
+    steward: str | None = None
+    """The building's steward (管家), a person id: called when complaints pile up in this group."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPolicy:
+    """The site file's ``[chat]`` table: the ladder's thresholds (defaults from practice) and privacy."""
+
+    groups: tuple[ChatGroup, ...] = ()
+    steward_keywords: int = 5
+    """Complaint keywords in one group within ``window_s`` that call the steward."""
+    window_s: float = 3600.0
+    mood_s: float = 3600.0
+    """A negative mood lasting this long in one group calls the project manager."""
+    mood_min_messages: int = 3
+    """Messages a group needs within ``mood_s`` before its mood is judged."""
+    crisis_groups: int = 2
+    """Groups complaining at the steward's rung at once: a crisis."""
+    silent_s: float = 900.0
+    """A complaint about a machine that no sensor confirms within this long is a finding of its own."""
+    keep_days: float = 30.0
+    """Chat text is kept this long, then only its figures."""
+    manager: str | None = None
+    """The project manager (项目经理), a person id; default: the first person with role ``manager``."""
+    lexicon: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per-site additions to the lexicon (docs/owners.md): ``elevator = ["梯子"]``, ``complaint = [...]``."""
+
+    def group(self, group_id: str) -> ChatGroup | None:
+        for group in self.groups:
+            if group.id == group_id:
+                return group
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRule:
     """How findings of a kind become alerts (site file ``[[alerts.rules]]``; docs/alerts.md)."""
 
@@ -209,6 +261,8 @@ class Site:
     site's name and "property service centre"."""
     service_phone: str = ""
     """The service centre's phone number, printed in every owner message."""
+    chat: ChatPolicy = field(default_factory=ChatPolicy)
+    """Owners' chat groups and the ladder (docs/owners.md)."""
 
     def asset(self, asset_id: str) -> Asset | None:
         for asset in self.assets:

@@ -32,6 +32,7 @@ from alerts.engine.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
     DATAPATH_ASSET,
+    OWNERS_ASSET,
     AlertState,
     Asset,
     AssetKind,
@@ -82,6 +83,11 @@ class AlertWriter:
         """The site's asset, or the data path's pseudo asset (site-level findings such as a full spool)."""
         if asset_id == DATAPATH_ASSET:
             return self._datapath
+        if asset_id == OWNERS_ASSET or asset_id.startswith(f"{OWNERS_ASSET}-"):  # the owners' voice
+            building = asset_id.removeprefix(OWNERS_ASSET).removeprefix("-")
+            if building and all(b.id != building for b in self.site.buildings):
+                return None
+            return Asset(asset_id, AssetKind.SYSTEM, building, f"业主群 owners' groups {building}".rstrip())
         return self.site.asset(asset_id)
 
     def policy_for(self, asset: Asset, kind: str, level: Level) -> KindPolicy:

@@ -17,6 +17,9 @@ from api.server import serve
 from tests.api.conftest import World
 
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
+# The chat platforms send no bearer token: their callbacks are open and checked for their signature instead
+# (tests/chat/test_connectors.py).
+OPEN_PATHS |= {"/api/v1/chat/dingtalk/{group}", "/api/v1/chat/feishu/{group}"}
 SCOPES = ("viewer", "engineer", "manager", "integration", "admin")
 
 # Every authenticated route and the scope it needs. A new route must be added here (the first test
@@ -45,6 +48,7 @@ REQUIRED: dict[tuple[str, str], Scope] = {
     ("GET", "/api/v1/dead-letters"): Scope.ENGINEER,
     ("GET", "/api/v1/events"): Scope.VIEWER,
     ("POST", "/api/v1/events/ticket"): Scope.VIEWER,
+    ("POST", "/api/v1/chat/messages"): Scope.INTEGRATION,  # a chat bridge
 }
 
 # Valid arguments, so that whatever answers is auth, not validation.
@@ -61,6 +65,13 @@ BODY: dict[str, dict[str, Any]] = {
     "/api/v1/alerts/{alert_id}/silence": {"duration_s": 60, "reason": "auth check"},
     "/api/v1/tickets": {"text": "no water", "category": "water", "building": "b1"},
     "/api/v1/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["alert"]},
+    "/api/v1/chat/messages": {
+        "site": "lakeside",
+        "group": "b1-owners",
+        "msg_id": "auth-check",
+        "text": "auth check",
+        "ts": 0,
+    },
 }
 
 

@@ -1,0 +1,95 @@
+"""A desk for the owners' chat: the real alert engine on a migrated state database, served over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from alerts.engine.events import EventBus
+from alerts.engine.service import AlertService
+from alerts.notify.outbox import OutboxNotifier
+from api.auth import TokenStore
+from api.deps import ApiServices
+from api.main import create_app
+from api.server import serve
+from facwatch.clock import ManualClock
+from facwatch.config import SlaSettings, load_site
+from facwatch.model import Site, ms_from_utc
+from facwatch.state import migrate, open_engine
+from tests.alerts.helpers import DATABASES
+from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
+from tests.fixtures.postgres import state_engine as state_engine_on
+
+
+@dataclass
+class Desk:
+    http: httpx.Client
+    service: AlertService
+    site: Site
+    clock: ManualClock
+    engine: Engine
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def say(self, group: str, msg_id: str, text: str, at: datetime) -> httpx.Response:
+        """An owner's message, as a bridge posts it, sent when the clock says ``at``."""
+        self.clock.set(at)
+        body = {"site": "lakeside", "group": group, "msg_id": msg_id, "sender": "owner", "text": text}
+        return self.http.post(
+            "/api/v1/chat/messages", json={**body, "ts": ms_from_utc(at)}, headers=self.headers
+        )
+
+    def alerts(self, **params: Any) -> list[dict[str, Any]]:
+        response = self.http.get("/api/v1/alerts", params=params, headers=self.headers)
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+def _desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
+    site = load_site("demo", variables={"data_dir": str(tmp_path)})
+    bus, clock = EventBus(), ManualClock(T0)
+    service = AlertService(engine, site, SlaSettings(), bus, OutboxNotifier(site))
+    tokens = TokenStore(engine, clock)
+    services = ApiServices(
+        site=site,
+        alerts=service,
+        telemetry=FakeTelemetry(),
+        dead_letters=FakeDeadLetters(),
+        tokens=tokens,
+        bus=bus,
+        clock=clock,
+    )
+    handle = serve(create_app(services, webhooks_worker=False), "127.0.0.1", 0)
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10) as http:
+            yield Desk(http, service, site, clock, engine, tokens.create("wecom-bridge", ["integration"]))
+    finally:
+        handle.stop()
+        bus.close()
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """On SQLite."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    yield from _desk(engine, tmp_path)
+    engine.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def any_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    """On SQLite and on PostgreSQL."""
+    for engine in state_engine_on(request, tmp_path):
+        yield from _desk(engine, tmp_path)
