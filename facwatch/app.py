@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 import structlog
 
+from alerts.engine.chat import ChatService
 from alerts.engine.checkpoint import Checkpointer
 from alerts.engine.events import Event, EventBus
 from alerts.engine.intake import Intake, Judgement
@@ -46,6 +48,7 @@ from ingest.factory import open_telemetry
 log = structlog.get_logger("facwatch.app")
 
 TICK_S = 0.5
+CHAT_TICK_S = 60.0
 ENGINE_LAG_LIMIT_S = 10.0
 """``/readyz`` fails while the alert engine is further behind its findings than this."""
 
@@ -67,6 +70,8 @@ class System:
     tell_fallback: Callable[[str, str], bool] | None = None
     """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
     _stop: threading.Event = field(default_factory=threading.Event)
+    _chat: ChatService | None = None
+    _chat_due: float = 0.0
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
 
@@ -266,6 +271,14 @@ class System:
             self.alerts.tick(now)
         except Exception:
             log.exception("tick failed")
+        if self.site.chat.groups and time.monotonic() >= self._chat_due:
+            self._chat_due = time.monotonic() + CHAT_TICK_S
+            try:  # the owners' ladder: rungs that ended, complaints no sensor confirmed; old chat text forgotten
+                if self._chat is None:
+                    self._chat = ChatService.build(self.engine, self.site, self.alerts)
+                self._chat.tick(now)
+            except Exception:
+                log.exception("chat tick failed")
 
     def _restore(self) -> None:
         """Detector state from the checkpoint and the store's recent history (alerts/engine/checkpoint.py)."""
