@@ -130,12 +130,14 @@ class InfluxStore:
         failure: BaseException | None = None
         for body in self._bodies(readings):
             while pending and (len(pending) >= self.in_flight or pending[0].done()):
-                failure = failure or pending.popleft().exception()
+                error = pending.popleft().exception()  # waits for the oldest body when two are on the wire
+                failure = failure or error
             if failure is not None:
                 break
             pending.append(self._poster.submit(self.write_body, body))
         for future in pending:  # every body ends before write returns, also after a failure
-            failure = failure or future.exception()
+            error = future.exception()
+            failure = failure or error
         if failure is not None:
             raise failure
 

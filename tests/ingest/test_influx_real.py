@@ -168,3 +168,14 @@ def test_the_spool_keeps_writes_during_an_outage_and_replays_them_in_order(
         sink.stop()
         sink.spool.close()
         store.close()
+
+
+def test_a_database_that_does_not_exist_is_named_in_the_error(influx: Influx) -> None:
+    store = InfluxStore(SITE, url=influx.url, database="nowhere", retries=0)
+    try:
+        with pytest.raises(StoreUnavailable, match=r"HTTP 404.*database not found"):
+            store.write([Reading(SITE.id, ELEV.id, "floor", minute_ago(1), 1.0)])
+        with pytest.raises(StoreUnavailable, match="database not found"):
+            store.query(SITE.id, ELEV.id, "floor", minute_ago(2), minute_ago(0))
+    finally:
+        store.close()
