@@ -4,9 +4,9 @@ These two endpoints are what InfluxDB 1.x serves, what 2.x serves through its v1
 mapping names the bucket; the token goes in ``Authorization: Token``) and what 3.x serves; VictoriaMetrics
 takes ``/write`` too (the tests' second server). Flux reads stay an option for 2.x (``query_language``).
 
-Writes: readings become line protocol in our own code (``ingest.lineproto``), a write is cut into a few
-bodies (at most ``batch_lines`` lines each) and up to ``in_flight`` (2) bodies are on the wire at once, on
-their own connections, while the calling thread encodes the next; optionally gzip'd (level 1). ``write``
+Writes: readings become line protocol in our own code (``ingest.lineproto``), a write is encoded and cut
+into a few bodies (at most ``batch_lines`` lines each), and up to ``in_flight`` (2) bodies are on the wire
+at once, each on its own connection; optionally gzip'd (level 1, in the posting threads). ``write``
 returns once InfluxDB answered 204 for every body, so a returned write is durable and the gateway may
 acknowledge. A body that fails after the HTTP client's own short retries raises ``StoreUnavailable`` (once
 the other bodies in flight have ended); the ``SpoolingSink`` (ingest.spool) then keeps the batch on disk.
@@ -128,6 +128,8 @@ class InfluxStore:
             return
         pending: deque[Future[None]] = deque()
         failure: BaseException | None = None
+        # Encoded first, then posted: encoding while bodies are on the wire made the posting threads wait
+        # for the GIL (bench/influx_writer.py measured both; docs/ingest.md).
         for body in self._bodies(readings):
             while pending and (len(pending) >= self.in_flight or pending[0].done()):
                 error = pending.popleft().exception()  # waits for the oldest body when two are on the wire
@@ -141,14 +143,16 @@ class InfluxStore:
         if failure is not None:
             raise failure
 
-    def _bodies(self, readings: Sequence[Reading]) -> Any:
-        """Bodies of at most ``batch_lines`` lines, encoded lazily, a write of some size in about
-        ``2 × in_flight`` pieces, so the first is on the wire while the rest are encoded."""
+    def _bodies(self, readings: Sequence[Reading]) -> list[bytes]:
+        """Bodies of at most ``batch_lines`` lines; a write of some size in about ``2 × in_flight`` of them,
+        so that two are on the wire while the server still has more to take."""
         step = max(_MIN_BODY_READINGS, math.ceil(len(readings) / (2 * self.in_flight)))
+        bodies: list[bytes] = []
         for start in range(0, len(readings), step):
             lines = self._encoder.lines(readings[start : start + step])
             for first in range(0, len(lines), self.batch_lines):
-                yield "\n".join(lines[first : first + self.batch_lines]).encode("utf-8")
+                bodies.append("\n".join(lines[first : first + self.batch_lines]).encode("utf-8"))
+        return bodies
 
     def write_body(self, body: bytes) -> None:
         """Post one pre-built line-protocol body (ms precision), gzip'd when ``gzip``."""
