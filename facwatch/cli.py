@@ -118,6 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_argument("--gateway-user", default="facwatch-gateway", help="the gateway's MQTT user name")
     broker.set_defaults(func=cmd_broker_config)
 
+    influx = sub.add_parser(
+        "influx-setup",
+        help="create the InfluxDB 1.x database, its retention policies and the 1-minute copy",
+        description="Creates [telemetry] influx_database with a raw retention policy (its default) and a "
+        "continuous query keeping a 1-minute copy for long history. InfluxDB 2.x/3.x: docs/operations.md.",
+    )
+    influx.add_argument("--config", type=Path, required=True, help="settings file (TOML) with [telemetry]")
+    influx.add_argument(
+        "--backfill-days",
+        type=float,
+        default=0.0,
+        help="also build the 1-minute copy of this many past days now (existing or late data)",
+    )
+    influx.set_defaults(func=cmd_influx_setup)
+
     token = sub.add_parser("token", help="create or revoke API tokens")
     token.add_argument("--config", type=Path, default=None)
     token.add_argument("--data-dir", type=Path, default=None)
@@ -296,6 +311,27 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     result = write_broker_config(site, args.out, gateway_user=args.gateway_user)
     print(f"wrote {result.passwd} and {result.acl} for {result.users} users ({result.new_users} new)")
     print(f"passwords are in {result.credentials} (mode 0600); see docs/ingest.md for mosquitto.conf")
+    return 0
+
+
+def cmd_influx_setup(args: argparse.Namespace) -> int:
+    from ingest.factory import influx_layout, influx_store
+
+    settings = load_settings(args.config)
+    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    layout = influx_layout(settings)
+    store = influx_store(settings, site)
+    try:
+        for statement in store.setup(layout, backfill_days=args.backfill_days):
+            print(f"ok: {statement}")
+    finally:
+        store.close()
+    print(
+        f"database {layout.database}: raw data in {layout.raw_policy} ({layout.raw_days:g} days, the default),"
+        f" 1-minute copy in {layout.minutes_policy} ({layout.minutes_days:g} days)"
+    )
+    if settings.telemetry.influx_downsample_after_days is None:
+        print("set [telemetry] influx_downsample_after_days to read older history from the 1-minute copy")
     return 0
 
 

@@ -94,9 +94,30 @@ class TelemetrySettings(BaseModel):
     """Default: DATA_DIR/telemetry.db."""
     retention_days: float | None = None
     influx_url: str | None = None
+    influx_database: str | None = None
+    """The database written (``/write?db=``) and read (InfluxQL); on 2.x the database of the bucket's DBRP
+    mapping. Default: ``influx_bucket``."""
+    influx_retention_policy: str | None = None
+    """The raw data's policy; None: the database's default (``influx-setup`` makes ``facwatch_raw`` it)."""
     influx_token: str | None = None
+    """2.x and 3.x (and 1.8+): sent as ``Authorization: Token``."""
+    influx_username: str | None = None
+    """1.x with authentication on (HTTP basic auth), when there is no token."""
+    influx_password: str | None = None
     influx_org: str | None = None
+    """Flux reads only."""
     influx_bucket: str | None = None
+    influx_query_language: Literal["influxql", "flux"] = "influxql"
+    """InfluxQL is served by 1.x, 2.x (v1 compatibility) and 3.x; Flux by 2.x only."""
+    influx_in_flight: int = Field(default=2, ge=1)
+    """Write requests on the wire at once (each on its own connection)."""
+    influx_raw_retention_days: float = Field(default=30.0, gt=0)
+    """``influx-setup``: how long the raw data is kept."""
+    influx_downsampled_policy: str = "facwatch_1m"
+    """``influx-setup``: the retention policy of the 1-minute copy."""
+    influx_downsampled_retention_days: float = Field(default=730.0, gt=0)
+    influx_downsample_after_days: float | None = Field(default=None, gt=0)
+    """History older than this is read from the 1-minute copy (after ``influx-setup``); None: raw only."""
     influx_batch_lines: int = Field(default=5_000, ge=1)
     """Line-protocol lines per write request."""
     influx_timeout_s: float = Field(default=10.0, gt=0)

@@ -19,6 +19,7 @@ from facwatch.config import Settings
 from facwatch.errors import ConfigError
 from facwatch.model import Finding, ReadingSink, Site, TelemetryReader
 from ingest.influx_store import InfluxStore
+from ingest.influxql import Layout
 from ingest.outage import StoreWatch, WatchedStore
 from ingest.spool import Spool, SpoolingSink
 from ingest.sqlite_store import SqliteStore
@@ -75,25 +76,7 @@ def open_telemetry(
     if conf.backend == "sqlite":
         store = SqliteStore(settings.telemetry_path, retention_days=conf.retention_days)
         return Telemetry(reader=store, sink=WatchedStore(store, watch), watch=watch, _closers=[store.close])
-    missing = [
-        name
-        for name in ("influx_url", "influx_token", "influx_org", "influx_bucket")
-        if not getattr(conf, name)
-    ]
-    if missing:
-        raise ConfigError(f"the influxdb telemetry backend needs [telemetry] {', '.join(missing)}")
-    assert conf.influx_url and conf.influx_token and conf.influx_org and conf.influx_bucket
-    influx = InfluxStore(
-        site,
-        url=conf.influx_url,
-        token=conf.influx_token,
-        org=conf.influx_org,
-        bucket=conf.influx_bucket,
-        batch_lines=conf.influx_batch_lines,
-        timeout_s=conf.influx_timeout_s,
-        gzip=conf.influx_gzip,
-        retries=conf.influx_retries,
-    )
+    influx = influx_store(settings, site)
     watched = WatchedStore(influx, watch)
     if not conf.spool.enabled:
         return Telemetry(reader=influx, sink=watched, watch=watch, ping=influx.ping, _closers=[influx.close])
@@ -108,4 +91,60 @@ def open_telemetry(
         watch=watch,
         ping=influx.ping,
         _closers=[spool.close, influx.close],
+    )
+
+
+RAW_POLICY = "facwatch_raw"
+"""The raw data's policy that ``influx-setup`` makes (unless ``influx_retention_policy`` names one)."""
+
+
+def influx_store(settings: Settings, site: Site) -> InfluxStore:
+    """The InfluxDB store as the settings describe it; a ``ConfigError`` naming what is missing."""
+    conf = settings.telemetry
+    needed = ["influx_url"] + ([] if conf.influx_database or conf.influx_bucket else ["influx_database"])
+    if conf.influx_query_language == "flux":
+        needed += [n for n in ("influx_token", "influx_org", "influx_bucket") if n not in needed]
+    missing = [name for name in needed if not getattr(conf, name)]
+    if missing:
+        raise ConfigError(f"the influxdb telemetry backend needs [telemetry] {', '.join(missing)}")
+    after = conf.influx_downsample_after_days
+    if after is not None and after >= conf.influx_raw_retention_days:
+        raise ConfigError(
+            "[telemetry] influx_downsample_after_days must be shorter than influx_raw_retention_days"
+            f" ({after} >= {conf.influx_raw_retention_days}): older raw data is gone"
+        )
+    assert conf.influx_url
+    return InfluxStore(
+        site,
+        url=conf.influx_url,
+        database=conf.influx_database or conf.influx_bucket,
+        token=conf.influx_token,
+        org=conf.influx_org,
+        bucket=conf.influx_bucket,
+        username=conf.influx_username,
+        password=conf.influx_password,
+        retention_policy=conf.influx_retention_policy,
+        query_language=conf.influx_query_language,
+        downsampled_policy=conf.influx_downsampled_policy,
+        downsample_after_s=None if after is None else after * 24 * 3600,
+        batch_lines=conf.influx_batch_lines,
+        in_flight=conf.influx_in_flight,
+        timeout_s=conf.influx_timeout_s,
+        gzip=conf.influx_gzip,
+        retries=conf.influx_retries,
+    )
+
+
+def influx_layout(settings: Settings) -> Layout:
+    """What ``facwatch influx-setup`` makes on InfluxDB 1.x (docs/operations.md, "InfluxDB setup")."""
+    conf = settings.telemetry
+    database = conf.influx_database or conf.influx_bucket
+    if not database:
+        raise ConfigError("influx-setup needs [telemetry] influx_database")
+    return Layout(
+        database=database,
+        raw_policy=conf.influx_retention_policy or RAW_POLICY,
+        raw_days=conf.influx_raw_retention_days,
+        minutes_policy=conf.influx_downsampled_policy,
+        minutes_days=conf.influx_downsampled_retention_days,
     )

@@ -1,75 +1,101 @@
-"""The InfluxDB telemetry store (production): writes line protocol through influxdb-client, reads with Flux.
+"""The InfluxDB telemetry store (production): line-protocol writes to ``/write``, InfluxQL reads from ``/query``.
 
-Writes: readings become line protocol in our own code (``ingest.lineproto``: string building, no ``Point``
-object per reading), cut into bodies of ``batch_lines`` lines, gzip'd (level 1) and posted synchronously
-through influxdb-client's WriteService with ``precision=ms`` (our bytes go to urllib3 as they are); one
-poster thread sends body k while body k+1 is encoded, and the last body is posted by the calling thread
-(no hand-off when a write is one body, the usual case). gzip pays off towards a remote server; on
-loopback it only costs CPU (``gzip=False``; bench/influx_writer.py measures both). ``write`` returns
-once InfluxDB answered 204 for every body, so a returned write is durable and the gateway may
-acknowledge. A body that fails after the client's own retries raises ``StoreUnavailable``; the
-``SpoolingSink`` (ingest.spool) then keeps the batch on disk. Writing the same (series, ts) again
-overwrites the value, so redelivered messages are idempotent.
+These two endpoints are what InfluxDB 1.x serves, what 2.x serves through its v1 compatibility (a DBRP
+mapping names the bucket; the token goes in ``Authorization: Token``) and what 3.x serves; VictoriaMetrics
+takes ``/write`` too (the tests' second server). Flux reads stay an option for 2.x (``query_language``).
 
-Reads (InfluxDB 2.x, Flux): ``query`` is ``range`` + ``filter`` (+ ``aggregateWindow`` with windows aligned
-to the epoch and stamped with their start, like the SQLite store), ``latest`` is ``last()`` per field over
-a look-back period. VictoriaMetrics takes the writes but speaks no Flux; the read path is tested against a
-real InfluxDB 2 when ``FACWATCH_TEST_INFLUX_URL`` is set.
+Writes: readings become line protocol in our own code (``ingest.lineproto``), a write is encoded and cut
+into a few bodies (at most ``batch_lines`` lines each), and up to ``in_flight`` (2) bodies are on the wire
+at once, each on its own connection; optionally gzip'd (level 1, in the posting threads). ``write``
+returns once InfluxDB answered 204 for every body, so a returned write is durable and the gateway may
+acknowledge. A body that fails after the HTTP client's own short retries raises ``StoreUnavailable`` (once
+the other bodies in flight have ended); the ``SpoolingSink`` (ingest.spool) then keeps the batch on disk.
+Writing the same (series, ts) again overwrites the value, so redelivered messages are idempotent.
+
+Reads: ``query`` answers raw points or one aggregate per epoch-aligned window stamped with its start (like
+the SQLite store); the part of the range older than ``downsample_after_s`` is answered from the 1-minute
+copy that ``influx-setup`` keeps (ingest.influxql). ``latest`` is ``last()`` per field over a look-back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from gzip import compress as gzip_compress
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.service.write_service import WriteService
+import orjson
 from urllib3 import PoolManager
+from urllib3.util import make_headers
 from urllib3.util.retry import Retry
 
 from facwatch.model import Point, Reading, Site, ms_from_utc
+from ingest import influxql
 from ingest.errors import BadQuery, StoreUnavailable
+from ingest.flux import history_flux, latest_flux
+from ingest.influxql import DOWNSAMPLE_EVERY_MS, InfluxQLError, Layout, Source
 from ingest.lineproto import LineEncoder
 from ingest.sqlite_store import FUNCTIONS
 
 _DAY_MS = 24 * 3600 * 1000
-_MS: Any = WritePrecision.MS  # typed as str by the library, expected as WritePrecision
+_MIN_BODY_READINGS = 1_000  # below this a write is one body: splitting would cost more than it overlaps
 
 
 class InfluxStore:
-    """A ``ReadingSink`` and ``TelemetryReader`` on InfluxDB 2.x (or anything taking ``/api/v2/write``)."""
+    """A ``ReadingSink`` and ``TelemetryReader`` on InfluxDB 1.x, 2.x (v1 API) or 3.x."""
 
     def __init__(
         self,
         site: Site,
         *,
         url: str,
-        token: str,
-        org: str,
-        bucket: str,
+        database: str | None = None,
+        token: str | None = None,
+        org: str | None = None,
+        bucket: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        retention_policy: str | None = None,
+        query_language: Literal["influxql", "flux"] = "influxql",
+        downsampled_policy: str | None = None,
+        downsample_after_s: float | None = None,
         batch_lines: int = 5_000,
+        in_flight: int = 2,
         timeout_s: float = 10.0,
         gzip: bool = True,
         retries: int = 2,
         latest_lookback_days: float = 30.0,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
-        if batch_lines < 1:
-            raise ValueError("batch_lines must be at least 1")
+        if batch_lines < 1 or in_flight < 1:
+            raise ValueError("batch_lines and in_flight must be at least 1")
+        self.database = database or bucket or ""
+        if not self.database:
+            raise ValueError("InfluxStore needs a database (or a 2.x bucket mapped to one)")
+        if query_language == "flux" and not (org and bucket and token):
+            raise ValueError("Flux reads need org, bucket and token")
         self.site = site
-        self.org = org
-        self.bucket = bucket
+        self.org, self.bucket, self.token = org, bucket, token
+        self.retention_policy = retention_policy
+        self.query_language = query_language
+        self.downsampled_policy = downsampled_policy
+        self.downsample_after_s = downsample_after_s if downsampled_policy else None
         self.batch_lines = batch_lines
+        self.in_flight = in_flight
         self.latest_lookback_days = latest_lookback_days
+        self.gzip = gzip
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._kinds = {a.id: str(a.kind) for a in site.assets}
         self._encoder = LineEncoder(site)
-        # One poster thread: body k is on the wire while body k+1 is encoded (the socket wait frees the GIL).
-        self._poster = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-post")
+        self._url = url.rstrip("/")
+        self._timeout = timeout_s
+        self._headers = _auth_headers(token, username, password)
         # Retries of the HTTP client itself (connection refused, 429/5xx), short: beyond them the spool takes over.
-        retry = Retry(
+        self._retry = Retry(
             total=retries,
             connect=retries,
             read=retries,
@@ -79,16 +105,16 @@ class InfluxStore:
             allowed_methods=None,
             raise_on_status=False,
         )
-        # gzip is ours (level 1: most of the size gain at a fraction of the CPU of the client's level 9), so
-        # the client's own enable_gzip stays off and bodies go through its WriteService as they are.
-        self.gzip = gzip
-        self._client = InfluxDBClient(
-            url=url, token=token, org=org, timeout=int(timeout_s * 1000), retries=retry
-        )
-        self._service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
-        self._query = self._client.query_api()
-        self._url = url.rstrip("/")
-        self._pinger = PoolManager(num_pools=1, maxsize=1)
+        # One connection per body in flight, and one for reads and pings (never queued behind a write).
+        self._http = PoolManager(num_pools=2, maxsize=in_flight, block=True)
+        self._reads = PoolManager(num_pools=2, maxsize=2)
+        self._poster = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="influx-post")
+        params = {
+            "db": self.database,
+            "precision": "ms",
+            **({"rp": retention_policy} if retention_policy else {}),
+        }
+        self._write_url = f"{self._url}/write?{urlencode(params)}"
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -100,38 +126,60 @@ class InfluxStore:
         """
         if not readings:
             return
-        pending: Future[None] | None = None
-        try:
-            for body, last in self._encoder.bodies(readings, self.batch_lines):
-                if pending is not None:
-                    previous, pending = pending, None
-                    previous.result()  # raises the previous body's StoreUnavailable
-                if last:  # nothing left to encode meanwhile: posted here, without a hand-off to the thread
-                    self.write_body(body)
-                else:
-                    pending = self._poster.submit(self.write_body, body)
-        finally:
-            if pending is not None:
-                pending.result()
+        pending: deque[Future[None]] = deque()
+        failure: BaseException | None = None
+        # Encoded first, then posted: encoding while bodies are on the wire made the posting threads wait
+        # for the GIL (bench/influx_writer.py measured both; docs/ingest.md).
+        for body in self._bodies(readings):
+            while pending and (len(pending) >= self.in_flight or pending[0].done()):
+                error = pending.popleft().exception()  # waits for the oldest body when two are on the wire
+                failure = failure or error
+            if failure is not None:
+                break
+            pending.append(self._poster.submit(self.write_body, body))
+        for future in pending:  # every body ends before write returns, also after a failure
+            error = future.exception()
+            failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _bodies(self, readings: Sequence[Reading]) -> list[bytes]:
+        """Bodies of at most ``batch_lines`` lines; a write of some size in about ``2 × in_flight`` of them,
+        so that two are on the wire while the server still has more to take."""
+        step = max(_MIN_BODY_READINGS, math.ceil(len(readings) / (2 * self.in_flight)))
+        bodies: list[bytes] = []
+        for start in range(0, len(readings), step):
+            lines = self._encoder.lines(readings[start : start + step])
+            for first in range(0, len(lines), self.batch_lines):
+                bodies.append("\n".join(lines[first : first + self.batch_lines]).encode("utf-8"))
+        return bodies
 
     def write_body(self, body: bytes) -> None:
         """Post one pre-built line-protocol body (ms precision), gzip'd when ``gzip``."""
+        headers = {**self._headers, "Content-Type": "text/plain; charset=utf-8"}
+        if self.gzip:
+            body = gzip_compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         try:
-            self._service.post_write(  # type: ignore[no-untyped-call]
-                org=self.org,
-                bucket=self.bucket,
-                body=gzip_compress(body, compresslevel=1) if self.gzip else body,
-                precision=_MS,
-                content_encoding="gzip" if self.gzip else "identity",
-                content_type="text/plain; charset=utf-8",
+            response = self._http.request(
+                "POST",
+                self._write_url,
+                body=body,
+                headers=headers,
+                timeout=self._timeout,
+                retries=self._retry,
+                preload_content=True,
             )
-        except Exception as exc:  # ApiException (4xx/5xx), urllib3 errors (refused, timeout), ...
+        except Exception as exc:  # refused, timed out, retries exhausted, ...
             raise StoreUnavailable(f"InfluxDB write failed: {_describe(exc)}") from exc
+        if response.status >= 300:
+            text = response.data[:300].decode("utf-8", errors="replace").strip()
+            raise StoreUnavailable(f"InfluxDB write failed: HTTP {response.status}: {text}")
 
     def ping(self, timeout_s: float = 1.0) -> str | None:
         """A cheap probe for readiness: None when the server answers ``/ping``, else what went wrong."""
         try:
-            response = self._pinger.request("GET", f"{self._url}/ping", timeout=timeout_s, retries=False)
+            response = self._reads.request("GET", f"{self._url}/ping", timeout=timeout_s, retries=False)
         except Exception as exc:  # refused, timed out, ...
             return f"no answer from {self._url}: {_describe(exc)}"
         if response.status >= 300:
@@ -159,25 +207,123 @@ class InfluxStore:
         kind = self._kinds.get(asset)
         if kind is None or end_ms <= start_ms:
             return []
-        flux = history_flux(self.bucket, kind, site, asset, channel, start_ms, end_ms, every_ms, fn, limit)
-        return [Point(ts_ms=ts, channel=channel, value=value) for _, ts, value in self._run(flux)]
+        if self.query_language == "flux":
+            assert self.bucket is not None
+            flux = history_flux(
+                self.bucket, kind, site, asset, channel, start_ms, end_ms, every_ms, fn, limit
+            )
+            return [Point(ts_ms=ts, channel=channel, value=v) for _, ts, v in self._run_flux(flux)]
+        statements: list[str] = []
+        cutoff = self._cutoff(every_ms)
+        if cutoff is not None and start_ms < cutoff:
+            assert self.downsampled_policy is not None
+            old = Source(self.database, self.downsampled_policy, kind)
+            statements.append(
+                influxql.history_from_minutes(
+                    old, site, asset, channel, start_ms, min(end_ms, cutoff), every_ms, fn
+                )
+            )
+            start_ms = cutoff
+        if start_ms < end_ms:
+            raw = Source(self.database, self.retention_policy, kind)
+            statements.append(
+                influxql.history(raw, site, asset, channel, start_ms, end_ms, every_ms, fn, limit)
+            )
+        rows = [
+            row for part in influxql.statement_rows(self._influxql("; ".join(statements))) for row in part
+        ]
+        points = [Point(ts_ms=ts, channel=channel, value=value) for ts, value in rows]
+        return points if limit is None else points[:limit]
+
+    def _cutoff(self, every_ms: int | None) -> int | None:
+        """Older than this, history comes from the 1-minute copy; aligned so no window straddles it."""
+        if self.downsample_after_s is None:
+            return None
+        step = every_ms if every_ms and every_ms % DOWNSAMPLE_EVERY_MS == 0 else DOWNSAMPLE_EVERY_MS
+        cutoff = self._now_ms() - int(self.downsample_after_s * 1000)
+        return cutoff - cutoff % step
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         """The newest point of every channel of an asset within the look-back period."""
         kind = self._kinds.get(asset)
         if kind is None:
             return {}
-        flux = latest_flux(self.bucket, kind, site, asset, self.latest_lookback_days)
-        return {ch: Point(ts_ms=ts, channel=ch, value=value) for ch, ts, value in self._run(flux)}
+        if self.query_language == "flux":
+            assert self.bucket is not None
+            flux = latest_flux(self.bucket, kind, site, asset, self.latest_lookback_days)
+            return {ch: Point(ts_ms=ts, channel=ch, value=v) for ch, ts, v in self._run_flux(flux)}
+        source = Source(self.database, self.retention_policy, kind)
+        channels = influxql.field_names(self._influxql(influxql.field_keys(source)))
+        if not channels:
+            return {}
+        since = self._now_ms() - int(self.latest_lookback_days * _DAY_MS)
+        answers = influxql.statement_rows(
+            self._influxql(influxql.latest(source, site, asset, channels, since))
+        )
+        return {
+            ch: Point(ts_ms=rows[-1][0], channel=ch, value=rows[-1][1])
+            for ch, rows in zip(channels, answers, strict=True)
+            if rows
+        }
+
+    def setup(self, layout: Layout, backfill_days: float = 0.0) -> list[str]:
+        """``influx-setup`` on InfluxDB 1.x: the database, its policies and the continuous query (and with
+        ``backfill_days`` the copy of that much past data made now). Returns the statements run."""
+        done: list[str] = []
+        for statement in influxql.setup_statements(layout):
+            try:
+                self._influxql(statement, write=True)
+            except StoreUnavailable as exc:
+                alter = influxql.alter_policy(statement)
+                if "not found" in str(exc) and statement.startswith("DROP CONTINUOUS QUERY"):
+                    continue  # nothing to drop the first time
+                if alter is None or "already exists" not in str(exc):
+                    raise
+                statement = alter
+                self._influxql(statement, write=True)
+            done.append(statement)
+        if backfill_days > 0:
+            end = self._now_ms()
+            statement = influxql.backfill(layout, end - int(backfill_days * _DAY_MS), end)
+            self._influxql(statement, write=True)
+            done.append(statement)
+        return done
 
     def close(self) -> None:
         self._poster.shutdown(wait=True)
-        self._client.close()  # type: ignore[no-untyped-call]
-        self._pinger.clear()
+        self._http.clear()
+        self._reads.clear()
 
-    def _run(self, flux: str) -> list[tuple[str, int, float]]:
+    def _influxql(self, q: str, *, write: bool = False) -> Any:
+        """POST ``/query`` (statements that change things need POST; reads may use it too)."""
+        params = {"q": q, "db": self.database, "epoch": "ms"}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
         try:
-            tables = self._query.query(flux, org=self.org)
+            response = self._reads.request(
+                "POST",
+                f"{self._url}/query",
+                body=urlencode(params),
+                headers={**self._headers, "Content-Type": "application/x-www-form-urlencoded"},
+                timeout=self._timeout * (6 if write else 3),
+                retries=False,
+            )
+            payload = orjson.loads(response.data) if response.data else {}
+            if response.status >= 300 and not (isinstance(payload, dict) and payload.get("error")):
+                raise InfluxQLError(f"HTTP {response.status}")
+            influxql.check(payload)  # raises a statement's error, with the server's words
+        except Exception as exc:
+            raise StoreUnavailable(f"InfluxDB query failed: {_describe(exc)}") from exc
+        return payload
+
+    def _run_flux(self, flux: str) -> list[tuple[str, int, float]]:
+        from influxdb_client.client.influxdb_client import InfluxDBClient  # only where Flux is chosen
+
+        try:
+            with InfluxDBClient(
+                url=self._url, token=self.token or "", org=self.org or "", timeout=30_000
+            ) as client:
+                tables = client.query_api().query(flux, org=self.org)
         except Exception as exc:
             raise StoreUnavailable(f"InfluxDB query failed: {_describe(exc)}") from exc
         values: list[dict[str, Any]] = [record.values for table in tables for record in table.records]
@@ -186,67 +332,13 @@ class InfluxStore:
         return rows
 
 
-# --- Flux: pure text builders ------------------------------------------------------------------------
-
-
-def flux_string(value: str) -> str:
-    """A Flux string literal (backslashes, quotes and ``${`` interpolation escaped)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
-    return f'"{escaped}"'
-
-
-def flux_time(ts_ms: int) -> str:
-    when = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _select(kind: str, site: str, asset: str) -> str:
-    return (
-        f"|> filter(fn: (r) => r._measurement == {flux_string(kind)}"
-        f" and r.site == {flux_string(site)} and r.asset == {flux_string(asset)})"
-    )
-
-
-def history_flux(
-    bucket: str,
-    kind: str,
-    site: str,
-    asset: str,
-    channel: str,
-    start_ms: int,
-    end_ms: int,
-    every_ms: int | None,
-    fn: str,
-    limit: int | None = None,
-) -> str:
-    """``[start, end)`` of one channel; with ``every_ms`` windows aligned to the epoch, stamped at their start."""
-    lines = [
-        f"from(bucket: {flux_string(bucket)})",
-        f"|> range(start: {flux_time(start_ms)}, stop: {flux_time(end_ms)})",
-        _select(kind, site, asset),
-        f"|> filter(fn: (r) => r._field == {flux_string(channel)})",
-    ]
-    if every_ms is not None:
-        lines.append(
-            f'|> aggregateWindow(every: {every_ms}ms, fn: {fn}, createEmpty: false, timeSrc: "_start")'
-        )
-    if limit is not None:
-        lines.append(f"|> limit(n: {int(limit)})")
-    lines.append('|> keep(columns: ["_time", "_value", "_field"])')
-    return "\n".join(lines)
-
-
-def latest_flux(bucket: str, kind: str, site: str, asset: str, lookback_days: float) -> str:
-    lookback_ms = max(1, int(lookback_days * _DAY_MS))
-    return "\n".join(
-        [
-            f"from(bucket: {flux_string(bucket)})",
-            f"|> range(start: -{lookback_ms}ms)",
-            _select(kind, site, asset),
-            "|> last()",
-            '|> keep(columns: ["_time", "_value", "_field"])',
-        ]
-    )
+def _auth_headers(token: str | None, username: str | None, password: str | None) -> dict[str, str]:
+    """``Authorization: Token`` (2.x and 3.x, and 1.8+), else Basic (1.x with auth on), else nothing."""
+    if token:
+        return {"Authorization": f"Token {token}"}
+    if username:
+        return dict(make_headers(basic_auth=f"{username}:{password or ''}"))
+    return {}
 
 
 def _describe(exc: BaseException) -> str:

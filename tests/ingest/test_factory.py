@@ -53,5 +53,13 @@ def test_influxdb_goes_behind_the_spool_unless_disabled(tmp_path: Path, spool: b
 
 def test_influxdb_without_its_settings_is_a_clear_error(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, telemetry={"backend": "influxdb", "influx_url": "http://x"})
-    with pytest.raises(ConfigError, match="influx_token, influx_org, influx_bucket"):
+    with pytest.raises(ConfigError, match=r"needs \[telemetry\] influx_database$"):
+        open_telemetry(settings, SITE, clock=WallClock())
+    flux = {"backend": "influxdb", "influx_url": "http://x", "influx_query_language": "flux"}
+    settings = load_settings(data_dir=tmp_path, telemetry=flux)
+    with pytest.raises(ConfigError, match="influx_database, influx_token, influx_org, influx_bucket"):
+        open_telemetry(settings, SITE, clock=WallClock())
+    aged = {"backend": "influxdb", "influx_url": "http://x", "influx_database": "d"}
+    settings = load_settings(data_dir=tmp_path, telemetry={**aged, "influx_downsample_after_days": 30})
+    with pytest.raises(ConfigError, match="influx_downsample_after_days must be shorter"):
         open_telemetry(settings, SITE, clock=WallClock())

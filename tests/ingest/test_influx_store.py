@@ -1,8 +1,9 @@
-"""The InfluxDB store: writes through influxdb-client to a real VictoriaMetrics, Flux reads to a real InfluxDB 2.
+"""The InfluxDB store's ``/write`` against a real VictoriaMetrics, and the optional Flux reads.
 
-VictoriaMetrics names an InfluxDB field ``{measurement}_{field}`` and keeps the tags as labels; what landed is
-read back with its ``/api/v1/export``. The Flux tests run only when ``FACWATCH_TEST_INFLUX_URL``, ``..._TOKEN``,
-``..._ORG`` and ``..._BUCKET`` name a real InfluxDB 2.x (no package of it is reachable here, also not in CI).
+VictoriaMetrics names an InfluxDB field ``{measurement}_{field}``, keeps the tags as labels and adds the
+``db`` parameter as a label; what landed is read back with its ``/api/v1/export``. The real InfluxDB 1.6 tests
+(writes, InfluxQL reads, setup, outage, spool) are in test_influx_real.py. The Flux read test runs only when
+``FACWATCH_TEST_INFLUX_URL``, ``..._TOKEN``, ``..._ORG`` and ``..._BUCKET`` name a real InfluxDB 2.x.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 from facwatch.config import load_site
 from facwatch.model import Reading
 from ingest.errors import BadQuery, StoreUnavailable
-from ingest.influx_store import InfluxStore, flux_string, history_flux
+from ingest.flux import flux_string, history_flux
+from ingest.influx_store import InfluxStore
 from ingest.lineproto import LineEncoder
 from tests.fixtures.servers import free_port
 from tests.fixtures.victoria import Victoria
@@ -47,6 +49,7 @@ def test_readings_land_with_tags_per_kind_and_ms_timestamps(victoria: Victoria, 
     floor, flow = by_name["elevator_floor"], by_name["pump_flow_m3h"]
     assert floor["metric"] == {
         "__name__": "elevator_floor",
+        "db": "b",
         "asset": ELEV.id,
         "building": ELEV.building,
         "kind": "elevator",
@@ -129,7 +132,8 @@ INFLUX = {k: os.environ.get(f"FACWATCH_TEST_INFLUX_{k.upper()}") for k in ("url"
 @pytest.mark.integration
 @pytest.mark.skipif(not all(INFLUX.values()), reason="set FACWATCH_TEST_INFLUX_URL/TOKEN/ORG/BUCKET")
 def test_flux_reads_answer_like_the_sqlite_store() -> None:
-    store = InfluxStore(SITE, **{k: str(v) for k, v in INFLUX.items()})  # type: ignore[arg-type]
+    settings = {k: str(v) for k, v in INFLUX.items()}
+    store = InfluxStore(SITE, query_language="flux", **settings)  # type: ignore[arg-type]
     t0 = (now_ms() // 60_000 - 10) * 60_000
     asset = ELEV.id
     store.write([Reading(SITE.id, asset, "load_kg", t0 + i * 1000, float(i)) for i in range(120)])
