@@ -38,6 +38,10 @@ _COLUMNS = "id, topic, reason, detail, payload, received_ms"
 _Rows = list[tuple[Any, ...]]
 
 
+MAX_PER_TOPIC = 1_000
+"""Dead letters kept per topic (one asset's): its newest; a flood evicts only its own."""
+
+
 class DeadLetterStore:
     """A ``DeadLetterSink`` with a newest-first list and counts per reason. Thread-safe."""
 
@@ -46,7 +50,7 @@ class DeadLetterStore:
         path: Path | str,
         *,
         max_rows: int = 100_000,
-        max_per_topic: int = 1_000,
+        max_per_topic: int = MAX_PER_TOPIC,
         max_age_days: float = 30.0,
         synchronous: Synchronous = "FULL",
     ) -> None:
