@@ -57,7 +57,13 @@ class MqttSettings(BaseModel):
     max_future_s: float = Field(default=60.0, gt=0)
     """Readings more than this ahead of the gateway's clock are dead letters (``future_timestamp``): one
     reading dated days ahead must not move a detector's clock past every later, true reading."""
-    unknown_channels: Literal["reject", "accept"] = "accept"
+    unknown_channels: Literal["reject", "accept"] = "reject"
+    """A channel outside the asset kind's standard set: a dead letter (``unknown_channel``), or stored."""
+    max_unknown_channels: int = Field(default=50, ge=0)
+    """With ``unknown_channels = "accept"``: at most this many distinct unknown channels per asset (each is
+    a series in the store); later new names are dead letters."""
+    max_dead_letters_per_message: int = Field(default=20, ge=2)
+    """One message yields at most this many dead letters: the last one summarises the rest."""
     broker_lost_s: float = Field(default=30.0, ge=0)
     """Disconnected from the broker this long raises one ``datapath.broker_lost`` finding (no per-device
     offline alerts: while disconnected, devices are not judged stale)."""

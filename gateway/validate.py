@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -83,6 +84,8 @@ class Validator:
         self._skew_ms = int(settings.max_skew_s * 1000)
         self._future_ms = int(settings.max_future_s * 1000)
         self._fast = fast
+        self._accepted: dict[str, set[str]] = {}
+        """Unknown channels accepted per asset (``unknown_channels = "accept"``), bounded per asset."""
         # Per kind: numeric standard channels with their range, and the boolean ones (the fast path's tables).
         self._ranges = {
             kind: {
@@ -231,7 +234,7 @@ class Validator:
                 continue
             problems: list[tuple[DeadLetterReason, str]] = []
             for channel, value in item.values.items():
-                problem = self._value_problem(channel, value, standard)
+                problem = self._value_problem(asset, channel, value, standard)
                 if problem is None:
                     readings.append(Reading(self._site.id, asset, channel, item.ts_ms, value, item.seq))
                 else:
@@ -239,7 +242,18 @@ class Validator:
             if problems:
                 where = f"item {index}: " if index else ""
                 letters.append(dead(problems[0][0], where + "; ".join(detail for _, detail in problems)))
-        return Verdict(readings=tuple(readings), dead_letters=tuple(letters), asset=asset)
+        return Verdict(readings=tuple(readings), dead_letters=self._bounded(letters, dead), asset=asset)
+
+    def _bounded(self, letters: list[DeadLetter], dead: _Dead) -> tuple[DeadLetter, ...]:
+        """At most ``max_dead_letters_per_message``: one huge bad message cannot evict everyone's history."""
+        cap = self._settings.max_dead_letters_per_message
+        if len(letters) <= cap:
+            return tuple(letters)
+        rest = letters[cap - 1 :]
+        reasons = Counter(letter.reason for letter in rest)
+        counted = ", ".join(f"{reason.value} {n}" for reason, n in reasons.most_common())
+        summary = dead(reasons.most_common(1)[0][0], f"and {len(rest)} more refused items ({counted})")
+        return (*letters[: cap - 1], summary)
 
     def _time_problem(self, ts_ms: int, now_ms: int) -> tuple[DeadLetterReason, str] | None:
         """Too far ahead of the gateway's clock, or too old; None when the time is fine."""
@@ -250,7 +264,7 @@ class Validator:
         return None
 
     def _value_problem(
-        self, channel: str, value: float, standard: Mapping[str, bool]
+        self, asset: str, channel: str, value: float, standard: Mapping[str, bool]
     ) -> tuple[DeadLetterReason, str] | None:
         name = channel[:64]
         if not math.isfinite(value):
@@ -258,6 +272,12 @@ class Validator:
         if channel not in standard:
             if self._settings.unknown_channels == "reject" or not _CHANNEL.match(channel):
                 return DeadLetterReason.UNKNOWN_CHANNEL, f"unknown channel {name!r}"
+            accepted = self._accepted.setdefault(asset, set())
+            if channel not in accepted:
+                if len(accepted) >= self._settings.max_unknown_channels:
+                    limit = self._settings.max_unknown_channels
+                    return DeadLetterReason.UNKNOWN_CHANNEL, f"unknown channel {name!r}: {limit} already kept"
+                accepted.add(channel)
             return None
         if standard[channel]:
             if value not in (0.0, 1.0):

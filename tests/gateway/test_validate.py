@@ -88,16 +88,10 @@ def body(values: str, ts: int = NOW) -> bytes:
         (ELEV, body('"floor": 3', ts=NOW - 3_600_000), {"max_skew_s": 86_400}, 1, []),
         # a timestamp two days back is not
         (ELEV, body('"floor": 3', ts=NOW - 2 * 86_400_000), {"max_skew_s": 86_400}, 0, [R.TIMESTAMP_SKEW]),
-        # an unknown channel is accepted by default...
+        # an unknown channel is a dead letter by default (the rest of the item lands)...
+        (ELEV, body('"cabin_temp_c": 24, "floor": 1'), {}, 1, [R.UNKNOWN_CHANNEL]),
+        # ...and stored when configured so
         (ELEV, body('"cabin_temp_c": 24'), {"unknown_channels": "accept"}, 1, []),
-        # ...and rejected when configured so
-        (
-            ELEV,
-            body('"cabin_temp_c": 24, "floor": 1'),
-            {"unknown_channels": "reject"},
-            1,
-            [R.UNKNOWN_CHANNEL],
-        ),
         # an accepted unknown channel must still have a sane name
         (ELEV, body('"a b/c": 1'), {"unknown_channels": "accept"}, 0, [R.UNKNOWN_CHANNEL]),
         # a batch with one bad item: the two good items land, the bad one is a dead letter
@@ -262,3 +256,28 @@ def test_both_paths_store_a_clean_batch(fast: bool) -> None:
         (ch, NOW + i, v, i) for i in range(3) for ch, v in (("floor", float(i)), ("door_open", 1.0))
     ]
     assert verdict.dead_letters == ()
+
+
+def test_accepted_unknown_channels_are_capped_per_asset() -> None:
+    """20 messages with 5,000 new names each must not become 100,000 series: past the cap, dead letters."""
+    validator = Validator(SITE, MqttSettings(unknown_channels="accept", max_unknown_channels=3))
+    names = ", ".join(f'"extra_{i}": {i}' for i in range(5))
+    verdict = validator.check(ELEV, body(names), NOW)
+    assert sorted(r.channel for r in verdict.readings) == ["extra_0", "extra_1", "extra_2"]
+    assert [letter.reason for letter in verdict.dead_letters] == [R.UNKNOWN_CHANNEL]
+    assert "3 already kept" in verdict.dead_letters[0].detail
+    again = validator.check(ELEV, body('"extra_1": 7, "floor": 2'), NOW)  # a kept name stays welcome
+    assert len(again.readings) == 2 and again.dead_letters == ()
+    other = validator.check(PUMP, body('"extra_9": 1'), NOW)  # another asset has its own allowance
+    assert len(other.readings) == 1
+
+
+def test_one_message_yields_a_bounded_number_of_dead_letters() -> None:
+    """A 100,000-item batch of bad items is 20 dead letters, the last one counting the rest by reason."""
+    items = [{"ts": NOW, "values": {"door_open": 5} if i % 2 else {"floor": 1e9}} for i in range(100_000)]
+    payload = json.dumps(items).encode()
+    verdict = Validator(SITE, MqttSettings(max_payload_bytes=10_000_000)).check(ELEV, payload, NOW)
+    assert len(verdict.dead_letters) == 20
+    summary = verdict.dead_letters[-1].detail
+    assert summary.startswith("and 99981 more refused items (")
+    assert "out_of_range" in summary and "wrong_type" in summary
