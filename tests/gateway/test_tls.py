@@ -7,7 +7,10 @@ a StartupError that says what is wrong with the certificate, instead of retrying
 
 from __future__ import annotations
 
+import getpass
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +19,17 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from facwatch.cli import main
 from facwatch.config import MqttSettings, load_site
 from facwatch.errors import StartupError
 from facwatch.model import Site
 from gateway import codec, topics
+from gateway.broker_config import read_credentials
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
 from ingest.sqlite_store import SqliteStore
 from tests.fixtures.mqtt_tls import Pki, TlsMosquitto, make_pki
-from tests.fixtures.servers import find_server
+from tests.fixtures.servers import find_server, free_port, stop_process, wait_for_port
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -136,3 +141,88 @@ def test_missing_or_unusable_files_are_startup_errors_naming_them(
     wrong_key = client_files(tls_broker.pki) | {"key_file": tls_broker.pki.server_key}
     with pytest.raises(StartupError, match=r"cert_file '.*client.crt' and key_file '.*server.key'"):
         gateway_for(tls_broker, stores, **wrong_key).start()
+
+
+def shipped_conf(tmp_path: Path, pki: Pki, clear_port: int, tls_port: int) -> Path:
+    """deploy/mosquitto.conf with its ports and paths moved into ``tmp_path`` (nothing else changed)."""
+    text = (Path(__file__).parents[2] / "deploy" / "mosquitto.conf").read_text(encoding="utf-8")
+    moves = {
+        "listener 1883 127.0.0.1": f"listener {clear_port} 127.0.0.1",
+        "listener 8883 0.0.0.0": f"listener {tls_port} 127.0.0.1",
+        "/etc/mosquitto/ca_certificates/facwatch-ca.crt": str(pki.ca),
+        "/etc/mosquitto/certs/broker.crt": str(pki.server_cert),
+        "/etc/mosquitto/certs/broker.key": str(pki.server_key),
+        "/etc/mosquitto/facwatch.": str(tmp_path / "facwatch."),
+        "/var/lib/mosquitto/": f"{tmp_path}/",
+    }
+    for shipped, here in moves.items():
+        assert shipped in text, f"deploy/mosquitto.conf no longer has {shipped!r}"
+        text = text.replace(shipped, here)
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(text + f"user {getpass.getuser()}\nlog_dest stderr\n", encoding="utf-8")
+    return conf
+
+
+class Device:
+    """A device on the TLS listener with its own user name and password, and a client id of its choice."""
+
+    def __init__(self, port: int, ca: Path, user: str, password: str, client_id: str) -> None:
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(user, password)
+        self.client.tls_set(ca_certs=str(ca))
+        self.client.on_connect = lambda *_: self.connected.set()
+        self.client.on_disconnect = lambda *_: self.disconnected.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        wait_until(self.connected.is_set, 10, f"{user} connected over TLS")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_shipped_mosquitto_conf_serves_tls_and_one_device_cannot_kick_another_off(
+    tmp_path: Path, stores: tuple[SqliteStore, DeadLetterStore]
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    assert main(["broker-config", "--site", "demo", "--out", str(tmp_path)]) == 0
+    creds = read_credentials(tmp_path / "credentials.txt")
+    clear_port, tls_port = free_port(), free_port()
+    conf = shipped_conf(tmp_path, pki, clear_port, tls_port)
+    binary = find_server("mosquitto", "/usr/sbin/mosquitto")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stderr=(tmp_path / "mosquitto.log").open("wb"))
+    devices: list[Device] = []
+    gateway: Gateway | None = None
+    try:
+        wait_for_port(tls_port, timeout=10)
+        settings = MqttSettings(
+            url=f"mqtts://127.0.0.1:{tls_port}",
+            username="facwatch-gateway",
+            password=creds["facwatch-gateway"],
+            ca_file=pki.ca,
+        )
+        gateway = Gateway(settings, SITE, stores[0], stores[1], start_timeout_s=10)
+        gateway.start()
+        elev1, elev2 = [a.id for a in SITE.assets if a.kind == "elevator"][:2]
+        device = Device(tls_port, pki.ca, elev1, creds[elev1], client_id="anything")
+        devices.append(device)
+        # Another device's credentials with this device's client id: the broker uses the user name as the
+        # client id, so this is a different session and the first device stays connected.
+        devices.append(Device(tls_port, pki.ca, elev2, creds[elev2], client_id="anything"))
+        sent_ms = int(time.time() * 1000)
+        topic = topics.telemetry(SITE.id, "elevator", elev1)
+        device.client.publish(topic, codec.encode(sent_ms, {"floor": 3}), qos=1).wait_for_publish(10)
+        wait_until(
+            lambda: bool(stores[0].query(SITE.id, elev1, "floor", sent_ms, sent_ms + 1)),
+            10,
+            "the first device's reading to be stored after the second device connected",
+        )
+        assert not device.disconnected.is_set()
+    finally:
+        for d in devices:
+            d.close()
+        if gateway is not None:
+            gateway.stop()
+        stop_process(proc)
