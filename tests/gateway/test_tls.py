@@ -128,6 +128,28 @@ def test_server_name_is_the_name_checked_against_the_certificate(
         gateway.stop()
 
 
+def test_server_name_lets_the_gateway_reach_a_broker_by_an_address_its_certificate_lacks(
+    tmp_path: Path, stores: tuple[SqliteStore, DeadLetterStore]
+) -> None:
+    workdir = tmp_path / "named"
+    workdir.mkdir()
+    pki = make_pki(tmp_path / "named-pki", server_names="DNS:broker.facwatch.test")
+    broker = TlsMosquitto(binary=find_server("mosquitto", "/usr/sbin/mosquitto"), workdir=workdir, pki=pki)
+    broker.start()
+    try:
+        with pytest.raises(StartupError, match=r"IP address mismatch.*127\.0\.0\.1"):
+            gateway_for(broker, stores, **client_files(pki)).start()
+        # paho's own connection must send and check the same name, or it could not subscribe.
+        gateway = gateway_for(broker, stores, **client_files(pki), server_name="broker.facwatch.test")
+        gateway.start()
+        try:
+            assert gateway.connected
+        finally:
+            gateway.stop()
+    finally:
+        broker.stop()
+
+
 def test_missing_or_unusable_files_are_startup_errors_naming_them(
     tls_broker: TlsMosquitto, stores: tuple[SqliteStore, DeadLetterStore], tmp_path: Path
 ) -> None:
