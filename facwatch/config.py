@@ -47,6 +47,15 @@ class MqttSettings(BaseModel):
     client_id: str = "facwatch-gateway"
     username: str | None = None
     password: str | None = None
+    ca_file: Path | None = None
+    """With an ``mqtts://`` URL: the CA certificate(s) (PEM) the broker's certificate must chain to; unset:
+    the system's trusted CAs."""
+    cert_file: Path | None = None
+    """With ``mqtts://``: this client's certificate (PEM), for brokers that require one."""
+    key_file: Path | None = None
+    """The private key of ``cert_file`` (PEM, unencrypted); unset: the key is in ``cert_file``."""
+    server_name: str | None = None
+    """The name sent as SNI and checked against the broker's certificate; unset: the URL's host."""
     queue_size: int = Field(default=20_000, ge=1)
     """Messages the network thread may hold before the gateway stops reading (back-pressure)."""
     batch_size: int = Field(default=1_000, ge=1)

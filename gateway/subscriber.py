@@ -41,7 +41,7 @@ from facwatch.config import MqttSettings
 from facwatch.errors import StartupError
 from facwatch.model import DeadLetter, DeadLetterSink, Finding, Reading, ReadingSink, Site, ms_from_utc
 from gateway import metrics, topics
-from gateway.broker_url import BrokerUrl, Protocol, parse_broker_url
+from gateway.broker_url import BrokerUrl, Protocol, parse_broker_url, tls_context, tls_refusal
 from gateway.errors import NotRunning
 from gateway.handoff import Handoff
 from gateway.presence import AssetPresence, PresenceTracker
@@ -222,7 +222,16 @@ class Gateway:
         if self._settings.username is not None:
             client.username_pw_set(self._settings.username, self._settings.password)
         if self._url.tls:
-            client.tls_set()
+            settings = self._settings
+            context = tls_context(
+                settings.ca_file, settings.cert_file, settings.key_file, settings.server_name
+            )
+            refusal = tls_refusal(self._url, context, min(5.0, self._start_timeout_s))
+            if refusal is not None:
+                session.refusal = refusal
+                session.refused.set()
+                return session
+            client.tls_set_context(context)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
