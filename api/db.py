@@ -72,6 +72,9 @@ webhooks = Table(
     Column("secret", String(200), nullable=False, doc="Shared HMAC secret (needed in clear to sign)"),
     Column("owner", String(200), nullable=False, doc="Name of the token that subscribed"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 0010_events: the secret being rotated out, still signed with until ``previous_until``.
+    Column("previous_secret", String(200), nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
 )
 
 webhook_deliveries = Table(

@@ -49,7 +49,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = WebhookWorker(store, services.bus, services.clock) if webhooks_worker else None
+        worker = None
+        if webhooks_worker:
+            log_engine = services.tokens.engine if services.event_log else None
+            worker = WebhookWorker(store, services.bus, services.clock, log_engine=log_engine)
         if worker is not None:
             worker.start()
         app.state.webhook_worker = worker

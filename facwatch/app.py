@@ -15,12 +15,16 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy import Connection
 
+from alerts.engine import eventlog
 from alerts.engine.checkpoint import Checkpointer
+from alerts.engine.eventlog import LogReader, LogTailer
 from alerts.engine.events import Event, EventBus
 from alerts.engine.intake import Intake, Judgement
 from alerts.engine.service import AlertService
@@ -104,6 +108,10 @@ class System:
             on_findings=self.alerts.observe_findings,
         )
         self.checkpoint = Checkpointer(self.alerts, self.store)
+        # The event log feeds this process's streams (tailer) and the MQTT alert topic (durable cursor).
+        self.tailer = LogTailer(self.engine, self.bus)
+        self.bus.on_wake(self.tailer.wake)
+        self.mqtt_reader = LogReader(self.engine, f"mqtt-alerts:{self.site.id}", self._publish_alert_changes)
         self._closers += [self.telemetry.close, self.dead_letters.close, self.engine.dispose]
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -130,7 +138,9 @@ class System:
             )
             self.telemetry.start()
             self.gateway.start()
-            self.bus.listen(self._publish_alert_change)
+            self.bus.on_wake(self.mqtt_reader.wake)
+            self.mqtt_reader.start()
+        self.tailer.start()
         if "alerts" in self.parts:
             self._spawn("ticker", self._tick_loop)
             # Its own thread: a slow notification receiver never delays the SLA clocks.
@@ -146,6 +156,7 @@ class System:
                 bus=self.bus,
                 clock=self.clock,
                 readiness=self._readiness(),
+                event_log=True,
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
@@ -166,6 +177,10 @@ class System:
             self._deliver_once()
             self._checkpoint_once()
             self.dispatcher.close()
+        self.mqtt_reader.stop()
+        with contextlib.suppress(Exception):
+            self.tailer.step()  # what the last rounds wrote reaches the streams before they end
+        self.tailer.stop()
         self.bus.close()  # ends the event streams, so the API stops without cutting them off
         if self.api is not None:
             self.api.stop()
@@ -195,7 +210,13 @@ class System:
             "active": finding.active,
             "summary": finding.summary,
         }
-        self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
+        try:
+            with self.engine.begin() as conn:
+                eventlog.append(conn, "datapath", finding.site, data, utc_from_ms(finding.ts_ms))
+        except Exception:  # the state database may be what is failing: the log line above stays
+            log.exception("datapath event not logged", kind=finding.kind)
+            return
+        self.bus.wake()
 
     def _on_gateway_findings(self, findings: Sequence[Finding]) -> None:
         """Presence findings to the engine; the data path's (the broker lost) also to the log and the bus."""
@@ -242,12 +263,16 @@ class System:
             return False
         return tell_directly(list(person.notify), title, body, deadline_s=10)
 
-    def _publish_alert_change(self, event: Event) -> None:
-        if event.type != "alert" or self.gateway is None:
+    def _publish_alert_changes(self, conn: Connection, batch: Sequence[Event]) -> None:
+        """The MQTT alert topic, fed from the event log (this site's alerts; at least once)."""
+        if self.gateway is None:
             return
-        site, asset = str(event.data.get("site", self.site.id)), str(event.data.get("asset", ""))
-        if asset:
-            self.gateway.publish(topics.alerts(site, asset), orjson.dumps(dict(event.data)), qos=1)
+        for event in batch:
+            if event.type != "alert" or event.site != self.site.id:
+                continue
+            asset = str(event.data.get("asset", ""))
+            if asset:
+                self.gateway.publish(topics.alerts(event.site, asset), orjson.dumps(dict(event.data)), qos=1)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)
@@ -281,6 +306,12 @@ class System:
             self.checkpoint.write(self.clock.now())
         except Exception:
             log.exception("checkpoint failed")
+        try:
+            eventlog.prune(
+                self.engine, self.clock.now(), timedelta(days=self.settings.state.events_retention_days)
+            )
+        except Exception:
+            log.exception("event log retention failed")
 
     def _notify_loop(self) -> None:
         while not self._stop.wait(TICK_S):

@@ -1,0 +1,48 @@
+"""The durable event log and its readers' cursors; webhook secret rollover (issue 13).
+
+Revision ID: 0010
+Revises: 0008
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "events",
+        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("type", sa.String(20), nullable=False),
+        sa.Column("site", sa.String(64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_events_ts", "events", ["ts"])
+    op.create_table(
+        "event_cursors",
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    with op.batch_alter_table("webhooks") as batch:
+        batch.add_column(sa.Column("previous_secret", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("previous_until", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("webhooks") as batch:
+        batch.drop_column("previous_until")
+        batch.drop_column("previous_secret")
+    op.drop_table("event_cursors")
+    op.drop_index("ix_events_ts", "events")
+    op.drop_table("events")
