@@ -50,6 +50,8 @@ from ingest.factory import open_telemetry
 log = structlog.get_logger("facwatch.app")
 
 TICK_S = 0.5
+MQTT_ACK_S = 5.0
+"""How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 ENGINE_LAG_LIMIT_S = 10.0
 """``/readyz`` fails while the alert engine is further behind its findings than this."""
 
@@ -264,15 +266,22 @@ class System:
         return tell_directly(list(person.notify), title, body, deadline_s=10)
 
     def _publish_alert_changes(self, conn: Connection, batch: Sequence[Event]) -> None:
-        """The MQTT alert topic, fed from the event log (this site's alerts; at least once)."""
+        """The MQTT alert topic, fed from the event log (this site's alerts; at least once): the reader's
+        cursor moves only once the broker has acknowledged every message of the batch."""
         if self.gateway is None:
-            return
+            raise RuntimeError("no gateway to publish alert changes with")
+        sent = []
         for event in batch:
             if event.type != "alert" or event.site != self.site.id:
                 continue
             asset = str(event.data.get("asset", ""))
             if asset:
-                self.gateway.publish(topics.alerts(event.site, asset), orjson.dumps(dict(event.data)), qos=1)
+                payload = orjson.dumps(dict(event.data))
+                sent.append(self.gateway.publish(topics.alerts(event.site, asset), payload, qos=1))
+        for info in sent:
+            info.wait_for_publish(MQTT_ACK_S)  # raises when not sent: the batch is read again later
+            if not info.is_published():
+                raise TimeoutError(f"the broker did not acknowledge alert changes within {MQTT_ACK_S:g} s")
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)

@@ -143,8 +143,10 @@ class _Loop:
         while not self._stopped.is_set():
             try:
                 more = self.step()
-            except Exception:  # the database may be away: try again on the next round
-                log.exception("event log reader failed", reader=self._name)
+            except Exception as exc:  # the database or the receiver may be away: try again next round
+                log.warning(
+                    "event log reader failed", reader=self._name, error=f"{type(exc).__name__}: {exc}"
+                )
                 more = False
             if not more:
                 self._wake.wait(self._poll_s)

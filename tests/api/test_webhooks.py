@@ -207,3 +207,31 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(world: World) -> None:
     [entry] = store.deliveries(hook.id, 10, None).items
     assert (entry.status, entry.attempts, entry.last_error) == ("failed", MAX_ATTEMPTS, "HTTP 503")
     assert store.due(T0 + timedelta(days=1)) == []  # nothing is retried after that
+
+
+def test_a_rotated_secret_and_the_previous_one_both_sign_during_the_rollover(
+    world: World, raw_receiver: RawReceiver
+) -> None:
+    hook = _subscribe(world, raw_receiver.url, ["alert"], secret=None)
+    old = hook["secret"]
+    assert old.startswith("whsec_")
+    answer = world.client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=world.auth("integration"))
+    assert answer.status_code == 200, answer.text
+    new = answer.json()["secret"]
+    assert new != old and answer.json()["previous_valid_until"].startswith("2024-05-02T08:00")
+    world.bus.publish("alert", {"id": "A-rollover"}, T0)
+    _until(lambda: len(raw_receiver.posts) == 1, 10, "the delivery")
+    headers, body = raw_receiver.posts[0]
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    signatures = headers["webhook-signature"].split(" ")
+    for secret in (new, old):  # a receiver on either secret accepts it
+        assert Receiver(secret).sign(headers["webhook-id"], sent_at, body.decode()) in signatures
+    # After the rollover only the new secret signs.
+    world.clock.advance(86401)
+    world.bus.publish("alert", {"id": "A-after"}, world.clock.now())
+    _until(lambda: len(raw_receiver.posts) == 2, 10, "the second delivery")
+    headers, body = raw_receiver.posts[1]
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    assert headers["webhook-signature"] == Receiver(new).sign(headers["webhook-id"], sent_at, body.decode())
+    other = world.client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=world.auth("viewer"))
+    assert other.status_code in (403, 404)
