@@ -84,6 +84,7 @@ def create_app(
     handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.api_router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_idempotency(app)
     static = resources.files("api").joinpath("static")

@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -31,6 +31,7 @@ from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from api import datapath
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
@@ -50,6 +51,8 @@ from ingest.factory import open_telemetry
 log = structlog.get_logger("facwatch.app")
 
 TICK_S = 0.5
+DATAPATH_REPORT_S = 5.0
+"""How often the gateway's process writes its data-path figures for the API processes."""
 MQTT_ACK_S = 5.0
 """How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 ENGINE_LAG_LIMIT_S = 10.0
@@ -142,6 +145,7 @@ class System:
             self.gateway.start()
             self.bus.on_wake(self.mqtt_reader.wake)
             self.mqtt_reader.start()
+            self._spawn("datapath", self._datapath_loop)
         self.tailer.start()
         if "alerts" in self.parts:
             self._spawn("ticker", self._tick_loop)
@@ -291,6 +295,20 @@ class System:
     def _tick_loop(self) -> None:
         while not self._stop.wait(TICK_S):
             self._tick_once()
+
+    def _datapath_loop(self) -> None:
+        """The gateway's figures to the state database, for every API process (api/datapath.py)."""
+        previous: tuple[datetime, float] | None = None
+        while True:
+            now = self.clock.now()
+            figures = datapath.measure(previous, now)
+            previous = (now, figures.readings_total)
+            try:
+                datapath.report(self.engine, self.site.id, figures, now)
+            except Exception as exc:
+                log.warning("datapath report failed", error=f"{type(exc).__name__}: {exc}")
+            if self._stop.wait(DATAPATH_REPORT_S):
+                return
 
     def _tick_once(self) -> None:
         now = self.clock.now()

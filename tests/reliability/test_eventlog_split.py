@@ -143,6 +143,17 @@ def test_split_processes_an_entrapment_reaches_the_api_stream_and_a_webhook_sign
         ]  # each missed event, once, in order
         acknowledged = [e for e in resumed.events if e.type == "alert" and e.data["id"] == ref]
         assert acknowledged and acknowledged[-1].data["acknowledged_by"]
+
+        # The board's data-path panel, from the API-only process: the gateway's own figures, fresh.
+        def datapath() -> dict[str, object]:
+            answer = httpx.get(f"{api_proc.api}/api/v1/health/datapath", headers=AUTH)
+            assert answer.status_code == 200, answer.text
+            return dict(answer.json())
+
+        wait_until(lambda: (datapath().get("figures") or {}).get("readings_per_s"), 15, "a readings rate")
+        panel = datapath()
+        figures = panel["figures"]
+        assert isinstance(figures, dict) and figures["readings_total"] > 0 and not panel["stale"]
     finally:
         elevator.close()
         for s in streams:

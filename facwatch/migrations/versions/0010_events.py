@@ -1,4 +1,5 @@
-"""The durable event log and its readers' cursors; webhook secret rollover (issue 13).
+"""The durable event log and its readers' cursors; the data path's shared figures; webhook secret
+rollover (issue 13).
 
 Revision ID: 0010
 Revises: 0008
@@ -34,6 +35,12 @@ def upgrade() -> None:
         sa.Column("last_id", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "datapath_reports",
+        sa.Column("site", sa.String(64), primary_key=True),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+    )
     with op.batch_alter_table("webhooks") as batch:
         batch.add_column(sa.Column("previous_secret", sa.String(200), nullable=True))
         batch.add_column(sa.Column("previous_until", sa.DateTime(timezone=True), nullable=True))
@@ -43,6 +50,7 @@ def downgrade() -> None:
     with op.batch_alter_table("webhooks") as batch:
         batch.drop_column("previous_until")
         batch.drop_column("previous_secret")
+    op.drop_table("datapath_reports")
     op.drop_table("event_cursors")
     op.drop_index("ix_events_ts", "events")
     op.drop_table("events")
