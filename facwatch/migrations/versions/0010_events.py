@@ -41,6 +41,10 @@ def upgrade() -> None:
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
     )
+    with op.batch_alter_table("webhook_deliveries") as batch:  # event ids are the log's (64-bit)
+        batch.alter_column(
+            "event_id", existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=False
+        )
     with op.batch_alter_table("webhooks") as batch:
         batch.add_column(sa.Column("previous_secret", sa.String(200), nullable=True))
         batch.add_column(sa.Column("previous_until", sa.DateTime(timezone=True), nullable=True))
@@ -50,6 +54,10 @@ def downgrade() -> None:
     with op.batch_alter_table("webhooks") as batch:
         batch.drop_column("previous_until")
         batch.drop_column("previous_secret")
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.alter_column(
+            "event_id", existing_type=sa.BigInteger(), type_=sa.Integer(), existing_nullable=False
+        )
     op.drop_table("datapath_reports")
     op.drop_table("event_cursors")
     op.drop_index("ix_events_ts", "events")
