@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from alerts.engine import eventlog
 from alerts.engine.events import Event
@@ -68,14 +68,21 @@ def test_a_reader_never_skips_a_transaction_that_commits_late(engine: Engine) ->
 
     thread = threading.Thread(target=second, daemon=True)
     thread.start()
-    # While T1 is open, a reader finds nothing after ``start``; T2 cannot get ahead of T1.
-    position = start
-    for _ in range(10):
+
+    # T2 waits for T1 (a positive signal: its backend waits on the advisory lock); meanwhile a reader finds
+    # nothing after ``start``, so T2 can never get ahead of T1.
+    def t2_waits() -> bool:
         with engine.connect() as conn:
-            batch = eventlog.read(conn, position)
-        assert batch == []
-        assert not t2_done.is_set()
-        time.sleep(0.05)
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+        return bool(waiting)
+
+    wait_until(t2_waits, 10, "the second transaction waits for the first")
+    position = start
+    with engine.connect() as conn:
+        assert eventlog.read(conn, position) == []
+    assert not t2_done.is_set()
     tx1.commit()
     t1.close()
     wait_until(t2_done.is_set, 10, "the second transaction committed")
