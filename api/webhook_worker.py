@@ -82,15 +82,14 @@ class WebhookWorker:
         )
         self._reader: LogReader | None = None
         if log_engine is not None:
-            self._reader = LogReader(log_engine, "webhooks", self._enqueue_from_log)
+            self._reader = LogReader(log_engine, "webhooks", self._enqueue_from_log, committed=self._wake.set)
             bus.on_wake(self._reader.wake)
             bus.listen(lambda _event: self._reader.wake() if self._reader is not None else None)
         else:
             bus.listen(self._on_event)
 
     def _enqueue_from_log(self, conn: Connection, batch: Sequence[Event]) -> None:
-        if enqueue_events(conn, batch, self.clock.now()):
-            self._wake.set()
+        enqueue_events(conn, batch, self.clock.now())  # the deliverer is woken once this has committed
 
     def _on_event(self, event: Event) -> None:
         if self._stopped.is_set():

@@ -187,10 +187,19 @@ class LogReader(_Loop):
     """
 
     def __init__(
-        self, engine: Engine, name: str, handler: Handler, *, poll_s: float = 0.5, start_at_end: bool = True
+        self,
+        engine: Engine,
+        name: str,
+        handler: Handler,
+        *,
+        poll_s: float = 0.5,
+        start_at_end: bool = True,
+        committed: Callable[[], None] | None = None,
     ) -> None:
+        """``committed``: called once a handled batch (and what the handler wrote) has committed."""
         super().__init__(f"facwatch-events-{name}", poll_s)
         self.engine, self.name, self.handler, self.start_at_end = engine, name, handler, start_at_end
+        self.committed = committed
 
     def step(self) -> bool:
         now = utc_now(datetime.now().astimezone())
@@ -207,6 +216,8 @@ class LogReader(_Loop):
                 .where(event_cursors.c.name == self.name)
                 .values(last_id=batch[-1].id, updated_at=now)
             )
+        if self.committed is not None:
+            self.committed()
         return len(batch) >= BATCH
 
     def _cursor(self, conn: Connection, now: datetime) -> int | None:

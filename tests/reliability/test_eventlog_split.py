@@ -27,6 +27,7 @@ from tests.reliability.eventlog_harness import (
     EventStream,
     Facwatch,
     HookReceiver,
+    Received,
     hook_receiver,
 )
 
@@ -76,6 +77,45 @@ class FirstSeen:
         self._thread.join(5)
 
 
+def _entrapment(
+    api_proc: Facwatch, hooks: HookReceiver, elevator: Elevator, watcher: FirstSeen, stream: EventStream
+) -> tuple[int, Received, float, float]:
+    """Subscribe a webhook, trap people in the elevator: (event id, as streamed, SSE and webhook delay after
+    the commit), each delay asserted (2 s, 5 s) and the delivery verified per Standard Webhooks."""
+    answer = httpx.post(
+        f"{api_proc.api}/api/v1/webhooks", json={"url": hooks.url, "events": ["alert"]}, headers=AUTH
+    )
+    assert answer.status_code == 201, answer.text
+    secret = answer.json()["secret"]
+    assert secret.startswith("whsec_")
+    elevator.stuck = True  # people trapped between floors
+    wait_until(lambda: watcher.entrapment() is not None, 60, "the engine raised the entrapment")
+    pk = watcher.entrapment()
+    assert pk is not None
+    committed_at = watcher.seen[pk][2]
+
+    wait_until(lambda: any(e.id == pk for e in stream.events), 5, "the entrapment on the API's stream")
+    [on_stream] = [e for e in stream.events if e.id == pk]
+    assert on_stream.type == "alert" and on_stream.data["kind"] == "elevator.entrapment"
+    assert on_stream.data["asset"] == "b1-elev-1"
+    sse_delay = on_stream.at - committed_at
+    assert sse_delay < 2.0, f"SSE took {sse_delay:.2f} s"
+
+    def delivered() -> list[tuple[dict[str, str], bytes, float]]:
+        return [p for p in hooks.posts if p[0].get("webhook-id") == str(pk)]
+
+    wait_until(lambda: bool(delivered()), 10, "the entrapment at the webhook receiver")
+    headers, body, arrived = delivered()[0]
+    hook_delay = arrived - committed_at
+    assert hook_delay < 5.0, f"the webhook took {hook_delay:.2f} s"
+    payload = Receiver(secret).verify(body, headers)  # raises unless signed with our secret, recently
+    assert payload["type"] == "alert" and payload["data"]["kind"] == "elevator.entrapment"
+    assert payload["id"] == pk
+    with pytest.raises(Exception, match="signature"):
+        Receiver("whsec_" + "A" * 43).verify(body, headers)
+    return pk, on_stream, sse_delay, hook_delay
+
+
 def test_split_processes_an_entrapment_reaches_the_api_stream_and_a_webhook_signed(
     mosquitto: MosquittoBroker, state: Engine, hooks: HookReceiver, tmp_path: Path
 ) -> None:
@@ -89,41 +129,10 @@ def test_split_processes_an_entrapment_reaches_the_api_stream_and_a_webhook_sign
         TokenStore(state).register("event-log-admin", ["admin"], ADMIN)
         api_proc.start()
         engine_proc.start()
-        answer = httpx.post(
-            f"{api_proc.api}/api/v1/webhooks", json={"url": hooks.url, "events": ["alert"]}, headers=AUTH
-        )
-        assert answer.status_code == 201, answer.text
-        secret = answer.json()["secret"]
-        assert secret.startswith("whsec_")
         stream = EventStream(api_proc.api)
         streams.append(stream)
-
-        elevator.stuck = True  # people trapped between floors
-        wait_until(lambda: watcher.entrapment() is not None, 60, "the engine raised the entrapment")
-        pk = watcher.entrapment()
-        assert pk is not None
-        committed_at = watcher.seen[pk][2]
-
-        wait_until(lambda: any(e.id == pk for e in stream.events), 5, "the entrapment on the API's stream")
-        [on_stream] = [e for e in stream.events if e.id == pk]
-        assert on_stream.type == "alert" and on_stream.data["kind"] == "elevator.entrapment"
-        assert on_stream.data["asset"] == "b1-elev-1"
-        sse_delay = on_stream.at - committed_at
-        assert sse_delay < 2.0, f"SSE took {sse_delay:.2f} s"
-
-        def delivered() -> list[tuple[dict[str, str], bytes, float]]:
-            return [p for p in hooks.posts if p[0].get("webhook-id") == str(pk)]
-
-        wait_until(lambda: bool(delivered()), 10, "the entrapment at the webhook receiver")
-        headers, body, arrived = delivered()[0]
-        hook_delay = arrived - committed_at
-        assert hook_delay < 5.0, f"the webhook took {hook_delay:.2f} s"
-        payload = Receiver(secret).verify(body, headers)  # raises unless signed with our secret, recently
-        assert payload["type"] == "alert" and payload["data"]["kind"] == "elevator.entrapment"
-        assert payload["id"] == pk
-        with pytest.raises(Exception, match="signature"):
-            Receiver("whsec_" + "A" * 43).verify(body, headers)
-        print(f"\nentrapment: SSE {sse_delay * 1000:.0f} ms, webhook {hook_delay * 1000:.0f} ms after commit")
+        _, on_stream, sse_delay, hook_delay = _entrapment(api_proc, hooks, elevator, watcher, stream)
+        print(f"\nsplit: SSE {sse_delay * 1000:.0f} ms, webhook {hook_delay * 1000:.0f} ms after commit")
 
         # Resume: the stream goes away, events happen meanwhile (an acknowledgement through the API
         # process, the engine's own changes), and a reconnect with Last-Event-ID gets exactly those.
@@ -161,3 +170,28 @@ def test_split_processes_an_entrapment_reaches_the_api_stream_and_a_webhook_sign
         watcher.close()
         engine_proc.stop()
         api_proc.stop()
+
+
+def test_one_process_for_reference(
+    mosquitto: MosquittoBroker, state: Engine, hooks: HookReceiver, tmp_path: Path
+) -> None:
+    """The same path in one process (``gateway,alerts,api``): the reference for the split figures."""
+    state_url = state.url.render_as_string(hide_password=False)
+    proc = Facwatch(tmp_path / "all", mosquitto.url, state_url, "gateway,alerts,api", api_port=free_port())
+    elevator = Elevator(mosquitto.port)
+    watcher = FirstSeen(state)
+    stream: EventStream | None = None
+    try:
+        TokenStore(state).register("event-log-admin", ["admin"], ADMIN)
+        proc.start()
+        stream = EventStream(proc.api)
+        _, _, sse_delay, hook_delay = _entrapment(proc, hooks, elevator, watcher, stream)
+        print(
+            f"\none process: SSE {sse_delay * 1000:.0f} ms, webhook {hook_delay * 1000:.0f} ms after commit"
+        )
+    finally:
+        elevator.close()
+        if stream is not None:
+            stream.close()
+        watcher.close()
+        proc.stop()
