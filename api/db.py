@@ -8,6 +8,7 @@ adds token expiry, last use and ``stream_tickets``; exactly as declared here.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -72,6 +73,9 @@ webhooks = Table(
     Column("secret", String(200), nullable=False, doc="Shared HMAC secret (needed in clear to sign)"),
     Column("owner", String(200), nullable=False, doc="Name of the token that subscribed"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 0010_events: the secret being rotated out, still signed with until ``previous_until``.
+    Column("previous_secret", String(200), nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
 )
 
 webhook_deliveries = Table(
@@ -80,7 +84,7 @@ webhook_deliveries = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
     Column("event_type", String(40), nullable=False),
-    Column("event_id", Integer, nullable=False),
+    Column("event_id", BigInteger, nullable=False),  # 0010: the event log's id
     Column("body", Text, nullable=False, doc="The exact JSON that is signed and sent"),
     Column("status", String(20), nullable=False, doc="pending, delivered or failed"),
     Column("attempts", Integer, nullable=False, default=0),

@@ -44,6 +44,9 @@ class ApiServices:
     clock: Clock
     readiness: Readiness | None = None
     """The probes of ``/readyz`` (the composition root picks them per part); None: the state database only."""
+    event_log: bool = False
+    """The events are in the state database's event log (``alerts.engine.eventlog``): SSE resumes from it
+    and webhooks are fed from it. False: the bus alone (tests of the API without an engine)."""
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -51,7 +51,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = WebhookWorker(store, services.bus, services.clock) if webhooks_worker else None
+        worker = None
+        if webhooks_worker:
+            log_engine = services.tokens.engine if services.event_log else None
+            worker = WebhookWorker(store, services.bus, services.clock, log_engine=log_engine)
         if worker is not None:
             worker.start()
         app.state.webhook_worker = worker
@@ -83,6 +86,7 @@ def create_app(
     handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events, chat):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.api_router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_idempotency(app)
     static = resources.files("api").joinpath("static")

@@ -5,6 +5,9 @@
 - At most ``per_host`` attempts are in flight to one host (scheme, host and port); the slot is held until the
   thread really ends, so a hanging receiver ties up at most ``per_host`` threads.
 - One attempt at a time per subscription, oldest first (deliveries of one subscription stay in order).
+- Deliveries come from the durable event log (``alerts.engine.eventlog.LogReader`` named ``webhooks``) when
+  the worker is given the state database; every row is claimed before its attempt, so any number of
+  processes may run a worker. Without a log (tests of the API alone) the bus's events are enqueued.
 - Every attempt resolves the host again and connects to the checked address (``api.targets.pin``): a name
   that now resolves inside the network is refused. Redirects are not followed.
 """
@@ -13,16 +16,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
+from sqlalchemy import Connection, Engine
 
+from alerts.engine.eventlog import LogReader
 from alerts.engine.events import Event, EventBus
 from api.targets import TargetRefused, pin
-from api.webhooks import SIGNATURE_HEADER, WebhookStore, sign
+from api.webhooks import Due, WebhookStore, enqueue_events, signature_headers
 from facwatch.clock import Clock
 
 log = structlog.get_logger("api.webhooks")
@@ -32,6 +38,8 @@ DEADLINE_S = 10.0
 PER_HOST = 2
 """Attempts in flight to one host at once."""
 WORKERS = 16
+LEASE_MARGIN_S = 5.0
+"""A claimed delivery is due again this long after its deadline when its process died mid-attempt."""
 """Attempts in flight in all (threads, abandoned ones included until they end)."""
 
 
@@ -58,7 +66,9 @@ class WebhookWorker:
         per_host: int = PER_HOST,
         workers: int = WORKERS,
         transport: httpx.BaseTransport | None = None,
+        log_engine: Engine | None = None,
     ) -> None:
+        """``log_engine``: the state database whose event log feeds the deliveries (None: the bus does)."""
         self.store, self.bus, self.clock = store, bus, clock
         self._poll_s, self._deadline_s, self._per_host = poll_s, deadline_s, per_host
         self._wake = threading.Event()
@@ -70,7 +80,16 @@ class WebhookWorker:
         self._client = httpx.Client(
             timeout=httpx.Timeout(deadline_s), transport=transport, follow_redirects=False
         )
-        bus.listen(self._on_event)
+        self._reader: LogReader | None = None
+        if log_engine is not None:
+            self._reader = LogReader(log_engine, "webhooks", self._enqueue_from_log, committed=self._wake.set)
+            bus.on_wake(self._reader.wake)
+            bus.listen(lambda _event: self._reader.wake() if self._reader is not None else None)
+        else:
+            bus.listen(self._on_event)
+
+    def _enqueue_from_log(self, conn: Connection, batch: Sequence[Event]) -> None:
+        enqueue_events(conn, batch, self.clock.now())  # the deliverer is woken once this has committed
 
     def _on_event(self, event: Event) -> None:
         if self._stopped.is_set():
@@ -84,10 +103,14 @@ class WebhookWorker:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="facwatch-webhooks", daemon=True)
         self._thread.start()
+        if self._reader is not None:
+            self._reader.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopped.set()
         self._wake.set()
+        if self._reader is not None:
+            self._reader.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -115,17 +138,19 @@ class WebhookWorker:
             for flight in self._flights.values():
                 per_key[flight.key] = per_key.get(flight.key, 0) + 1
         started = 0
-        for delivery_id, webhook_id, url, secret, body in self.store.due(self.clock.now(), busy_hooks):
+        for due in self.store.due(self.clock.now(), busy_hooks):
             if self._stopped.is_set():
                 break
-            key = _host_key(url)
+            key = _host_key(due.url)
             if per_key.get(key, 0) >= self._per_host:
                 continue
+            if not self.store.claim(due.id, self.clock.now(), self._deadline_s + LEASE_MARGIN_S):
+                continue  # another process took it
             per_key[key] = per_key.get(key, 0) + 1
-            flight = _Flight(delivery_id, webhook_id, key, time.monotonic())
+            flight = _Flight(due.id, due.webhook_id, key, time.monotonic())
             with self._lock:
-                self._flights[delivery_id] = flight
-            self._pool.submit(self._attempt, flight, url, secret, body)
+                self._flights[due.id] = flight
+            self._pool.submit(self._attempt, flight, due)
             started += 1
         return started
 
@@ -148,11 +173,11 @@ class WebhookWorker:
         outcome = self.store.record(flight.delivery_id, self.clock.now(), status, error)
         log.info("webhook attempt", delivery_id=flight.delivery_id, status=status, outcome=outcome)
 
-    def _attempt(self, flight: _Flight, url: str, secret: str, body: bytes) -> None:
+    def _attempt(self, flight: _Flight, due: Due) -> None:
         status: int | None = None
         error: str | None = None
         try:
-            status = self._post(url, secret, body)
+            status = self._post(due)
         except TargetRefused as exc:
             error = f"refused: {exc}"
         except httpx.HTTPError as exc:
@@ -167,7 +192,8 @@ class WebhookWorker:
                 self._flights.pop(flight.delivery_id, None)
             self._wake.set()
 
-    def _post(self, url: str, secret: str, body: bytes) -> int:
+    def _post(self, due: Due) -> int:
+        url, body = due.url, due.body
         target, address = pin(url, self.store.policy)
         parts = urlsplit(url)
         host_port = f"[{address}]" if ":" in address else address
@@ -177,7 +203,7 @@ class WebhookWorker:
         headers = {
             "Host": host_header,
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, int(self.clock.now().timestamp()), body),
+            **signature_headers(str(due.event_id), due.secrets, self.clock.now(), body),
             "User-Agent": "facwatch-webhooks/1",
         }
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}

@@ -1,9 +1,14 @@
 """Webhooks: external ticket systems subscribe to alert and ticket events; each event becomes a signed POST.
 
-    event bus ──listen──► WebhookStore.enqueue (one row per matching subscription, in the publisher's thread)
+    event log ──LogReader "webhooks" (durable cursor)──► WebhookStore.enqueue_events (one row per matching
+                                 │  subscription, in the transaction that moves the cursor: exactly once)
                                  │  table webhook_deliveries: pending → delivered | failed
                                  ▼
-    WebhookWorker (api/webhook_worker.py) ── due rows ──► POSTs in parallel ──► record status, attempts, error
+    WebhookWorker (api/webhook_worker.py) ── claims due rows ──► POSTs in parallel ──► record the attempt
+
+Any process may run the worker: a delivery is claimed row by row (``claim``: a compare-and-set on the row
+that only one process wins) and delivered at least once (a claim whose process died runs out and the row is
+due again). One subscription's deliveries go in event order: only its oldest pending delivery is ever due.
 
 Target URLs are checked by ``api.targets`` when subscribed and again before every attempt.
 
@@ -12,23 +17,25 @@ is readable (``GET /webhooks/{id}/deliveries``). A failed attempt (network error
 retried with exponential backoff (``BACKOFF_S`` doubling, capped at ``MAX_BACKOFF_S``) until
 ``MAX_ATTEMPTS``; then the delivery is ``failed`` with its last error.
 
-Signature (``X-Facwatch-Signature: t=<unix seconds>,v1=<hex>``): HMAC-SHA256 with the subscription's secret
-over ``f"{t}.{body}"``. The receiver recomputes it and rejects a timestamp older than a few minutes (replay).
+Signatures follow the Standard Webhooks specification (the ``standardwebhooks`` package): headers
+``webhook-id`` (the event id: a receiver drops repeats by it), ``webhook-timestamp`` (unix seconds) and
+``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``). Secrets are ``whsec_`` +
+base64. During a rollover (``rotate``) both the new and the previous secret sign, space-separated, until
+``previous_until``, so a receiver may switch keys at any moment of it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
 import secrets
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
 from alerts.engine.events import Event
 from api.db import webhook_deliveries, webhooks
@@ -36,34 +43,41 @@ from api.params import parse_id_cursor
 from api.targets import TargetPolicy, check_url
 from facwatch.model import Page
 
+if TYPE_CHECKING:
+    import standardwebhooks
+
 EVENT_TYPES = ("alert", "ticket")
-SIGNATURE_HEADER = "X-Facwatch-Signature"
 MAX_ATTEMPTS = 8
 BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 BATCH = 200
+ROLLOVER = timedelta(hours=24)
+"""How long the previous secret still signs after ``rotate``."""
 
 
 # --- the pure part -------------------------------------------------------------------------------------
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The header value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def verify(secret: str, header: str, body: bytes, now: int, tolerance_s: int = 300) -> bool:
-    """What a receiver does (and the docs show): check the MAC and that the timestamp is recent."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now - timestamp) > tolerance_s:
-        return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+def _signer(secret: str) -> standardwebhooks.Webhook:
+    """A ``whsec_`` secret is base64; an older secret (from before issue 13) is used as its bytes."""
+    import standardwebhooks  # imported where it signs: a process that never delivers does not need it
+
+    return standardwebhooks.Webhook(secret if secret.startswith("whsec_") else secret.encode())
+
+
+def signature_headers(msg_id: str, secrets_: Sequence[str], when: datetime, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers for ``body``, signed with every secret in ``secrets_``."""
+    data = body.decode()
+    signatures = " ".join(_signer(s).sign(msg_id, when, data) for s in secrets_)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signatures,
+    }
 
 
 def backoff_s(attempts: int) -> float:
@@ -71,8 +85,8 @@ def backoff_s(attempts: int) -> float:
     return float(min(BACKOFF_S * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
 
 
-def event_body(event: Event, delivery_key: str) -> bytes:
-    payload = {"id": delivery_key, "type": event.type, "ts": event.ts, "data": dict(event.data)}
+def event_body(event: Event) -> bytes:
+    payload = {"type": event.type, "timestamp": event.ts, "id": event.id, "data": dict(event.data)}
     return orjson.dumps(payload, default=str, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
@@ -101,6 +115,58 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A delivery ready for an attempt: what to send, where, and the secrets that sign it."""
+
+    id: int
+    webhook_id: str
+    event_id: int
+    url: str
+    secrets: tuple[str, ...]
+    body: bytes
+
+
+def _due(row: Any, now: datetime) -> Due:
+    keys = [str(row.secret)]
+    if row.previous_secret and row.previous_until is not None and _utc(row.previous_until) > now:
+        keys.append(str(row.previous_secret))
+    return Due(
+        id=int(row.id),
+        webhook_id=str(row.webhook_id),
+        event_id=int(row.event_id),
+        url=str(row.url),
+        secrets=tuple(keys),
+        body=str(row.body).encode(),
+    )
+
+
+def enqueue_events(conn: Connection, batch: Sequence[Event], now: datetime) -> int:
+    """One pending delivery per matching subscription for each event, in ``conn``'s transaction; how many."""
+    wanted = [e for e in batch if e.type in EVENT_TYPES]
+    if not wanted:
+        return 0
+    hooks = [_webhook(r) for r in conn.execute(select(webhooks).order_by(webhooks.c.id)).all()]
+    rows = [
+        {
+            "webhook_id": hook.id,
+            "event_type": event.type,
+            "event_id": event.id,
+            "body": event_body(event).decode(),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event in wanted
+        for hook in hooks
+        if event.type in hook.events
+    ]
+    if rows:
+        conn.execute(insert(webhook_deliveries), rows)
+    return len(rows)
 
 
 def _webhook(row: Row[Any]) -> Webhook:
@@ -155,7 +221,7 @@ class WebhookStore:
         if not chosen or unknown:
             raise ValueError(f"events must be some of {', '.join(EVENT_TYPES)}; got {list(chosen)}")
         check_url(url, self.policy)
-        secret = secret or secrets.token_urlsafe(32)
+        secret = secret or new_secret()
         hook = Webhook(id=uuid.uuid4().hex, url=url, events=chosen, owner=owner, created_at=now)
         with self._engine.begin() as conn:
             conn.execute(
@@ -207,56 +273,64 @@ class WebhookStore:
         items = [_delivery(r) for r in rows[:limit]]
         return Page(items=items, next=str(items[-1].id) if len(rows) > limit else None)
 
-    def enqueue(self, event: Event, now: datetime) -> int:
-        """One pending delivery per subscription to this event's type; how many were queued."""
-        if event.type not in EVENT_TYPES:
-            return 0
+    def rotate(
+        self, webhook_id: str, now: datetime, owner: str | None = None, rollover: timedelta = ROLLOVER
+    ) -> str | None:
+        """A new secret for the subscription (None: not found); the current one still signs for ``rollover``."""
+        if self.get(webhook_id, owner) is None:
+            return None
+        secret = new_secret()
         with self._engine.begin() as conn:
-            hooks = [
-                _webhook(r)
-                for r in conn.execute(select(webhooks)).all()
-                if event.type in str(r.events).split()
-            ]
-            for hook in hooks:
-                conn.execute(
-                    insert(webhook_deliveries).values(
-                        webhook_id=hook.id,
-                        event_type=event.type,
-                        event_id=event.id,
-                        body=event_body(event, f"{hook.id}:{event.id}").decode(),
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
-        return len(hooks)
+            current = conn.execute(select(webhooks.c.secret).where(webhooks.c.id == webhook_id)).scalar_one()
+            conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == webhook_id)
+                .values(secret=secret, previous_secret=current, previous_until=now + rollover)
+            )
+        return secret
 
-    def due(
-        self, now: datetime, busy: Collection[str] = (), limit: int = BATCH
-    ) -> list[tuple[int, str, str, str, bytes]]:
-        """The oldest due delivery of each subscription not in ``busy`` (one at a time per subscription, in
-        order): (id, webhook id, url, secret, body), oldest first."""
+    def enqueue(self, event: Event, now: datetime) -> int:
+        """One pending delivery per subscription to this event's type (its own transaction); how many."""
+        with self._engine.begin() as conn:
+            return enqueue_events(conn, [event], now)
+
+    def due(self, now: datetime, busy: Collection[str] = (), limit: int = BATCH) -> list[Due]:
+        """The oldest pending delivery of each subscription not in ``busy``, when it is due (a later one of
+        the same subscription waits for it: deliveries stay in order), oldest first."""
         table = webhook_deliveries
-        firsts = (
-            select(func.min(table.c.id))
-            .where(and_(table.c.status == "pending", table.c.next_attempt_at <= now))
-            .group_by(table.c.webhook_id)
-        )
+        firsts = select(func.min(table.c.id)).where(table.c.status == "pending").group_by(table.c.webhook_id)
         if busy:
             firsts = firsts.where(table.c.webhook_id.not_in(list(busy)))
         query = (
-            select(table.c.id, table.c.webhook_id, webhooks.c.url, webhooks.c.secret, table.c.body)
+            select(
+                table.c.id,
+                table.c.webhook_id,
+                table.c.event_id,
+                webhooks.c.url,
+                webhooks.c.secret,
+                webhooks.c.previous_secret,
+                webhooks.c.previous_until,
+                table.c.body,
+            )
             .join(webhooks, webhooks.c.id == table.c.webhook_id)
-            .where(table.c.id.in_(firsts))
+            .where(table.c.id.in_(firsts), table.c.next_attempt_at <= now)
             .order_by(table.c.id)
             .limit(limit)
         )
         with self._engine.connect() as conn:
-            return [
-                (int(r.id), str(r.webhook_id), str(r.url), str(r.secret), str(r.body).encode())
-                for r in conn.execute(query)
-            ]
+            return [_due(r, now) for r in conn.execute(query)]
+
+    def claim(self, delivery_id: int, now: datetime, lease_s: float) -> bool:
+        """Take a due delivery for one attempt (True: this process won it). The claim is a lease: when the
+        process dies mid-attempt, the row is due again after ``lease_s`` (delivery at least once)."""
+        table = webhook_deliveries
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == delivery_id, table.c.status == "pending", table.c.next_attempt_at <= now)
+                .values(next_attempt_at=now + timedelta(seconds=lease_s))
+            )
+            return bool(result.rowcount == 1)
 
     def record(self, delivery_id: int, now: datetime, status: int | None, error: str | None) -> str:
         """Record an attempt; a 2xx delivers, anything else is retried later or, at the limit, failed."""

@@ -16,19 +16,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy import Connection
 
+from alerts.engine import eventlog
 from alerts.engine.chat import ChatService
 from alerts.engine.checkpoint import Checkpointer
+from alerts.engine.eventlog import LogReader, LogTailer
 from alerts.engine.events import Event, EventBus
 from alerts.engine.intake import Intake, Judgement
 from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from api import datapath
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
@@ -49,6 +54,10 @@ log = structlog.get_logger("facwatch.app")
 
 TICK_S = 0.5
 CHAT_TICK_S = 60.0
+DATAPATH_REPORT_S = 5.0
+"""How often the gateway's process writes its data-path figures for the API processes."""
+MQTT_ACK_S = 5.0
+"""How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 ENGINE_LAG_LIMIT_S = 10.0
 """``/readyz`` fails while the alert engine is further behind its findings than this."""
 
@@ -109,6 +118,10 @@ class System:
             on_findings=self.alerts.observe_findings,
         )
         self.checkpoint = Checkpointer(self.alerts, self.store)
+        # The event log feeds this process's streams (tailer) and the MQTT alert topic (durable cursor).
+        self.tailer = LogTailer(self.engine, self.bus)
+        self.bus.on_wake(self.tailer.wake)
+        self.mqtt_reader = LogReader(self.engine, f"mqtt-alerts:{self.site.id}", self._publish_alert_changes)
         self._closers += [self.telemetry.close, self.dead_letters.close, self.engine.dispose]
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -135,7 +148,10 @@ class System:
             )
             self.telemetry.start()
             self.gateway.start()
-            self.bus.listen(self._publish_alert_change)
+            self.bus.on_wake(self.mqtt_reader.wake)
+            self.mqtt_reader.start()
+            self._spawn("datapath", self._datapath_loop)
+        self.tailer.start()
         if "alerts" in self.parts:
             self._spawn("ticker", self._tick_loop)
             # Its own thread: a slow notification receiver never delays the SLA clocks.
@@ -151,6 +167,7 @@ class System:
                 bus=self.bus,
                 clock=self.clock,
                 readiness=self._readiness(),
+                event_log=True,
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
@@ -171,6 +188,10 @@ class System:
             self._deliver_once()
             self._checkpoint_once()
             self.dispatcher.close()
+        self.mqtt_reader.stop()
+        with contextlib.suppress(Exception):
+            self.tailer.step()  # what the last rounds wrote reaches the streams before they end
+        self.tailer.stop()
         self.bus.close()  # ends the event streams, so the API stops without cutting them off
         if self.api is not None:
             self.api.stop()
@@ -200,7 +221,13 @@ class System:
             "active": finding.active,
             "summary": finding.summary,
         }
-        self.bus.publish("datapath", data, utc_from_ms(finding.ts_ms))
+        try:
+            with self.engine.begin() as conn:
+                eventlog.append(conn, "datapath", finding.site, data, utc_from_ms(finding.ts_ms))
+        except Exception:  # the state database may be what is failing: the log line above stays
+            log.exception("datapath event not logged", kind=finding.kind)
+            return
+        self.bus.wake()
 
     def _on_gateway_findings(self, findings: Sequence[Finding]) -> None:
         """Presence findings to the engine; the data path's (the broker lost) also to the log and the bus."""
@@ -249,12 +276,23 @@ class System:
             return False
         return tell_directly(list(person.notify), title, body, deadline_s=10)
 
-    def _publish_alert_change(self, event: Event) -> None:
-        if event.type != "alert" or self.gateway is None:
-            return
-        site, asset = str(event.data.get("site", self.site.id)), str(event.data.get("asset", ""))
-        if asset:
-            self.gateway.publish(topics.alerts(site, asset), orjson.dumps(dict(event.data)), qos=1)
+    def _publish_alert_changes(self, conn: Connection, batch: Sequence[Event]) -> None:
+        """The MQTT alert topic, fed from the event log (this site's alerts; at least once): the reader's
+        cursor moves only once the broker has acknowledged every message of the batch."""
+        if self.gateway is None:
+            raise RuntimeError("no gateway to publish alert changes with")
+        sent = []
+        for event in batch:
+            if event.type != "alert" or event.site != self.site.id:
+                continue
+            asset = str(event.data.get("asset", ""))
+            if asset:
+                payload = orjson.dumps(dict(event.data))
+                sent.append(self.gateway.publish(topics.alerts(event.site, asset), payload, qos=1))
+        for info in sent:
+            info.wait_for_publish(MQTT_ACK_S)  # raises when not sent: the batch is read again later
+            if not info.is_published():
+                raise TimeoutError(f"the broker did not acknowledge alert changes within {MQTT_ACK_S:g} s")
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)
@@ -264,6 +302,20 @@ class System:
     def _tick_loop(self) -> None:
         while not self._stop.wait(TICK_S):
             self._tick_once()
+
+    def _datapath_loop(self) -> None:
+        """The gateway's figures to the state database, for every API process (api/datapath.py)."""
+        previous: tuple[datetime, float] | None = None
+        while True:
+            now = self.clock.now()
+            figures = datapath.measure(previous, now)
+            previous = (now, figures.readings_total)
+            try:
+                datapath.report(self.engine, self.site.id, figures, now)
+            except Exception as exc:
+                log.warning("datapath report failed", error=f"{type(exc).__name__}: {exc}")
+            if self._stop.wait(DATAPATH_REPORT_S):
+                return
 
     def _tick_once(self) -> None:
         now = self.clock.now()
@@ -296,6 +348,12 @@ class System:
             self.checkpoint.write(self.clock.now())
         except Exception:
             log.exception("checkpoint failed")
+        try:
+            eventlog.prune(
+                self.engine, self.clock.now(), timedelta(days=self.settings.state.events_retention_days)
+            )
+        except Exception:
+            log.exception("event log retention failed")
 
     def _notify_loop(self) -> None:
         while not self._stop.wait(TICK_S):

@@ -147,6 +147,8 @@ class TelemetrySettings(BaseModel):
 class StateSettings(BaseModel):
     url: str | None = None
     """SQLAlchemy URL; default: SQLite at DATA_DIR/state.db. PostgreSQL: postgresql+psycopg://..."""
+    events_retention_days: float = Field(default=30.0, gt=0)
+    """How long the event log keeps its rows (SSE resume and late webhook readers reach this far back)."""
 
 
 class ApiSettings(BaseModel):

@@ -189,14 +189,16 @@ class Gateway:
         self._worker = self._storer = None
         self._log.info("gateway.stopped")
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        """Publish facwatch's own messages (alert changes). Queued by paho while reconnecting."""
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        """Publish facwatch's own messages (alert changes). Queued by paho while reconnecting; the answer
+        says when the broker has it (``wait_for_publish``)."""
         session = self._session
         if session is None:
             raise NotRunning("publish() needs a started gateway")
         info = session.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             self._log.warning("mqtt.publish_failed", topic=topic[:200], rc=mqtt.error_string(info.rc))
+        return info
 
     def presence(self) -> dict[str, AssetPresence]:
         """Every asset of the site: online or not, last heard from, last reported status."""

@@ -1,4 +1,8 @@
-"""The in-process event stream: alert and ticket changes and data-path health, fanned out to listeners.
+"""The in-process fan-out of events: alert and ticket changes and data-path health, to listeners.
+
+The truth is the durable event log (``alerts.engine.eventlog``): in a running system the only publisher
+is the log's tailer (``fan_out`` with the log's ids), and a process that wrote to the log calls ``wake``
+so its tailer looks at once. ``publish`` (ids from a counter) is for tests without a database.
 
 Publishers are threads (the gateway's worker, the clock ticker); subscribers are asyncio consumers
 (the API's server-sent events) or plain callables (the MQTT alert publisher). A subscriber's queue is
@@ -24,6 +28,7 @@ class Event:
     data: Mapping[str, object]
     ts: datetime
     id: int = 0
+    site: str = ""
 
 
 @dataclass(eq=False)
@@ -47,6 +52,19 @@ class EventBus:
         self._listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._wakers: list[Callable[[], None]] = []
+
+    def on_wake(self, callback: Callable[[], None]) -> None:
+        """``callback`` is called by ``wake`` (the log's readers: look now rather than at the next poll)."""
+        with self._lock:
+            self._wakers.append(callback)
+
+    def wake(self) -> None:
+        """Something was appended to the event log in this process."""
+        with self._lock:
+            wakers = list(self._wakers)
+        for callback in wakers:
+            callback()
 
     def listen(self, callback: Callable[[Event], None]) -> None:
         """Call ``callback`` synchronously, in the publisher's thread, for every event."""
@@ -72,6 +90,11 @@ class EventBus:
 
     def publish(self, type_: str, data: Mapping[str, object], ts: datetime) -> Event:
         event = Event(type=type_, data=data, ts=ts, id=next(self._ids))
+        self.fan_out(event)
+        return event
+
+    def fan_out(self, event: Event) -> None:
+        """Hand an event (from the log) to every listener and subscriber."""
         with self._lock:
             subs = list(self._subs)
             listeners = list(self._listeners)
@@ -80,7 +103,6 @@ class EventBus:
         for sub in subs:
             with contextlib.suppress(RuntimeError):  # the consumer's loop has closed
                 sub.loop.call_soon_threadsafe(self._deliver, sub, event)
-        return event
 
     def _deliver(self, sub: Subscription, event: Event) -> None:
         if sub.closed:

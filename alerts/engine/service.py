@@ -1,8 +1,9 @@
 """The alert engine's shell: readings in, alerts, tickets, SLA clocks and notifications out.
 
 ``observe`` runs the rules on a durable batch (event time = the readings' ts), applies the alert
-lifecycle, opens or joins tickets, writes notifications to the outbox, all in one transaction, then
-publishes ``alert`` / ``ticket`` events. ``tick(now)`` runs the SLA clocks and escalates; ``act`` applies
+lifecycle, opens or joins tickets, writes notifications to the outbox and appends ``alert`` / ``ticket``
+events to the durable event log (``alerts.engine.eventlog``), all in one transaction, then wakes the log's
+readers. ``tick(now)`` runs the SLA clocks and escalates; ``act`` applies
 a person's ticket action. A lock serialises the three inside a process; row locks (PostgreSQL) and the
 database's unique keys keep several processes honest.
 """
@@ -14,10 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from alerts.detection.rules import Rules
-from alerts.engine import conditions, owner_tickets, reports, store
+from alerts.engine import conditions, eventlog, owner_tickets, reports, store
 from alerts.engine.alerting import AlertWriter, Changes
 from alerts.engine.db import (
     alerts,
@@ -155,7 +156,8 @@ class AlertService:
                 for ticket_pk in sorted(changes.tickets):
                     self.tickets.event(conn, ticket_pk, utc_now(late.at), "opened_late", SYSTEM, late.reason)
             self.alerts.resolve_held(conn, event_now, changes)
-        self._publish(changes, event_now)
+            self._record(conn, changes, event_now)
+        self._wake(changes)
 
     # --- clocks -----------------------------------------------------------------------------------------
 
@@ -168,7 +170,8 @@ class AlertService:
             changes = Changes()
             with self.engine.begin() as conn:
                 self.sweeper.run(conn, now, changes)
-            self._publish(changes, now)
+                self._record(conn, changes, now)
+            self._wake(changes)
 
     # --- people -----------------------------------------------------------------------------------------
 
@@ -189,8 +192,9 @@ class AlertService:
                 except (CheckInRefused, TooManyCheckIns) as exc:  # refused, and kept in the timeline
                     self.tickets.refused(conn, pk, request, exc, now)
                     refused = exc
+                self._record(conn, changes, now)
                 ticket = store.get_ticket(conn, pk)
-            self._publish(changes, now)
+            self._wake(changes)
             if refused is not None:
                 raise refused
             return ticket
@@ -297,8 +301,9 @@ class AlertService:
                     if ticket is not None:
                         self.tickets.event(conn, ticket.id, now, "alert_acknowledged", actor, alert_id)
                         changes.tickets.add(ticket.id)
+                self._record(conn, changes, now)
                 result = store.get_alert(conn, pk)
-            self._publish(changes, now)
+            self._wake(changes)
             return result
 
     def silence_alert(
@@ -333,8 +338,9 @@ class AlertService:
                         note += f"; {conditions.SilenceReason.RED_NEVER_SILENCED.value}"
                     self.tickets.event(conn, ticket_pk, now, "silenced", actor, note)
                     changes.tickets.add(ticket_pk)
+                self._record(conn, changes, now)
                 result = store.get_alert(conn, pk)
-            self._publish(changes, now)
+            self._wake(changes)
             return result
 
     def open_owner_ticket(self, report: OwnerReport, now: datetime) -> Ticket:
@@ -344,8 +350,9 @@ class AlertService:
         with self._lock:
             with self.engine.begin() as conn:
                 pk = owner_tickets.open_owner(self.tickets, conn, report, now)
+                self._record(conn, Changes(tickets={pk}), now)
                 ticket = store.get_ticket(conn, pk)
-            self._publish(Changes(tickets={pk}), now)
+            self.bus.wake()
             return ticket
 
     def sla_report(self, *, site: str | None, since: datetime, until: datetime) -> list[SlaFigures]:
@@ -367,14 +374,18 @@ class AlertService:
 
     # --- events -----------------------------------------------------------------------------------------
 
-    def _publish(self, changes: Changes, now: datetime) -> None:
-        if not changes.alerts and not changes.tickets:
-            return
-        with self.engine.connect() as conn:
-            for pk in sorted(changes.alerts):
-                self.bus.publish("alert", store.alert_json(store.get_alert(conn, pk)), now)
-            for pk in sorted(changes.tickets):
-                self.bus.publish("ticket", store.ticket_json(store.get_ticket(conn, pk)), now)
+    def _record(self, conn: Connection, changes: Changes, now: datetime) -> None:
+        """The changes as events of the log, in the changes' own transaction (the last writes in it)."""
+        for pk in sorted(changes.alerts):
+            alert = store.alert_json(store.get_alert(conn, pk))
+            eventlog.append(conn, "alert", self.site.id, alert, now)
+        for pk in sorted(changes.tickets):
+            ticket = store.ticket_json(store.get_ticket(conn, pk))
+            eventlog.append(conn, "ticket", self.site.id, ticket, now)
+
+    def _wake(self, changes: Changes) -> None:
+        if changes.alerts or changes.tickets:
+            self.bus.wake()
 
 
 __all__ = ["AlertService"]

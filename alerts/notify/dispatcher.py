@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, select, update
 
+from alerts.engine import eventlog
 from alerts.engine.db import notification_receipts, notifications, utc_now
 from alerts.notify import metrics
 from alerts.notify.audiences import Outgoing
@@ -282,6 +283,15 @@ class Dispatcher:
                     .where(r.c.id == standby.id, r.c.status == "standby")
                     .values(status="pending", next_attempt_at=now, updated_at=now)
                 )
+        receipt = {
+            "receipt": row.id,
+            "notification": row.key,
+            "recipient": row.recipient,
+            "target": safe(row.url),
+            "status": change.status,
+            "attempts": change.attempts,
+        }
+        eventlog.append(conn, "notification", str(row.site), receipt, now)  # in the receipt's transaction
 
 
 def _log(row: Any, change: Change, reason: Reason) -> None:

@@ -4,6 +4,10 @@ Each event is ``id: N`` / ``event: <type>`` / ``data: <json>``; a comment line e
 proxies from closing an idle stream (and lets the server notice a client that went away). The stream ends
 when the subscription does: the bus stopped, or this client fell too far behind (it reconnects and reloads),
 or its token was revoked or expired (checked every ``STREAM_CHECK_S``).
+
+The ids are the durable event log's (``alerts.engine.eventlog``): a client that reconnects with
+``Last-Event-ID: N`` first gets every event after N still in the log (retention: 30 days by default), then
+the live ones, each exactly once.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from alerts.engine import eventlog
 from alerts.engine.events import Event, EventBus
 from api.deps import Services, StreamViewer, Viewer
 from api.metrics import STREAMS
@@ -45,13 +50,24 @@ async def stream(
     heartbeat_s: float,
     still_allowed: Callable[[], bool] | None = None,
     check_s: float = STREAM_CHECK_S,
+    missed: Callable[[int], list[Event]] | None = None,
+    after: int | None = None,
 ) -> AsyncIterator[bytes]:
     """Subscribes before the first line, so a client that has read ``: connected`` misses nothing after it.
-    ``still_allowed`` (blocking; run in a thread every ``check_s``) ends the stream when it says no."""
+    ``still_allowed`` (blocking; run in a thread every ``check_s``) ends the stream when it says no.
+    ``missed(n)`` (blocking): the logged events after id n, a batch at a time; with ``after`` they are sent
+    first, and a live event already sent from the log is not sent again."""
     sub = bus.subscribe()
     STREAMS.inc()
+    sent = 0
     try:
         yield b"retry: %d\n: connected\n\n" % RETRY_MS
+        if missed is not None and after is not None:
+            sent = after
+            while batch := await run_in_threadpool(missed, sent):
+                for old in batch:
+                    yield format_event(old)
+                sent = batch[-1].id
         last_beat = last_check = time.monotonic()
         while True:
             now = time.monotonic()
@@ -72,6 +88,8 @@ async def stream(
                 continue
             if event is None:
                 return
+            if event.id <= sent:
+                continue
             yield format_event(event)
     finally:
         STREAMS.dec()
@@ -83,15 +101,46 @@ async def stream(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
 )
-async def events(request: Request, services: Services, principal: StreamViewer) -> StreamingResponse:
-    """Authenticate with the bearer header, or (a browser's EventSource) with ``?ticket=``."""
+async def events(
+    request: Request,
+    services: Services,
+    principal: StreamViewer,
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+) -> StreamingResponse:
+    """Authenticate with the bearer header, or (a browser's EventSource) with ``?ticket=``.
+    ``Last-Event-ID`` (sent by EventSource on reconnect): the events after it come first."""
     heartbeat_s: float = request.app.state.heartbeat_s
     tokens = services.tokens
+    after = _event_id(last_event_id)
+    engine = tokens.engine
+
+    def missed(n: int) -> list[Event]:
+        with engine.connect() as conn:
+            return eventlog.read(conn, n)
+
     return StreamingResponse(
-        stream(services.bus, heartbeat_s, lambda: tokens.active(principal.id)),
+        stream(
+            services.bus,
+            heartbeat_s,
+            lambda: tokens.active(principal.id),
+            missed=missed if services.event_log else None,
+            after=after,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+MAX_EVENT_ID = 2**63 - 1
+
+
+def _event_id(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.isdigit() or len(value) > 19 or int(value) > MAX_EVENT_ID:
+        raise HTTPException(422, "Last-Event-ID must be an event id (a whole number)")
+    return int(value)
 
 
 @router.post("/events/ticket", response_model=TicketOut)

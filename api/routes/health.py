@@ -1,4 +1,6 @@
-"""Open routes: ``/healthz`` (the process lives), ``/readyz`` (its parts work), ``/metrics`` for Prometheus.
+"""Open routes: ``/healthz`` (the process lives), ``/readyz`` (its parts work), ``/metrics`` for Prometheus;
+and ``/api/v1/health/datapath`` (a token needed): the data path's figures as the gateway's process reported
+them to the state database (api/datapath.py), for the board.
 
 ``/healthz`` answers 200 whenever the process serves; a load balancer or systemd restarts on its failure.
 ``/readyz`` answers 200 only when every part this process runs works, else 503 naming each part that does
@@ -9,17 +11,22 @@ storm cannot hammer the database.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import Services
+from api import datapath
+from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
+api_router = APIRouter(tags=["health"])
+"""Routes under ``/api/v1`` (a token needed)."""
 
 
 class ReadyOut(BaseModel):
@@ -59,3 +66,23 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+class DatapathOut(BaseModel):
+    site: str
+    reported_at: datetime | None = Field(description="When the gateway's process last reported; null: never")
+    age_s: float | None
+    stale: bool = Field(description="No report, or none for 30 s: the figures say nothing about now")
+    figures: dict[str, float | None] | None = Field(
+        description="readings_total, readings_per_s, dead_letters, spool_readings, queue_depth"
+    )
+    streams: int = Field(description="Event streams open on this API process")
+
+
+@api_router.get("/health/datapath", response_model=DatapathOut)
+async def datapath_health(request: Request, services: Services, principal: Viewer) -> DatapathOut:
+    """The data path as the gateway's process last reported it (from the state database), with its age:
+    an API process on its own shows the gateway's real figures, never its own zeros."""
+    engine, site, now = services.tokens.engine, services.site.id, services.clock.now()
+    body = await read_in_thread(request, lambda: datapath.latest(engine, site, now))
+    return DatapathOut(**body, streams=services.bus.subscribers)

@@ -13,7 +13,7 @@ from api.deps import Integration, Services
 from api.errors import http_errors, not_found
 from api.routes.common import Cursor, Limit
 from api.schemas import PageOut
-from api.webhooks import Delivery, Webhook, WebhookStore
+from api.webhooks import ROLLOVER, Delivery, Webhook, WebhookStore
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -35,7 +35,10 @@ class WebhookIn(BaseModel):
     )
     events: list[Literal["alert", "ticket"]] = Field(min_length=1, max_length=2)
     secret: str | None = Field(
-        default=None, min_length=16, max_length=200, description="Shared HMAC secret; generated when absent"
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="Shared secret (Standard Webhooks: `whsec_` + base64); generated when absent",
     )
 
 
@@ -54,7 +57,12 @@ class WebhookOut(BaseModel):
 
 
 class WebhookCreatedOut(WebhookOut):
-    secret: str = Field(description="Shown once: verify `X-Facwatch-Signature` with it")
+    secret: str = Field(description="Shown once: verify `webhook-signature` with it (Standard Webhooks)")
+
+
+class RotatedOut(BaseModel):
+    secret: str = Field(description="The new secret, shown once")
+    previous_valid_until: datetime = Field(description="Until then deliveries are signed with both secrets")
 
 
 class DeliveryOut(BaseModel):
@@ -117,6 +125,17 @@ def unsubscribe(request: Request, principal: Integration, webhook_id: WebhookId)
     if not _store(request).remove(webhook_id, _owner(principal)):
         raise not_found(f"no webhook {webhook_id!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{webhook_id}/rotate", response_model=RotatedOut, responses=NOT_FOUND)
+def rotate(request: Request, services: Services, principal: Integration, webhook_id: WebhookId) -> RotatedOut:
+    """A new secret. For 24 hours every delivery carries two signatures (new and previous secret), so the
+    receiver can switch to the new one whenever it likes within that time."""
+    now = services.clock.now()
+    secret = _store(request).rotate(webhook_id, now, _owner(principal))
+    if secret is None:
+        raise not_found(f"no webhook {webhook_id!r}")
+    return RotatedOut(secret=secret, previous_valid_until=now + ROLLOVER)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=PageOut[DeliveryOut], responses=NOT_FOUND)

@@ -29,7 +29,7 @@
 
   const state = {
     token: null, alerts: [], tickets: [], assets: [], offsetMs: 0, source: null, timers: [],
-    history: new Map(), metrics: null, health: {},
+    history: new Map(), health: {},
   };
   const $ = (id) => document.getElementById(id);
 
@@ -385,6 +385,8 @@
     const root = $("health");
     root.replaceChildren();
     const h = state.health;
+    root.classList.toggle("stale", Boolean(h.stale));
+    root.title = h.stale ? t("datapathStale") : "";
     const rows = [
       ["readingsPerS", h.readingsPerS === undefined ? "—" : h.readingsPerS.toFixed(1), "readings"],
       ["deadLetters", h.deadLetters ?? "—", h.deadLetters > 0 ? "warn" : ""],
@@ -521,32 +523,19 @@
     renderAssets();
   }
 
-  function metricSum(text, name) {
-    // Sum of every sample of one metric in Prometheus' text format (all label sets).
-    let total = null;
-    for (const line of text.split("\n")) {
-      if (!line.startsWith(name)) continue;
-      const rest = line.slice(name.length);
-      if (rest[0] !== " " && rest[0] !== "{") continue;
-      const value = Number(line.trim().split(/\s+/).pop());
-      if (Number.isFinite(value)) total = (total || 0) + value;
-    }
-    return total;
-  }
-
   async function refreshHealth() {
-    const text = await fetch("/metrics").then((r) => r.text());
-    const now = performance.now();
-    const stored = metricSum(text, "facwatch_gateway_readings_stored_total");
-    const previous = state.metrics;
-    if (previous && stored !== null && previous.stored !== null && now > previous.at) {
-      state.health.readingsPerS = Math.max(0, (stored - previous.stored) / ((now - previous.at) / 1000));
-    }
-    state.metrics = { at: now, stored };
-    state.health.deadLetters = metricSum(text, "facwatch_gateway_dead_letters_total") ?? 0;
-    state.health.spool = metricSum(text, "facwatch_spool_readings") ?? 0;
-    state.health.queue = metricSum(text, "facwatch_gateway_queue_depth") ?? 0;
-    state.health.streams = metricSum(text, "facwatch_api_event_streams") ?? 0;
+    // The gateway's process reports its figures to the state database; this process may be an API
+    // replica of its own, so never read them from this process's /metrics (they would be zeros here).
+    const body = await api("/health/datapath");
+    const f = body.figures;
+    state.health = {
+      stale: body.stale,
+      readingsPerS: f && !body.stale && f.readings_per_s !== null ? f.readings_per_s : undefined,
+      deadLetters: f ? f.dead_letters : undefined,
+      spool: f ? f.spool_readings : undefined,
+      queue: f ? f.queue_depth : undefined,
+      streams: body.streams,
+    };
     renderHealth();
   }
 

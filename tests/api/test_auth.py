@@ -45,6 +45,8 @@ REQUIRED: dict[tuple[str, str], Scope] = {
     ("GET", "/api/v1/webhooks/{webhook_id}"): Scope.INTEGRATION,
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): Scope.INTEGRATION,
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Scope.INTEGRATION,
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate"): Scope.INTEGRATION,
+    ("GET", "/api/v1/health/datapath"): Scope.VIEWER,
     ("GET", "/api/v1/dead-letters"): Scope.ENGINEER,
     ("GET", "/api/v1/events"): Scope.VIEWER,
     ("POST", "/api/v1/events/ticket"): Scope.VIEWER,

@@ -63,8 +63,10 @@ def test_webhook_deliveries_on_postgres(pg_engine: Engine) -> None:
     assert len(secret) >= 32
     assert store.enqueue(Event(type="ticket", data={"id": "T-1"}, ts=T0, id=7), T0) == 1
     assert store.enqueue(Event(type="alert", data={"id": "A-1"}, ts=T0, id=8), T0) == 0
-    [(delivery_id, _, url, _, body)] = store.due(T0)
-    assert url == "http://127.0.0.1:9/x" and b'"T-1"' in body
+    [due] = store.due(T0)
+    delivery_id = due.id
+    assert due.url == "http://127.0.0.1:9/x" and b'"T-1"' in due.body and due.event_id == 7
+    assert store.claim(delivery_id, T0, 15) and not store.claim(delivery_id, T0, 15)  # one process wins
     assert store.record(delivery_id, T0, None, "ConnectError: refused") == "pending"
     assert store.due(T0) == []  # backing off
     assert store.record(delivery_id, T0 + timedelta(seconds=2), 200, None) == "delivered"

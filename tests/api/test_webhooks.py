@@ -7,15 +7,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
 import pytest
+from standardwebhooks import Webhook as Receiver
 
 from alerts.engine.events import Event
-from api.webhooks import MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookStore, backoff_s, sign, verify
+from api.webhooks import MAX_ATTEMPTS, WebhookStore, backoff_s
 from tests.api.conftest import LOCAL_TARGETS, World
 from tests.api.fakes import T0
 from tests.fixtures.receivers import HttpReceiver
@@ -91,14 +92,17 @@ def test_a_ticket_event_arrives_signed_and_the_signature_verifies(
     _until(lambda: len(raw_receiver.posts) == 1, 10, "the delivery")
     headers, body = raw_receiver.posts[0]
     assert headers["content-type"] == "application/json"
-    signature = headers[SIGNATURE_HEADER.lower()]
-    timestamp = int(signature.split(",")[0].removeprefix("t="))
-    # What the receiver does, spelled out: HMAC-SHA256(secret, f"{t}.{body}") in hex.
-    assert signature == sign(SECRET, timestamp, body)
-    assert verify(SECRET, signature, body, now=timestamp + 10)
-    assert not verify("another-secret-entirely", signature, body, now=timestamp)
-    assert not verify(SECRET, signature, body + b" ", now=timestamp)  # a changed body fails
-    assert not verify(SECRET, signature, body, now=timestamp + 3600)  # an old one is a replay
+    # Standard Webhooks: the receiver signs "{webhook-id}.{webhook-timestamp}.{body}" with the secret and
+    # compares (the clock here is the test's manual one, so the package's own time window is not used).
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    assert sent_at == T0
+    assert headers["webhook-id"].isdigit()
+    expected = Receiver(SECRET.encode()).sign(headers["webhook-id"], sent_at, body.decode())
+    assert headers["webhook-signature"] == expected
+    other = Receiver(b"another-secret-entirely").sign(headers["webhook-id"], sent_at, body.decode())
+    assert headers["webhook-signature"] != other
+    changed = Receiver(SECRET.encode()).sign(headers["webhook-id"], sent_at, body.decode() + " ")
+    assert headers["webhook-signature"] != changed  # a changed body fails
     payload = orjson.loads(body)
     assert payload["type"] == "ticket" and payload["data"]["id"] == "T7"
     _until(lambda: _deliveries(world, hook["id"])[0]["status"] == "delivered", 5, "the log entry")
@@ -196,9 +200,38 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(world: World) -> None:
     store = WebhookStore(world.engine, LOCAL_TARGETS)
     hook, _ = store.subscribe("http://127.0.0.1:9/x", ["alert"], "me", T0)
     assert store.enqueue(Event(type="alert", data={"id": "A1"}, ts=T0, id=1), T0) == 1
-    [(delivery_id, *_)] = store.due(T0)
+    [due] = store.due(T0)
+    delivery_id = due.id
     outcomes = [store.record(delivery_id, T0, 503, None) for _ in range(MAX_ATTEMPTS)]
     assert outcomes == ["pending"] * (MAX_ATTEMPTS - 1) + ["failed"]
     [entry] = store.deliveries(hook.id, 10, None).items
     assert (entry.status, entry.attempts, entry.last_error) == ("failed", MAX_ATTEMPTS, "HTTP 503")
     assert store.due(T0 + timedelta(days=1)) == []  # nothing is retried after that
+
+
+def test_a_rotated_secret_and_the_previous_one_both_sign_during_the_rollover(
+    world: World, raw_receiver: RawReceiver
+) -> None:
+    hook = _subscribe(world, raw_receiver.url, ["alert"], secret=None)
+    old = hook["secret"]
+    assert old.startswith("whsec_")
+    answer = world.client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=world.auth("integration"))
+    assert answer.status_code == 200, answer.text
+    new = answer.json()["secret"]
+    assert new != old and answer.json()["previous_valid_until"].startswith("2024-05-02T08:00")
+    world.bus.publish("alert", {"id": "A-rollover"}, T0)
+    _until(lambda: len(raw_receiver.posts) == 1, 10, "the delivery")
+    headers, body = raw_receiver.posts[0]
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    signatures = headers["webhook-signature"].split(" ")
+    for secret in (new, old):  # a receiver on either secret accepts it
+        assert Receiver(secret).sign(headers["webhook-id"], sent_at, body.decode()) in signatures
+    # After the rollover only the new secret signs.
+    world.clock.advance(86401)
+    world.bus.publish("alert", {"id": "A-after"}, world.clock.now())
+    _until(lambda: len(raw_receiver.posts) == 2, 10, "the second delivery")
+    headers, body = raw_receiver.posts[1]
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    assert headers["webhook-signature"] == Receiver(new).sign(headers["webhook-id"], sent_at, body.decode())
+    other = world.client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=world.auth("viewer"))
+    assert other.status_code in (403, 404)

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from alerts.engine.eventlog import LogTailer
 from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import OutboxNotifier
@@ -64,9 +65,14 @@ def _desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
         tokens=tokens,
         bus=bus,
         clock=clock,
+        event_log=True,
     )
+    tailer = LogTailer(state_engine, bus)  # the event log to this process's streams, as facwatch.app does
+    bus.on_wake(tailer.wake)
+    tailer.start()
     with TestClient(create_app(services, webhook_targets=LOCAL_TARGETS)) as client:
         yield Desk(client, service, clock, tokens, tokens.create("li.engineer", ["engineer"]))
+    tailer.stop()
     bus.close()
 
 
