@@ -10,6 +10,12 @@ A prediction needs evidence: at least ``min_points`` buckets, a slope whose lowe
 slopes is above zero as well (most pairs agree it climbs), and a crossing inside ``horizon_s`` (7 days).
 ``score_one`` is 1.0 while such a prediction stands and 0.0 otherwise; ``prediction`` gives the predicted
 time (epoch ms), the slope per day and the current level for the finding's detail.
+
+A prediction carries an interval too: Sen's distribution-free confidence bounds of the slope (the order
+statistics of the pairwise slopes at ranks ``(N ∓ z·sqrt(Var S)) / 2``, Var S the Mann-Kendall variance
+``n(n-1)(2n+5)/18``, z = 1.96) give the earliest crossing (steepest slope) and the latest (flattest); a
+flattest slope that is not above zero leaves the latest at the horizon's end. ``limit_in_h`` and its
+``_low``/``_high`` are the hours from the prediction's time to the crossing and its bounds.
 """
 
 from __future__ import annotations
@@ -18,8 +24,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 DAY_S = 86_400.0
+
+
+Z_95 = 1.96
+"""The two-sided 95 % normal quantile for Sen's slope bounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +39,28 @@ class Prediction:
     slope_per_day: float
     level: float
     limit: float
+    earliest_ms: int
+    """The crossing with the steepest slope of the 95 % interval."""
+    latest_ms: int
+    """The crossing with the flattest slope of the interval (the horizon's end when it does not climb)."""
+    made_at_ms: int
+
+    def hours(self) -> tuple[float, float, float]:
+        """Hours from the prediction's time to the predicted crossing, its earliest and its latest."""
+
+        def h(at_ms: int) -> float:
+            return (at_ms - self.made_at_ms) / 3_600_000
+
+        return h(self.predicted_at_ms), h(self.earliest_ms), h(self.latest_ms)
+
+
+def slope_bounds(sorted_slopes: npt.NDArray[np.float64], n: int, z: float = Z_95) -> tuple[float, float]:
+    """Sen's confidence bounds of the Theil-Sen slope: order statistics of the sorted pairwise slopes."""
+    pairs = len(sorted_slopes)
+    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    lo = max(0, min(pairs - 1, math.floor((pairs - c) / 2)))
+    hi = max(0, min(pairs - 1, math.ceil((pairs + c) / 2)))
+    return float(sorted_slopes[lo]), float(sorted_slopes[hi])
 
 
 class TrendDetector:
@@ -86,10 +119,10 @@ class TrendDetector:
         pts = np.asarray(self._points)
         t, y = pts[:, 0], pts[:, 1]
         i, j = np.triu_indices(len(t), k=1)
-        slopes = (y[j] - y[i]) / (t[j] - t[i])
         sign = 1.0 if self.rising else -1.0
-        slope = float(np.median(slopes)) * sign
-        lower = float(np.quantile(slopes * sign, 0.25))
+        slopes = np.sort((y[j] - y[i]) / (t[j] - t[i]) * sign)
+        slope = float(np.median(slopes))
+        lower = float(np.quantile(slopes, 0.25))
         if slope <= 0 or lower <= 0:
             return None
         level = float(np.median(y - sign * slope * t)) + sign * slope * (now_ms / 1000)
@@ -99,4 +132,15 @@ class TrendDetector:
         seconds = remaining / slope
         if seconds > self.horizon_s:
             return None
-        return Prediction(int(now_ms + seconds * 1000), sign * slope * DAY_S, level, self.limit)
+        flat, steep = slope_bounds(slopes, len(t))
+        earliest = remaining / max(steep, slope)
+        latest = min(remaining / flat, self.horizon_s) if flat > 0 else self.horizon_s
+        return Prediction(
+            predicted_at_ms=int(now_ms + seconds * 1000),
+            slope_per_day=sign * slope * DAY_S,
+            level=level,
+            limit=self.limit,
+            earliest_ms=int(now_ms + earliest * 1000),
+            latest_ms=int(now_ms + max(latest, seconds) * 1000),
+            made_at_ms=now_ms,
+        )

@@ -123,6 +123,26 @@ def test_trend_predicts_when_a_climbing_channel_reaches_its_limit() -> None:
     # within a day and a half of the truth (the daily swing biases a two-day window), days ahead of it
     assert predicted_days == pytest.approx(true_cross_days, abs=1.5)
     assert det.prediction.slope_per_day == pytest.approx(1.0, rel=0.3)
+    # the interval: the earliest crossing before the point prediction, the latest after it, truth inside
+    p = det.prediction
+    assert p.earliest_ms <= p.predicted_at_ms <= p.latest_ms
+    in_h, low_h, high_h = p.hours()
+    assert low_h <= in_h <= high_h and in_h == pytest.approx((p.predicted_at_ms - p.made_at_ms) / 3_600_000)
+
+
+def test_trend_interval_narrows_as_the_noise_falls() -> None:
+    def width(noise: float) -> float:
+        rng = np.random.default_rng(7)
+        det = TrendDetector(limit=7.1, bucket_s=3600, window=48, min_points=12)
+        for minute in range(3 * 24 * 60):
+            ts = minute * 60_000
+            det.learn_one(2 + 1.0 * ts / DAY_MS + rng.normal(0, noise), ts)
+        p = det.prediction
+        assert p is not None
+        assert p.earliest_ms / DAY_MS <= 5.1 <= p.latest_ms / DAY_MS  # a straight climb: the truth is inside
+        return p.latest_ms - p.earliest_ms
+
+    assert width(0.05) < width(2.0)
 
 
 def test_trend_predicts_nothing_for_a_healthy_daily_cycle() -> None:
