@@ -51,6 +51,9 @@ class Outcome:
     covered: bool
     ref_error_h: float | None
     ref_covered: bool
+    at24_error_h: float | None = None
+    """The prediction standing 24 h before the crossing: its error (None: none stood then)."""
+    at24_covered: bool = False
 
 
 def bucket_means(
@@ -106,17 +109,22 @@ def one(site: Site, case: tuple[str, str, str, str, float | None], seed: int, af
     limit = LIMITS[case[2]]
     det = TrendDetector(limit=limit, bucket_s=3600, window=48, min_points=12, horizon_s=604_800)
     name = f"{case[0]}@{case[1]} seed {seed} limit after {after_days:g} d"
+    first: Outcome | None = None
+    at24: tuple[float | None, bool] = (None, False)
     for ts_ms, mean in bucket_means(site, case, seed, after_s):
         det.learn_one(mean, ts_ms)
         p = det.prediction
-        if p is None or ts_ms >= truth_ms:
+        if ts_ms <= truth_ms - 24 * HOUR_MS:
+            standing = None if p is None else (p.predicted_at_ms - truth_ms) / HOUR_MS
+            at24 = (standing, p is not None and p.earliest_ms <= truth_ms <= p.latest_ms)
+        if p is None or ts_ms >= truth_ms or first is not None:
             continue
         ref = least_squares(det._points, limit, ts_ms / 1000)
         ref_err = ref_cov = None
         if ref is not None:
             ref_err = (ts_ms + ref[0] * 1000 - truth_ms) / HOUR_MS
             ref_cov = ts_ms + ref[1] * 1000 <= truth_ms <= ts_ms + ref[2] * 1000
-        return Outcome(
+        first = Outcome(
             name,
             (truth_ms - ts_ms) / HOUR_MS,
             (p.predicted_at_ms - truth_ms) / HOUR_MS,
@@ -124,7 +132,9 @@ def one(site: Site, case: tuple[str, str, str, str, float | None], seed: int, af
             ref_err,
             bool(ref_cov),
         )
-    return Outcome(name, None, None, False, None, False)
+    if first is None:
+        return Outcome(name, None, None, False, None, False, *at24)
+    return replace(first, at24_error_h=at24[0], at24_covered=at24[1])
 
 
 def main() -> None:
@@ -164,6 +174,13 @@ def main() -> None:
                 f"{statistics.median(rerr):+.1f} h, median |error| {statistics.median(abs(e) for e in rerr):.1f} h; "
                 f"interval covers {sum(o.ref_covered for o in ref)}/{len(ref)}"
             )
+    stood = [o for o in outcomes if o.at24_error_h is not None]
+    if stood:
+        e24 = [o.at24_error_h for o in stood if o.at24_error_h is not None]
+        print(
+            f"the prediction standing 24 h before the limit: {len(stood)}/{n}; error median "
+            f"{statistics.median(e24):+.1f} h; interval covers {sum(o.at24_covered for o in stood)}/{n}"
+        )
     for o in outcomes:
         if o.lead_h is None or o.lead_h < 24 or not o.covered:
             lead = "never" if o.lead_h is None else f"{o.lead_h:.1f} h ahead"
