@@ -181,11 +181,13 @@ def main() -> None:
             f"the prediction standing 24 h before the limit: {len(stood)}/{n}; error median "
             f"{statistics.median(e24):+.1f} h; interval covers {sum(o.at24_covered for o in stood)}/{n}"
         )
-    for o in outcomes:
-        if o.lead_h is None or o.lead_h < 24 or not o.covered:
-            lead = "never" if o.lead_h is None else f"{o.lead_h:.1f} h ahead"
-            err = "" if o.error_h is None else f", error {o.error_h:+.1f} h, covered {o.covered}"
-            print(f"  short: {o.name}: {lead}{err}")
+    short = [o for o in outcomes if o.lead_h is None or o.lead_h < 24 or not o.covered]
+    for o in short[:12]:
+        lead = "never" if o.lead_h is None else f"{o.lead_h:.1f} h ahead"
+        err = "" if o.error_h is None else f", error {o.error_h:+.1f} h, covered {o.covered}"
+        print(f"  short: {o.name}: {lead}{err}")
+    if len(short) > 12:
+        print(f"  ... and {len(short) - 12} more short of the goal")
 
 
 if __name__ == "__main__":

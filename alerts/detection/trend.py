@@ -63,6 +63,45 @@ def slope_bounds(sorted_slopes: npt.NDArray[np.float64], n: int, z: float = Z_95
     return float(sorted_slopes[lo]), float(sorted_slopes[hi])
 
 
+def theil_sen(t: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    """The Theil-Sen slope of ``y`` over ``t``, its intercept, and the steep end of its 95 % interval."""
+    i, j = np.triu_indices(len(t), k=1)
+    slopes = np.sort((y[j] - y[i]) / (t[j] - t[i]))
+    slope = float(np.median(slopes))
+    return slope, float(np.median(y - slope * t)), slope_bounds(slopes, len(t))[1]
+
+
+def accelerating(
+    t: npt.NDArray[np.float64], y: npt.NDArray[np.float64], limit: float, now_s: float
+) -> tuple[float, float] | None:
+    """Seconds until a climbing ``y`` reaches ``limit`` on a bent line, and the earliest such, or None.
+
+    The slopes of the older and the newer half of the window give the acceleration; the newer half's line
+    gives the level and slope now. None unless the newer half climbs faster than the older one (wear that
+    speeds up: the straight line over the whole window would predict too late).
+    """
+    half = len(t) // 2
+    if half < 3:
+        return None
+    s_old, _, _ = theil_sen(t[:half], y[:half])
+    s_new, b_new, steep_new = theil_sen(t[half:], y[half:])
+    mid_old, mid_new = float(np.mean(t[:half])), float(np.mean(t[half:]))
+    acc = (s_new - s_old) / (mid_new - mid_old)
+    if acc <= 0 or s_new <= 0:
+        return None
+    level = s_new * now_s + b_new + 0.5 * acc * (now_s - mid_new) ** 2
+    remaining = limit - level
+    if remaining <= 0:
+        return None
+
+    def crossing(slope_mid: float) -> float:
+        a = (slope_mid - s_old) / (mid_new - mid_old)  # a steeper newer half: a faster acceleration too
+        slope_now = slope_mid + a * (now_s - mid_new)
+        return (-slope_now + math.sqrt(slope_now**2 + 2 * a * remaining)) / a
+
+    return crossing(s_new), crossing(max(steep_new, s_new))
+
+
 class TrendDetector:
     def __init__(
         self,
@@ -135,6 +174,10 @@ class TrendDetector:
         flat, steep = slope_bounds(slopes, len(t))
         earliest = remaining / max(steep, slope)
         latest = min(remaining / flat, self.horizon_s) if flat > 0 else self.horizon_s
+        curved = accelerating(t, y * sign, self.limit * sign, now_ms / 1000)
+        if curved is not None:
+            # wear accelerates: the bent line's crossing is the prediction, its steep bound the earliest
+            seconds, earliest = min(curved[0], seconds), min(curved[1], earliest)
         return Prediction(
             predicted_at_ms=int(now_ms + seconds * 1000),
             slope_per_day=sign * slope * DAY_S,
