@@ -10,8 +10,9 @@ Scored per fault, at the first prediction (when ``*.wear_predicted`` would be ra
 - lead: hours from it to the true crossing (goal: ≥ 24 h in ≥ 90 % of wear faults, interval covering);
 - error: predicted crossing minus the true one, in hours;
 - covered: the interval [earliest, latest] holds the true crossing.
-The reference, from the same buckets: an ordinary least-squares line over the same window with its 95 %
-slope interval (t-quantile ≈ 2), raising at the same moment the trend does when it too predicts.
+The reference, from the same buckets: an ordinary least-squares straight line over the same window with a
+slope interval of ± 2 standard errors, scored at the same moment (when it too predicts a crossing).
+Results and what they mean: docs/detectors.md, "Predictions".
 
 Run: .venv/bin/python -m bench.wear_prediction [--seeds 40]
 """

@@ -16,6 +16,12 @@ statistics of the pairwise slopes at ranks ``(N ∓ z·sqrt(Var S)) / 2``, Var S
 ``n(n-1)(2n+5)/18``, z = 1.96) give the earliest crossing (steepest slope) and the latest (flattest); a
 flattest slope that is not above zero leaves the latest at the horizon's end. ``limit_in_h`` and its
 ``_low``/``_high`` are the hours from the prediction's time to the crossing and its bounds.
+
+Wear speeds up as it goes (the simulator's wear grows with the square of the time since onset), and a
+straight line over two days then predicts days too late. When the newer half of the window climbs faster
+than the older half, the two halves' slopes give an acceleration and the prediction follows the bent line
+(earlier, never later, than the straight one); the newer half's steep slope bound gives the earliest
+crossing. Whether to predict at all is still decided by the straight line alone.
 """
 
 from __future__ import annotations
