@@ -314,6 +314,8 @@ class Rules:
                 slope_per_day=prediction.slope_per_day,
                 level=prediction.level,
             )
+            in_h, low_h, high_h = prediction.hours()
+            detail.update(limit_in_h=in_h, limit_in_h_low=low_h, limit_in_h_high=high_h)
             summary = f"{watch.summary}: {watch.channel} predicted to reach {prediction.limit:g}"
         value = values.get(channel) if channel else signal
         return Finding(

@@ -10,6 +10,18 @@ A prediction needs evidence: at least ``min_points`` buckets, a slope whose lowe
 slopes is above zero as well (most pairs agree it climbs), and a crossing inside ``horizon_s`` (7 days).
 ``score_one`` is 1.0 while such a prediction stands and 0.0 otherwise; ``prediction`` gives the predicted
 time (epoch ms), the slope per day and the current level for the finding's detail.
+
+A prediction carries an interval too: Sen's distribution-free confidence bounds of the slope (the order
+statistics of the pairwise slopes at ranks ``(N ∓ z·sqrt(Var S)) / 2``, Var S the Mann-Kendall variance
+``n(n-1)(2n+5)/18``, z = 1.96) give the earliest crossing (steepest slope) and the latest (flattest); a
+flattest slope that is not above zero leaves the latest at the horizon's end. ``limit_in_h`` and its
+``_low``/``_high`` are the hours from the prediction's time to the crossing and its bounds.
+
+Wear speeds up as it goes (the simulator's wear grows with the square of the time since onset), and a
+straight line over two days then predicts days too late. When the newer half of the window climbs faster
+than the older half, the two halves' slopes give an acceleration and the prediction follows the bent line
+(earlier, never later, than the straight one); the newer half's steep slope bound gives the earliest
+crossing. Whether to predict at all is still decided by the straight line alone.
 """
 
 from __future__ import annotations
@@ -18,8 +30,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 DAY_S = 86_400.0
+
+
+Z_95 = 1.96
+"""The two-sided 95 % normal quantile for Sen's slope bounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,67 @@ class Prediction:
     slope_per_day: float
     level: float
     limit: float
+    earliest_ms: int
+    """The crossing with the steepest slope of the 95 % interval."""
+    latest_ms: int
+    """The crossing with the flattest slope of the interval (the horizon's end when it does not climb)."""
+    made_at_ms: int
+
+    def hours(self) -> tuple[float, float, float]:
+        """Hours from the prediction's time to the predicted crossing, its earliest and its latest."""
+
+        def h(at_ms: int) -> float:
+            return (at_ms - self.made_at_ms) / 3_600_000
+
+        return h(self.predicted_at_ms), h(self.earliest_ms), h(self.latest_ms)
+
+
+def slope_bounds(sorted_slopes: npt.NDArray[np.float64], n: int, z: float = Z_95) -> tuple[float, float]:
+    """Sen's confidence bounds of the Theil-Sen slope: order statistics of the sorted pairwise slopes."""
+    pairs = len(sorted_slopes)
+    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    lo = max(0, min(pairs - 1, math.floor((pairs - c) / 2)))
+    hi = max(0, min(pairs - 1, math.ceil((pairs + c) / 2)))
+    return float(sorted_slopes[lo]), float(sorted_slopes[hi])
+
+
+def theil_sen(t: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    """The Theil-Sen slope of ``y`` over ``t``, its intercept, and the steep end of its 95 % interval."""
+    i, j = np.triu_indices(len(t), k=1)
+    slopes = np.sort((y[j] - y[i]) / (t[j] - t[i]))
+    slope = float(np.median(slopes))
+    return slope, float(np.median(y - slope * t)), slope_bounds(slopes, len(t))[1]
+
+
+def accelerating(
+    t: npt.NDArray[np.float64], y: npt.NDArray[np.float64], limit: float, now_s: float
+) -> tuple[float, float] | None:
+    """Seconds until a climbing ``y`` reaches ``limit`` on a bent line, and the earliest such, or None.
+
+    The slopes of the older and the newer half of the window give the acceleration; the newer half's line
+    gives the level and slope now. None unless the newer half climbs faster than the older one (wear that
+    speeds up: the straight line over the whole window would predict too late).
+    """
+    half = len(t) // 2
+    if half < 3:
+        return None
+    s_old, _, _ = theil_sen(t[:half], y[:half])
+    s_new, b_new, steep_new = theil_sen(t[half:], y[half:])
+    mid_old, mid_new = float(np.mean(t[:half])), float(np.mean(t[half:]))
+    acc = (s_new - s_old) / (mid_new - mid_old)
+    if acc <= 0 or s_new <= 0:
+        return None
+    level = s_new * now_s + b_new + 0.5 * acc * (now_s - mid_new) ** 2
+    remaining = limit - level
+    if remaining <= 0:
+        return None
+
+    def crossing(slope_mid: float) -> float:
+        a = (slope_mid - s_old) / (mid_new - mid_old)  # a steeper newer half: a faster acceleration too
+        slope_now = slope_mid + a * (now_s - mid_new)
+        return (-slope_now + math.sqrt(slope_now**2 + 2 * a * remaining)) / a
+
+    return crossing(s_new), crossing(max(steep_new, s_new))
 
 
 class TrendDetector:
@@ -86,10 +164,10 @@ class TrendDetector:
         pts = np.asarray(self._points)
         t, y = pts[:, 0], pts[:, 1]
         i, j = np.triu_indices(len(t), k=1)
-        slopes = (y[j] - y[i]) / (t[j] - t[i])
         sign = 1.0 if self.rising else -1.0
-        slope = float(np.median(slopes)) * sign
-        lower = float(np.quantile(slopes * sign, 0.25))
+        slopes = np.sort((y[j] - y[i]) / (t[j] - t[i]) * sign)
+        slope = float(np.median(slopes))
+        lower = float(np.quantile(slopes, 0.25))
         if slope <= 0 or lower <= 0:
             return None
         level = float(np.median(y - sign * slope * t)) + sign * slope * (now_ms / 1000)
@@ -99,4 +177,19 @@ class TrendDetector:
         seconds = remaining / slope
         if seconds > self.horizon_s:
             return None
-        return Prediction(int(now_ms + seconds * 1000), sign * slope * DAY_S, level, self.limit)
+        flat, steep = slope_bounds(slopes, len(t))
+        earliest = remaining / max(steep, slope)
+        latest = min(remaining / flat, self.horizon_s) if flat > 0 else self.horizon_s
+        curved = accelerating(t, y * sign, self.limit * sign, now_ms / 1000)
+        if curved is not None:
+            # wear accelerates: the bent line's crossing is the prediction, its steep bound the earliest
+            seconds, earliest = min(curved[0], seconds), min(curved[1], earliest)
+        return Prediction(
+            predicted_at_ms=int(now_ms + seconds * 1000),
+            slope_per_day=sign * slope * DAY_S,
+            level=level,
+            limit=self.limit,
+            earliest_ms=int(now_ms + earliest * 1000),
+            latest_ms=int(now_ms + max(latest, seconds) * 1000),
+            made_at_ms=now_ms,
+        )

@@ -123,6 +123,26 @@ def test_trend_predicts_when_a_climbing_channel_reaches_its_limit() -> None:
     # within a day and a half of the truth (the daily swing biases a two-day window), days ahead of it
     assert predicted_days == pytest.approx(true_cross_days, abs=1.5)
     assert det.prediction.slope_per_day == pytest.approx(1.0, rel=0.3)
+    # the interval: the earliest crossing before the point prediction, the latest after it, truth inside
+    p = det.prediction
+    assert p.earliest_ms <= p.predicted_at_ms <= p.latest_ms
+    in_h, low_h, high_h = p.hours()
+    assert low_h <= in_h <= high_h and in_h == pytest.approx((p.predicted_at_ms - p.made_at_ms) / 3_600_000)
+
+
+def test_trend_interval_narrows_as_the_noise_falls() -> None:
+    def width(noise: float) -> float:
+        rng = np.random.default_rng(7)
+        det = TrendDetector(limit=7.1, bucket_s=3600, window=48, min_points=12)
+        for minute in range(3 * 24 * 60):
+            ts = minute * 60_000
+            det.learn_one(2 + 1.0 * ts / DAY_MS + rng.normal(0, noise), ts)
+        p = det.prediction
+        assert p is not None
+        assert p.earliest_ms / DAY_MS <= 5.1 <= p.latest_ms / DAY_MS  # a straight climb: the truth is inside
+        return p.latest_ms - p.earliest_ms
+
+    assert width(0.05) < width(2.0)
 
 
 def test_trend_predicts_nothing_for_a_healthy_daily_cycle() -> None:
@@ -206,3 +226,19 @@ def test_decision_has_hysteresis_and_calibration_is_in_the_units_of_normal() -> 
     normal = rng.chisquare(3, 5000)
     on = calibrate(normal, alpha=0.1, quantile=0.99, margin=1.0)
     assert 3 < on < 8  # near the top of the smoothed χ²₃ (mean 3), far below a single-point max
+
+
+def test_trend_bends_its_line_for_wear_that_speeds_up() -> None:
+    # vibration 2 mm/s climbing with the square of the time since onset: 7.1 mm/s four days after it
+    rng = np.random.default_rng(8)
+    det = TrendDetector(limit=7.1, bucket_s=3600, window=48, min_points=12)
+    truth_days = 4.0
+    for minute in range(int(2.5 * 24 * 60)):
+        ts = minute * 60_000
+        days = ts / DAY_MS
+        det.learn_one(2 + 5.1 * (days / truth_days) ** 2 + rng.normal(0, 0.05), ts)
+    p = det.prediction
+    assert p is not None
+    # a straight line over the two days would say about day 5.5; the bent one is within a few hours of day 4
+    assert p.predicted_at_ms / DAY_MS == pytest.approx(truth_days, abs=0.25)
+    assert p.earliest_ms / DAY_MS <= truth_days <= p.latest_ms / DAY_MS

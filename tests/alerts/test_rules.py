@@ -397,6 +397,13 @@ def test_wear_is_predicted_with_the_date_and_the_limit() -> None:
     predicted_days = (detail["predicted_at_ms"] - T0_MS) / 86_400_000
     assert predicted_days == pytest.approx(8.35, abs=0.5)
     assert (wear[0].ts_ms - T0_MS) / 86_400_000 < 8.35 - 1  # more than a day ahead
+    # the time to the limit with its interval, in hours from the finding
+    truth_h = (T0_MS + 8.35 * 86_400_000 - wear[0].ts_ms) / 3_600_000
+    assert detail["limit_in_h_low"] <= detail["limit_in_h"] <= detail["limit_in_h_high"]
+    assert detail["limit_in_h"] == pytest.approx(
+        (detail["predicted_at_ms"] - wear[0].ts_ms) / 3_600_000, abs=1
+    )
+    assert detail["limit_in_h_low"] - 12 <= truth_h <= detail["limit_in_h_high"] + 12
 
 
 def test_a_silent_channel_is_a_sensor_dropout_and_clears_when_it_returns() -> None:
