@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -22,10 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from facwatch import __version__
 from facwatch.cli import _parser, main
+from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 _SKIP = shutil.ignore_patterns(
@@ -176,3 +181,45 @@ def test_demo_without_amqtt_says_how_to_install_it(
     assert main(["demo", "--duration", "0", "--data-dir", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert "pip install 'facwatch[demo]'" in error and "--broker" in error
+
+
+@pytest.mark.e2e
+def test_fresh_venv_demo_raises_the_red_alert(installed: Path, tmp_path: Path) -> None:
+    """``facwatch demo --duration 40`` from the wheel: the scripted entrapment (30 s in) opens a RED alert."""
+    port = free_port()
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [
+            str(installed / "facwatch"),
+            "demo",
+            "--duration",
+            "40",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        cwd=tmp_path,
+        env={**_clean_env(), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: (data / "demo.json").exists(), 30, "demo.json")
+        info = orjson.loads((data / "demo.json").read_bytes())
+        headers = {"Authorization": f"Bearer {info['token']}"}
+
+        def red() -> bool:
+            items = httpx.get(f"{info['url']}api/v1/alerts", headers=headers, timeout=5).json()["items"]
+            return any(a["level"] == "red" and a["kind"] == "elevator.entrapment" for a in items)
+
+        wait_until(red, 45, "the demo's RED entrapment alert")
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops it (--duration 40 is the backstop)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "facwatch demo stopped" in text
