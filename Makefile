@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-test
+DEMO   := $(VENV)/.installed-demo
 
 .PHONY: demo test lint typecheck unit servers clean
 
@@ -10,11 +11,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# `make demo` installs what the demo runs (the package and its embedded broker), nothing of the tests.
+$(DEMO): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
+	touch $(DEMO)
+
+# `make test` installs the test extra (which carries amqtt too: the tests use the embedded broker).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO)
 
-demo: $(STAMP)
+demo: $(DEMO)
 	$(BIN)/facwatch demo $(ARGS)
 
 # Servers the integration tests start (Mosquitto, PostgreSQL 15): installed from Debian when missing and root.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import signal
 import sys
 import threading
@@ -22,11 +23,27 @@ from facwatch.config import PARTS, load_settings, load_site
 from facwatch.errors import FacwatchError
 from facwatch.files import write_private
 from facwatch.model import ms_from_utc
+from gateway.embedded import INSTALL_HINT
 
 if TYPE_CHECKING:
     from api.auth import TokenStore
 
 log = structlog.get_logger("facwatch.cli")
+
+DESCRIPTION = """\
+facwatch watches a residential compound's elevators, pumps and power over MQTT, finds faults and wear
+before they stop a lift, and raises alerts with tickets, SLA clocks and notifications to the people on duty.
+"""
+
+EPILOG = """\
+examples:
+  facwatch demo                             everything in one process: broker, simulator, board on :8000
+  facwatch check --config facwatch.toml     validate a settings file and its site file
+  facwatch run --config facwatch.toml       the production process against your broker and store
+  facwatch token create ops --scope manager print a new API token
+
+'facwatch COMMAND --help' describes a command. Documentation: README.md and docs/ in the source.
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,18 +60,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facwatch", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"facwatch {__version__}")
-    sub = parser.add_subparsers(metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="facwatch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"facwatch {__version__}", help="print the version and exit"
+    )
+    sub = parser.add_subparsers(metavar="COMMAND", title="commands")
 
-    demo = sub.add_parser("demo", help="the whole system in one process on embedded defaults")
+    demo = sub.add_parser(
+        "demo",
+        help="the whole system in one process on embedded defaults",
+        description="Starts an embedded MQTT broker (needs the demo extra: pip install 'facwatch[demo]'), "
+        "the simulator, the alert engine, the API and the board; a scripted elevator entrapment follows.",
+    )
     demo.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: Ctrl-C)")
     demo.add_argument("--port", type=int, default=8000, help="port of the API and board (default 8000)")
     demo.add_argument("--data-dir", type=Path, default=Path("data"), help="where state and telemetry go")
     demo.add_argument("--broker", default=None, help="mqtt://host:port of a broker (default: embedded)")
     demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs X times wall time")
     demo.add_argument("--scenario", default="demo", help="scenario file or shipped name (default: demo)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the simulator (default 0)")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="the production process against configured servers")
@@ -73,12 +102,18 @@ def _parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="run the simulator against a broker, or write its data to files"
     )
-    simulate.add_argument("--site", default="demo", help="site file, or demo")
-    simulate.add_argument("--scenario", default="demo", help="scenario file or shipped name")
-    simulate.add_argument("--broker", default="mqtt://127.0.0.1:1883")
-    simulate.add_argument("--speed", type=float, default=1.0)
-    simulate.add_argument("--duration", type=float, default=None)
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--site", default="demo", help="site file, or demo (default: demo)")
+    simulate.add_argument("--scenario", default="demo", help="scenario file or shipped name (default: demo)")
+    simulate.add_argument(
+        "--broker",
+        default="mqtt://127.0.0.1:1883",
+        help="mqtt://host:port to publish to (default: %(default)s)",
+    )
+    simulate.add_argument("--speed", type=float, default=1.0, help="simulated time runs X times wall time")
+    simulate.add_argument(
+        "--duration", type=float, default=None, help="stop after S seconds (default: Ctrl-C)"
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     simulate.add_argument("--out", type=Path, default=None, help="write CSV files and labels.jsonl here")
     simulate.add_argument(
         "--progress",
@@ -88,12 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     load = simulate.add_argument_group("load mode (benchmarks; prints a JSON report of what was sent)")
     load.add_argument("--load", action="store_true", help="publish synthetic load instead of a site")
-    load.add_argument("--assets", type=int, default=1000)
+    load.add_argument("--assets", type=int, default=1000, help="number of synthetic assets (default 1000)")
     load.add_argument("--rate", type=float, default=1.0, help="readings per second per asset")
-    load.add_argument("--processes", type=int, default=1)
+    load.add_argument("--processes", type=int, default=1, help="publishing processes (default 1)")
     load.add_argument("--batch", type=int, default=1, help="readings per message (a JSON array when > 1)")
-    load.add_argument("--qos", type=int, choices=(0, 1), default=1)
-    load.add_argument("--site-id", default="load")
+    load.add_argument(
+        "--qos", type=int, choices=(0, 1), default=1, help="MQTT QoS of each message (default 1)"
+    )
+    load.add_argument("--site-id", default="load", help="site id in the topics (default: load)")
     simulate.set_defaults(func=cmd_simulate)
 
     detect = sub.add_parser("detect", help="score a recorded CSV series causally (anomaly score per row)")
@@ -134,11 +171,15 @@ def _parser() -> argparse.ArgumentParser:
     influx.set_defaults(func=cmd_influx_setup)
 
     token = sub.add_parser("token", help="create or revoke API tokens")
-    token.add_argument("--config", type=Path, default=None)
-    token.add_argument("--data-dir", type=Path, default=None)
+    token.add_argument(
+        "--config", type=Path, default=None, help="settings file (TOML) naming the state database"
+    )
+    token.add_argument(
+        "--data-dir", type=Path, default=None, help="data directory of a demo or run (overrides the settings)"
+    )
     token_sub = token.add_subparsers(metavar="ACTION", required=True)
     create = token_sub.add_parser("create", help="print a new token (shown once)")
-    create.add_argument("name")
+    create.add_argument("name", help="who or what the token is for (shown in token list)")
     create.add_argument(
         "--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin"
     )
@@ -147,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(func=cmd_token_create)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", help="the id shown by facwatch token list")
     revoke.set_defaults(func=cmd_token_revoke)
     listing = token_sub.add_parser("list", help="list tokens: id, name, scopes (never the token itself)")
     listing.set_defaults(func=cmd_token_list)
@@ -174,6 +215,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from simulator.publisher import run_publisher
     from simulator.scenario import load_scenario
 
+    if args.broker is None and importlib.util.find_spec("amqtt") is None:
+        print(f"facwatch: {INSTALL_HINT}", file=sys.stderr)
+        return 1
     settings = load_settings(data_dir=args.data_dir, api={"port": args.port})
     logs.configure(settings.log_format, settings.log_level)
     data_dir = settings.data_dir.resolve()

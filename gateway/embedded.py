@@ -11,11 +11,17 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Future
-from typing import Any
-
-from amqtt.broker import Broker
+from typing import TYPE_CHECKING, Any
 
 from facwatch.errors import StartupError
+
+if TYPE_CHECKING:
+    from amqtt.broker import Broker
+
+# amqtt is the ``demo`` extra: production installs talk to Mosquitto or EMQX and need not carry it.
+INSTALL_HINT = (
+    "the embedded MQTT broker needs amqtt: pip install 'facwatch[demo]' (or pass --broker mqtt://HOST:PORT)"
+)
 
 _START_TIMEOUT_S = 15.0
 
@@ -50,6 +56,10 @@ class EmbeddedBroker:
     def start(self, host: str = "127.0.0.1", port: int = 1883) -> None:
         if self.running:
             raise StartupError("embedded broker already running")
+        try:
+            import amqtt.broker  # noqa: F401  (the demo extra; imported here so production installs skip it)
+        except ImportError as exc:
+            raise StartupError(INSTALL_HINT) from exc
         # amqtt logs every connection (and its own config notes) below ERROR; keep it quiet.
         logging.getLogger("amqtt").setLevel(logging.ERROR)
         self.host, self.port = host, port
@@ -67,6 +77,8 @@ class EmbeddedBroker:
             raise StartupError(f"embedded MQTT broker could not listen on {host}:{port}: {exc}") from exc
 
     def _run(self, loop: asyncio.AbstractEventLoop, started: Future[None]) -> None:
+        from amqtt.broker import Broker
+
         asyncio.set_event_loop(loop)
         try:
             self._broker = Broker(broker_config(self.host, self.port), loop=loop)
