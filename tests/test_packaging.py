@@ -114,7 +114,6 @@ def test_wheel_carries_the_package_data_and_the_licence(wheel: Path) -> None:
     assert "License-Expression: Apache-2.0" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "Classifier: Topic :: System :: Monitoring" in metadata
-    assert "Project-URL: " in metadata
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
     # amqtt only with the demo extra (and the tests'), never in a production install.
     amqtt = [line for line in requires if "amqtt" in line]
