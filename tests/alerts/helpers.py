@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from alerts.engine import eventlog
 from alerts.engine.db import notifications
 from alerts.engine.events import Event, EventBus
 from alerts.engine.notices import Notice, Notifier
@@ -115,17 +116,21 @@ class Harness:
         self, engine: Engine, site: Site, sla: SlaSettings | None = None, *, words: bool = True
     ) -> None:
         self.engine, self.site, self.sla, self.words = engine, site, sla or SlaSettings(), words
-        self.events: list[Event] = []
         self.notices: list[Notice] = []
         self.restart()
 
     def restart(self) -> None:
         """A new process on the same database: fresh service, bus and dispatcher."""
         bus = EventBus()
-        bus.listen(self.events.append)
         notifier: Notifier = RecordingNotifier(self.site, self.notices, self.words)
         self.service = AlertService(self.engine, self.site, self.sla, bus, notifier)
         self._dispatcher: Any = None
+
+    @property
+    def events(self) -> list[Event]:
+        """What the engine wrote to the event log: what every process's streams and webhooks read."""
+        with self.engine.connect() as conn:
+            return eventlog.read(conn, 0, limit=100_000)
 
     @property
     def dispatcher(self) -> Any:
