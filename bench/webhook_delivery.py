@@ -40,6 +40,7 @@ class Receiver:
     def __init__(self, hang: bool = False) -> None:
         self.delays: list[float] = []
         self.taken = 0
+        self.slow: list[float] = []
         self.release = threading.Event()
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/hooks"
@@ -53,7 +54,10 @@ class Receiver:
                 if hang:
                     receiver.release.wait(120)
                     return
-                receiver.delays.append(arrived - float(orjson.loads(body)["data"]["sent"]))
+                delay = arrived - float(orjson.loads(body)["data"]["sent"])
+                receiver.delays.append(delay)
+                if delay > 1.0:
+                    receiver.slow.append(arrived)
                 self.send_response(204)
                 self.end_headers()
 
@@ -85,7 +89,7 @@ def run(workdir: Path, events: int, rate: float, hanging: bool, wait_s: float) -
                 headers={"Authorization": f"Bearer {ADMIN}"},
             )
             assert answer.status_code == 201, answer.text
-        started = time.monotonic()
+        started, first = time.monotonic(), time.time()
         for i in range(events):
             with engine.begin() as conn:
                 append(conn, "alert", "demo", {"id": f"bench-{i}", "sent": time.time()}, datetime.now(UTC))
@@ -99,6 +103,11 @@ def run(workdir: Path, events: int, rate: float, hanging: bool, wait_s: float) -
             print(f"  incomplete: {exc}")
         if hanging:
             print(f"  the hanging receiver took {receivers[2].taken} requests (never answered)")
+        slow = [t - first for r in healthy for t in r.slow]
+        if slow:
+            print(
+                f"  {len(slow)} deliveries over 1 s, arriving {min(slow):.1f}-{max(slow):.1f} s after the first append"
+            )
         return [list(r.delays) for r in healthy]
     finally:
         for receiver in receivers:
