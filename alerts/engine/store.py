@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -250,75 +252,85 @@ def _alert_ids(conn: Connection, ticket_pks: list[int]) -> dict[int, tuple[str, 
     return {pk: tuple(ids) for pk, ids in out.items()}
 
 
-_TICKET_COLUMNS = (
-    tickets.c.id,
-    tickets.c.site,
-    tickets.c.asset,
-    tickets.c.building,
-    tickets.c.kind,
-    tickets.c.level,
-    tickets.c.state,
-    tickets.c.title,
-    tickets.c.created_at,
-    tickets.c.updated_at,
-    tickets.c.ack_due,
-    tickets.c.on_site_due,
-    tickets.c.fixed_due,
-    tickets.c.assignee,
-    tickets.c.acknowledged_at,
-    tickets.c.on_site_at,
-    tickets.c.resolved_at,
-    tickets.c.source,
-    tickets.c.unit,
-    tickets.c.category,
-    tickets.c.description,
-    tickets.c.photo_urls,
-    tickets.c.location,
-    tickets.c.progress_percent,
-    tickets.c.eta,
-    tickets.c.closed_at,
+def _maybe_utc(when: datetime | None) -> datetime | None:
+    return None if when is None else _utc(when)
+
+
+def _level(value: str) -> Level:
+    return _LEVELS.get(value) or Level(value)
+
+
+def _ticket_state(value: str) -> TicketState:
+    return _TICKET_STATES.get(value) or TicketState(value)
+
+
+def _photo_urls(value: str | None) -> tuple[str, ...]:
+    return () if not value or value == "[]" else tuple(json.loads(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One column a ticket is read from: the ``Ticket`` field (or ``Deadlines`` field, ``deadlines.``-prefixed)
+    it fills, and how its stored value becomes the field's (``None``: as stored)."""
+
+    column: ColumnElement[Any]
+    field: str
+    convert: Callable[[Any], Any] | None = None
+
+
+_TICKET_SPEC = (
+    _Read(tickets.c.id, "id", ticket_ref),
+    _Read(tickets.c.site, "site"),
+    _Read(tickets.c.asset, "asset"),
+    _Read(tickets.c.building, "building"),
+    _Read(tickets.c.kind, "kind"),
+    _Read(tickets.c.level, "level", _level),
+    _Read(tickets.c.state, "state", _ticket_state),
+    _Read(tickets.c.title, "title"),
+    _Read(tickets.c.created_at, "created_at", _aware),
+    _Read(tickets.c.updated_at, "updated_at", _aware),
+    _Read(tickets.c.ack_due, "deadlines.acknowledge", _maybe_utc),
+    _Read(tickets.c.on_site_due, "deadlines.on_site", _maybe_utc),
+    _Read(tickets.c.fixed_due, "deadlines.fixed", _maybe_utc),
+    _Read(tickets.c.assignee, "assignee"),
+    _Read(tickets.c.acknowledged_at, "acknowledged_at", _maybe_utc),
+    _Read(tickets.c.on_site_at, "on_site_at", _maybe_utc),
+    _Read(tickets.c.resolved_at, "resolved_at", _maybe_utc),
+    _Read(tickets.c.source, "source"),
+    _Read(tickets.c.unit, "unit"),
+    _Read(tickets.c.category, "category"),
+    _Read(tickets.c.description, "description", lambda text: text or ""),
+    _Read(tickets.c.photo_urls, "photo_urls", _photo_urls),
+    _Read(tickets.c.location, "location"),
+    _Read(tickets.c.progress_percent, "progress_percent"),
+    _Read(tickets.c.eta, "eta", _maybe_utc),
+    _Read(tickets.c.closed_at, "closed_at", _maybe_utc),
 )
-"""The columns ``ticket_from_row`` reads, in its order."""
+"""Every column a ticket is read from, once: the query's columns and the row mapping both come from here."""
+
+_TICKET_COLUMNS = tuple(read.column for read in _TICKET_SPEC)
+_TICKET_PK = next(i for i, read in enumerate(_TICKET_SPEC) if read.field == "id")
+_TICKET_READERS = tuple(
+    (i, read.field, read.convert) for i, read in enumerate(_TICKET_SPEC) if "." not in read.field
+)
+_DEADLINE_READERS = tuple(
+    (i, read.field.removeprefix("deadlines."), read.convert)
+    for i, read in enumerate(_TICKET_SPEC)
+    if read.field.startswith("deadlines.")
+)
+
+
+def _fields(row: Any, readers: tuple[tuple[int, str, Callable[[Any], Any] | None], ...]) -> dict[str, Any]:
+    return {field: row[i] if convert is None else convert(row[i]) for i, field, convert in readers}
 
 
 def ticket_from_row(row: Any, alert_ids: tuple[str, ...], timeline: tuple[TicketEvent, ...] = ()) -> Ticket:
-    """A ticket from a row of ``select(*_TICKET_COLUMNS)``."""
-    (
-        pk, site, asset, building, kind, level, state, title, created_at, updated_at, ack_due, on_site_due,
-        fixed_due, assignee, acknowledged_at, on_site_at, resolved_at, source, unit, category, description,
-        photo_urls, location, progress_percent, eta, closed_at,
-    ) = row  # fmt: skip
+    """A ticket from a row of ``select(*_TICKET_COLUMNS)`` (mapped as ``_TICKET_SPEC`` says)."""
     return Ticket(
-        id=ticket_ref(pk),
-        site=site,
-        asset=asset,
-        building=building,
-        kind=kind,
-        level=_LEVELS.get(level) or Level(level),
-        state=_TICKET_STATES.get(state) or TicketState(state),
-        title=title,
-        created_at=_aware(created_at),
-        updated_at=_aware(updated_at),
-        deadlines=Deadlines(
-            acknowledge=None if ack_due is None else _utc(ack_due),
-            on_site=None if on_site_due is None else _utc(on_site_due),
-            fixed=None if fixed_due is None else _utc(fixed_due),
-        ),
+        **_fields(row, _TICKET_READERS),
+        deadlines=Deadlines(**_fields(row, _DEADLINE_READERS)),
         alert_ids=alert_ids,
         timeline=timeline,
-        assignee=assignee,
-        acknowledged_at=None if acknowledged_at is None else _utc(acknowledged_at),
-        on_site_at=None if on_site_at is None else _utc(on_site_at),
-        resolved_at=None if resolved_at is None else _utc(resolved_at),
-        source=source,
-        unit=unit,
-        category=category,
-        description=description or "",
-        photo_urls=() if not photo_urls or photo_urls == "[]" else tuple(json.loads(photo_urls)),
-        location=location,
-        progress_percent=progress_percent,
-        eta=None if eta is None else _utc(eta),
-        closed_at=None if closed_at is None else _utc(closed_at),
     )
 
 
@@ -377,9 +389,9 @@ def list_tickets(
     rows = list(conn.execute(query.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    ids = _alert_ids(conn, [r[0] for r in rows])  # one query for the page's alert ids
-    items = [ticket_from_row(r, ids[r[0]]) for r in rows]
-    return Page(items=items, next=f"{_micros(items[-1].created_at)}.{rows[-1][0]}" if more else None)
+    ids = _alert_ids(conn, [r[_TICKET_PK] for r in rows])  # one query for the page's alert ids
+    items = [ticket_from_row(r, ids[r[_TICKET_PK]]) for r in rows]
+    return Page(items=items, next=f"{_micros(items[-1].created_at)}.{rows[-1][_TICKET_PK]}" if more else None)
 
 
 __all__ = [

@@ -3,6 +3,7 @@ documented schemas and the event stream say (alerts/engine/store.py alert_json /
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -93,3 +94,14 @@ def test_fast_ticket_json_is_the_schema_and_the_event_stream(ticket: Ticket) -> 
     fast = _fast(ticket_dict(ticket))
     assert fast == TicketOut.from_ticket(ticket).model_dump(mode="json")
     assert fast == orjson.loads(orjson.dumps(dict(store.ticket_json(ticket))))
+
+
+def test_the_ticket_column_spec_fills_every_stored_field_once() -> None:
+    """One column spec makes both the tickets query and its row mapping: every ``Ticket`` field read from the
+    table appears in it exactly once (no hand-kept positions to drift)."""
+    fields = [read.field for read in store._TICKET_SPEC]
+    assert len(fields) == len(set(fields))
+    stored = {f.name for f in dataclasses.fields(Ticket)} - {"alert_ids", "timeline", "deadlines"}
+    stored |= {f"deadlines.{f.name}" for f in dataclasses.fields(Deadlines)}
+    assert set(fields) == stored
+    assert len(store._TICKET_COLUMNS) == len(store._TICKET_SPEC)
