@@ -283,6 +283,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--pace", type=float, default=0.5, help="seconds between one client's calls")
     parser.add_argument(
+        "--only", default="", help="run only the routes whose name contains this (and always the reference)"
+    )
+    parser.add_argument(
         "--client-procs", type=int, default=1, help="load-generator processes the clients are spread over"
     )
     args = parser.parse_args()
@@ -304,6 +307,8 @@ def main() -> None:
         )
         with ProcessPoolExecutor(args.client_procs, mp_context=mp.get_context("spawn")) as pool:
             for name, path in ROUTES.items():
+                if args.only not in name and not name.startswith("reference"):
+                    continue
                 run_load(pool, args.client_procs, url, token, path, args.clients, 1.0, 0.0)  # warm up
                 for pace, label in (
                     (args.pace, f"each every {args.pace:g} s"),
