@@ -20,11 +20,16 @@ from pydantic import BaseModel, Field
 from alerts.engine.chat import ChatMessage, ChatService, Received, UnknownGroup
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
+from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, missing
 from facwatch.model import ms_from_utc
 from gateway.chat import dingtalk, feishu
 from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, Stale
 
 router = APIRouter(prefix="/chat", tags=["chat"])
+CALLBACK: Responses = {
+    **body(missing("chat group"), INVALID),
+    401: {"model": ErrorOut, "description": "A missing or wrong signature, token or timestamp"},
+}
 _lock = threading.Lock()
 GroupId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -88,9 +93,14 @@ def _answer(received: Received) -> JSONResponse:
 
 @router.post(
     "/messages",
+    summary="Post an owners' group message",
     response_model=ChatOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A repeat of a known msg_id: nothing changed"}},
+    responses={
+        200: {"description": "A repeat of a known msg_id: nothing changed"},
+        **AUTHENTICATED,
+        **TOO_LARGE,
+    },
 )
 async def post_message(request: Request, services: Services, _: Integration, body: ChatIn) -> Response:
     """One owners' group message from a bridge (WeCom, or any other): masked, analysed, kept, judged."""
@@ -122,7 +132,7 @@ def _group(services: ApiServices, group_id: str, platform: str) -> Any:
     return group
 
 
-@router.post("/dingtalk/{group}")
+@router.post("/dingtalk/{group}", summary="Receive a DingTalk robot callback", responses=CALLBACK)
 async def dingtalk_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The DingTalk robot's callback for a group (open; signed with the robot's secret)."""
     chat = _group(services, group, "dingtalk")
@@ -139,7 +149,7 @@ async def dingtalk_callback(request: Request, services: Services, group: GroupId
     return JSONResponse({"msgtype": "empty", "duplicate": received.duplicate})
 
 
-@router.post("/feishu/{group}")
+@router.post("/feishu/{group}", summary="Receive a Feishu event callback", responses=CALLBACK)
 async def feishu_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The Feishu event callback for a group (open; verification token, and signature with an encrypt key)."""
     chat = _group(services, group, "feishu")

@@ -27,8 +27,9 @@ from alerts.engine import eventlog
 from alerts.engine.events import Event, EventBus
 from api.deps import Services, StreamViewer, Viewer
 from api.metrics import STREAMS
+from api.responses import AUTHENTICATED
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=AUTHENTICATED)
 
 RETRY_MS = 3000
 STREAM_CHECK_S = 2.0
@@ -98,6 +99,7 @@ async def stream(
 
 @router.get(
     "/events",
+    summary="Stream events (server-sent)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
 )
@@ -143,7 +145,7 @@ def _event_id(value: str | None) -> int | None:
     return int(value)
 
 
-@router.post("/events/ticket", response_model=TicketOut)
+@router.post("/events/ticket", summary="Get a stream ticket", response_model=TicketOut)
 async def ticket(services: Services, principal: Viewer) -> TicketOut:
     """A stream ticket: opens ``GET /events?ticket=...`` once, within 60 s (so no token sits in a URL)."""
     value, expires_at = await run_in_threadpool(services.tokens.issue_ticket, principal)

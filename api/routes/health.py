@@ -22,10 +22,11 @@ from pydantic import BaseModel, Field
 from api import datapath
 from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
+from api.responses import AUTHENTICATED
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
-api_router = APIRouter(tags=["health"])
+api_router = APIRouter(tags=["health"], responses=AUTHENTICATED)
 """Routes under ``/api/v1`` (a token needed)."""
 
 
@@ -37,8 +38,9 @@ class ReadyOut(BaseModel):
     """The parts this process runs, all probed."""
 
 
-@router.get("/healthz", response_model=HealthOut)
+@router.get("/healthz", summary="Check that the process is alive", response_model=HealthOut)
 def healthz(services: Services) -> HealthOut:
+    """Answers 200 while the process runs: the site, the time and how many event subscribers there are. Probes nothing."""
     return HealthOut(
         status="ok", site=services.site.id, time=services.clock.now(), subscribers=services.bus.subscribers
     )
@@ -46,6 +48,7 @@ def healthz(services: Services) -> HealthOut:
 
 @router.get(
     "/readyz",
+    summary="Check that the process is ready",
     response_model=ReadyOut,
     responses={503: {"model": ReadyOut, "description": "A part does not work: `failing` names it"}},
 )
@@ -63,8 +66,14 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if verdict.ready else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def metrics() -> Response:
+    """The process's metrics in Prometheus' text format (open, for the scraper)."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -79,7 +88,7 @@ class DatapathOut(BaseModel):
     streams: int = Field(description="Event streams open on this API process")
 
 
-@api_router.get("/health/datapath", response_model=DatapathOut)
+@api_router.get("/health/datapath", summary="Get the data path's health", response_model=DatapathOut)
 async def datapath_health(request: Request, services: Services, principal: Viewer) -> DatapathOut:
     """The data path as the gateway's process last reported it (from the state database), with its age:
     an API process on its own shows the gateway's real figures, never its own zeros."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -11,14 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from api.auth import Principal, Scope
 from api.deps import Integration, Services
 from api.errors import http_errors, not_found
+from api.responses import AUTHENTICATED, TOO_LARGE, missing
 from api.routes.common import Cursor, Limit
 from api.schemas import PageOut
 from api.webhooks import ROLLOVER, Delivery, Webhook, WebhookStore
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=AUTHENTICATED)
 
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such webhook"}}
+NOT_FOUND = missing("webhook")
 
 
 class WebhookIn(BaseModel):
@@ -92,10 +93,17 @@ def _owner(principal: Principal) -> str | None:
     return None if principal.allows(Scope.MANAGER) else principal.name
 
 
-@router.post("", response_model=WebhookCreatedOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    summary="Subscribe a webhook",
+    response_model=WebhookCreatedOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=TOO_LARGE,
+)
 def subscribe(
     request: Request, services: Services, principal: Integration, body: WebhookIn
 ) -> WebhookCreatedOut:
+    """Deliveries of alert and ticket changes to a URL, signed (Standard Webhooks). The secret is answered once."""
     with http_errors():
         hook, secret = _store(request).subscribe(
             str(body.url), body.events, principal.name, services.clock.now(), body.secret
@@ -103,31 +111,44 @@ def subscribe(
     return WebhookCreatedOut(**WebhookOut.from_webhook(hook).model_dump(), secret=secret)
 
 
-@router.get("", response_model=PageOut[WebhookOut])
+@router.get("", summary="List webhooks", response_model=PageOut[WebhookOut])
 def list_webhooks(
     request: Request, principal: Integration, limit: Limit = 100, cursor: Cursor = None
 ) -> PageOut[WebhookOut]:
+    """The caller's subscriptions (a manager or admin sees every owner's)."""
     with http_errors():
         page = _store(request).page(limit, cursor, _owner(principal))
     return PageOut[WebhookOut](items=[WebhookOut.from_webhook(h) for h in page.items], next=page.next)
 
 
-@router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND)
+@router.get("/{webhook_id}", summary="Get one webhook", response_model=WebhookOut, responses=NOT_FOUND)
 def get_webhook(request: Request, principal: Integration, webhook_id: WebhookId) -> WebhookOut:
+    """One subscription (someone else's is a 404 unless the caller is a manager or admin)."""
     hook = _store(request).get(webhook_id, _owner(principal))
     if hook is None:
         raise not_found(f"no webhook {webhook_id!r}")
     return WebhookOut.from_webhook(hook)
 
 
-@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete(
+    "/{webhook_id}",
+    summary="Unsubscribe a webhook",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND,
+)
 def unsubscribe(request: Request, principal: Integration, webhook_id: WebhookId) -> Response:
+    """Deletes the subscription: no further deliveries."""
     if not _store(request).remove(webhook_id, _owner(principal)):
         raise not_found(f"no webhook {webhook_id!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{webhook_id}/rotate", response_model=RotatedOut, responses=NOT_FOUND)
+@router.post(
+    "/{webhook_id}/rotate",
+    summary="Rotate a webhook's secret",
+    response_model=RotatedOut,
+    responses=NOT_FOUND,
+)
 def rotate(request: Request, services: Services, principal: Integration, webhook_id: WebhookId) -> RotatedOut:
     """A new secret. For 24 hours every delivery carries two signatures (new and previous secret), so the
     receiver can switch to the new one whenever it likes within that time."""
@@ -138,7 +159,12 @@ def rotate(request: Request, services: Services, principal: Integration, webhook
     return RotatedOut(secret=secret, previous_valid_until=now + ROLLOVER)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=PageOut[DeliveryOut], responses=NOT_FOUND)
+@router.get(
+    "/{webhook_id}/deliveries",
+    summary="List a webhook's deliveries",
+    response_model=PageOut[DeliveryOut],
+    responses=NOT_FOUND,
+)
 def deliveries(
     request: Request,
     principal: Integration,

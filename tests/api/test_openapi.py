@@ -1,0 +1,86 @@
+"""The OpenAPI documents itself: every operation says what it does, every field what it holds, every
+authenticated route how it refuses a caller (401, 403), each with the schema of the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import World
+
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/api/v1/chat/")
+"""Routes that take no bearer token (health probes, metrics, the chat platforms' signed callbacks)."""
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _authenticated(path: str) -> bool:
+    return path.startswith("/api/v1/") and not any(path.startswith(p) for p in OPEN_PATHS)
+
+
+def test_every_operation_has_a_summary_in_words_and_a_description(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad: list[str] = []
+    for method, path, operation in _operations(schema):
+        summary = operation.get("summary", "")
+        if len(summary.split()) < 2:
+            bad.append(f"{method} {path}: summary {summary!r} is not words")
+        if not operation.get("description", "").strip():
+            bad.append(f"{method} {path}: no description")
+    assert bad == [], "\n".join(bad)
+
+
+def test_every_authenticated_route_documents_401_and_403_with_a_schema(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad: list[str] = []
+    for method, path, operation in _operations(schema):
+        if not _authenticated(path):
+            continue
+        for code in ("401", "403"):
+            answer = operation.get("responses", {}).get(code)
+            if answer is None:
+                bad.append(f"{method} {path}: no {code}")
+            elif "schema" not in answer.get("content", {}).get("application/json", {}):
+                bad.append(f"{method} {path}: {code} without a schema")
+    assert bad == [], "\n".join(bad)
+
+
+def test_every_documented_error_has_a_schema_and_every_input_a_422(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad: list[str] = []
+    for method, path, operation in _operations(schema):
+        responses = operation.get("responses", {})
+        for code, answer in responses.items():
+            if code.startswith("4") and "schema" not in answer.get("content", {}).get("application/json", {}):
+                bad.append(f"{method} {path}: {code} without a schema")
+        if (operation.get("parameters") or operation.get("requestBody")) and "422" not in responses:
+            bad.append(f"{method} {path}: takes input but documents no 422")
+        if method == "POST" and "requestBody" in operation and "413" not in responses:
+            bad.append(f"{method} {path}: takes a body but documents no 413")
+    assert bad == [], "\n".join(bad)
+
+
+def test_every_schema_field_has_a_description(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad = [
+        f"{name}.{field}"
+        for name, model in schema["components"]["schemas"].items()
+        for field, spec in model.get("properties", {}).items()
+        if not spec.get("description", "").strip()
+    ]
+    assert bad == [], f"{len(bad)} fields without a description: {' '.join(bad)}"
+
+
+def test_the_documented_401_is_what_a_caller_without_a_token_gets(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    documented = schema["paths"]["/api/v1/alerts"]["get"]["responses"]["401"]
+    ref = documented["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    required = schema["components"]["schemas"][ref]["required"]
+    answer = world.client.get("/api/v1/alerts")
+    assert answer.status_code == 401
+    assert set(required) <= set(answer.json())
