@@ -35,23 +35,25 @@ GroupId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class ChatIn(BaseModel):
-    site: str = Field(min_length=1, max_length=64)
+    site: str = Field(description="Id of the site", min_length=1, max_length=64)
     group: str = Field(min_length=1, max_length=64, description="A chat group named in the site file")
     msg_id: str = Field(
         min_length=1, max_length=200, description="The platform's id: a repeat changes nothing"
     )
     sender: str = Field(default="", max_length=200, description="Not kept: no owner is scored or labelled")
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(
+        description="The message's text (masked before it is kept)", min_length=1, max_length=4000
+    )
     ts: int | datetime = Field(description="When it was sent: epoch ms or ISO-8601")
 
 
 class ChatOut(BaseModel):
-    msg_id: str
-    duplicate: bool
-    complaint: bool
-    asset_kind: str | None
-    mood: str
-    ticket_id: str | None
+    msg_id: str = Field(description="The message's id")
+    duplicate: bool = Field(description="A repeat of a known msg_id: nothing changed")
+    complaint: bool = Field(description="Judged a complaint about the facilities")
+    asset_kind: str | None = Field(description="The kind of machine it is about, if recognised")
+    mood: str = Field(description="The message's mood")
+    ticket_id: str | None = Field(description="The ticket it opened or joined, if any")
 
 
 def chat_service(request: Request, services: ApiServices) -> ChatService:

@@ -38,7 +38,7 @@ STREAM_CHECK_S = 2.0
 
 class TicketOut(BaseModel):
     ticket: str = Field(description="Open the stream with `GET /api/v1/events?ticket=...` (once)")
-    expires_at: datetime
+    expires_at: datetime = Field(description="The ticket opens the stream once, until then")
 
 
 def format_event(event: Event) -> bytes:

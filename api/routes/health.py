@@ -31,10 +31,10 @@ api_router = APIRouter(tags=["health"], responses=AUTHENTICATED)
 
 
 class ReadyOut(BaseModel):
-    ready: bool
-    failing: dict[str, str]
+    ready: bool = Field(description="Every part works")
+    failing: dict[str, str] = Field(description="Each part that does not work, and why")
     """Each part that does not work, and why."""
-    checked: list[str]
+    checked: list[str] = Field(description="The parts probed")
     """The parts this process runs, all probed."""
 
 
@@ -78,9 +78,11 @@ def metrics() -> Response:
 
 
 class DatapathOut(BaseModel):
-    site: str
+    site: str = Field(description="Id of the site")
     reported_at: datetime | None = Field(description="When the gateway's process last reported; null: never")
-    age_s: float | None
+    age_s: float | None = Field(
+        description="Seconds since the gateway last reported, or null if it never did"
+    )
     stale: bool = Field(description="No report, or none for 30 s: the figures say nothing about now")
     figures: dict[str, float | None] | None = Field(
         description="readings_total, readings_per_s, dead_letters, spool_readings, queue_depth"

@@ -34,7 +34,9 @@ class WebhookIn(BaseModel):
         max_length=2000,
         description="Where deliveries are POSTed: https, to a public address (see the allow-list settings)",
     )
-    events: list[Literal["alert", "ticket"]] = Field(min_length=1, max_length=2)
+    events: list[Literal["alert", "ticket"]] = Field(
+        description="Which changes to deliver: `alert`, `ticket`", min_length=1, max_length=2
+    )
     secret: str | None = Field(
         default=None,
         min_length=16,
@@ -44,11 +46,11 @@ class WebhookIn(BaseModel):
 
 
 class WebhookOut(BaseModel):
-    id: str
-    url: str
-    events: list[str]
+    id: str = Field(description="The subscription's id")
+    url: str = Field(description="Where deliveries go")
+    events: list[str] = Field(description="Which changes are delivered")
     owner: str = Field(description="Name of the token that subscribed")
-    created_at: datetime
+    created_at: datetime = Field(description="When it was made")
 
     @classmethod
     def from_webhook(cls, hook: Webhook) -> WebhookOut:
@@ -67,16 +69,16 @@ class RotatedOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
-    id: int
-    event_type: str
-    event_id: int
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-    next_attempt_at: datetime | None
+    id: int = Field(description="The delivery's id")
+    event_type: str = Field(description="`alert` or `ticket`")
+    event_id: int = Field(description="Id of the event delivered")
+    status: Literal["pending", "delivered", "failed"] = Field(description="pending, delivered or failed")
+    attempts: int = Field(description="Attempts so far")
+    next_attempt_at: datetime | None = Field(description="When it is tried next, if pending")
     last_status: int | None = Field(description="HTTP status of the last attempt")
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
+    last_error: str | None = Field(description="The last attempt's error, if any")
+    created_at: datetime = Field(description="When the delivery was queued")
+    delivered_at: datetime | None = Field(description="When a receiver took it")
 
     @classmethod
     def from_delivery(cls, d: Delivery) -> DeliveryOut:
