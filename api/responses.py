@@ -75,3 +75,18 @@ def body(*more: Responses) -> Responses:
     for extra in more:
         out.update(extra)
     return out
+
+
+def example(value: Any, code: int = 200, media_type: str = "application/json") -> Responses:
+    """An operation's example answer (for a shape whose schema has none of its own, such as a page)."""
+    return {code: {"content": {media_type: {"example": value}}}}
+
+
+def page_example(*items: Any) -> Responses:
+    """The example answer of a list: one page with the items and no further page."""
+    return example({"items": list(items), "next": None})
+
+
+def page_of(model: type[BaseModel]) -> Responses:
+    """The example answer of a list of ``model``: one page holding the model's own example, no next page."""
+    return example({"items": model.model_json_schema()["examples"][:1], "next": None})

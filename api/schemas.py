@@ -83,7 +83,7 @@ class AlertOut(BaseModel):
     building: str = Field(description="Id of the asset's building")
     kind: str = Field(description="What fired, e.g. `elevator.entrapment`")
     level: Level = Field(description="How bad: red, orange, yellow, blue")
-    state: AlertState = Field(description="firing, acknowledged or resolved")
+    state: AlertState = Field(description="firing or resolved (an acknowledgement shows in acknowledged_at)")
     summary: str = Field(description="What happened, in words")
     opened_at: datetime = Field(description="When it first fired")
     updated_at: datetime = Field(description="When it last changed")
@@ -264,6 +264,24 @@ class LatestValueOut(BaseModel):
 
 
 class AssetOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b1-elev-1",
+                    "site": "lakeside",
+                    "kind": "elevator",
+                    "building": "b1",
+                    "building_name": "Building 1",
+                    "name": "Elevator 1",
+                    "interval_s": 10.0,
+                    "rated": {"current_a": 40.0},
+                    "last_seen": "2024-05-01T08:00:00Z",
+                    "latest": {"current_a": {"ts": "2024-05-01T08:00:00Z", "value": 12.5}},
+                }
+            ]
+        }
+    )
     id: str = Field(description="The asset's id")
     site: str = Field(description="Id of the site")
     kind: AssetKind = Field(description="What kind of machine it is")
@@ -303,6 +321,21 @@ class PointOut(BaseModel):
 
 
 class ReadingsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "asset": "b1-pump-1",
+                    "channel": "pressure_bar",
+                    "start": "2024-05-01T08:00:00Z",
+                    "end": "2024-05-01T09:00:00Z",
+                    "every_s": 600.0,
+                    "fn": "mean",
+                    "points": [{"ts": "2024-05-01T08:00:00Z", "channel": "pressure_bar", "value": 3.2}],
+                }
+            ]
+        }
+    )
     asset: str = Field(description="Id of the asset")
     channel: str = Field(description="The channel read")
     start: datetime = Field(description="Start of the span (inclusive)")
@@ -333,10 +366,37 @@ class DeadLetterOut(BaseModel):
 
 
 class DeadLetterPageOut(PageOut[DeadLetterOut]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 4,
+                            "topic": "facwatch/lakeside/b1-elev-9/state",
+                            "reason": "unknown_asset",
+                            "detail": "no asset b1-elev-9",
+                            "payload": '{"door": 1}',
+                            "received_at": "2024-05-01T08:00:00Z",
+                        }
+                    ],
+                    "next": None,
+                    "counts": {"unknown_asset": 1},
+                }
+            ]
+        }
+    )
     counts: dict[str, int] = Field(description="Dead letters kept so far, per reason")
 
 
 class HealthOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ok", "site": "lakeside", "time": "2024-05-01T08:00:00Z", "subscribers": 2}
+            ]
+        }
+    )
     status: str = Field(description="`ok` while the process runs")
     site: str = Field(description="Id of the site this process watches")
     time: datetime = Field(description="The process's clock")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
-from api.responses import AUTHENTICATED, body, missing
+from api.responses import AUTHENTICATED, body, missing, page_of
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
 from facwatch.model import AlertState, Level
@@ -22,7 +22,7 @@ AlertId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = missing("alert")
 
 
-@router.get("", summary="List alerts", response_model=PageOut[AlertOut])
+@router.get("", summary="List alerts", response_model=PageOut[AlertOut], responses=page_of(AlertOut))
 async def list_alerts(
     request: Request,
     services: Services,

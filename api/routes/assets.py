@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import Services, Viewer
 from api.errors import not_found, unprocessable
 from api.params import parse_every, parse_fn, parse_id_cursor, parse_time
-from api.responses import AUTHENTICATED, missing
+from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
 from facwatch.model import utc_from_ms
@@ -33,7 +33,7 @@ def _offset(cursor: str | None) -> int:
         raise unprocessable(str(exc)) from exc
 
 
-@router.get("", summary="List assets", response_model=PageOut[AssetOut])
+@router.get("", summary="List assets", response_model=PageOut[AssetOut], responses=page_of(AssetOut))
 def list_assets(
     services: Services,
     _: Viewer,

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine.chat import ChatMessage, ChatService, Received, UnknownGroup
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
-from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, missing
+from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, example, missing
 from facwatch.model import ms_from_utc
 from gateway.chat import dingtalk, feishu
 from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, Stale
@@ -48,6 +48,20 @@ class ChatIn(BaseModel):
 
 
 class ChatOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "msg_id": "wecom-88121",
+                    "duplicate": False,
+                    "complaint": True,
+                    "asset_kind": "elevator",
+                    "mood": "angry",
+                    "ticket_id": "T9",
+                }
+            ]
+        }
+    )
     msg_id: str = Field(description="The message's id")
     duplicate: bool = Field(description="A repeat of a known msg_id: nothing changed")
     complaint: bool = Field(description="Judged a complaint about the facilities")
@@ -134,7 +148,11 @@ def _group(services: ApiServices, group_id: str, platform: str) -> Any:
     return group
 
 
-@router.post("/dingtalk/{group}", summary="Receive a DingTalk robot callback", responses=CALLBACK)
+@router.post(
+    "/dingtalk/{group}",
+    summary="Receive a DingTalk robot callback",
+    responses={**CALLBACK, **example({"msgtype": "empty", "duplicate": False})},
+)
 async def dingtalk_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The DingTalk robot's callback for a group (open; signed with the robot's secret)."""
     chat = _group(services, group, "dingtalk")
@@ -151,7 +169,11 @@ async def dingtalk_callback(request: Request, services: Services, group: GroupId
     return JSONResponse({"msgtype": "empty", "duplicate": received.duplicate})
 
 
-@router.post("/feishu/{group}", summary="Receive a Feishu event callback", responses=CALLBACK)
+@router.post(
+    "/feishu/{group}",
+    summary="Receive a Feishu event callback",
+    responses={**CALLBACK, **example({"ok": True, "read": True, "duplicate": False})},
+)
 async def feishu_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The Feishu event callback for a group (open; verification token, and signature with an encrypt key)."""
     chat = _group(services, group, "feishu")

@@ -21,7 +21,7 @@ import orjson
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine import eventlog
 from alerts.engine.events import Event, EventBus
@@ -37,6 +37,9 @@ STREAM_CHECK_S = 2.0
 
 
 class TicketOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ticket": "st_4f1c2a9e", "expires_at": "2024-05-01T08:01:00Z"}]}
+    )
     ticket: str = Field(description="Open the stream with `GET /api/v1/events?ticket=...` (once)")
     expires_at: datetime = Field(description="The ticket opens the stream once, until then")
 
@@ -101,7 +104,16 @@ async def stream(
     "/events",
     summary="Stream events (server-sent)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "example": ': connected\n\nid: 241\nevent: ticket\ndata: {"id": "T7"}\n\n'
+                }
+            },
+            "description": "Server-sent events",
+        }
+    },
 )
 async def events(
     request: Request,

@@ -17,7 +17,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import datapath
 from api.deps import Services, Viewer, read_in_thread
@@ -31,6 +31,17 @@ api_router = APIRouter(tags=["health"], responses=AUTHENTICATED)
 
 
 class ReadyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ready": False,
+                    "failing": {"state_db": "connection refused"},
+                    "checked": ["state_db", "telemetry"],
+                }
+            ]
+        }
+    )
     ready: bool = Field(description="Every part works")
     failing: dict[str, str] = Field(description="Each part that does not work, and why")
     """Each part that does not work, and why."""
@@ -70,7 +81,9 @@ async def readyz(request: Request) -> JSONResponse:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={
+        200: {"content": {"text/plain": {"example": 'facwatch_api_requests_total{route="/healthz"} 3.0\n'}}}
+    },
 )
 def metrics() -> Response:
     """The process's metrics in Prometheus' text format (open, for the scraper)."""
@@ -78,6 +91,26 @@ def metrics() -> Response:
 
 
 class DatapathOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": "lakeside",
+                    "reported_at": "2024-05-01T08:00:00Z",
+                    "age_s": 4.0,
+                    "stale": False,
+                    "figures": {
+                        "readings_total": 120400.0,
+                        "readings_per_s": 35.0,
+                        "dead_letters": 2.0,
+                        "spool_readings": 0.0,
+                        "queue_depth": 0.0,
+                    },
+                    "streams": 1,
+                }
+            ]
+        }
+    )
     site: str = Field(description="Id of the site")
     reported_at: datetime | None = Field(description="When the gateway's process last reported; null: never")
     age_s: float | None = Field(

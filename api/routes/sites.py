@@ -8,14 +8,14 @@ from fastapi import APIRouter, Path
 
 from api.deps import Services, Viewer
 from api.errors import not_found, unprocessable
-from api.responses import AUTHENTICATED, missing
+from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import PageOut, SiteOut
 
 router = APIRouter(prefix="/sites", tags=["sites"], responses=AUTHENTICATED)
 
 
-@router.get("", summary="List sites", response_model=PageOut[SiteOut])
+@router.get("", summary="List sites", response_model=PageOut[SiteOut], responses=page_of(SiteOut))
 def list_sites(services: Services, _: Viewer, limit: Limit = 100, cursor: Cursor = None) -> PageOut[SiteOut]:
     """The sites this API serves, with their buildings and assets per kind."""
     # One process watches one site today; the list shape (and its cursor) is ready for more.

@@ -11,7 +11,7 @@ from alerts.engine.ports import ActionRequest, OwnerReport
 from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import forbidden, http_errors, unprocessable
-from api.responses import AUTHENTICATED, TOO_LARGE, ErrorOut, ValidationErrorOut, body, missing
+from api.responses import AUTHENTICATED, TOO_LARGE, ErrorOut, ValidationErrorOut, body, missing, page_of
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import (
     ActionIn,
@@ -30,7 +30,7 @@ log = structlog.get_logger("api.tickets")
 TicketId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("", summary="List tickets", response_model=PageOut[TicketOut])
+@router.get("", summary="List tickets", response_model=PageOut[TicketOut], responses=page_of(TicketOut))
 async def list_tickets(
     request: Request,
     services: Services,

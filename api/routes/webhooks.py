@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from api.auth import Principal, Scope
 from api.deps import Integration, Services
 from api.errors import http_errors, not_found
-from api.responses import AUTHENTICATED, TOO_LARGE, missing
+from api.responses import AUTHENTICATED, TOO_LARGE, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import PageOut
 from api.webhooks import ROLLOVER, Delivery, Webhook, WebhookStore
@@ -46,6 +46,19 @@ class WebhookIn(BaseModel):
 
 
 class WebhookOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "W3",
+                    "url": "https://tickets.example.com/hooks/facwatch",
+                    "events": ["ticket"],
+                    "owner": "erp",
+                    "created_at": "2024-05-01T08:00:00Z",
+                }
+            ]
+        }
+    )
     id: str = Field(description="The subscription's id")
     url: str = Field(description="Where deliveries go")
     events: list[str] = Field(description="Which changes are delivered")
@@ -60,15 +73,57 @@ class WebhookOut(BaseModel):
 
 
 class WebhookCreatedOut(WebhookOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "W3",
+                    "url": "https://tickets.example.com/hooks/facwatch",
+                    "events": ["ticket"],
+                    "owner": "erp",
+                    "created_at": "2024-05-01T08:00:00Z",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                }
+            ]
+        }
+    )
     secret: str = Field(description="Shown once: verify `webhook-signature` with it (Standard Webhooks)")
 
 
 class RotatedOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "secret": "whsec_dGhlIG5ldyBzZWNyZXQgb2YgdGhpcyBob29r",
+                    "previous_valid_until": "2024-05-02T08:00:00Z",
+                }
+            ]
+        }
+    )
     secret: str = Field(description="The new secret, shown once")
     previous_valid_until: datetime = Field(description="Until then deliveries are signed with both secrets")
 
 
 class DeliveryOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "event_type": "ticket",
+                    "event_id": 240,
+                    "status": "delivered",
+                    "attempts": 1,
+                    "next_attempt_at": None,
+                    "last_status": 200,
+                    "last_error": None,
+                    "created_at": "2024-05-01T08:00:00Z",
+                    "delivered_at": "2024-05-01T08:00:01Z",
+                }
+            ]
+        }
+    )
     id: int = Field(description="The delivery's id")
     event_type: str = Field(description="`alert` or `ticket`")
     event_id: int = Field(description="Id of the event delivered")
@@ -113,7 +168,7 @@ def subscribe(
     return WebhookCreatedOut(**WebhookOut.from_webhook(hook).model_dump(), secret=secret)
 
 
-@router.get("", summary="List webhooks", response_model=PageOut[WebhookOut])
+@router.get("", summary="List webhooks", response_model=PageOut[WebhookOut], responses=page_of(WebhookOut))
 def list_webhooks(
     request: Request, principal: Integration, limit: Limit = 100, cursor: Cursor = None
 ) -> PageOut[WebhookOut]:
@@ -165,7 +220,7 @@ def rotate(request: Request, services: Services, principal: Integration, webhook
     "/{webhook_id}/deliveries",
     summary="List a webhook's deliveries",
     response_model=PageOut[DeliveryOut],
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **page_of(DeliveryOut)},
 )
 def deliveries(
     request: Request,

@@ -84,3 +84,22 @@ def test_the_documented_401_is_what_a_caller_without_a_token_gets(world: World) 
     answer = world.client.get("/api/v1/alerts")
     assert answer.status_code == 401
     assert set(required) <= set(answer.json())
+
+
+def _has_example(schema: dict[str, Any], media: dict[str, Any]) -> bool:
+    if "example" in media or "examples" in media:
+        return True
+    ref = media.get("schema", {}).get("$ref")
+    model = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}) if ref else {}
+    return "examples" in model or "example" in model
+
+
+def test_every_operation_has_an_example_answer(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad: list[str] = []
+    for method, path, operation in _operations(schema):
+        for code, answer in operation.get("responses", {}).items():
+            for media_type, media in answer.get("content", {}).items() if code.startswith("2") else ():
+                if not _has_example(schema, media):
+                    bad.append(f"{method} {path}: {code} {media_type} without an example")
+    assert bad == [], "\n".join(bad)
