@@ -82,7 +82,13 @@ async def readyz(request: Request) -> JSONResponse:
     summary="Prometheus metrics",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {"example": 'facwatch_api_requests_total{route="/healthz"} 3.0\n'}}}
+        200: {
+            "content": {
+                "text/plain": {
+                    "example": 'facwatch_api_requests_total{method="GET",route="/healthz",status="200"} 3.0\n'
+                }
+            }
+        }
     },
 )
 def metrics() -> Response:

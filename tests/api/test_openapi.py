@@ -62,6 +62,8 @@ def test_every_documented_error_has_a_schema_and_every_input_a_422(world: World)
             bad.append(f"{method} {path}: takes input but documents no 422")
         if method == "POST" and "requestBody" in operation and "413" not in responses:
             bad.append(f"{method} {path}: takes a body but documents no 413")
+        if method == "POST" and "409" not in responses:
+            bad.append(f"{method} {path}: a POST (Idempotency-Key) documents no 409")
     assert bad == [], "\n".join(bad)
 
 
