@@ -35,6 +35,20 @@ GroupId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class ChatIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": "lakeside",
+                    "group": "owners-b1",
+                    "msg_id": "wecom-88121",
+                    "sender": "wxid_7f3",
+                    "text": "电梯又停了，困了人！",
+                    "ts": "2024-05-01T08:00:00Z",
+                }
+            ]
+        }
+    )
     site: str = Field(description="Id of the site", min_length=1, max_length=64)
     group: str = Field(min_length=1, max_length=64, description="A chat group named in the site file")
     msg_id: str = Field(

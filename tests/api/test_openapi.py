@@ -105,3 +105,26 @@ def test_every_operation_has_an_example_answer(world: World) -> None:
                 if not _has_example(schema, media):
                     bad.append(f"{method} {path}: {code} {media_type} without an example")
     assert bad == [], "\n".join(bad)
+
+
+def test_every_body_has_an_example(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    bad = [
+        f"{method} {path}: {media_type} body without an example"
+        for method, path, operation in _operations(schema)
+        for media_type, media in operation.get("requestBody", {}).get("content", {}).items()
+        if not _has_example(schema, media)
+    ]
+    assert bad == [], "\n".join(bad)
+
+
+def test_the_documented_403_and_422_are_what_a_caller_gets(world: World) -> None:
+    from api.responses import ErrorOut, ValidationErrorOut
+
+    refused = world.client.get("/api/v1/reports/sla", headers=world.auth("viewer"))
+    assert refused.status_code == 403
+    assert "manager" in ErrorOut.model_validate(refused.json()).detail
+    bad = world.client.get("/api/v1/alerts?limit=0", headers=world.auth("viewer"))
+    assert bad.status_code == 422
+    errors = ValidationErrorOut.model_validate(bad.json()).detail
+    assert not isinstance(errors, str) and errors[0].loc == ["query", "limit"]
