@@ -104,8 +104,14 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 }
 
 
+IDEMPOTENCY_CONFLICT: dict[str, Any] = {
+    "description": "A request with the same Idempotency-Key is still being answered: retry later",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
 def _document_idempotency(app: FastAPI) -> None:
-    """The middleware handles the header for every POST; say so in the OpenAPI of each POST."""
+    """The middleware handles the header for every POST; say so (and its 409) in the OpenAPI of each POST."""
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -115,6 +121,7 @@ def _document_idempotency(app: FastAPI) -> None:
                 post = operations.get("post")
                 if post is not None:
                     post.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+                    post["responses"].setdefault("409", IDEMPOTENCY_CONFLICT)
             app.openapi_schema = schema
         return app.openapi_schema
 

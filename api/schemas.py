@@ -72,29 +72,29 @@ ItemT = TypeVar("ItemT")
 
 
 class PageOut(BaseModel, Generic[ItemT]):
-    items: list[ItemT]
+    items: list[ItemT] = Field(description="This page's items, in the list's order")
     next: str | None = Field(description="Cursor of the next page, or null at the end")
 
 
 class AlertOut(BaseModel):
-    id: str
-    site: str
-    asset: str
-    building: str
-    kind: str
-    level: Level
-    state: AlertState
-    summary: str
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    ticket_id: str | None
-    count: int
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    escalation_step: int
+    id: str = Field(description="The alert's id")
+    site: str = Field(description="Id of the site")
+    asset: str = Field(description="Id of the asset that raised it")
+    building: str = Field(description="Id of the asset's building")
+    kind: str = Field(description="What fired, e.g. `elevator.entrapment`")
+    level: Level = Field(description="How bad: red, orange, yellow, blue")
+    state: AlertState = Field(description="firing or resolved (an acknowledgement shows in acknowledged_at)")
+    summary: str = Field(description="What happened, in words")
+    opened_at: datetime = Field(description="When it first fired")
+    updated_at: datetime = Field(description="When it last changed")
+    resolved_at: datetime | None = Field(description="When it cleared, or null while it fires")
+    ticket_id: str | None = Field(description="The ticket it opened or joined, if any")
+    count: int = Field(description="How many times it fired while open")
+    acknowledged_at: datetime | None = Field(description="When someone acknowledged it")
+    acknowledged_by: str | None = Field(description="Who acknowledged it")
+    escalation_step: int = Field(description="How far its escalation has gone (0: the first contacts)")
     silenced_until: datetime | None = Field(default=None, description="Nobody is notified until then")
-    silence_reason: str | None = None
+    silence_reason: str | None = Field(default=None, description="Why it was silenced")
     suppressed_by: str | None = Field(
         default=None, description="The alert that explains this one (a power outage in its building)"
     )
@@ -111,16 +111,16 @@ class AlertOut(BaseModel):
 
 
 class DeadlinesOut(BaseModel):
-    acknowledge: datetime | None
-    on_site: datetime | None
-    fixed: datetime | None
+    acknowledge: datetime | None = Field(description="By when the ticket must be acknowledged (SLA)")
+    on_site: datetime | None = Field(description="By when an engineer must be on site (SLA)")
+    fixed: datetime | None = Field(description="By when it must be fixed (SLA)")
 
 
 class TimelineEntryOut(BaseModel):
-    ts: datetime
-    action: str
-    actor: str
-    note: str
+    ts: datetime = Field(description="When it happened")
+    action: str = Field(description="What was done (e.g. `dispatch`, `check_in`)")
+    actor: str = Field(description="Who did it (a token's name, or `system`)")
+    note: str = Field(description="The note given with it")
 
     @classmethod
     def from_event(cls, event: TicketEvent) -> TimelineEntryOut:
@@ -128,31 +128,31 @@ class TimelineEntryOut(BaseModel):
 
 
 class TicketOut(BaseModel):
-    id: str
-    site: str
-    asset: str
-    building: str
-    kind: str
-    level: Level
-    state: TicketState
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    alert_ids: list[str]
-    deadlines: DeadlinesOut
-    assignee: str | None
-    acknowledged_at: datetime | None
-    on_site_at: datetime | None
-    resolved_at: datetime | None
+    id: str = Field(description="The ticket's id")
+    site: str = Field(description="Id of the site")
+    asset: str = Field(description="Id of the asset")
+    building: str = Field(description="Id of the building")
+    kind: str = Field(description="What the ticket is about (the alert's kind, or the owner's category)")
+    level: Level = Field(description="How urgent: red, orange, yellow, blue")
+    state: TicketState = Field(description="Where the ticket is in its lifecycle")
+    title: str = Field(description="One line saying what is wrong")
+    created_at: datetime = Field(description="When it was opened")
+    updated_at: datetime = Field(description="When it last changed")
+    alert_ids: list[str] = Field(description="The alerts that opened or joined it")
+    deadlines: DeadlinesOut = Field(description="Its SLA deadlines")
+    assignee: str | None = Field(description="The engineer dispatched, if any")
+    acknowledged_at: datetime | None = Field(description="When it was acknowledged")
+    on_site_at: datetime | None = Field(description="When an engineer checked in on site")
+    resolved_at: datetime | None = Field(description="When it was resolved")
     source: str = Field(default="sensor", description="`sensor` (opened by an alert) or `owner` (reported)")
-    unit: str | None = None
-    category: str | None = None
-    description: str = ""
-    photo_urls: list[str] = Field(default_factory=list)
-    location: str | None = None
-    progress_percent: float | None = None
+    unit: str | None = Field(default=None, description="The owner's unit, for a reported problem")
+    category: str | None = Field(default=None, description="The owner's category, for a reported problem")
+    description: str = Field(default="", description="The owner's words, for a reported problem")
+    photo_urls: list[str] = Field(description="Photos the owner attached", default_factory=list)
+    location: str | None = Field(default=None, description="Where in the building")
+    progress_percent: float | None = Field(default=None, description="The engineer's latest progress, 0-100")
     eta: datetime | None = Field(default=None, description="The engineer's latest estimate of the fix")
-    closed_at: datetime | None = None
+    closed_at: datetime | None = Field(default=None, description="When it was closed")
 
     model_config = ConfigDict(json_schema_extra={"examples": [TICKET_EXAMPLE]})
 
@@ -215,7 +215,7 @@ def page_response(items: list[dict[str, object]], next_cursor: str | None) -> Re
 
 
 class TicketDetailOut(TicketOut):
-    timeline: list[TimelineEntryOut]
+    timeline: list[TimelineEntryOut] = Field(description="Everything done to the ticket, oldest first")
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketDetailOut:
@@ -226,8 +226,8 @@ class TicketDetailOut(TicketOut):
 class ActionIn(BaseModel):
     """A ticket action; the actor is the calling token's name."""
 
-    action: TicketAction
-    note: str = Field(default="", max_length=2000)
+    action: TicketAction = Field(description="What to do to the ticket")
+    note: str = Field(description="A note kept in the timeline", default="", max_length=2000)
     checkin_code: str | None = Field(default=None, max_length=200, description="Required for check_in")
     assignee: str | None = Field(default=None, max_length=200, description="For dispatch")
     eta: UtcDatetime | None = Field(default=None, description="For dispatch and progress")
@@ -259,21 +259,39 @@ class ActionIn(BaseModel):
 
 
 class LatestValueOut(BaseModel):
-    ts: datetime
-    value: float
+    ts: datetime = Field(description="When the value was read")
+    value: float = Field(description="The value, in the channel's unit")
 
 
 class AssetOut(BaseModel):
-    id: str
-    site: str
-    kind: AssetKind
-    building: str
-    building_name: str
-    name: str
-    interval_s: float
-    rated: dict[str, float]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b1-elev-1",
+                    "site": "lakeside",
+                    "kind": "elevator",
+                    "building": "b1",
+                    "building_name": "Building 1",
+                    "name": "Elevator 1",
+                    "interval_s": 10.0,
+                    "rated": {"current_a": 40.0},
+                    "last_seen": "2024-05-01T08:00:00Z",
+                    "latest": {"current_a": {"ts": "2024-05-01T08:00:00Z", "value": 12.5}},
+                }
+            ]
+        }
+    )
+    id: str = Field(description="The asset's id")
+    site: str = Field(description="Id of the site")
+    kind: AssetKind = Field(description="What kind of machine it is")
+    building: str = Field(description="Id of its building")
+    building_name: str = Field(description="Its building's name")
+    name: str = Field(description="Its name")
+    interval_s: float = Field(description="Seconds between its readings, as configured")
+    rated: dict[str, float] = Field(description="Its rated values per channel (e.g. rated current)")
     last_seen: datetime | None = Field(description="Time of the newest reading of any channel")
-    latest: dict[str, LatestValueOut]
+    latest: dict[str, LatestValueOut] = Field(description="The latest value of each channel")
 
     @classmethod
     def from_asset(cls, site: str, asset: Asset, building_name: str, latest: Mapping[str, Point]) -> AssetOut:
@@ -297,28 +315,43 @@ class AssetOut(BaseModel):
 
 
 class PointOut(BaseModel):
-    ts: datetime
-    channel: str
-    value: float
+    ts: datetime = Field(description="When (the window's start for an aggregate)")
+    channel: str = Field(description="The channel read")
+    value: float = Field(description="The value (or the window's aggregate)")
 
 
 class ReadingsOut(BaseModel):
-    asset: str
-    channel: str
-    start: datetime
-    end: datetime
-    every_s: float | None
-    fn: str | None
-    points: list[PointOut]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "asset": "b1-pump-1",
+                    "channel": "pressure_bar",
+                    "start": "2024-05-01T08:00:00Z",
+                    "end": "2024-05-01T09:00:00Z",
+                    "every_s": 600.0,
+                    "fn": "mean",
+                    "points": [{"ts": "2024-05-01T08:00:00Z", "channel": "pressure_bar", "value": 3.2}],
+                }
+            ]
+        }
+    )
+    asset: str = Field(description="Id of the asset")
+    channel: str = Field(description="The channel read")
+    start: datetime = Field(description="Start of the span (inclusive)")
+    end: datetime = Field(description="End of the span (exclusive)")
+    every_s: float | None = Field(description="The aggregation window in seconds, or null for raw points")
+    fn: str | None = Field(description="The aggregate (mean, min, max, last), or null for raw points")
+    points: list[PointOut] = Field(description="The points, oldest first")
 
 
 class DeadLetterOut(BaseModel):
-    id: int | None
-    topic: str
-    reason: DeadLetterReason
-    detail: str
+    id: int | None = Field(description="The dead letter's id")
+    topic: str = Field(description="The MQTT topic it came on")
+    reason: DeadLetterReason = Field(description="Why it was refused")
+    detail: str = Field(description="What exactly was wrong")
     payload: str = Field(description="The (truncated) payload as text; undecodable bytes are replaced")
-    received_at: datetime
+    received_at: datetime = Field(description="When the gateway received it")
 
     @classmethod
     def from_letter(cls, letter: DeadLetter) -> DeadLetterOut:
@@ -333,32 +366,59 @@ class DeadLetterOut(BaseModel):
 
 
 class DeadLetterPageOut(PageOut[DeadLetterOut]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 4,
+                            "topic": "facwatch/lakeside/b1-elev-9/state",
+                            "reason": "unknown_asset",
+                            "detail": "no asset b1-elev-9",
+                            "payload": '{"door": 1}',
+                            "received_at": "2024-05-01T08:00:00Z",
+                        }
+                    ],
+                    "next": None,
+                    "counts": {"unknown_asset": 1},
+                }
+            ]
+        }
+    )
     counts: dict[str, int] = Field(description="Dead letters kept so far, per reason")
 
 
 class HealthOut(BaseModel):
-    status: str
-    site: str
-    time: datetime
-    subscribers: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ok", "site": "lakeside", "time": "2024-05-01T08:00:00Z", "subscribers": 2}
+            ]
+        }
+    )
+    status: str = Field(description="`ok` while the process runs")
+    site: str = Field(description="Id of the site this process watches")
+    time: datetime = Field(description="The process's clock")
+    subscribers: int = Field(description="Event stream subscribers now")
 
 
 # --- sites ---------------------------------------------------------------------------------------------
 
 
 class BuildingOut(BaseModel):
-    id: str
-    name: str
+    id: str = Field(description="The building's id")
+    name: str = Field(description="Its name")
     assets: list[str] = Field(description="Ids of the building's assets")
 
 
 class SiteOut(BaseModel):
     """A compound: its buildings and how many assets of each kind it watches (no notification addresses)."""
 
-    id: str
-    name: str
-    timezone: str
-    buildings: list[BuildingOut]
+    id: str = Field(description="The site's id")
+    name: str = Field(description="Its name")
+    timezone: str = Field(description="Its IANA time zone (reports count days in it)")
+    buildings: list[BuildingOut] = Field(description="Its buildings")
     asset_counts: dict[str, int] = Field(description="Assets per kind")
 
     model_config = ConfigDict(
@@ -405,9 +465,9 @@ class SilenceIn(BaseModel):
         },
     )
 
-    until: UtcDatetime | None = None
+    until: UtcDatetime | None = Field(default=None, description="Silence until then (or give duration_s)")
     duration_s: float | None = Field(default=None, gt=0, le=30 * 86400, description="At most 30 days")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(description="Why (kept with the alert)", min_length=1, max_length=500)
 
 
 class OwnerTicketIn(BaseModel):
@@ -429,13 +489,13 @@ class OwnerTicketIn(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=4000)
-    category: Category
-    building: str = Field(min_length=1, max_length=64)
-    unit: str | None = Field(default=None, max_length=64)
+    text: str = Field(description="The owner's words", min_length=1, max_length=4000)
+    category: Category = Field(description="What kind of problem")
+    building: str = Field(description="Id of the building", min_length=1, max_length=64)
+    unit: str | None = Field(description="The owner's unit", default=None, max_length=64)
     asset: str | None = Field(default=None, max_length=64, description="When the owner names the machine")
-    photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
-    location: str | None = Field(default=None, max_length=200)
+    photo_urls: list[HttpUrl] = Field(description="Photos (at most 10)", default_factory=list, max_length=10)
+    location: str | None = Field(description="Where in the building", default=None, max_length=200)
     site: str | None = Field(default=None, max_length=64, description="Defaults to the API's site")
 
 
@@ -445,27 +505,31 @@ class OwnerTicketIn(BaseModel):
 class SlaRowOut(BaseModel):
     """SLA compliance of one level on one site: counts, p50/p90 times in seconds, breaches."""
 
-    site: str
-    level: Level
-    tickets: int
-    acknowledged: int
-    arrived: int
-    fixed: int
-    ack_p50_s: float | None
-    ack_p90_s: float | None
-    arrive_p50_s: float | None
-    arrive_p90_s: float | None
-    fix_p50_s: float | None
-    fix_p90_s: float | None
-    ack_breaches: int
-    arrive_breaches: int
-    fix_breaches: int
+    site: str = Field(description="Id of the site")
+    level: Level = Field(description="The tickets' level")
+    tickets: int = Field(description="Tickets opened in the span")
+    acknowledged: int = Field(description="Of them, acknowledged")
+    arrived: int = Field(description="Of them, reached on site")
+    fixed: int = Field(description="Of them, fixed")
+    ack_p50_s: float | None = Field(description="Median seconds to acknowledge, or null without any")
+    ack_p90_s: float | None = Field(
+        description="90th percentile of seconds to acknowledge, or null without any"
+    )
+    arrive_p50_s: float | None = Field(description="Median seconds to reach the site, or null without any")
+    arrive_p90_s: float | None = Field(
+        description="90th percentile of seconds to reach the site, or null without any"
+    )
+    fix_p50_s: float | None = Field(description="Median seconds to fix, or null without any")
+    fix_p90_s: float | None = Field(description="90th percentile of seconds to fix, or null without any")
+    ack_breaches: int = Field(description="Tickets that missed the acknowledge deadline")
+    arrive_breaches: int = Field(description="Tickets that missed the on-site deadline")
+    fix_breaches: int = Field(description="Tickets that missed the fix deadline")
 
 
 class SlaReportOut(BaseModel):
-    since: datetime
-    until: datetime
-    rows: list[SlaRowOut]
+    since: datetime = Field(description="Start of the span (inclusive)")
+    until: datetime = Field(description="End of the span (exclusive)")
+    rows: list[SlaRowOut] = Field(description="One row per site and level")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -482,18 +546,18 @@ class SlaReportOut(BaseModel):
 
 class IncidentRowOut(BaseModel):
     period: str = Field(description="`2024-05` (month) or `2024-Q2` (quarter)")
-    site: str
-    asset: str
-    kind: str
-    level: Level
-    count: int
+    site: str = Field(description="Id of the site")
+    asset: str = Field(description="Id of the asset")
+    kind: str = Field(description="The alerts' kind")
+    level: Level = Field(description="The alerts' level")
+    count: int = Field(description="Alerts opened")
 
 
 class IncidentReportOut(BaseModel):
-    since: datetime
-    until: datetime
-    period: str
-    rows: list[IncidentRowOut]
+    since: datetime = Field(description="Start of the span (inclusive)")
+    until: datetime = Field(description="End of the span (exclusive)")
+    period: str = Field(description="`month` or `quarter`")
+    rows: list[IncidentRowOut] = Field(description="One row per period, asset, kind and level")
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
+from api.responses import AUTHENTICATED, body, missing, page_of
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
 from facwatch.model import AlertState, Level
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTHENTICATED)
 log = structlog.get_logger("api.alerts")
 
 AlertId = Annotated[str, Path(min_length=1, max_length=64)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such alert"}}
+NOT_FOUND = missing("alert")
 
 
-@router.get("", response_model=PageOut[AlertOut])
+@router.get("", summary="List alerts", response_model=PageOut[AlertOut], responses=page_of(AlertOut))
 async def list_alerts(
     request: Request,
     services: Services,
@@ -57,13 +58,16 @@ async def list_alerts(
         return await read_in_thread(request, answer)
 
 
-@router.get("/{alert_id}", response_model=AlertOut, responses=NOT_FOUND)
+@router.get("/{alert_id}", summary="Get one alert", response_model=AlertOut, responses=NOT_FOUND)
 def get_alert(services: Services, _: Viewer, alert_id: AlertId) -> AlertOut:
+    """One alert with its level, state, times and why it fired."""
     with http_errors():
         return AlertOut.from_alert(services.alerts.get_alert(alert_id))
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertOut, responses=NOT_FOUND)
+@router.post(
+    "/{alert_id}/acknowledge", summary="Acknowledge an alert", response_model=AlertOut, responses=NOT_FOUND
+)
 def acknowledge(services: Services, principal: Engineer, alert_id: AlertId) -> AlertOut:
     """Someone has seen it: stops the acknowledge clock of its ticket (the on-site clock keeps running)."""
     log.info("alert acknowledge", alert_id=alert_id, actor=principal.name)
@@ -72,7 +76,9 @@ def acknowledge(services: Services, principal: Engineer, alert_id: AlertId) -> A
     return AlertOut.from_alert(alert)
 
 
-@router.post("/{alert_id}/silence", response_model=AlertOut, responses=NOT_FOUND)
+@router.post(
+    "/{alert_id}/silence", summary="Silence an alert", response_model=AlertOut, responses=body(NOT_FOUND)
+)
 def silence(services: Services, principal: Manager, alert_id: AlertId, body: SilenceIn) -> AlertOut:
     """Notify nobody about this alert until a time (changes are still recorded and shown)."""
     now = services.clock.now()

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Query
 from api.deps import Services, Viewer
 from api.errors import not_found, unprocessable
 from api.params import parse_every, parse_fn, parse_id_cursor, parse_time
+from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
 from facwatch.model import utc_from_ms
 
-router = APIRouter(prefix="/assets", tags=["assets"])
+router = APIRouter(prefix="/assets", tags=["assets"], responses=AUTHENTICATED)
 
 MAX_WINDOWS = 100_000
 """A history query may ask for at most this many aggregation windows."""
@@ -32,7 +33,7 @@ def _offset(cursor: str | None) -> int:
         raise unprocessable(str(exc)) from exc
 
 
-@router.get("", response_model=PageOut[AssetOut])
+@router.get("", summary="List assets", response_model=PageOut[AssetOut], responses=page_of(AssetOut))
 def list_assets(
     services: Services,
     _: Viewer,
@@ -40,6 +41,7 @@ def list_assets(
     cursor: Cursor = None,
     building: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PageOut[AssetOut]:
+    """The site's assets with their kind, building, rated values and last reading, by id."""
     site = services.site
     names = {b.id: b.name for b in site.buildings}
     assets = [a for a in site.assets if building is None or a.building == building]
@@ -55,7 +57,12 @@ def list_assets(
     return PageOut[AssetOut](items=items, next=str(start + limit) if more else None)
 
 
-@router.get("/{asset_id}", response_model=AssetOut, responses={404: {"description": "No such asset"}})
+@router.get(
+    "/{asset_id}",
+    summary="Get one asset",
+    response_model=AssetOut,
+    responses=missing("asset"),
+)
 def get_asset(services: Services, _: Viewer, asset_id: AssetId) -> AssetOut:
     """One asset with its rated values and the latest value of every channel."""
     site = services.site
@@ -67,7 +74,7 @@ def get_asset(services: Services, _: Viewer, asset_id: AssetId) -> AssetOut:
     return AssetOut.from_asset(site.id, asset, names.get(asset.building, asset.building), latest)
 
 
-@router.get("/{asset_id}/readings", response_model=ReadingsOut)
+@router.get("/{asset_id}/readings", summary="Read an asset's channel history", response_model=ReadingsOut)
 def readings(
     services: Services,
     _: Viewer,

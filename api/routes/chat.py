@@ -15,38 +15,73 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine.chat import ChatMessage, ChatService, Received, UnknownGroup
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
+from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, example, missing
 from facwatch.model import ms_from_utc
 from gateway.chat import dingtalk, feishu
 from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, Stale
 
 router = APIRouter(prefix="/chat", tags=["chat"])
+CALLBACK: Responses = {
+    **body(missing("chat group"), INVALID),
+    401: {"model": ErrorOut, "description": "A missing or wrong signature, token or timestamp"},
+}
 _lock = threading.Lock()
 GroupId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class ChatIn(BaseModel):
-    site: str = Field(min_length=1, max_length=64)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": "lakeside",
+                    "group": "owners-b1",
+                    "msg_id": "wecom-88121",
+                    "sender": "wxid_7f3",
+                    "text": "电梯又停了，困了人！",
+                    "ts": "2024-05-01T08:00:00Z",
+                }
+            ]
+        }
+    )
+    site: str = Field(description="Id of the site", min_length=1, max_length=64)
     group: str = Field(min_length=1, max_length=64, description="A chat group named in the site file")
     msg_id: str = Field(
         min_length=1, max_length=200, description="The platform's id: a repeat changes nothing"
     )
     sender: str = Field(default="", max_length=200, description="Not kept: no owner is scored or labelled")
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(
+        description="The message's text (masked before it is kept)", min_length=1, max_length=4000
+    )
     ts: int | datetime = Field(description="When it was sent: epoch ms or ISO-8601")
 
 
 class ChatOut(BaseModel):
-    msg_id: str
-    duplicate: bool
-    complaint: bool
-    asset_kind: str | None
-    mood: str
-    ticket_id: str | None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "msg_id": "wecom-88121",
+                    "duplicate": False,
+                    "complaint": True,
+                    "asset_kind": "elevator",
+                    "mood": "angry",
+                    "ticket_id": "T9",
+                }
+            ]
+        }
+    )
+    msg_id: str = Field(description="The message's id")
+    duplicate: bool = Field(description="A repeat of a known msg_id: nothing changed")
+    complaint: bool = Field(description="Judged a complaint about the facilities")
+    asset_kind: str | None = Field(description="The kind of machine it is about, if recognised")
+    mood: str = Field(description="The message's mood")
+    ticket_id: str | None = Field(description="The ticket it opened or joined, if any")
 
 
 def chat_service(request: Request, services: ApiServices) -> ChatService:
@@ -88,9 +123,14 @@ def _answer(received: Received) -> JSONResponse:
 
 @router.post(
     "/messages",
+    summary="Post an owners' group message",
     response_model=ChatOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A repeat of a known msg_id: nothing changed"}},
+    responses={
+        200: {"description": "A repeat of a known msg_id: nothing changed"},
+        **AUTHENTICATED,
+        **TOO_LARGE,
+    },
 )
 async def post_message(request: Request, services: Services, _: Integration, body: ChatIn) -> Response:
     """One owners' group message from a bridge (WeCom, or any other): masked, analysed, kept, judged."""
@@ -122,7 +162,11 @@ def _group(services: ApiServices, group_id: str, platform: str) -> Any:
     return group
 
 
-@router.post("/dingtalk/{group}")
+@router.post(
+    "/dingtalk/{group}",
+    summary="Receive a DingTalk robot callback",
+    responses={**CALLBACK, **example({"msgtype": "empty", "duplicate": False})},
+)
 async def dingtalk_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The DingTalk robot's callback for a group (open; signed with the robot's secret)."""
     chat = _group(services, group, "dingtalk")
@@ -139,7 +183,11 @@ async def dingtalk_callback(request: Request, services: Services, group: GroupId
     return JSONResponse({"msgtype": "empty", "duplicate": received.duplicate})
 
 
-@router.post("/feishu/{group}")
+@router.post(
+    "/feishu/{group}",
+    summary="Receive a Feishu event callback",
+    responses={**CALLBACK, **example({"ok": True, "read": True, "duplicate": False})},
+)
 async def feishu_callback(request: Request, services: Services, group: GroupId) -> Response:
     """The Feishu event callback for a group (open; verification token, and signature with an encrypt key)."""
     chat = _group(services, group, "feishu")

@@ -6,16 +6,18 @@ from fastapi import APIRouter
 
 from api.deps import Engineer, Services
 from api.errors import http_errors
+from api.responses import AUTHENTICATED
 from api.routes.common import Cursor, Limit
 from api.schemas import DeadLetterOut, DeadLetterPageOut
 
-router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTHENTICATED)
 
 
-@router.get("", response_model=DeadLetterPageOut)
+@router.get("", summary="List dead letters", response_model=DeadLetterPageOut)
 def list_dead_letters(
     services: Services, _: Engineer, limit: Limit = 100, cursor: Cursor = None
 ) -> DeadLetterPageOut:
+    """Messages the gateway could not take (bad topic, bad payload, unknown asset), newest first, with counts per reason."""
     with http_errors():
         page = services.dead_letters.list(limit, cursor)
     counts = services.dead_letters.counts()

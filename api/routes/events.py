@@ -21,14 +21,15 @@ import orjson
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine import eventlog
 from alerts.engine.events import Event, EventBus
 from api.deps import Services, StreamViewer, Viewer
 from api.metrics import STREAMS
+from api.responses import AUTHENTICATED
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=AUTHENTICATED)
 
 RETRY_MS = 3000
 STREAM_CHECK_S = 2.0
@@ -36,8 +37,11 @@ STREAM_CHECK_S = 2.0
 
 
 class TicketOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ticket": "st_4f1c2a9e", "expires_at": "2024-05-01T08:01:00Z"}]}
+    )
     ticket: str = Field(description="Open the stream with `GET /api/v1/events?ticket=...` (once)")
-    expires_at: datetime
+    expires_at: datetime = Field(description="The ticket opens the stream once, until then")
 
 
 def format_event(event: Event) -> bytes:
@@ -98,8 +102,18 @@ async def stream(
 
 @router.get(
     "/events",
+    summary="Stream events (server-sent)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "example": ': connected\n\nid: 241\nevent: ticket\ndata: {"id": "T7"}\n\n'
+                }
+            },
+            "description": "Server-sent events",
+        }
+    },
 )
 async def events(
     request: Request,
@@ -143,7 +157,7 @@ def _event_id(value: str | None) -> int | None:
     return int(value)
 
 
-@router.post("/events/ticket", response_model=TicketOut)
+@router.post("/events/ticket", summary="Get a stream ticket", response_model=TicketOut)
 async def ticket(services: Services, principal: Viewer) -> TicketOut:
     """A stream ticket: opens ``GET /events?ticket=...`` once, within 60 s (so no token sits in a URL)."""
     value, expires_at = await run_in_threadpool(services.tokens.issue_ticket, principal)

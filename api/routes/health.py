@@ -17,28 +17,41 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import datapath
 from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
+from api.responses import AUTHENTICATED
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
-api_router = APIRouter(tags=["health"])
+api_router = APIRouter(tags=["health"], responses=AUTHENTICATED)
 """Routes under ``/api/v1`` (a token needed)."""
 
 
 class ReadyOut(BaseModel):
-    ready: bool
-    failing: dict[str, str]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ready": False,
+                    "failing": {"state_db": "connection refused"},
+                    "checked": ["state_db", "telemetry"],
+                }
+            ]
+        }
+    )
+    ready: bool = Field(description="Every part works")
+    failing: dict[str, str] = Field(description="Each part that does not work, and why")
     """Each part that does not work, and why."""
-    checked: list[str]
+    checked: list[str] = Field(description="The parts probed")
     """The parts this process runs, all probed."""
 
 
-@router.get("/healthz", response_model=HealthOut)
+@router.get("/healthz", summary="Check that the process is alive", response_model=HealthOut)
 def healthz(services: Services) -> HealthOut:
+    """Answers 200 while the process runs: the site, the time and how many event subscribers there are. Probes nothing."""
     return HealthOut(
         status="ok", site=services.site.id, time=services.clock.now(), subscribers=services.bus.subscribers
     )
@@ -46,6 +59,7 @@ def healthz(services: Services) -> HealthOut:
 
 @router.get(
     "/readyz",
+    summary="Check that the process is ready",
     response_model=ReadyOut,
     responses={503: {"model": ReadyOut, "description": "A part does not work: `failing` names it"}},
 )
@@ -63,15 +77,51 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if verdict.ready else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/plain": {
+                    "example": 'facwatch_api_requests_total{method="GET",route="/healthz",status="200"} 3.0\n'
+                }
+            }
+        }
+    },
+)
 def metrics() -> Response:
+    """The process's metrics in Prometheus' text format (open, for the scraper)."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 class DatapathOut(BaseModel):
-    site: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": "lakeside",
+                    "reported_at": "2024-05-01T08:00:00Z",
+                    "age_s": 4.0,
+                    "stale": False,
+                    "figures": {
+                        "readings_total": 120400.0,
+                        "readings_per_s": 35.0,
+                        "dead_letters": 2.0,
+                        "spool_readings": 0.0,
+                        "queue_depth": 0.0,
+                    },
+                    "streams": 1,
+                }
+            ]
+        }
+    )
+    site: str = Field(description="Id of the site")
     reported_at: datetime | None = Field(description="When the gateway's process last reported; null: never")
-    age_s: float | None
+    age_s: float | None = Field(
+        description="Seconds since the gateway last reported, or null if it never did"
+    )
     stale: bool = Field(description="No report, or none for 30 s: the figures say nothing about now")
     figures: dict[str, float | None] | None = Field(
         description="readings_total, readings_per_s, dead_letters, spool_readings, queue_depth"
@@ -79,7 +129,7 @@ class DatapathOut(BaseModel):
     streams: int = Field(description="Event streams open on this API process")
 
 
-@api_router.get("/health/datapath", response_model=DatapathOut)
+@api_router.get("/health/datapath", summary="Get the data path's health", response_model=DatapathOut)
 async def datapath_health(request: Request, services: Services, principal: Viewer) -> DatapathOut:
     """The data path as the gateway's process last reported it (from the state database), with its age:
     an API process on its own shows the gateway's real figures, never its own zeros."""

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 
 from api.deps import Manager, Services
 from api.errors import http_errors, unprocessable
+from api.responses import AUTHENTICATED
 from api.routes.common import Ident, TimeParam, window
 from api.schemas import IncidentReportOut, IncidentRowOut, SlaReportOut, SlaRowOut
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], responses=AUTHENTICATED)
 
 MAX_SPAN = timedelta(days=3 * 366)
 """A report covers at most three years (a bound on the work one request can ask for)."""
@@ -31,7 +32,7 @@ def _span(
     return start, end
 
 
-@router.get("/sla", response_model=SlaReportOut)
+@router.get("/sla", summary="Report SLA performance", response_model=SlaReportOut)
 def sla(
     services: Services, _: Manager, site: Ident = None, since: TimeParam = None, until: TimeParam = None
 ) -> SlaReportOut:
@@ -45,7 +46,7 @@ def sla(
     )
 
 
-@router.get("/incidents", response_model=IncidentReportOut)
+@router.get("/incidents", summary="Report incidents per period", response_model=IncidentReportOut)
 def incidents(
     services: Services,
     _: Manager,

@@ -11,6 +11,7 @@ from alerts.engine.ports import ActionRequest, OwnerReport
 from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import forbidden, http_errors, unprocessable
+from api.responses import AUTHENTICATED, TOO_LARGE, ErrorOut, ValidationErrorOut, body, missing, page_of
 from api.routes.common import Cursor, Ident, Limit, TimeParam, window
 from api.schemas import (
     ActionIn,
@@ -23,13 +24,13 @@ from api.schemas import (
 )
 from facwatch.model import Level, TicketState
 
-router = APIRouter(prefix="/tickets", tags=["tickets"])
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=AUTHENTICATED)
 log = structlog.get_logger("api.tickets")
 
 TicketId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("", response_model=PageOut[TicketOut])
+@router.get("", summary="List tickets", response_model=PageOut[TicketOut], responses=page_of(TicketOut))
 async def list_tickets(
     request: Request,
     services: Services,
@@ -69,9 +70,12 @@ async def list_tickets(
 
 @router.post(
     "",
+    summary="Report a problem (open a ticket)",
     response_model=TicketDetailOut,
     status_code=status.HTTP_201_CREATED,
-    responses={422: {"description": "Unknown building or asset, or a bad field"}},
+    responses=body(
+        {422: {"model": ValidationErrorOut, "description": "Unknown building or asset, or a bad field"}}
+    ),
 )
 def report(services: Services, principal: Engineer, body: OwnerTicketIn) -> TicketDetailOut:
     """An owner-reported problem: opens a ticket (source ``owner``) with a 10-minute acknowledge clock."""
@@ -108,9 +112,13 @@ def report(services: Services, principal: Engineer, body: OwnerTicketIn) -> Tick
 
 
 @router.get(
-    "/{ticket_id}", response_model=TicketDetailOut, responses={404: {"description": "No such ticket"}}
+    "/{ticket_id}",
+    summary="Get one ticket",
+    response_model=TicketDetailOut,
+    responses=missing("ticket"),
 )
 def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDetailOut:
+    """One ticket with its SLA deadlines and its whole timeline."""
     with http_errors():
         ticket = services.alerts.get_ticket(ticket_id)
     return TicketDetailOut.from_ticket(ticket)
@@ -118,12 +126,23 @@ def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDeta
 
 @router.post(
     "/{ticket_id}/actions",
+    summary="Act on a ticket",
     response_model=TicketDetailOut,
     responses={
-        403: {"description": "An override_reason from a token without the manager scope"},
-        404: {"description": "No such ticket"},
-        409: {"description": "Not allowed in this state, or the ticket's alert still fires"},
-        429: {"description": "Too many wrong check-in codes: try again after Retry-After seconds"},
+        **TOO_LARGE,
+        403: {
+            "model": ErrorOut,
+            "description": "A token without the scope, or an override_reason without manager",
+        },
+        404: {"model": ErrorOut, "description": "No such ticket"},
+        409: {
+            "model": ErrorOut,
+            "description": "Not allowed in this state, or the ticket's alert still fires",
+        },
+        429: {
+            "model": ErrorOut,
+            "description": "Too many wrong check-in codes: try again after Retry-After seconds",
+        },
     },
 )
 def act(services: Services, principal: Engineer, ticket_id: TicketId, body: ActionIn) -> TicketDetailOut:
