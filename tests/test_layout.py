@@ -67,6 +67,13 @@ def test_alert_stages_import_one_way(stage: str) -> None:
     assert _violations(f"alerts/{stage}", allowed) == []
 
 
+def test_api_imports_the_services_not_the_gateway() -> None:
+    def allowed(path: str, module: str) -> bool:
+        return module.split(".")[0] != "gateway"
+
+    assert _violations("api", allowed) == []
+
+
 def test_simulator_speaks_only_the_gateways_contract() -> None:
     def allowed(path: str, module: str) -> bool:
         top = module.split(".")[0]

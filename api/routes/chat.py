@@ -1,7 +1,7 @@
 """Owners' chat: ``POST /chat/messages`` (integration scope) and the platform callbacks that feed it.
 
 The DingTalk and Feishu callbacks are open (the platforms send no bearer token) but checked for their
-signature (gateway/chat/dingtalk.py, feishu.py): a bad one answers 401, a stale one 401. Every message is
+signature (api/connectors/dingtalk.py, feishu.py): a bad one answers 401, a stale one 401. Every message is
 idempotent by ``msg_id``: the first answers 201, a repeat 200 with ``duplicate: true`` and changes nothing.
 """
 
@@ -18,12 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine.chat import ChatMessage, ChatService, Received, UnknownGroup
+from api.connectors import dingtalk, feishu
+from api.connectors.message import BadSignature, ChatRefused, PlatformMessage, Stale
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
 from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, example, missing
 from facwatch.model import ms_from_utc
-from gateway.chat import dingtalk, feishu
-from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, Stale
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 CALLBACK: Responses = {

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from alerts.engine.chat import ChatService
 from alerts.engine.chat_db import chat_messages
+from api.connectors import dingtalk, feishu
 from facwatch.model import ms_from_utc
-from gateway.chat import dingtalk, feishu
 from tests.api.fakes import T0
 from tests.chat.conftest import Desk
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, check_age
+from api.connectors.message import BadSignature, ChatRefused, PlatformMessage, check_age
 
 EVENT = "im.message.receive_v1"
 

@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.chat.message import BadSignature, ChatRefused, PlatformMessage, check_age
+from api.connectors.message import BadSignature, ChatRefused, PlatformMessage, check_age
 
 
 def signature(timestamp: str, secret: str) -> str:
