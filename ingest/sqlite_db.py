@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -9,17 +10,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from facwatch.files import private_file
 from ingest.errors import StoreUnavailable
 
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
+
+PRIVATE = 0o600
+"""Telemetry, the spool and the dead letters hold what devices sent: readable by their owner only. SQLite gives
+the ``-wal`` and ``-shm`` files the main file's mode, so setting it before SQLite opens the file is enough."""
+
+
+def _private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)
+    finally:
+        os.close(fd)
 
 
 def connect(path: Path, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     """A connection in WAL mode. ``FULL`` makes every commit survive a power cut, not only a crash."""
     try:
         if str(path) != ":memory:":
-            private_file(path)
+            _private(path)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
