@@ -3,10 +3,6 @@ stuck elevator, an event-stream reader and a webhook receiver that keeps raw byt
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,10 +17,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway import codec, topics
+from tests.fixtures.facwatch_process import FacwatchProcess
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import wait_until
 
-WORKTREE = Path(__file__).resolve().parents[2]
 ADMIN = "event-log-admin-token-0123456789"
 SITE = "lakeside"
 MOVING = {
@@ -41,7 +37,7 @@ MOVING = {
 STUCK = {**MOVING, "speed_mps": 0.0, "running": 0.0, "motor_current_a": 0.5}
 
 
-class Facwatch:
+class Facwatch(FacwatchProcess):
     """``facwatch run --only PARTS`` of this worktree's code on the given state database."""
 
     def __init__(self, workdir: Path, broker_url: str, state_url: str, parts: str, api_port: int = 0) -> None:
@@ -57,50 +53,7 @@ class Facwatch:
             "[sla]\nresolve_hold_s = 5\n",
             encoding="utf-8",
         )
-        self.log = workdir / "facwatch.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def _started(self) -> int:
-        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-        return text.count('"started"')
-
-    def start(self) -> None:
-        before = self._started()
-        cmd = [
-            sys.executable,
-            "-m",
-            "facwatch.cli",
-            "run",
-            "--config",
-            str(self.config),
-            "--only",
-            self.parts,
-        ]
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(WORKTREE), *sys.path]),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.proc = subprocess.Popen(
-            cmd, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=WORKTREE
-        )
-        proc = self.proc
-        wait_until(lambda: self._started() > before or proc.poll() is not None, 60, f"facwatch {self.parts}")
-        assert proc.poll() is None, self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        super().__init__(self.config, workdir / "facwatch.log", parts)
 
     @property
     def api(self) -> str:

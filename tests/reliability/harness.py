@@ -9,11 +9,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facwatch.config import load_site
 from gateway import codec, topics
+from tests.fixtures.facwatch_process import FacwatchProcess
 from tests.fixtures.servers import find_server, free_port, wait_for_port
 from tests.fixtures.waiting import wait_until
 
@@ -65,7 +64,7 @@ class PersistentMosquitto:
         self.proc = None
 
 
-class GatewayProcess:
+class GatewayProcess(FacwatchProcess):
     def __init__(self, workdir: Path, broker_url: str, telemetry: str = 'backend = "sqlite"\n') -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -76,49 +75,11 @@ class GatewayProcess:
             f"[telemetry]\n{telemetry}",
             encoding="utf-8",
         )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def log(self) -> Path:
-        return self.workdir / "gateway.log"
-
-    def start(self, timeout: float = 30) -> None:
-        self.starts += 1
-        marker = self.log.read_text(encoding="utf-8").count('"gateway.started"') if self.log.exists() else 0
-        out = self.log.open("ab")
-        cmd = [sys.executable, "-m", "facwatch.cli", "run", "--config", str(self.config), "--only", "gateway"]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=Path(__file__).parents[2])
-        wait_until(
-            lambda: (
-                self.log.read_text(encoding="utf-8", errors="replace").count('"gateway.started"') > marker
-                or self.proc is None
-                or self.proc.poll() is not None
-            ),
-            timeout,
-            "gateway started",
-        )
-        assert self.proc.poll() is None, self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
+        super().__init__(self.config, workdir / "gateway.log", "gateway", marker='"gateway.started"')
 
     def stop(self) -> None:
-        if self.alive:
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        """SIGTERM; the gateway may take up to 40 s to empty its queues into the store."""
+        self.stop_within(40)
 
     def telemetry(self) -> list[tuple[int, float]]:
         """(ts, value) of every stored point of the test channel, in time order."""

@@ -9,10 +9,7 @@ RED entrapment alert at the onset's event time, its ticket saying it opened late
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from sqlalchemy import text
 
 from facwatch.model import ms_from_utc
 from facwatch.state import open_engine
+from tests.fixtures.facwatch_process import FacwatchProcess
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres_stoppable import StoppablePostgres, stoppable_postgres  # noqa: F401
 from tests.fixtures.servers import stop_process
@@ -30,7 +28,7 @@ from tests.reliability.safety_harness import ELEVATOR, ENTRAPMENT, Elevator
 pytestmark = pytest.mark.integration
 
 
-class Worker:
+class Worker(FacwatchProcess):
     """``facwatch run --only gateway,alerts`` in a subprocess that runs this worktree's code."""
 
     def __init__(self, workdir: Path, broker_url: str, state_url: str) -> None:
@@ -42,39 +40,7 @@ class Worker:
             f'[state]\nurl = "{state_url}"\n[intake]\ntell_fallback_after_s = 3600\n',
             encoding="utf-8",
         )
-        self.log = workdir / "worker.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        marker = self._started()
-        root = Path(__file__).parents[2]
-        cmd = [
-            sys.executable,
-            "-m",
-            "facwatch.cli",
-            "run",
-            "--config",
-            str(self.config),
-            "--only",
-            "gateway,alerts",
-        ]
-        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=root)
-        wait_until(lambda: self._started() > marker or not self.alive, 30, "the worker started")
-        assert self.alive, self.log.read_text(errors="replace")[-3000:]
-
-    def _started(self) -> int:
-        return self.log.read_text(errors="replace").count('"gateway.started"') if self.log.exists() else 0
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
+        super().__init__(self.config, workdir / "worker.log", "gateway,alerts", marker='"gateway.started"')
 
     def queued(self) -> list[bytes]:
         """The bodies waiting in the findings queue file."""

@@ -16,13 +16,9 @@ site's ``jsonl://`` file) hold no message twice, except one whose receipt shows 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,10 +32,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.notify.audiences import ref_of
 from gateway import codec, topics
+from tests.fixtures.facwatch_process import FacwatchProcess
 from tests.fixtures.waiting import wait_until
 from tests.reliability.harness import PersistentMosquitto
 
-WORKTREE = Path(__file__).resolve().parents[2]
 SEED = 12
 KILLS = 20
 SCRIPT_S = 100.0
@@ -162,7 +158,7 @@ class Devices:
         self.client.loop_stop()
 
 
-class Facwatch:
+class Facwatch(FacwatchProcess):
     """``facwatch run`` as a subprocess of this worktree's code; ``kill()`` is SIGKILL."""
 
     def __init__(self, workdir: Path, broker_url: str, resolve_hold_s: float = 5) -> None:
@@ -175,51 +171,7 @@ class Facwatch:
             f"[sla]\nresolve_hold_s = {resolve_hold_s}\n",
             encoding="utf-8",
         )
-        self.log = workdir / "facwatch.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def _count(self, marker: str) -> int:
-        return (
-            self.log.read_text(encoding="utf-8", errors="replace").count(marker) if self.log.exists() else 0
-        )
-
-    def start(self) -> None:
-        before = self._count('"started"')
-        self.starts += 1
-        out = self.log.open("ab")
-        cmd = [
-            sys.executable,
-            "-m",
-            "facwatch.cli",
-            "run",
-            "--config",
-            str(self.config),
-            "--only",
-            "gateway,alerts",
-        ]
-        env = {**os.environ, "PYTHONPATH": str(WORKTREE), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=WORKTREE)
-        wait_until(
-            lambda: self._count('"started"') > before or self.proc is None or self.proc.poll() is not None,
-            60,
-            "facwatch started",
-        )
-        assert self.proc.poll() is None, self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        super().__init__(self.config, workdir / "facwatch.log", "gateway,alerts")
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         path = self.workdir / "data" / "state.db"
