@@ -167,7 +167,6 @@ def bad_messages(now_ms: int) -> tuple[st.SearchStrategy[tuple[str, bytes, str]]
 
 def test_a_storm_of_malformed_messages(tmp_path: Path, broker: PersistentMosquitto) -> None:
     gateway = GatewayProcess(tmp_path / "gw", broker.url)
-    gateway.start()
     t0 = int(time.time() * 1000) - 60_000
     kinds = bad_messages(int(time.time() * 1000))
     with warnings.catch_warnings():
@@ -179,9 +178,10 @@ def test_a_storm_of_malformed_messages(tmp_path: Path, broker: PersistentMosquit
     random.Random(0).shuffle(storm)
     want = Counter(reason for _, _, reason in storm)
     assert len(want) == 7  # every kind of bad input is in the storm
-    publisher = Publisher(broker.port, t0)
     good = STORM // 5
+    publisher = Publisher(broker.port, t0)
     try:
+        gateway.start()  # inside the try: a failed start still stops what it started
         # Interleaved: every fifth message is a good reading, the others are bad.
         for i in range(good):
             publisher.send(i, 1)
