@@ -40,6 +40,7 @@ import httpx
 from sqlalchemy import Engine, insert
 
 from alerts.engine import db as adb
+from bench.streams import fan_out
 
 ROUTES = {
     "alerts (firing first, limit 100)": "/api/v1/alerts",
@@ -240,37 +241,8 @@ def run_load(
 
 
 async def streams(url: str, token: str, count: int, pipe: Connection) -> list[float]:
-    limits = httpx.Limits(max_connections=count + 5)
-    delays: list[float] = []
-    ready = 0
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-
-        async def listen() -> None:
-            nonlocal ready
-            headers = {"Authorization": f"Bearer {token}"}  # a client with headers needs no stream ticket
-            async with client.stream("GET", "/api/v1/events", headers=headers) as response:
-                seen = 0
-                async for line in response.aiter_lines():
-                    if line.startswith(": connected"):
-                        ready += 1
-                    if line.startswith("data: ") and '"bench-' in line:
-                        sent = float(line.split('"sent":', 1)[1].rstrip("}"))
-                        delays.append(time.time() - sent)
-                        seen += 1
-                        if seen == ROUNDS:
-                            return
-
-        tasks = [asyncio.create_task(listen()) for _ in range(count)]
-        deadline = time.monotonic() + 60
-        while ready < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if ready < count:
-            raise SystemExit(f"only {ready} of {count} streams connected")
-        for i in range(ROUNDS):
-            pipe.send(i)
-            await asyncio.sleep(1.0)
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-    return delays
+    """``count`` streams; an alert made in the server process each second, ``ROUNDS`` times."""
+    return await fan_out(url, token, count, ROUNDS, pipe.send)
 
 
 def main() -> None:
