@@ -18,8 +18,8 @@ this runs: unknown fault kinds are reported, not fatal).
 
 Run: .venv/bin/python -m bench.detectors_sim            (quick: 1 seed, 1 normal day; about 3-4 minutes)
      .venv/bin/python -m bench.detectors_sim --full     (3 seeds of every fault scenario and of the 30-day
-                                                          month run of all assets, 7 normal days: about
-                                                          3 CPU-hours)
+                                                          month run of all nine assets, 7 normal days:
+                                                          about 2.5 CPU-hours)
 A run can be split over processes (``--scenarios month --seed-from 1 --seeds 1 --normal-days 0``); each run
 prints its own figures as it ends, so a run cut short still says what it found.
 """
@@ -69,11 +69,19 @@ def run(
     duration_s: float,
     tally: Tally,
     profiles: Mapping[AssetKind, Profile] | None = None,
+    *,
+    all_assets: bool = False,
 ) -> tuple[list[Label], list[Finding]]:
-    """Simulate, detect, and match one run into ``tally``; the labels and findings too."""
+    """Simulate, detect, and match one run into ``tally``; the labels and findings too.
+
+    Only the assets the scenario names are simulated, unless ``all_assets`` (the month run: the whole
+    site, so its normal operation counts too). A run longer than two days prints its progress daily.
+    """
     start_ms = local_midnight_ms(site, START)
-    named = {f.asset for f in scenario.faults}
+    named = set() if all_assets else {f.asset for f in scenario.faults}
     sub = replace(site, assets=tuple(a for a in site.assets if not named or a.id in named))
+    started = time.perf_counter()
+    next_day_ms = start_ms + 86_400_000 if duration_s > 2 * 86_400 else None
     sim = Simulation(sub, scenario, seed=seed, start_ms=start_ms)
     rules = Rules(sub, profiles=profiles)
     findings: list[Finding] = []
@@ -85,6 +93,15 @@ def run(
         if batch_ts is not None and tick.ts_ms != batch_ts and batch:
             findings.extend(rules.observe(batch))
             batch = []
+            if next_day_ms is not None and tick.ts_ms >= next_day_ms:
+                day = (next_day_ms - start_ms) // 86_400_000
+                opened = sorted(f"{f.kind}@{f.asset}" for f in findings if f.active)
+                print(
+                    f"  {scenario.name} seed {seed}: day {day} done in {time.perf_counter() - started:.0f} s; "
+                    f"findings opened so far: {len(opened)} {opened[-6:]}",
+                    flush=True,
+                )
+                next_day_ms += 86_400_000
         batch_ts = tick.ts_ms
         for channel, value in tick.values.items():
             if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -222,7 +239,7 @@ def main() -> None:
             t0 = time.perf_counter()
             part = Tally()
             try:
-                run(site, scenario, seed, duration, part)
+                run(site, scenario, seed, duration, part, all_assets=name == "month")
             except (FacwatchError, KeyError) as exc:
                 print(f"scenario {name} seed {seed}: skipped ({exc!r})")
                 continue
