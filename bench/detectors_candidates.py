@@ -14,7 +14,7 @@ the simulator with the other watches of the profile unchanged:
 A candidate is shipped only when it raises well under one finding per asset-month on normal operation AND
 finds something the rules do not (or earlier); docs/detectors.md records the figures and the decision.
 
-Run: .venv/bin/python -m bench.detectors_candidates [--days 7] [--seeds 1] [--kind pump|power|elevator]
+Run: .venv/bin/python -m bench.detectors_candidates [--days 7] [--seeds 1] [--kind pump|power|elevator] [--alone]
 """
 
 from __future__ import annotations
@@ -86,16 +86,20 @@ FAULTS = {
 }
 
 
-def with_candidate(kind: AssetKind) -> dict[AssetKind, Profile]:
+def with_candidate(kind: AssetKind, *, alone: bool = False) -> dict[AssetKind, Profile]:
+    """The shipped profiles with the candidate added to its kind's (``alone``: the candidate only)."""
     profiles = default_profiles()
-    text = (PROFILES / f"{kind.value}.toml").read_text() + CANDIDATES[kind][1]
+    head = f'[profile]\nkind = "{kind.value}"\nname = "candidate"\n'
+    text = (head if alone else (PROFILES / f"{kind.value}.toml").read_text()) + CANDIDATES[kind][1]
     profiles[kind] = parse_profile(tomllib.loads(text), f"{kind.value}.toml + candidate")
     return profiles
 
 
-def measure(site: Site, kind: AssetKind, days: float, seeds: int) -> None:
+def measure(
+    site: Site, kind: AssetKind, days: float, seeds: int, faults: tuple[str, ...], *, alone: bool = False
+) -> None:
     finding = CANDIDATES[kind][0]
-    profiles = with_candidate(kind)
+    profiles = with_candidate(kind, alone=alone)
     assets = tuple(a for a in site.assets if a.kind is kind)
     sub = replace(site, assets=assets)
     t0 = time.perf_counter()
@@ -108,18 +112,27 @@ def measure(site: Site, kind: AssetKind, days: float, seeds: int) -> None:
         own += [f for f in findings if f.active and f.kind != finding]
         asset_s += days * 86_400 * len(assets)
     weeks = asset_s / WEEK_S
-    print(
-        f"{finding}: normal operation {asset_s / 86_400:.0f} asset-days ({len(assets)} assets × {days:g} d × "
-        f"{seeds} seeds) in {time.perf_counter() - t0:.0f} s: {len(false)} findings = "
-        f"{len(false) / weeks:.2f} per asset-week, {len(false) / weeks * 30 / 7:.2f} per asset-month; "
-        f"the profile without it: {len(own)} = {len(own) / weeks * 30 / 7:.2f} per asset-month "
-        f"{sorted({f.kind for f in own})}",
-        flush=True,
-    )
+    if weeks:  # --days 0: the fault scenarios only
+        print(
+            f"{finding}: normal operation {asset_s / 86_400:.0f} asset-days ({len(assets)} assets × {days:g} d × "
+            f"{seeds} seeds) in {time.perf_counter() - t0:.0f} s: {len(false)} findings = "
+            f"{len(false) / weeks:.2f} per asset-week, {len(false) / weeks * 30 / 7:.2f} per asset-month; "
+            + (
+                "(alone: the profile without it is bench.detectors_sim's normal days)"
+                if alone
+                else f"the profile without it: {len(own)} = {len(own) / weeks * 30 / 7:.2f} per asset-month "
+                f"{sorted({f.kind for f in own})}"
+            ),
+            flush=True,
+        )
     for f in false[:5]:
         print(f"  candidate on normal operation: {f.asset} at {f.ts_ms} {dict(f.detail)}")
-    for name in FAULTS[kind]:
+    for name in faults:
         scenario = load_scenario(name)
+        ours = {a.id for a in assets}
+        scenario = replace(scenario, faults=tuple(f for f in scenario.faults if f.asset in ours))
+        if not scenario.faults:
+            continue
         labels, findings = run(site, scenario, 0, scenario_duration(scenario), Tally(), profiles)
         for label in labels:
             if label.asset in {a.id for a in assets}:
@@ -161,12 +174,19 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--kind", choices=[k.value for k in CANDIDATES], action="append")
+    parser.add_argument("--faults", help="comma-separated fault scenarios instead of the kind's (or none)")
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="the candidate without the rest of its profile: its own figures only, several times faster",
+    )
     args = parser.parse_args()
     site = load_site("demo", variables={"data_dir": "/tmp/facwatch-bench"})
     for kind in CANDIDATES:
         if args.kind and kind.value not in args.kind:
             continue
-        measure(site, kind, args.days, args.seeds)
+        faults = FAULTS[kind] if args.faults is None else tuple(n for n in args.faults.split(",") if n)
+        measure(site, kind, args.days, args.seeds, faults, alone=args.alone)
 
 
 if __name__ == "__main__":
