@@ -6,7 +6,10 @@ and a decision that switches on above ``on`` and off only below ``on × off_rati
 the threshold. ``calibrate`` sets ``on`` from scores of normal operation: a margin above a high quantile,
 so the threshold is in the units of the machine's own normal variability, not a magic number. With
 ``rise_rows`` the switch also needs an onset: the smoothed score ``rise_ratio`` times its own slow
-background, so evidence that creeps up (drift) does not open an alarm and is learned as normal.
+background, so evidence that creeps up (drift) does not open an alarm and is learned as normal. The
+hysteresis is then around the bar that was actually crossed, max(``on``, ``rise_ratio`` × background) as
+of the onset: an alarm opened well above a raised background ends when the evidence falls back to
+``off_ratio`` of that bar, not only when it falls far below the background itself (see ``switch``).
 """
 
 from __future__ import annotations
@@ -46,16 +49,17 @@ class EwmaHysteresis:
         self.level: float | None = None
         self.active = False
         self.background = 0.0
+        self.bar = on
+        """The bar the current (or last) alarm crossed when it opened; its hysteresis is ``off_ratio`` × it."""
 
     def update(self, raw: float | None) -> tuple[float | None, bool]:
         """Take one raw score (None or NaN: no evidence, state unchanged); the smoothed score and decision."""
         if raw is None or not math.isfinite(raw):
             return self.level, self.active
         level = raw if self.level is None else self.level + self.alpha * (raw - self.level)
-        if self.active:
-            self.active = level > self.on * self.off_ratio
-        else:
-            self.active = level > self.on and level > self.rise_ratio * self.background
+        self.active, self.bar = switch(
+            level, self.active, self.bar, self.on, self.off_ratio, self.rise_ratio * self.background
+        )
         self.level = level
         self.background += self.background_weight * (raw - self.background)
         return self.level, self.active
@@ -65,6 +69,24 @@ class EwmaHysteresis:
         if self.level is None or self.level <= 0:
             return 0.0
         return self.level / (self.level + self.on)
+
+
+def switch(
+    level: float, active: bool, bar: float, on: float, off_ratio: float, rise_bar: float
+) -> tuple[bool, float]:
+    """The decision on one smoothed score: (active, the bar of the alarm).
+
+    Off → on when ``level`` is above both ``on`` and ``rise_bar`` (the onset test; 0 without it); the bar
+    is the higher of the two at that moment. On → off when ``level`` falls to ``off_ratio`` × that bar.
+    Hysteresis around the static ``on`` alone kept an alarm opened over a raised background on for as
+    long as the background stayed raised (a channel lagging the model by a σ or two keeps the evidence
+    near ``on`` on normal rows): on SKAB's anomaly-free file, two minutes of a healthy pump per alarm.
+    """
+    if active:
+        return level > off_ratio * bar, bar
+    if level > on and level > rise_bar:
+        return True, max(on, rise_bar)
+    return False, bar
 
 
 def smooth(raw: Iterable[float], alpha: float) -> list[float]:

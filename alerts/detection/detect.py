@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import lfilter
 
-from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.decide import EwmaHysteresis, calibrate, switch
 from alerts.detection.level import LevelTracker
 from alerts.detection.multivariate import PCADetector
 from facwatch.errors import ConfigError
@@ -174,15 +174,19 @@ def score_series(
         shares = _smoothed_shares(detector, resid, ok, cfg.alpha, share_state) if explain else None
         learnable = ok.copy()
         # the per-row part on plain floats (EwmaHysteresis.update, inlined for speed)
-        level, active, background = decide.level, decide.active, decide.background
-        on, off, alpha = decide.on, decide.on * decide.off_ratio, decide.alpha
+        level, active, background, bar = decide.level, decide.active, decide.background, decide.bar
+        on, off_ratio, alpha = decide.on, decide.off_ratio, decide.alpha
         drift_weight, rise_ratio = decide.background_weight, decide.rise_ratio
         for i, value in enumerate(raw.tolist()):
             if value == value:  # not NaN
                 level = value if level is None else level + alpha * (value - level)
-                # an alarm opens only on evidence well above its own slow background (an onset);
-                # evidence that creeps up is drift, learned as normal
-                active = level > off if active else level > on and level > rise_ratio * background
+                # an alarm opens only on evidence well above its own slow background (an onset), and
+                # ends when the evidence falls back below the bar it crossed; evidence that creeps up is
+                # drift, learned as normal
+                if active:
+                    active = level > off_ratio * bar
+                elif level > on and level > rise_ratio * background:
+                    active, bar = switch(level, active, bar, on, off_ratio, rise_ratio * background)
                 background += drift_weight * (value - background)
             unit = 0.0 if level is None or level <= 0 else level / (level + on)
             alarm_rows = alarm_rows + 1 if active else 0
@@ -193,7 +197,7 @@ def score_series(
                 learnable[i] = False
             if shares is not None:
                 contributors.append(_top(shares[i], watched) if active else ())
-        decide.level, decide.active, decide.background = level, active, background
+        decide.level, decide.active, decide.background, decide.bar = level, active, background, bar
         if cfg.learn and learnable.any():
             detector.fit_block(resid[learnable])
             if tracker is not None:

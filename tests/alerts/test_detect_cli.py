@@ -238,6 +238,29 @@ def test_the_score_marks_the_onset_and_the_flag_the_whole_condition(tmp_path: Pa
     assert scores[1000:2000].max() < 0.5  # nothing else reaches an onset's score
 
 
+def lagging(n: int = 6000, dip: tuple[int, int] | None = (4000, 4030)) -> np.ndarray:
+    """Three channels of a healthy machine, one of them climbing 3 σ per 1,000 rows after row 1,000 (as
+    SKAB's accelerometers creep over hours): the learning model's mean lags it by a σ or two, so the
+    evidence on normal rows sits just under the alarm threshold. ``dip``: 30 rows where two channels drop
+    6 σ, a short transient such as the anomaly-free file's vibration dip at 16:13."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 1, (n, 3))
+    values[:, 1] += 0.5 * values[:, 0]
+    values[:, 0] += np.maximum(0, np.arange(n) - 1000) * 0.003
+    if dip:
+        values[dip[0] : dip[1], :2] -= 6.0
+    return values
+
+
+def test_an_alarm_over_a_lagging_channel_ends_with_its_transient() -> None:
+    """Regression (SKAB anomaly-free, 3.3 % flagged): the alarm stayed on for as long as the background did."""
+    assert not score_series(lagging(dip=None), 1000).flags[1000:].any()  # the lag alone raises nothing
+    flags = score_series(lagging(), 1000).flags
+    starts = np.flatnonzero(flags[1:] & ~flags[:-1]) + 1
+    assert starts.tolist() and 4000 <= starts[0] <= 4010 and len(starts) == 1  # the dip opens one alarm...
+    assert not flags[4060:].any()  # ...which ends with the dip (before: on for 1,718 rows)
+
+
 def test_explain_says_how_sure_and_which_channels(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "in.csv", series())
     code, rows = detect(tmp_path, src, *COLUMNS, "--fit-rows", "1000", "--explain")
@@ -294,11 +317,11 @@ def test_real_pump_data_with_every_channel_alerts_at_onsets(tmp_path: Path) -> N
     """SKAB with all eight channels (two of them temperatures that drift for hours), through the command."""
     args = [a for c in SKAB_CHANNELS for a in ("--value-column", c)]
     common = ("--sep", ";", "--timestamp-column", "datetime", "--fit-rows", "400")
-    # 2.5 hours of a healthy pump warming up: a few alerts at most
+    # 2.5 hours of a healthy pump warming up: a few alerts at most, at most 2 % of rows (the goal)
     code, rows = detect(tmp_path, SKAB / "anomaly-free" / "anomaly-free.csv", *args, *common)
     assert code == 0
     flags = np.array([r["is_anomaly"] == "1" for r in rows])[400:]
-    assert flags.mean() < 0.05 and int(np.sum(flags[1:] & ~flags[:-1])) <= 4
+    assert flags.mean() <= 0.02 and int(np.sum(flags[1:] & ~flags[:-1])) <= 4
     # the 16 valve closures of valve1, scored together as the benchmark does
     tp = fp = fn = peaks = 0
     for path in sorted((SKAB / "valve1").glob("*.csv")):

@@ -18,7 +18,7 @@ from alerts.detection import (
     StuckDetector,
     TrendDetector,
 )
-from alerts.detection.decide import EwmaHysteresis, calibrate
+from alerts.detection.decide import EwmaHysteresis, calibrate, switch
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -226,6 +226,25 @@ def test_decision_has_hysteresis_and_calibration_is_in_the_units_of_normal() -> 
     normal = rng.chisquare(3, 5000)
     on = calibrate(normal, alpha=0.1, quantile=0.99, margin=1.0)
     assert 3 < on < 8  # near the top of the smoothed χ²₃ (mean 3), far below a single-point max
+
+
+@pytest.mark.parametrize(
+    ("level", "active", "bar", "rise_bar", "expected"),
+    [
+        (9.0, False, 10.0, 0.0, (False, 10.0)),  # below on: stays off
+        (11.0, False, 10.0, 0.0, (True, 10.0)),  # above on, no background: the bar is on
+        (11.0, False, 10.0, 12.0, (False, 10.0)),  # above on but not an onset (under 3 × background)
+        (20.0, False, 10.0, 15.0, (True, 15.0)),  # an onset over a raised background: that is the bar
+        (11.0, True, 15.0, 15.0, (True, 15.0)),  # still above 0.7 × the bar crossed: on
+        (10.0, True, 15.0, 15.0, (False, 15.0)),  # back under 0.7 × the bar crossed: off, though above on
+        (7.5, True, 10.0, 0.0, (True, 10.0)),  # a plain alarm keeps its hysteresis around on
+        (6.5, True, 10.0, 0.0, (False, 10.0)),  # ...and ends below 0.7 × on
+    ],
+)
+def test_the_hysteresis_is_around_the_bar_the_alarm_crossed(
+    level: float, active: bool, bar: float, rise_bar: float, expected: tuple[bool, float]
+) -> None:
+    assert switch(level, active, bar, 10.0, 0.7, rise_bar) == expected
 
 
 def test_trend_bends_its_line_for_wear_that_speeds_up() -> None:
