@@ -1,0 +1,231 @@
+"""The lease keeper: a worker's thread that holds its fair share of the sites (alerts/engine/leases.py).
+
+Every ``lease_s / 3`` a round: heartbeat, renew what it holds, read the leases, ``plan``, give up the
+surplus (``on_lost`` first, then ``release``), take free sites (``on_won(site, epoch)`` once the lease is
+ours). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
+last successful renewal (or acquisition) + lease − ``margin_s``. When a renewal fails (the database is gone,
+a round hangs) the watchdog calls ``on_lost`` *before* the lease expires in the database, so the runtime has
+stopped before another worker can take the site. ``stop`` calls ``on_lost`` and releases every site, then
+leaves, so the next owners take over at once.
+
+Callbacks run one at a time (never two at once), from either thread; they should not block for long.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from alerts.engine.leases import Lease, LeaseStore, Reason, StaleOwner, fence, plan
+
+log = structlog.get_logger("facwatch.leases")
+
+OnWon = Callable[[str, int], None]
+OnLost = Callable[[str], None]
+
+
+def worker_id() -> str:
+    """A worker id unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(slots=True)
+class _Held:
+    epoch: int
+    deadline: float
+    """time.monotonic() after which the site counts as lost here (before it expires in the database)."""
+
+
+class LeaseKeeper:
+    """Holds this worker's fair share of ``sites`` and says so through ``on_won`` / ``on_lost``."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        sites: Sequence[str],
+        *,
+        on_won: OnWon,
+        on_lost: OnLost,
+        me: str | None = None,
+        margin_s: float | None = None,
+    ) -> None:
+        self.store = store
+        self.sites = tuple(dict.fromkeys(sites))
+        self.me = me or worker_id()
+        self.lease_s = store.lease_s
+        self.round_s = store.lease_s / 3
+        self.margin_s = margin_s if margin_s is not None else max(0.5, store.lease_s / 5)
+        if self.margin_s >= self.lease_s:
+            raise ValueError("margin_s must be shorter than the lease")
+        self._on_won, self._on_lost = on_won, on_lost
+        self._held: dict[str, _Held] = {}
+        self._state = threading.Lock()
+        self._calls = threading.RLock()
+        self._stopping = threading.Event()
+        self._changed = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.rounds = 0
+        """Rounds completed (a positive signal for tests)."""
+        self.last_reason: Reason | None = None
+        self._log = log.bind(worker=self.me)
+
+    # --- what the runtime asks ------------------------------------------------------------------------
+
+    def held(self) -> dict[str, int]:
+        """The sites held here now, with their epochs."""
+        with self._state:
+            return {site: h.epoch for site, h in self._held.items()}
+
+    def epoch(self, site: str) -> int | None:
+        with self._state:
+            held = self._held.get(site)
+            return None if held is None else held.epoch
+
+    def fencing(self, site: str) -> Callable[[Connection], None]:
+        """The hook for ``AlertService(fencing=...)``: fences each write with the epoch held now."""
+
+        def check(conn: Connection) -> None:
+            epoch = self.epoch(site)
+            if epoch is None:
+                raise StaleOwner(site, 0, "this worker does not hold the site")
+            fence(conn, site, self.me, epoch, lease_s=self.lease_s)
+
+        return check
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        for target, name in ((self._run, "facwatch-leases"), (self._watch, "facwatch-lease-watch")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the rounds, hand every site back (``on_lost``, then release) and leave."""
+        self._stopping.set()
+        self._changed.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads.clear()
+        for site in sorted(self.held()):
+            self._give_up(site)
+        try:
+            self.store.leave(self.me)
+        except SQLAlchemyError as exc:
+            self._log.warning("leases.leave_failed", error=str(exc)[:200])
+
+    # --- the rounds ------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            try:
+                self.round()
+            except SQLAlchemyError as exc:
+                self._log.warning("leases.round_failed", error=str(exc).splitlines()[0][:200])
+            except Exception:
+                self._log.exception("leases.round_crashed")
+            self._stopping.wait(max(0.0, self.round_s - (time.monotonic() - began)))
+
+    def round(self) -> None:
+        """One round: heartbeat, renew, plan, give up, take (public for tests that drive it by hand)."""
+        self.store.heartbeat(self.me)
+        held = self.held()
+        sent = time.monotonic()
+        renewed = self.store.renew(held, self.me) if held else frozenset()
+        for site, epoch in held.items():
+            if site in renewed:
+                self._extend(site, epoch, sent)
+            else:
+                self._lose(site, epoch, "the database no longer has our lease")
+        snap = self.store.snapshot()
+        leases = dict(snap.leases)
+        mine = self.held()
+        for site, lease in snap.leases.items():
+            # Ours in the database but dropped here (the watchdog won a race with a renewal): free it.
+            if lease.owner == self.me and lease.expires_at > snap.now and mine.get(site) != lease.epoch:
+                self.store.release(site, self.me, lease.epoch)
+                leases[site] = Lease(site, lease.owner, lease.epoch, snap.now)
+        take, give_up, reason = plan(self.sites, leases, snap.workers, self.me, snap.now)
+        if reason is not self.last_reason:
+            self._log.info("leases.plan", reason=reason.value, take=take, give_up=give_up, held=len(mine))
+            self.last_reason = reason
+        for site in give_up:
+            self._give_up(site)
+        for site in take:
+            if self._stopping.is_set():
+                break
+            sent = time.monotonic()
+            won = self.store.acquire(site, self.me)
+            if won is not None:
+                self._won(site, won, sent)
+        self.rounds += 1
+
+    def _extend(self, site: str, epoch: int, sent: float) -> None:
+        with self._state:
+            held = self._held.get(site)
+            if held is not None and held.epoch == epoch:
+                held.deadline = sent + self.lease_s - self.margin_s
+        self._changed.set()
+
+    def _won(self, site: str, epoch: int, sent: float) -> None:
+        with self._calls:
+            with self._state:
+                self._held[site] = _Held(epoch, sent + self.lease_s - self.margin_s)
+            self._changed.set()
+            self._log.info("leases.won", site=site, epoch=epoch)
+            self._call(self._on_won, site, epoch)
+
+    def _lose(self, site: str, epoch: int, why: str) -> bool:
+        """Drop ``site`` here (if still held at ``epoch``) and call ``on_lost``; False when already dropped."""
+        with self._calls:
+            with self._state:
+                held = self._held.get(site)
+                if held is None or held.epoch != epoch:
+                    return False
+                del self._held[site]
+            self._log.warning("leases.lost", site=site, epoch=epoch, why=why)
+            self._call(self._on_lost, site)
+            return True
+
+    def _give_up(self, site: str) -> None:
+        epoch = self.epoch(site)
+        if epoch is None or not self._lose(site, epoch, "given up"):
+            return
+        try:
+            self.store.release(site, self.me, epoch)
+        except SQLAlchemyError as exc:  # it expires by itself within the lease time
+            self._log.warning("leases.release_failed", site=site, error=str(exc)[:200])
+
+    def _call(self, callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            self._log.exception("leases.callback_failed", callback=getattr(callback, "__name__", "?"))
+
+    # --- the watchdog ----------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            with self._state:
+                due = [(s, h.epoch) for s, h in self._held.items() if h.deadline <= now]
+                nearest = min((h.deadline for h in self._held.values()), default=now + self.round_s)
+            for site, epoch in due:
+                self._lose(site, epoch, "no renewal within the lease (local deadline)")
+            self._changed.wait(max(0.01, min(nearest - time.monotonic(), self.round_s)))
+            self._changed.clear()
+
+
+__all__ = ["LeaseKeeper", "OnLost", "OnWon", "worker_id"]
