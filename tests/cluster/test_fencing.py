@@ -9,13 +9,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
+from alerts.engine import eventlog
 from alerts.engine.events import EventBus
 from alerts.engine.intake import Intake, Judgement
 from alerts.engine.leases import LeaseStore, StaleOwner, fence
@@ -201,3 +204,25 @@ def test_a_worker_paused_past_its_lease_writes_nothing_after_it(engine: Engine, 
     first_refused = int(refused[0].split()[1])
     assert not [n for n in landed if n >= first_refused]
     assert max(committed) < first_refused  # once refused, never committed again
+
+
+def test_a_writer_paused_inside_its_transaction_holds_no_takeover_up_and_lands_nothing(
+    engine: Engine,
+) -> None:
+    assert LeaseStore(engine, lease_s=1).acquire(SITE, "a") == 1
+    paused = engine.connect()
+    transaction = paused.begin()
+    fence(paused, SITE, "a", 1, lease_s=1)  # passes: the lease is a's
+    eventlog.append(paused, "alert", SITE, {"zombie": True}, datetime.now(UTC))
+    # ... and the writer stops here, its transaction open, holding the lease row FOR SHARE.
+    successor = LeaseStore(engine, lease_s=5, wait_s=10)
+    began = time.monotonic()
+    epoch = successor.acquire(SITE, "b")  # waits for the row: the server ends the idle transaction
+    waited = time.monotonic() - began
+    assert epoch == 2 and waited < 5, (epoch, waited)
+    with pytest.raises(DBAPIError):  # the writer resumes: its commit fails, nothing of it landed
+        transaction.commit()
+    paused.close()
+    with engine.connect() as conn:
+        zombies = conn.execute(text("SELECT count(*) FROM events WHERE body LIKE '%zombie%'")).scalar_one()
+    assert zombies == 0
