@@ -151,6 +151,8 @@ class LeaseStore:
                 ),
                 {"me": me},
             )
+            # Workers that died long ago (each process has an id of its own) are forgotten.
+            conn.execute(text("DELETE FROM workers WHERE seen_at < clock_timestamp() - interval '1 day'"))
 
     def leave(self, me: str) -> None:
         """Worker ``me`` stops: the others' fair share grows at once."""

@@ -20,14 +20,20 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import structlog
+from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.engine.leases import Lease, LeaseStore, Reason, StaleOwner, fence, plan
 
 log = structlog.get_logger("facwatch.leases")
+
+HELD = Gauge("facwatch_site_leases_held", "Sites this process holds through a lease")
+WON = Counter("facwatch_site_leases_won_total", "Site leases taken (each bumps the site's epoch)")
+LOST = Counter("facwatch_site_leases_lost_total", "Site leases let go", ["why"])
 
 OnWon = Callable[[str, int], None]
 OnLost = Callable[[str], None]
@@ -36,6 +42,14 @@ OnLost = Callable[[str], None]
 def worker_id() -> str:
     """A worker id unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Why(StrEnum):
+    """Why a keeper let a site go."""
+
+    GIVEN_UP = "given up: above the fair share, or stopping"
+    GONE = "the database no longer has our lease (taken over or expired)"
+    DEADLINE = "no renewal within the lease: the local deadline passed"
 
 
 @dataclass(slots=True)
@@ -148,7 +162,7 @@ class LeaseKeeper:
             if site in renewed:
                 self._extend(site, epoch, sent)
             else:
-                self._lose(site, epoch, "the database no longer has our lease")
+                self._lose(site, epoch, Why.GONE)
         snap = self.store.snapshot()
         leases = dict(snap.leases)
         mine = self.held()
@@ -184,10 +198,12 @@ class LeaseKeeper:
             with self._state:
                 self._held[site] = _Held(epoch, sent + self.lease_s - self.margin_s)
             self._changed.set()
+            HELD.inc()
+            WON.inc()
             self._log.info("leases.won", site=site, epoch=epoch)
             self._call(self._on_won, site, epoch)
 
-    def _lose(self, site: str, epoch: int, why: str) -> bool:
+    def _lose(self, site: str, epoch: int, why: Why) -> bool:
         """Drop ``site`` here (if still held at ``epoch``) and call ``on_lost``; False when already dropped."""
         with self._calls:
             with self._state:
@@ -195,13 +211,15 @@ class LeaseKeeper:
                 if held is None or held.epoch != epoch:
                     return False
                 del self._held[site]
-            self._log.warning("leases.lost", site=site, epoch=epoch, why=why)
+            HELD.dec()
+            LOST.labels(why.name.lower()).inc()
+            self._log.warning("leases.lost", site=site, epoch=epoch, why=why.value)
             self._call(self._on_lost, site)
             return True
 
     def _give_up(self, site: str) -> None:
         epoch = self.epoch(site)
-        if epoch is None or not self._lose(site, epoch, "given up"):
+        if epoch is None or not self._lose(site, epoch, Why.GIVEN_UP):
             return
         try:
             self.store.release(site, self.me, epoch)
@@ -223,9 +241,9 @@ class LeaseKeeper:
                 due = [(s, h.epoch) for s, h in self._held.items() if h.deadline <= now]
                 nearest = min((h.deadline for h in self._held.values()), default=now + self.round_s)
             for site, epoch in due:
-                self._lose(site, epoch, "no renewal within the lease (local deadline)")
+                self._lose(site, epoch, Why.DEADLINE)
             self._changed.wait(max(0.01, min(nearest - time.monotonic(), self.round_s)))
             self._changed.clear()
 
 
-__all__ = ["LeaseKeeper", "OnLost", "OnWon", "worker_id"]
+__all__ = ["LeaseKeeper", "OnLost", "OnWon", "Why", "worker_id"]
