@@ -15,7 +15,7 @@ from tests.fixtures.postgres_stoppable import StoppablePostgres
 from tests.fixtures.postgres_stoppable import stoppable_postgres as stoppable_postgres  # fixture
 from tests.fixtures.waiting import wait_until
 
-LEASE_S = 3.0
+LEASE_S = 4.0
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_no_site_is_held_twice_across_a_database_restart(
     try:
         with watching(ledger) as problems:
             for name in ("w0", "w1", "w2"):
-                ledger.keeper(LeaseStore(engine, lease_s=LEASE_S), name)
+                ledger.keeper(LeaseStore(engine, lease_s=LEASE_S), name, margin_s=1.5)
             wait_until(lambda: ledger.counts() == {"w0": 4, "w1": 4, "w2": 4}, 30, "4, 4 and 4")
 
             stoppable_postgres.stop()
