@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -155,6 +156,6 @@ def test_release_expires_at_once_and_the_next_owner_bumps_the_epoch(engine: Engi
     assert store.acquire("a", "w0") == 3
 
 
-def test_sqlite_has_no_leases() -> None:
+def test_sqlite_has_no_leases(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
-        LeaseStore(open_engine("sqlite://"))
+        LeaseStore(open_engine(f"sqlite:///{tmp_path / 'state.db'}"))
