@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,14 +19,16 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from alerts.engine import eventlog
+from alerts.engine.checkpoint import Checkpointer
 from alerts.engine.events import EventBus
 from alerts.engine.intake import Intake, Judgement
 from alerts.engine.leases import LeaseStore, StaleOwner, fence
 from alerts.engine.leases_keeper import LeaseKeeper
+from alerts.engine.ports import ActionRequest, OwnerReport
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings, load_site
-from facwatch.model import Finding, Level, Site, ms_from_utc
+from facwatch.model import Finding, Level, Site, TicketAction, ms_from_utc
 from tests.fixtures.postgres import fresh_database
 from tests.fixtures.waiting import wait_until
 
@@ -226,3 +228,44 @@ def test_a_writer_paused_inside_its_transaction_holds_no_takeover_up_and_lands_n
     with engine.connect() as conn:
         zombies = conn.execute(text("SELECT count(*) FROM events WHERE body LIKE '%zombie%'")).scalar_one()
     assert zombies == 0
+
+
+def test_every_write_of_the_engine_is_fenced(engine: Engine, site: Site) -> None:
+    store = LeaseStore(engine, lease_s=5)
+    assert store.acquire(SITE, "a") == 1
+    service = AlertService(
+        engine,
+        site,
+        SlaSettings(),
+        EventBus(),
+        OutboxNotifier(site),
+        fencing=lambda c: fence(c, SITE, "a", 1),
+    )
+    service.observe_findings([entrapment("b1-elev-1")], datetime.now(UTC))
+    (alert,) = service.list_alerts().items
+    assert alert.ticket_id is not None
+    expire(engine)
+    assert store.acquire(SITE, "b") == 2  # a is stale from here on
+    now = datetime.now(UTC)
+    writes = [
+        # (what, the write)
+        ("a finding", lambda: service.observe_findings([entrapment("b2-elev-1")], now)),
+        ("the clocks", lambda: service.tick(now)),
+        ("a ticket action", lambda: service.act(alert.ticket_id or "", ActionRequest(TicketAction.ACKNOWLEDGE, "eng"), now)),
+        ("an acknowledgement", lambda: service.acknowledge_alert(alert.id, "eng", now)),
+        ("a silence", lambda: service.silence_alert(alert.id, until=now + timedelta(hours=1), reason="x", actor="eng", now=now)),
+        ("an owner's ticket", lambda: service.open_owner_ticket(OwnerReport(SITE, "b1", "elevator", "stuck", "o1"), now)),
+        ("the checkpoint", lambda: Checkpointer(service, None).write(now)),
+    ]  # fmt: skip
+    refused = []
+    for what, write in writes:
+        try:
+            write()
+        except StaleOwner:
+            refused.append(what)
+    assert refused == [what for what, _ in writes]
+    (unchanged,) = service.list_alerts().items
+    assert unchanged == alert  # nothing a stale owner did landed
+    assert len(service.list_tickets().items) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM detector_checkpoints")).scalar_one() == 0
