@@ -12,7 +12,9 @@
 - ``LeaseStore`` is the shell. Every time is the **database's** clock (``clock_timestamp()``), so workers on
   machines whose clocks disagree still agree on when a lease ends. Taking a lease (``acquire``) bumps its
   ``epoch``; ``renew`` extends only a lease that is still ours and not yet expired; ``release`` expires it at
-  once, so the next owner takes over without waiting for the lease time.
+  once, so the next owner takes over without waiting for the lease time. A release, a worker joining and a
+  worker leaving are announced on the NOTIFY channel ``facwatch_leases``: the keepers (``listen``) run a
+  round at once instead of at their next one, so a handover takes milliseconds.
 - ``fence`` runs first in each write transaction of the engine: it locks the lease row ``FOR SHARE`` (a
   takeover, which updates the row, waits until the write has committed, and the write's transaction cannot
   outlive the lease by idling: ``idle_in_transaction_session_timeout``) and raises ``StaleOwner`` unless the
@@ -23,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
 from collections.abc import Collection, Mapping, Sequence
@@ -30,12 +33,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 
 from alerts.engine.errors import AlertsError
 
 LEASE_S = 15.0
 """The default lease time; a lease is renewed every third of it."""
+
+
+class LeasesUnavailable(AlertsError):
+    """The database could not be asked about leases (the keeper retries next round)."""
 
 
 class StaleOwner(AlertsError):
@@ -144,13 +152,15 @@ class LeaseStore:
         """Say that worker ``me`` lives (live = seen within the lease time)."""
         with self.engine.begin() as conn:
             self._bound(conn)
-            conn.execute(
+            row = conn.execute(
                 text(
                     "INSERT INTO workers (id, seen_at) VALUES (:me, clock_timestamp()) "
-                    "ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at"
+                    "ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at RETURNING (xmax = 0) AS joined"
                 ),
                 {"me": me},
-            )
+            ).one()
+            if row.joined:  # the others give up their surplus now rather than at their next round
+                _notify(conn, f"joined {me}")
             # Workers that died long ago (each process has an id of its own) are forgotten.
             conn.execute(text("DELETE FROM workers WHERE seen_at < clock_timestamp() - interval '1 day'"))
 
@@ -159,6 +169,7 @@ class LeaseStore:
         with self.engine.begin() as conn:
             self._bound(conn)
             conn.execute(text("DELETE FROM workers WHERE id = :me"), {"me": me})
+            _notify(conn, f"left {me}")
 
     def snapshot(self) -> Snapshot:
         with self.engine.begin() as conn:
@@ -216,7 +227,44 @@ class LeaseStore:
                 ),
                 {"site": site, "me": me, "epoch": epoch},
             )
-            return bool(result.rowcount == 1)
+            if result.rowcount != 1:
+                return False
+            _notify(conn, f"released {site}")
+            return True
+
+    def listen(self) -> Listener:
+        """A connection of its own that hears leases being released and workers joining or leaving."""
+        return Listener(self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+CHANNEL = "facwatch_leases"
+"""PostgreSQL NOTIFY channel: a lease released, a worker joined or left (keepers run a round at once)."""
+
+
+def _notify(conn: Connection, what: str) -> None:
+    conn.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANNEL, "what": what[:200]})
+
+
+class Listener:
+    """LISTEN on ``CHANNEL`` over a psycopg connection of its own (autocommit)."""
+
+    def __init__(self, conninfo: str) -> None:
+        try:
+            self._conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            raise LeasesUnavailable(f"cannot listen for lease changes: {exc}") from exc
+
+    def wait(self, timeout_s: float) -> bool:
+        """Whether a change was heard within ``timeout_s``."""
+        try:
+            return any(True for _ in self._conn.notifies(timeout=timeout_s, stop_after=1))
+        except psycopg.Error as exc:
+            raise LeasesUnavailable(f"lost the lease listener: {exc}") from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
 
 
 def fence(conn: Connection, site: str, owner: str, epoch: int, *, lease_s: float = LEASE_S) -> None:
@@ -243,9 +291,12 @@ def fence(conn: Connection, site: str, owner: str, epoch: int, *, lease_s: float
 
 
 __all__ = [
+    "CHANNEL",
     "LEASE_S",
     "Lease",
     "LeaseStore",
+    "LeasesUnavailable",
+    "Listener",
     "Reason",
     "Snapshot",
     "StaleOwner",

@@ -2,7 +2,8 @@
 
 Every ``lease_s / 3`` a round: heartbeat, renew what it holds, read the leases, ``plan``, give up the
 surplus (``on_lost`` first, then ``release``), take free sites (``on_won(site, epoch)`` once the lease is
-ours). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
+ours); and a round at once when another worker releases a lease, joins or leaves (PostgreSQL NOTIFY; without
+the listener, the rounds alone). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
 last successful renewal (or acquisition) + lease − ``margin_s``. When a renewal fails (the database is gone,
 a round hangs) the watchdog calls ``on_lost`` *before* the lease expires in the database, so the runtime has
 stopped before another worker can take the site. ``stop`` calls ``on_lost`` and releases every site, then
@@ -27,13 +28,25 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.engine.leases import Lease, LeaseStore, Reason, StaleOwner, fence, plan
+from alerts.engine.leases import (
+    Lease,
+    LeaseStore,
+    LeasesUnavailable,
+    Listener,
+    Reason,
+    StaleOwner,
+    fence,
+    plan,
+)
 
 log = structlog.get_logger("facwatch.leases")
 
 HELD = Gauge("facwatch_site_leases_held", "Sites this process holds through a lease")
 WON = Counter("facwatch_site_leases_won_total", "Site leases taken (each bumps the site's epoch)")
 LOST = Counter("facwatch_site_leases_lost_total", "Site leases let go", ["why"])
+
+_MIN_GAP_S = 0.05
+"""Rounds woken by notifications are at least this far apart."""
 
 OnWon = Callable[[str, int], None]
 OnLost = Callable[[str], None]
@@ -87,6 +100,7 @@ class LeaseKeeper:
         self._stopping = threading.Event()
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._listener: Listener | None = None
         self.rounds = 0
         """Rounds completed (a positive signal for tests)."""
         self.last_reason: Reason | None = None
@@ -150,7 +164,31 @@ class LeaseKeeper:
                 self._log.warning("leases.round_failed", error=str(exc).splitlines()[0][:200])
             except Exception:
                 self._log.exception("leases.round_crashed")
-            self._stopping.wait(max(0.0, self.round_s - (time.monotonic() - began)))
+            self._pause(began + self.round_s)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _pause(self, until: float) -> None:
+        """Wait for the next round: until ``until``, or less when a lease is released or a worker joins or
+        leaves (PostgreSQL NOTIFY), so that a handover takes milliseconds rather than a round."""
+        self._stopping.wait(_MIN_GAP_S)
+        while not self._stopping.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                if self._listener is None:
+                    self._listener = self.store.listen()
+                if self._listener.wait(min(left, 0.25)):
+                    return
+            except LeasesUnavailable as exc:
+                if self._listener is not None:
+                    self._listener.close()
+                    self._listener = None
+                self._log.debug("leases.listener_failed", error=str(exc)[:200])
+                self._stopping.wait(left)
+                return
 
     def round(self) -> None:
         """One round: heartbeat, renew, plan, give up, take (public for tests that drive it by hand)."""

@@ -63,8 +63,10 @@ def test_a_joining_keeper_gets_its_share_within_one_lease(engine: Engine, ledger
         took = time.monotonic() - joined
     assert took < lease_s, f"the new keeper took {took:.1f} s to get its share"
     assert problems == [] and ledger.violations == []
-    epochs = {site: epoch for _, name, site, epoch in ledger.wins if name == "w2"}
-    assert set(epochs.values()) == {2}  # each site it took was taken once before: the epoch moved on
+    for _, name, site, epoch in ledger.wins:  # each site it took had an owner before: the epoch moved on
+        if name == "w2":
+            before = [e for _, n, s, e in ledger.wins if s == site and n != "w2"]
+            assert epoch == max(before) + 1
 
 
 def test_stop_hands_the_sites_over_at_once(engine: Engine, ledger: Ledger) -> None:
@@ -79,7 +81,7 @@ def test_stop_hands_the_sites_over_at_once(engine: Engine, ledger: Ledger) -> No
         assert ledger.counts() == {"w0": 6}  # on_lost came before stop returned
         shares(ledger, {"w0": 12}, 30, "w0 holds all 12")
         took = time.monotonic() - stopped
-    assert took < 5.0, f"handover after a stop took {took:.1f} s"
+    assert took < 2.0, f"handover after a stop took {took:.1f} s"  # a round would take up to 3 s
     assert problems == [] and ledger.violations == []
 
 
