@@ -3,7 +3,8 @@
 Every ``lease_s / 3`` a round: heartbeat, renew what it holds, read the leases, ``plan``, give up the
 surplus (``on_lost`` first, then ``release``), take free sites (``on_won(site, epoch)`` once the lease is
 ours); and a round at once when another worker releases a lease, joins or leaves (PostgreSQL NOTIFY; without
-the listener, the rounds alone). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
+the listener, the rounds alone), and one just after another worker's lease runs out (a dead worker's sites
+are taken when their leases end, not up to a round later). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
 last successful renewal (or acquisition) + lease − ``margin_s``. When a renewal fails (the database is gone,
 a round hangs) the watchdog calls ``on_lost`` *before* the lease expires in the database, so the runtime has
 stopped before another worker can take the site. ``stop`` calls ``on_lost`` and releases every site, then
@@ -47,6 +48,8 @@ LOST = Counter("facwatch_site_leases_lost_total", "Site leases let go", ["why"])
 
 _MIN_GAP_S = 0.05
 """Rounds woken by notifications are at least this far apart."""
+_AFTER_EXPIRY_S = 0.05
+"""A round planned for when another worker's lease runs out comes this much after it."""
 
 OnWon = Callable[[str, int], None]
 OnLost = Callable[[str], None]
@@ -101,6 +104,8 @@ class LeaseKeeper:
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: Listener | None = None
+        self._expiry_in = self.round_s
+        """Seconds from the last snapshot until another worker's lease runs out (capped by the round)."""
         self.rounds = 0
         """Rounds completed (a positive signal for tests)."""
         self.last_reason: Reason | None = None
@@ -164,7 +169,7 @@ class LeaseKeeper:
                 self._log.warning("leases.round_failed", error=str(exc).splitlines()[0][:200])
             except Exception:
                 self._log.exception("leases.round_crashed")
-            self._pause(began + self.round_s)
+            self._pause(min(began + self.round_s, time.monotonic() + self._expiry_in))
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -210,6 +215,12 @@ class LeaseKeeper:
                 self.store.release(site, self.me, lease.epoch)
                 leases[site] = Lease(site, lease.owner, lease.epoch, snap.now)
         take, give_up, reason = plan(self.sites, leases, snap.workers, self.me, snap.now)
+        # The next round comes no later than the moment another worker's lease runs out (a dead worker's).
+        others = [x.expires_at for x in leases.values() if x.owner != self.me and x.expires_at > snap.now]
+        ends = min(others, default=None)
+        self._expiry_in = (
+            self.round_s if ends is None else (ends - snap.now).total_seconds() + _AFTER_EXPIRY_S
+        )
         if reason is not self.last_reason:
             self._log.info("leases.plan", reason=reason.value, take=take, give_up=give_up, held=len(mine))
             self.last_reason = reason
