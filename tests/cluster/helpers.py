@@ -102,3 +102,14 @@ def db_owners(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT site, owner FROM site_leases WHERE expires_at > clock_timestamp()"))
         return {str(r.site): str(r.owner) for r in rows}
+
+
+def crash(keeper: LeaseKeeper) -> None:
+    """The keeper's process dies: its threads stop, nothing is released, no callback runs."""
+    keeper._stopping.set()
+    keeper._changed.set()
+    for thread in keeper._threads:
+        thread.join(10)
+    keeper._threads.clear()
+    with keeper._state:
+        keeper._held.clear()

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from alerts.engine.leases import LeaseStore
 from facwatch.state import open_engine
-from tests.cluster.helpers import Ledger, db_owners, watching
+from tests.cluster.helpers import Ledger, crash, db_owners, watching
 from tests.fixtures.postgres import fresh_database
 from tests.fixtures.waiting import wait_until
 
@@ -82,6 +82,24 @@ def test_stop_hands_the_sites_over_at_once(engine: Engine, ledger: Ledger) -> No
         shares(ledger, {"w0": 12}, 30, "w0 holds all 12")
         took = time.monotonic() - stopped
     assert took < 2.0, f"handover after a stop took {took:.1f} s"  # a round would take up to 3 s
+    assert problems == [] and ledger.violations == []
+
+
+def test_a_crashed_keepers_sites_are_taken_over_when_its_leases_end(engine: Engine, ledger: Ledger) -> None:
+    store = LeaseStore(engine, lease_s=LEASE_S)
+    with watching(ledger) as problems:
+        ledger.keeper(store, "w0")
+        dead = ledger.keeper(store, "w1")
+        shares(ledger, {"w0": 6, "w1": 6}, 20, "6 and 6")
+        sites = set(dead.held())
+        crash(dead)
+        with ledger.lock:  # it cannot say so: the ledger forgets it
+            for site in sites:
+                del ledger.owner[site]
+        crashed = time.monotonic()
+        shares(ledger, {"w0": 12}, LEASE_S * 4, "w0 taking the dead keeper's sites")
+        took = time.monotonic() - crashed
+    assert took < LEASE_S + 1.0, f"took {took:.1f} s after the crash, lease {LEASE_S:g} s"
     assert problems == [] and ledger.violations == []
 
 
