@@ -48,6 +48,8 @@ LOST = Counter("facwatch_site_leases_lost_total", "Site leases let go", ["why"])
 
 _MIN_GAP_S = 0.05
 """Rounds woken by notifications are at least this far apart."""
+_PLANS_PER_ROUND = 3
+"""Plans in one round at most: another when a wanted site went to another worker first."""
 _AFTER_EXPIRY_S = 0.05
 """A round planned for when another worker's lease runs out comes this much after it."""
 
@@ -206,6 +208,13 @@ class LeaseKeeper:
                 self._extend(site, epoch, sent)
             else:
                 self._lose(site, epoch, Why.GONE)
+        for _ in range(_PLANS_PER_ROUND):
+            if not self._plan_and_act():
+                break
+        self.rounds += 1
+
+    def _plan_and_act(self) -> bool:
+        """Read the leases, plan, give up, take. True: a site it wanted was taken by another meanwhile."""
         snap = self.store.snapshot()
         leases = dict(snap.leases)
         mine = self.held()
@@ -226,14 +235,17 @@ class LeaseKeeper:
             self.last_reason = reason
         for site in give_up:
             self._give_up(site)
+        missed = False
         for site in take:
             if self._stopping.is_set():
-                break
+                return False
             sent = time.monotonic()
             won = self.store.acquire(site, self.me)
-            if won is not None:
+            if won is None:
+                missed = True  # another worker was quicker: plan again, other sites may be free
+            else:
                 self._won(site, won, sent)
-        self.rounds += 1
+        return missed
 
     def _extend(self, site: str, epoch: int, sent: float) -> None:
         with self._state:
