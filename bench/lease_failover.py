@@ -6,9 +6,10 @@ holding the most sites is killed, and the time from the kill until every one of 
 of another keeper (read from ``site_leases`` every 20 ms) is the takeover time; a fresh keeper replaces it
 and the shares settle (4, 4, 4) before the next kill.
 
-- SIGKILL (a crash): the sites wait for their leases to run out, then a round of a live keeper takes them:
-  expected between lease − lease/3 and lease + lease/3.
-- SIGTERM (a clean stop, the peer figure): the keeper releases its leases, so the next round takes them.
+- SIGKILL (a crash): the sites wait for their leases to run out; the live keepers plan a round for that
+  moment: expected between lease − lease/3 and the lease.
+- SIGTERM (a clean stop, the peer figure): the keeper releases its leases and announces it (NOTIFY), so the
+  others take them at once.
 
 Run: .venv/bin/python -m bench.lease_failover [--kills 10] [--lease 15] [--state-url URL]
 """
