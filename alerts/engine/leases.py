@@ -258,7 +258,8 @@ class Listener:
     def wait(self, timeout_s: float) -> bool:
         """Whether a change was heard within ``timeout_s``."""
         try:
-            return any(True for _ in self._conn.notifies(timeout=timeout_s, stop_after=1))
+            # Every notification that arrived together is consumed: the round that follows sees them all.
+            return bool(list(self._conn.notifies(timeout=timeout_s, stop_after=1)))
         except psycopg.Error as exc:
             raise LeasesUnavailable(f"lost the lease listener: {exc}") from exc
 

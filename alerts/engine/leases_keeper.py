@@ -147,22 +147,23 @@ class LeaseKeeper:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the rounds, hand every site back (``on_lost``, then release) and leave."""
+        """Stop the rounds, leave, and hand every site back (``on_lost``, then release)."""
         self._stopping.set()
         self._changed.set()
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
-        for site in sorted(self.held()):
-            self._give_up(site)
-        try:
+        try:  # first, so that the others' fair share has grown when they hear of the releases
             self.store.leave(self.me)
         except SQLAlchemyError as exc:
             self._log.warning("leases.leave_failed", error=str(exc)[:200])
+        for site in sorted(self.held()):
+            self._give_up(site)
 
     # --- the rounds ------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._listen()  # before the first round: nothing announced after it is missed
         while not self._stopping.is_set():
             began = time.monotonic()
             try:
@@ -184,18 +185,27 @@ class LeaseKeeper:
             left = until - time.monotonic()
             if left <= 0:
                 return
+            if self._listener is None:
+                if self._listen():
+                    return  # listening again: what was announced meanwhile is read by a round now
+                self._stopping.wait(left)
+                return
             try:
-                if self._listener is None:
-                    self._listener = self.store.listen()
                 if self._listener.wait(min(left, 0.25)):
                     return
             except LeasesUnavailable as exc:
-                if self._listener is not None:
-                    self._listener.close()
-                    self._listener = None
-                self._log.debug("leases.listener_failed", error=str(exc)[:200])
-                self._stopping.wait(left)
-                return
+                self._listener.close()
+                self._listener = None
+                self._log.debug("leases.listener_lost", error=str(exc)[:200])
+
+    def _listen(self) -> bool:
+        """Open the listener (True), or leave it closed until the next pause (the database is away)."""
+        try:
+            self._listener = self.store.listen()
+            return True
+        except LeasesUnavailable as exc:
+            self._log.debug("leases.listener_failed", error=str(exc)[:200])
+            return False
 
     def round(self) -> None:
         """One round: heartbeat, renew, plan, give up, take (public for tests that drive it by hand)."""
