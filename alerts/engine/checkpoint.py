@@ -150,7 +150,7 @@ class Checkpointer:
         if len(blob) > MAX_BYTES:
             log.error("checkpoint.too_big", site=self.site.id, size=len(blob), limit=MAX_BYTES)
             return 0
-        with self.service.engine.begin() as conn:
+        with self.service.begin() as conn:  # fenced: a former owner never overwrites the new one's
             conn.execute(delete(checkpoints).where(checkpoints.c.site == self.site.id))
             conn.execute(
                 insert(checkpoints).values(site=self.site.id, version=VERSION, written_at=now, data=blob)

@@ -22,6 +22,9 @@
   one bad entry never holds up the findings behind it.
 - Bounded: at ``max_entries`` queued judgements ``put`` waits (the gateway stops acknowledging: the broker
   holds the messages). Findings are rare (a change of a condition), so the bound is far away.
+- A commit refused because this worker no longer holds the site's lease (``StaleOwner``) is not a bug: the
+  entry stays queued (retried with backoff, committed if the site comes back), and the new owner has the
+  readings through MQTT redelivery and the telemetry store's replay.
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
@@ -41,6 +44,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import exc as sa_exc
 
 from alerts.engine.intake_queue import Entry, FindingsQueue, Judgement, Late, decode, encode, merge
+from alerts.engine.leases import StaleOwner
 from facwatch.clock import Clock, WallClock
 from facwatch.errors import FacwatchError
 from facwatch.model import Finding, Level, ms_from_utc, utc_from_ms
@@ -140,10 +144,13 @@ class Intake:
         self._told_at: float | None = None
         self._told_outage = False
         self._bug_attempts = 0
+        self._stale = False  # the last commit was refused: the site's lease is another worker's
         self._inherited = self._queue.last_id()
         """Entries up to this id were queued by an earlier run: committed first, and noted as late."""
         self.committed = 0
         """Judgements committed since start (for tests and metrics)."""
+        self.refused = 0
+        """Commits refused because another worker holds the site's lease (kept queued)."""
         self.tells: list[str] = []
         """Titles of the direct messages sent to the fallback person (newest last)."""
         self._log = log.bind(site=site)
@@ -181,8 +188,8 @@ class Intake:
         """Commit what is queued (for up to ``timeout_s``), then stop; the rest waits for the next start."""
         deadline = time.monotonic() + timeout_s
         while self._thread is not None and (len(self._queue) or self._idle) and time.monotonic() < deadline:
-            if self._down_since is not None:
-                break  # the database is gone: the queue file keeps it
+            if self._down_since is not None or self._stale:
+                break  # the database is gone, or the site another worker's: the queue file keeps it
             with self._wake:
                 self._wake.notify_all()
                 self._wake.wait(0.05)
@@ -248,6 +255,10 @@ class Intake:
             if progress:
                 delay = 0.05
                 continue
+            if self._stale:
+                self._stopping.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+                continue
             if self._down_since is not None:
                 self._maybe_tell()
                 self._stopping.wait(delay)
@@ -283,6 +294,12 @@ class Intake:
             if idle is not None:
                 with self._wake:
                     self._idle = merge(idle, self._idle) if self._idle is not None else idle
+            if isinstance(exc, StaleOwner):
+                if not self._stale:
+                    self._log.warning("intake.not_owner", backlog=len(self._queue), error=str(exc)[:300])
+                self._stale = True
+                self.refused += 1
+                return False
             if is_outage(exc):
                 self._failed(exc, attempt)
                 return False
@@ -291,6 +308,7 @@ class Intake:
             self._queue.delete(entry.id)
             BACKLOG.set(len(self._queue))
         self._bug_attempts = 0
+        self._stale = False
         self.committed += 1
         COMMITTED.inc()
         self._recovered()

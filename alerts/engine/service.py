@@ -10,8 +10,9 @@ database's unique keys keep several processes honest.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -64,8 +65,13 @@ class AlertService:
         sla: SlaSettings,
         bus: EventBus,
         notifier: Notifier,
+        fencing: Callable[[Connection], None] | None = None,
     ) -> None:
+        """``fencing``: run first in every write transaction (``LeaseKeeper.fencing(site)``); it raises
+        ``alerts.engine.leases.StaleOwner`` when this worker no longer holds the site, and nothing is
+        written. None (SQLite, one process owning every site): no check."""
         self.engine = engine
+        self.fencing = fencing
         self.site = site
         self.sla = sla
         self.bus = bus
@@ -147,7 +153,7 @@ class AlertService:
     ) -> None:
         wall = None if now is None else utc_now(now)
         changes = Changes()
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             for finding in sorted(findings, key=lambda f: f.ts_ms):
                 self.alerts.apply(conn, finding, changes, wall)
             self.alerts.promote_pending(conn, event_now, wall, changes)
@@ -168,7 +174,7 @@ class AlertService:
         now = utc_now(now)
         with self._lock:
             changes = Changes()
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 self.sweeper.run(conn, now, changes)
                 self._record(conn, changes, now)
             self._wake(changes)
@@ -183,7 +189,7 @@ class AlertService:
         with self._lock:
             changes = Changes(tickets={pk})
             refused: CheckInRefused | TooManyCheckIns | None = None
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 row = conn.execute(select(tickets).where(tickets.c.id == pk).with_for_update()).first()
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}")
@@ -277,7 +283,7 @@ class AlertService:
         now = utc_now(now)
         with self._lock:
             changes = Changes(alerts={pk})
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 alert = store.get_alert(conn, pk)
                 ticket_pk = None if alert.ticket_id is None else parse_ref(alert.ticket_id, "T")
                 ticket = None
@@ -321,7 +327,7 @@ class AlertService:
             raise ValueError("a silence needs a reason")
         with self._lock:
             changes = Changes(alerts={pk})
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 alert = store.get_alert(conn, pk)
                 conn.execute(
                     update(alerts)
@@ -348,7 +354,7 @@ class AlertService:
         if report.site != self.site.id:
             raise ValueError(f"unknown site {report.site!r}")
         with self._lock:
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 pk = owner_tickets.open_owner(self.tickets, conn, report, now)
                 self._record(conn, Changes(tickets={pk}), now)
                 ticket = store.get_ticket(conn, pk)
@@ -372,7 +378,16 @@ class AlertService:
                 timezone=self.site.timezone,
             )
 
-    # --- events -----------------------------------------------------------------------------------------
+    # --- transactions and events --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Every write transaction of the engine (the checkpoint's too): fenced first when the site is held
+        through a lease."""
+        with self.engine.begin() as conn:
+            if self.fencing is not None:
+                self.fencing(conn)
+            yield conn
 
     def _record(self, conn: Connection, changes: Changes, now: datetime) -> None:
         """The changes as events of the log, in the changes' own transaction (the last writes in it)."""

@@ -154,7 +154,7 @@ class Dispatcher:
                 if not self.sender.has_room(row.url):
                     full.add(row.url)
                     continue
-                if not self._claim(row.id, row.status, now):
+                if not self._claim(row.id, row.status, row.attempts, now):
                     continue
                 outgoing = Outgoing(row.key, row.site, row.ticket_id, row.audience, row.recipient,
                                     (row.url,), row.title, row.body)  # fmt: skip
@@ -185,13 +185,15 @@ class Dispatcher:
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
-    def _claim(self, receipt_id: int, status: str, now: datetime) -> bool:
+    def _claim(self, receipt_id: int, status: str, attempts: int, now: datetime) -> bool:
+        """Take a due receipt for one send (True: this process won it). Compared on the attempts too: a row
+        another worker sent and failed meanwhile is back in the same status, but not due yet."""
         r = notification_receipts
         lease = now + timedelta(seconds=self.settings.timeout_s * 2 + 5)
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(r)
-                .where(r.c.id == receipt_id, r.c.status == status)
+                .where(r.c.id == receipt_id, r.c.status == status, r.c.attempts == attempts)
                 .values(status="sending", attempts=r.c.attempts + 1, updated_at=now, lease_until=lease)
             )
             return result.rowcount == 1
