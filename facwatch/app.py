@@ -94,6 +94,10 @@ class System:
         self.store = self.telemetry.reader
         self.dead_letters = DeadLetterStore(self.settings.data_dir / "deadletters.db")
         self.tokens = TokenStore(self.engine)
+        if self.settings.api.admin_token is not None:  # the bootstrap admin (stored hashed; idempotent)
+            self.tokens.register(
+                "admin (settings)", ["admin"], self.settings.api.admin_token.get_secret_value()
+            )
         templates = Templates(self.settings.notify.template_dir)
         notifier = OutboxNotifier(self.site, settings=self.settings.notify, templates=templates)
         self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus, notifier=notifier)
