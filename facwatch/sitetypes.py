@@ -124,11 +124,11 @@ def apprise_problem(url: str) -> str | None:
         usable = apprise.Apprise().add(url)
     if usable:
         return None
-    lines = [line.split(" ", 1)[1] for line in captured.getvalue().splitlines() if " " in line]
-    said = [line for line in lines if line.startswith(("An invalid", "Invalid", "No ", "Missing"))]
-    if said:
-        return f"apprise cannot use this {scheme}:// URL: {said[0]}"
-    if any(line.startswith(("Unsupported", "Unparseable")) for line in lines):
+    lines = captured.getvalue().splitlines()
+    warned = [line.split(" ", 1)[1] for line in lines if line.startswith("WARNING ")]
+    if warned:
+        return f"apprise cannot use this {scheme}:// URL: {warned[0]}"
+    if any(line.startswith(("ERROR Unsupported", "ERROR Unparseable")) for line in lines):
         return f"apprise knows no {scheme}:// service (see docs/notifications.md for the schemes)"
     return f"apprise cannot use this {scheme}:// URL"
 

@@ -57,7 +57,7 @@ def _message(error: ErrorDetails, root: type[BaseModel], loc: tuple[str | int, .
         keys = list(parent.model_fields) if parent is not None else []
         close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
         guess = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key{guess}; expected one of: {', '.join(keys)}" if keys else "unknown key"
+        return f"unknown key{guess} (expected one of: {', '.join(keys)})" if keys else "unknown key"
     info = _field_at(root, loc)
     expected = info.description if info is not None and info.description else None
     if kind == "missing":
@@ -71,7 +71,9 @@ def _message(error: ErrorDetails, root: type[BaseModel], loc: tuple[str | int, .
     if kind in bounds:
         words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}[bounds[kind]]
         limit = error.get("ctx", {}).get(bounds[kind])
-        return f"expected a number {words} {limit}, got {_describe(given, loc)}" + (f" ({expected})" if expected else "")
+        return f"expected a number {words} {limit}, got {_describe(given, loc)}" + (
+            f" ({expected})" if expected else ""
+        )
     if kind == "string_pattern_mismatch" and expected:
         return f"expected {expected}, got {_describe(given, loc)}"
     if kind in ("string_too_short", "too_short"):
