@@ -20,7 +20,7 @@ import structlog
 from facwatch import __version__, logs
 from facwatch.clock import Clock, ScaledClock, WallClock
 from facwatch.config import PARTS, load_settings, load_site
-from facwatch.errors import ConfigError, ConfigProblems, FacwatchError
+from facwatch.errors import ConfigProblems, FacwatchError
 from facwatch.files import write_private
 from facwatch.model import ms_from_utc
 from gateway.embedded import INSTALL_HINT
@@ -54,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except ConfigProblems as exc:  # a file with mistakes: each on its own line, then what to run
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        count = f"{len(exc.lines)} problem{'s' if len(exc.lines) != 1 else ''}"
+        print(f"facwatch: {count} in the configuration; nothing was started", file=sys.stderr)
+        return 1
     except FacwatchError as exc:
         print(f"facwatch: {exc}", file=sys.stderr)
         return 1
@@ -290,28 +296,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate as ``run`` would, start nothing; print every problem of the settings and the site file at once
     (each naming its file, key and what was expected) and exit 1 if there is any."""
-    lines: list[str] = []
-    site_source, data_dir = "demo", Path("data")
-    try:
-        settings = load_settings(args.config)
-        site_source, data_dir = settings.site, settings.data_dir
-    except ConfigError as exc:
-        settings = None
-        lines.extend(exc.lines if isinstance(exc, ConfigProblems) else [str(exc)])
-        site_source, data_dir = _site_of_raw(args.config, site_source, data_dir)
-    try:
-        site = load_site(site_source, variables={"data_dir": str(data_dir.resolve())})
-    except ConfigError as exc:
-        site = None
-        lines.extend(exc.lines if isinstance(exc, ConfigProblems) else [str(exc)])
+    from facwatch.configcheck import validate_files
+
+    settings, site, problems = validate_files(args.config)
     if settings is None or site is None:
-        for line in lines:
-            print(line, file=sys.stderr)
-        print(
-            f"{len(lines)} problem{'s' if len(lines) != 1 else ''} found; nothing was started",
-            file=sys.stderr,
-        )
-        return 1
+        raise ConfigProblems(problems)
     print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets")
     from alerts.notify.check import check_templates, summary
     from alerts.notify.messages import Templates
@@ -319,21 +308,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = check_templates(site, Templates(settings.notify.template_dir))
     print(summary(report))
     return 1 if report.problems else 0
-
-
-def _site_of_raw(path: Path, site: str, data_dir: Path) -> tuple[str, Path]:
-    """The site file and data directory a settings file names, read without validating it (so that
-    ``check`` can report the site file's problems beside the settings' own)."""
-    import tomllib
-
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return site, data_dir
-    named, folder = raw.get("site"), raw.get("data_dir")
-    return (named if isinstance(named, str) else site), (
-        Path(folder) if isinstance(folder, str) else data_dir
-    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -47,7 +47,7 @@ def EXPECTED(config: Path, site: Path) -> list[str]:
         f"{site}: assets[1].checkin_code (b1-pump-1): missing; expected the code posted at the asset",
         f"{site}: assets[1].checkin_cod (b1-pump-1): unknown key; did you mean 'checkin_code'?",
         f"{site}: people[0].notify[1] (eng-wang): apprise cannot use this wecombot:// URL: An invalid WeCom",
-        "6 problems found; nothing was started",
+        "facwatch: 6 problems in the configuration; nothing was started",
     ]
 
 
