@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -55,19 +55,19 @@ def known_of(info: ValidationInfo) -> Known | None:
     return context if isinstance(context, Known) else None
 
 
-def _nearest(value: str, choices: object) -> str:
-    names = sorted(str(c) for c in choices)  # type: ignore[attr-defined]
+def _nearest(value: str, choices: Iterable[str]) -> str:
+    names = sorted(choices)
     close = difflib.get_close_matches(value, names, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; known: {', '.join(names)}" if names and len(names) <= 12 else ""
 
 
-def _reference(what: str, plural: str) -> AfterValidator:
+def _reference(what: str, ids: Callable[[Known], Collection[str]]) -> AfterValidator:
     def check(value: str, info: ValidationInfo) -> str:
         known = known_of(info)
-        if known is not None and value not in getattr(known, plural):
-            raise ValueError(f"no {what} {value!r} in this file{_nearest(value, getattr(known, plural))}")
+        if known is not None and value not in ids(known):
+            raise ValueError(f"no {what} {value!r} in this file{_nearest(value, ids(known))}")
         return value
 
     return AfterValidator(check)
@@ -78,10 +78,14 @@ Id = Annotated[
     Field(pattern=ID_PATTERN, description="an id: 1 to 64 letters, digits, '_' or '-'"),
 ]
 BuildingRef = Annotated[
-    Id, _reference("building", "buildings"), Field(description="a building id of this file")
+    Id, _reference("building", lambda k: k.buildings), Field(description="a building id of this file")
 ]
-PersonRef = Annotated[Id, _reference("person", "people"), Field(description="a person id of this file")]
-AssetRef = Annotated[Id, _reference("asset", "assets"), Field(description="an asset id of this file")]
+PersonRef = Annotated[
+    Id, _reference("person", lambda k: k.people), Field(description="a person id of this file")
+]
+AssetRef = Annotated[
+    Id, _reference("asset", lambda k: k.assets.keys()), Field(description="an asset id of this file")
+]
 
 
 def _fill(value: str, info: ValidationInfo) -> str:
