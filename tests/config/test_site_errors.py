@@ -171,3 +171,13 @@ def test_a_bad_settings_file_names_the_file_and_the_key(tmp_path: Path, text: st
         load_settings(path)
     assert str(caught.value).startswith(f"{path}: {line}"), str(caught.value)
     assert "s3cret" not in str(caught.value)  # a password is not repeated back
+
+
+def test_a_relative_profile_path_is_taken_from_the_site_files_folder(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        broken("interval_s = 5", 'interval_s = 5\nprofile = "strict-pump.toml"'), encoding="utf-8"
+    )
+    site = load_site(path, {"data_dir": str(tmp_path)})
+    assert site.assets[1].profile == str(tmp_path / "strict-pump.toml")
+    assert site.assets[0].profile is None  # the kind's own
