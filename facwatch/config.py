@@ -268,7 +268,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as exc:
         origin = str(path) if path else "settings"
-        raise ConfigProblems(problems(exc, Settings, origin, values)) from None
+        prefix = str(Settings.model_config.get("env_prefix", ""))
+        raise ConfigProblems(problems(exc, Settings, origin, values, env_prefix=prefix)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

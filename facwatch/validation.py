@@ -26,10 +26,35 @@ _SECRET_WORDS = ("secret", "code", "password", "token", "key", "notify", "url")
 
 
 def problems(
-    exc: ValidationError, root: type[BaseModel], origin: str, data: Mapping[str, object] | None = None
+    exc: ValidationError,
+    root: type[BaseModel],
+    origin: str,
+    data: Mapping[str, object] | None = None,
+    env_prefix: str | None = None,
 ) -> tuple[str, ...]:
-    """One line per error, in the order of the file's keys."""
-    return tuple(_line(error, root, origin, data) for error in exc.errors(include_url=False))
+    """One line per error, in the order of the file's keys. With ``env_prefix``, a key that is not in ``data``
+    came from the environment and is named as its variable (``FACWATCH_MQTT__PASWORD``)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        if env_prefix is not None and loc and not _present(data, loc):
+            variable = env_prefix + "__".join(str(step) for step in loc).upper()
+            lines.append(f"environment {variable}: {_message(error, root, loc)}")
+        else:
+            lines.append(_line(error, root, origin, data))
+    return tuple(lines)
+
+
+def _present(data: Mapping[str, object] | None, loc: tuple[str | int, ...]) -> bool:
+    node: object = data
+    for step in loc:
+        if isinstance(node, Mapping) and isinstance(step, str) and step in node:
+            node = node[step]
+            continue
+        if not (isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)):
+            return False
+        node = node[step]
+    return True
 
 
 def key_path(loc: Sequence[str | int]) -> str:

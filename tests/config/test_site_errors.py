@@ -181,3 +181,16 @@ def test_a_relative_profile_path_is_taken_from_the_site_files_folder(tmp_path: P
     site = load_site(path, {"data_dir": str(tmp_path)})
     assert site.assets[1].profile == str(tmp_path / "strict-pump.toml")
     assert site.assets[0].profile is None  # the kind's own
+
+
+def test_a_typo_in_the_environment_is_named_as_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "facwatch.toml"
+    path.write_text("[api]\nport = 9000\n", encoding="utf-8")
+    monkeypatch.setenv("FACWATCH_MQTT__PASWORD", "s3cret")
+    with pytest.raises(ConfigProblems) as caught:
+        load_settings(path)
+    assert caught.value.lines[0].startswith(
+        "environment FACWATCH_MQTT__PASWORD: unknown key; did you mean 'password'?"
+    )
