@@ -269,7 +269,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         origin = str(path) if path else "settings"
         prefix = str(Settings.model_config.get("env_prefix", ""))
-        raise ConfigProblems(problems(exc, Settings, origin, values, env_prefix=prefix)) from None
+        text = path.read_text(encoding="utf-8") if path is not None else None
+        raise ConfigProblems(problems(exc, Settings, origin, values, env_prefix=prefix, text=text)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -292,13 +292,18 @@ def known_ids(data: Mapping[str, object], variables: Mapping[str, str], folder: 
 
 
 def parse(
-    data: Mapping[str, object], origin: str, variables: Mapping[str, str], folder: Path | None = None
+    data: Mapping[str, object],
+    origin: str,
+    variables: Mapping[str, str],
+    folder: Path | None = None,
+    text: str | None = None,
 ) -> Site:
-    """The ``Site`` of a site file's tables; ``ConfigProblems`` naming every problem at once."""
+    """The ``Site`` of a site file's tables; ``ConfigProblems`` naming every problem at once (with its line,
+    when the file's ``text`` is given)."""
     try:
         model = SiteFile.model_validate(data, context=known_ids(data, variables, folder))
     except ValidationError as exc:
-        raise ConfigProblems(problems(exc, SiteFile, origin, data)) from None
+        raise ConfigProblems(problems(exc, SiteFile, origin, data, text=text)) from None
     return model.to_site(folder)
 
 
@@ -327,7 +332,7 @@ def load_site(source: str | Path, variables: Mapping[str, str] | None = None) ->
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
-    return parse(data, origin, variables or {}, folder)
+    return parse(data, origin, variables or {}, folder, text)
 
 
 def schema() -> dict[str, Any]:

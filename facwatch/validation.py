@@ -1,10 +1,14 @@
 """Pydantic's validation errors in an operator's words: the file, the key path, what was expected.
 
-``problems(exc, root, origin, data)`` turns every error of a ``ValidationError`` into one line::
+``problems(exc, root, origin, data, text=...)`` turns every error of a ``ValidationError`` into one line::
 
-    site.toml: assets[3].checkin_code (pump-9): missing; expected the code posted at the asset (8+ ...)
-    site.toml: assets[0].checkin_cod (b1-elev-1): unknown key; did you mean 'checkin_code'? expected one of: ...
-    facwatch.toml: mqtt.pasword: unknown key; did you mean 'password'? expected one of: url, client_id, ...
+    site.toml:40: assets[3].checkin_code (pump-9): missing; expected the code posted at the asset (8+ ...)
+    site.toml:12: assets[0].checkin_cod (b1-elev-1): unknown key; did you mean 'checkin_code'? (expected ...)
+    facwatch.toml:14: mqtt.pasword: unknown key; did you mean 'password'? (expected one of: url, client_id, ...)
+    environment FACWATCH_API__PORT: expected a valid integer, got 'abc'
+
+The line comes from a plain reading of the TOML text (``locate``): the key's own line, else its table's or
+array entry's; a file parsed from a dict alone has no line numbers.
 
 The expectation comes from the model itself (the field's description, the keys a table knows), so that what
 an error says and what the JSON Schema says cannot drift apart. Used for settings and site files alike.
@@ -13,6 +17,7 @@ an error says and what the JSON Schema says cannot drift apart. Used for setting
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Union, get_args, get_origin
@@ -31,6 +36,7 @@ def problems(
     origin: str,
     data: Mapping[str, object] | None = None,
     env_prefix: str | None = None,
+    text: str | None = None,
 ) -> tuple[str, ...]:
     """One line per error, in the order of the file's keys. With ``env_prefix``, a key that is not in ``data``
     came from the environment and is named as its variable (``FACWATCH_MQTT__PASWORD``)."""
@@ -41,7 +47,8 @@ def problems(
             variable = env_prefix + "__".join(str(step) for step in loc).upper()
             lines.append(f"environment {variable}: {_message(error, root, loc)}")
         else:
-            lines.append(_line(error, root, origin, data))
+            line = None if text is None else locate(text, loc)
+            lines.append(_line(error, root, origin if line is None else f"{origin}:{line}", data))
     return tuple(lines)
 
 
@@ -55,6 +62,49 @@ def _present(data: Mapping[str, object] | None, loc: tuple[str | int, ...]) -> b
             return False
         node = node[step]
     return True
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\- \"']+?)\s*\]\]?\s*(#.*)?$")
+
+
+def locate(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line (1-based) of the TOML text that ``loc`` points at, as near as a plain reading finds it: the
+    key's own line, else the line of the table or ``[[array]]`` entry it belongs to, else None."""
+    lines = text.splitlines()
+    headers = []  # (index, name, is an array entry)
+    for i, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match:
+            name = ".".join(part.strip().strip("\"'") for part in match.group(2).split("."))
+            headers.append((i, name, match.group(1) == "[["))
+    found: int | None = None
+    start, end, prefix = 0, headers[0][0] if headers else len(lines), ""
+    steps = list(loc)
+    k = 0
+    while k < len(steps):
+        step = steps[k]
+        if not isinstance(step, str):
+            break
+        name = f"{prefix}{step}"
+        nxt = steps[k + 1] if k + 1 < len(steps) else None
+        entries = [h for h in headers if h[1] == name and h[2]]
+        table = [h for h in headers if h[1] == name and not h[2]]
+        if isinstance(nxt, int) and entries:
+            if nxt >= len(entries):
+                break
+            start = entries[nxt][0]
+            k += 2
+        elif table or entries:  # a table, or an array of tables as a whole: its first line
+            start = (table or entries)[0][0]
+            k += 1
+        else:
+            key = re.compile(rf"^\s*[\"']?{re.escape(step)}[\"']?\s*=")
+            hit = next((i for i in range(start, end) if key.match(lines[i])), None)
+            return found if hit is None else hit + 1
+        found = start + 1
+        end = next((h[0] for h in headers if h[0] > start), len(lines))
+        prefix = f"{name}."
+    return found
 
 
 def key_path(loc: Sequence[str | int]) -> str:

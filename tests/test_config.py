@@ -41,7 +41,7 @@ def test_demo_site_has_the_promised_compound() -> None:
         ("[site]\nid='s'\n[escalation]\nchain=['ghost']\n", "no person 'ghost'"),  # chain names people
         (  # an asset without a check-in code: arrival could not be proven (the file and the asset are named)
             "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='pump-9'\nkind='pump'\nbuilding='b'\n",
-            r"site\.toml: assets\[0\]\.checkin_code \(pump-9\): missing",
+            r"site\.toml:5: assets\[0\]\.checkin_code \(pump-9\): missing",
         ),
         (  # a code that can be guessed
             "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='a'\nkind='pump'\nbuilding='b'\n"

@@ -41,12 +41,12 @@ def write_files(tmp_path: Path) -> tuple[Path, Path]:
 def EXPECTED(config: Path, site: Path) -> list[str]:
     """The beginning of each line ``check`` prints, in order."""
     return [
-        f"{config}: mqtt.pasword: unknown key; did you mean 'password'? (expected one of: url, ",
-        f"{config}: telemetry.bakend: unknown key; did you mean 'backend'? (expected one of: backend, ",
-        f"{site}: site.timezone: unknown time zone 'Asia/Shangai'; did you mean 'Asia/Shanghai'?",
-        f"{site}: assets[1].checkin_code (b1-pump-1): missing; expected the code posted at the asset",
-        f"{site}: assets[1].checkin_cod (b1-pump-1): unknown key; did you mean 'checkin_code'?",
-        f"{site}: people[0].notify[1] (eng-wang): apprise cannot use this wecombot:// URL: An invalid WeCom",
+        f"{config}:4: mqtt.pasword: unknown key; did you mean 'password'? (expected one of: url, ",
+        f"{config}:6: telemetry.bakend: unknown key; did you mean 'backend'? (expected one of: backend, ",
+        f"{site}:4: site.timezone: unknown time zone 'Asia/Shangai'; did you mean 'Asia/Shanghai'?",
+        f"{site}:15: assets[1].checkin_code (b1-pump-1): missing; expected the code posted at the asset",
+        f"{site}:19: assets[1].checkin_cod (b1-pump-1): unknown key; did you mean 'checkin_code'?",
+        f"{site}:24: people[0].notify[1] (eng-wang): apprise cannot use this wecombot:// URL: An invalid WeCom",
         "facwatch: 6 problems in the configuration; nothing was started",
     ]
 
@@ -67,7 +67,7 @@ def test_run_refuses_the_same_files_without_a_traceback(tmp_path: Path) -> None:
     config.write_text(f'site = "{site}"\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     done = facwatch("run", "--config", str(config), cwd=tmp_path)
     assert done.returncode == 1
-    assert f"{site}: site.timezone: unknown time zone 'Asia/Shangai'" in done.stderr
-    assert f"{site}: assets[1].checkin_code (b1-pump-1): missing" in done.stderr
+    assert f"{site}:4: site.timezone: unknown time zone 'Asia/Shangai'" in done.stderr
+    assert f"{site}:15: assets[1].checkin_code (b1-pump-1): missing" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()  # nothing was started

@@ -115,8 +115,8 @@ def test_a_bad_site_file_names_the_file_the_key_and_what_was_expected(
     path.write_text(broken(*change), encoding="utf-8")
     with pytest.raises(ConfigProblems) as caught:
         load_site(path, {"data_dir": str(tmp_path)})
-    expected = f"{path}: {line}"
-    assert any(got.startswith(expected) for got in caught.value.lines), "\n".join(caught.value.lines)
+    expected = re.compile(re.escape(str(path)) + r":\d+: " + re.escape(line))
+    assert any(expected.match(got) for got in caught.value.lines), "\n".join(caught.value.lines)
 
 
 def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
@@ -128,13 +128,16 @@ def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigProblems) as caught:
         load_site(path, {"data_dir": str(tmp_path)})
-    keys = [re.sub(r" \(.*", "", line.split(": ")[1]) for line in caught.value.lines]
-    assert keys == [
-        "site.timezone",
-        "assets[1].checkin_code",
-        "assets[1].checkin_cod",
-        "people[0].notify[1]",
-        "rota[0].night",
+    where = [
+        re.sub(r" \(.*", "", ": ".join(line.removeprefix(str(path)).split(": ")[:2]))
+        for line in caught.value.lines
+    ]
+    assert where == [  # the line of the file, then the key path (a missing key: the line of its entry)
+        ":4: site.timezone",
+        ":15: assets[1].checkin_code",
+        ":19: assets[1].checkin_cod",
+        ":24: people[0].notify[1]",
+        ":39: rota[0].night",
     ]
 
 
@@ -148,28 +151,30 @@ def test_the_good_file_loads(tmp_path: Path) -> None:
 
 
 BAD_SETTINGS = [
-    # (the settings file, the line after "facwatch.toml: ")
+    # (the settings file, what follows "facwatch.toml:": the line, the key, what was expected)
     (
         '[mqtt]\npasword = "s3cret"\n',
-        "mqtt.pasword: unknown key; did you mean 'password'?",
+        "2: mqtt.pasword: unknown key; did you mean 'password'?",
     ),  # the broker refuses
     (
         '[telemetry]\nbakend = "influxdb"\n',
-        "telemetry.bakend: unknown key; did you mean 'backend'?",
+        "2: telemetry.bakend: unknown key; did you mean 'backend'?",
     ),  # SQLite
-    ('[api]\nport = "http"\n', "api.port: expected a valid integer, got 'http'"),
-    ('[api]\nadmin_token = "short"\n', "api.admin_token: too short: at least 16 characters"),
-    ('data_dri = "/srv"\n', "data_dri: unknown key; did you mean 'data_dir'?"),
+    ('[api]\nhost = "::"\nport = "http"\n', "3: api.port: expected a valid integer, got 'http'"),
+    ('[api]\nadmin_token = "short"\n', "2: api.admin_token: too short: at least 16 characters"),
+    ('log_level = "info"\ndata_dri = "/srv"\n', "2: data_dri: unknown key; did you mean 'data_dir'?"),
 ]
 
 
 @pytest.mark.parametrize(("text", "line"), BAD_SETTINGS)
-def test_a_bad_settings_file_names_the_file_and_the_key(tmp_path: Path, text: str, line: str) -> None:
+def test_a_bad_settings_file_names_the_file_the_line_and_the_key(
+    tmp_path: Path, text: str, line: str
+) -> None:
     path = tmp_path / "facwatch.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
-    assert str(caught.value).startswith(f"{path}: {line}"), str(caught.value)
+    assert str(caught.value).startswith(f"{path}:{line}"), str(caught.value)
     assert "s3cret" not in str(caught.value)  # a password is not repeated back
 
 
@@ -194,3 +199,32 @@ def test_a_typo_in_the_environment_is_named_as_its_variable(
     assert caught.value.lines[0].startswith(
         "environment FACWATCH_MQTT__PASWORD: unknown key; did you mean 'password'?"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        # (a passage of the demo site, what it becomes, the key that the reported line must show)
+        ('level = "red"', 'level = "purple"', "level"),  # in the second [[alerts.rules]]
+        ('platform = "feishu"', 'platform = "qq"', "platform"),  # in the second [[chat.groups]]
+        (
+            'elevator = ["观光梯"]',
+            'elevator = ["观光梯"]\nfurniture = ["沙发"]',
+            "furniture",
+        ),  # [chat.lexicon]
+        ("lateness_s = 300", "latenes_s = 300", "latenes_s"),  # [alerts]
+        ('day_end = "20:00"', 'day_end = "20:00"\nday_ned = "21:00"', "day_ned"),  # [escalation]
+    ],
+)
+def test_the_line_named_is_the_line_of_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
+    from facwatch.config import demo_site_text
+
+    text = demo_site_text()
+    assert old in text
+    path = tmp_path / "site.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigProblems) as caught:
+        load_site(path, {"data_dir": str(tmp_path)})
+    (line,) = caught.value.lines
+    number = int(line.removeprefix(f"{path}:").split(":")[0])
+    assert path.read_text(encoding="utf-8").splitlines()[number - 1].startswith(f"{key} ="), line
