@@ -2,8 +2,8 @@
 
 ``parse(data, origin, variables)`` validates the TOML's tables against ``SiteFile`` and returns the domain
 value ``facwatch.model.Site``; if anything is wrong it raises ``ConfigProblems`` with one line per problem,
-each naming the file, the key path and what was expected (``site.toml: assets[3].checkin_code (pump-9):
-missing; expected ...``). Unknown keys are errors everywhere (a typo never switches a check off silently);
+each naming the file and line, the key path and what was expected (``site.toml:40: assets[3].checkin_code
+(pump-9): missing; expected ...``). Unknown keys are errors everywhere (a typo never switches a check off silently);
 references between buildings, people and assets, time zones, apprise URLs and check-in codes are checked
 here, at load, by the field types of ``facwatch/sitetypes.py``. ``python -m facwatch.sitefile`` prints the
 JSON Schema published as docs/site.schema.json.
@@ -12,9 +12,9 @@ Adding a section (``[[companies]]``, ``[owner_sla]``, ...):
 1. a model deriving from ``sitetypes.Section`` (unknown keys and loose types are refused for you), with a
    ``description`` on each field (it is what errors and the schema say is expected) and references typed
    ``BuildingRef`` / ``PersonRef`` / ``AssetRef`` (checked against the file), plus a ``to_domain()``;
-2. one field on ``SiteFile`` below (``companies: list[CompanySection] = []``) and one argument in
-   ``SiteFile.to_site`` (``companies=tuple(c.to_domain() for c in self.companies)``) for the new field at
-   the end of ``Site``; then regenerate docs/site.schema.json (tests/config/test_schema.py says how).
+2. one field on ``SiteFile`` below (``companies: list[CompanySection] = Field(default_factory=list)``) and
+   one argument in ``SiteFile.to_site`` (``companies=tuple(c.to_domain() for c in self.companies)``) for the
+   new field at the end of ``Site``; then regenerate docs/site.schema.json (tests/config/test_schema.py).
 A section that needs more ids to refer to adds them to ``sitetypes.Known`` and to ``known_ids`` here.
 """
 
@@ -277,7 +277,7 @@ class SiteFile(Section):
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def known_ids(data: Mapping[str, object], variables: Mapping[str, str], folder: Path | None) -> Known:
+def known_ids(data: Mapping[str, object], variables: Mapping[str, str]) -> Known:
     """The ids the file defines, read leniently (a malformed entry is reported by validation, not here)."""
 
     def entries(key: str) -> list[dict[str, object]]:
@@ -288,7 +288,7 @@ def known_ids(data: Mapping[str, object], variables: Mapping[str, str], folder: 
         return frozenset(str(e["id"]) for e in entries(key) if isinstance(e.get("id"), str))
 
     assets = {str(e["id"]): str(e.get("building")) for e in entries("assets") if isinstance(e.get("id"), str)}
-    return Known(ids("buildings"), ids("people"), assets, dict(variables), folder)
+    return Known(ids("buildings"), ids("people"), assets, dict(variables))
 
 
 def parse(
@@ -301,7 +301,7 @@ def parse(
     """The ``Site`` of a site file's tables; ``ConfigProblems`` naming every problem at once (with its line,
     when the file's ``text`` is given)."""
     try:
-        model = SiteFile.model_validate(data, context=known_ids(data, variables, folder))
+        model = SiteFile.model_validate(data, context=known_ids(data, variables))
     except ValidationError as exc:
         raise ConfigProblems(problems(exc, SiteFile, origin, data, text=text)) from None
     return model.to_site(folder)

@@ -3,7 +3,7 @@
 Each type is an ``Annotated`` alias that carries its description (for error messages and the JSON Schema) and
 its check. Checks that need more than the value read the validation context that ``sitefile.validate`` hands
 pydantic (a ``Known``): the ids the file defines (so a reference to a building, person or asset that does not
-exist is an error at the key that makes it), the ``{placeholders}`` of notification URLs, and the file's folder.
+exist is an error at the key that makes it) and the ``{placeholders}`` of notification URLs.
 Without a context (a schema being generated, a model built in a test) references are not checked.
 """
 
@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -46,8 +45,7 @@ class Known:
     assets: Mapping[str, str] = field(default_factory=dict)
     """Asset id -> its building."""
     variables: Mapping[str, str] = field(default_factory=dict)
-    folder: Path | None = None
-    """The site file's folder (relative profile paths are taken from it); None for the bundled demo."""
+    """What ``{placeholders}`` of notification URLs and chat secrets are replaced by (``data_dir``)."""
 
 
 def known_of(info: ValidationInfo) -> Known | None:
