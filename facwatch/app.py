@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from alerts.engine import eventlog
 from alerts.engine.chat import ChatService
@@ -94,6 +95,12 @@ class System:
         self.store = self.telemetry.reader
         self.dead_letters = DeadLetterStore(self.settings.data_dir / "deadletters.db")
         self.tokens = TokenStore(self.engine)
+        if self.settings.api.admin_token is not None:  # the bootstrap admin (stored hashed; idempotent)
+            admin = self.settings.api.admin_token.get_secret_value()
+            try:
+                self.tokens.register("admin (settings)", ["admin"], admin)
+            except IntegrityError:  # another process starting at the same moment stored it first
+                self.tokens.register("admin (settings)", ["admin"], admin)
         templates = Templates(self.settings.notify.template_dir)
         notifier = OutboxNotifier(self.site, settings=self.settings.notify, templates=templates)
         self.alerts = AlertService(self.engine, self.site, self.settings.sla, self.bus, notifier=notifier)

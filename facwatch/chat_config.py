@@ -1,106 +1,101 @@
 """The site file's ``[chat]`` table: owners' chat groups tied to buildings, the ladder, privacy (docs/owners.md).
 
-Kept apart from ``facwatch/config.py`` so that the site parser only calls ``parse_chat``.
+A section of ``facwatch/sitefile.py``: a pydantic model that validates the table and ``to_domain()`` that
+gives the ``ChatPolicy`` the alert stages read.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Literal
 
-from facwatch.errors import ConfigError
+from pydantic import Field, PositiveFloat, PositiveInt, StringConstraints, model_validator
+
 from facwatch.model import ChatGroup, ChatPolicy
+from facwatch.sitetypes import BuildingRef, Id, PersonRef, Section, Template, unique_ids
 
-PLATFORMS = ("api", "dingtalk", "feishu", "wecom")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_NUMBERS: dict[str, type] = {
-    "steward_keywords": int,
-    "window_s": float,
-    "mood_s": float,
-    "mood_min_messages": int,
-    "crisis_groups": int,
-    "silent_s": float,
-    "keep_days": float,
-}
-LEXICON_KEYS = ("elevator", "pump", "power", "complaint", "negative", "positive")
-"""Which lists a site may add words to: facility words per asset kind, complaint phrases, mood words."""
+Platform = Literal["api", "dingtalk", "feishu", "wecom"]
+Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_DEFAULTS = ChatPolicy()
 
 
-def parse_chat(
-    raw: Any,
-    buildings: set[str],
-    people: set[str],
-    variables: dict[str, str],
-    fail: Callable[[str], ConfigError],
-) -> ChatPolicy:
-    if not isinstance(raw, dict):
-        raise fail("[chat] must be a table")
-    numbers: dict[str, Any] = {}
-    for key, kind in _NUMBERS.items():
-        if key in raw:
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise fail(f"chat.{key} must be a positive number, got {value!r}")
-            numbers[key] = kind(value)
-    manager = raw.get("manager")
-    if manager is not None and manager not in people:
-        raise fail(f"chat.manager names unknown person {manager!r}")
-    groups = tuple(_group(g, buildings, people, variables, fail) for g in raw.get("groups", []))
-    if len({g.id for g in groups}) != len(groups):
-        raise fail("chat group ids must be unique")
-    lexicon = raw.get("lexicon", {})
-    if not isinstance(lexicon, dict):
-        raise fail("chat.lexicon must be a table of word lists")
-    words: dict[str, tuple[str, ...]] = {}
-    for key, value in lexicon.items():
-        if key not in LEXICON_KEYS:
-            raise fail(f"chat.lexicon.{key}: unknown list (known: {', '.join(LEXICON_KEYS)})")
-        if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
-            raise fail(f"chat.lexicon.{key} must be a list of words")
-        words[key] = tuple(w.strip() for w in value)
-    return ChatPolicy(groups=groups, manager=manager, lexicon=words, **numbers)
+class ChatGroupSection(Section):
+    """``[[chat.groups]]``: one owners' group, tied to one building."""
 
-
-def _group(
-    raw: Any,
-    buildings: set[str],
-    people: set[str],
-    variables: dict[str, str],
-    fail: Callable[[str], ConfigError],
-) -> ChatGroup:
-    if not isinstance(raw, dict):
-        raise fail("[[chat.groups]] entries must be tables")
-    gid = raw.get("id")
-    if not isinstance(gid, str) or not _ID.match(gid):
-        raise fail(f"chat group id must match [A-Za-z0-9_-]{{1,64}}, got {gid!r}")
-    if raw.get("building") not in buildings:
-        raise fail(f"chat group {gid}: unknown building {raw.get('building')!r}")
-    platform = raw.get("platform", "api")
-    if platform not in PLATFORMS:
-        raise fail(f"chat group {gid}: platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-    steward = raw.get("steward")
-    if steward is not None and steward not in people:
-        raise fail(f"chat group {gid}: steward names unknown person {steward!r}")
-
-    def text(key: str) -> str:
-        value = raw.get(key, "")
-        if not isinstance(value, str):
-            raise fail(f"chat group {gid}: {key} must be a string")
-        try:
-            return value.format(**variables)
-        except KeyError as exc:
-            raise fail(f"chat group {gid}: {key} uses an unknown placeholder {exc}") from exc
-
-    if platform in ("dingtalk", "feishu") and not text("secret"):
-        raise fail(f"chat group {gid}: a {platform} group needs its secret (the callback is signed)")
-    return ChatGroup(
-        id=gid,
-        building=str(raw["building"]),
-        name=str(raw.get("name", gid)),
-        platform=platform,
-        secret=text("secret"),
-        encrypt_key=text("encrypt_key"),
-        conversation=text("conversation"),
-        steward=steward,
+    id: Id = Field(description="the group named in POST /api/v1/chat/messages")
+    building: BuildingRef
+    name: str | None = Field(default=None, description="shown on the board; default: the id")
+    platform: Platform = Field(default="api", description="wecom is reached through a bridge")
+    secret: Template = Field(
+        default="", description="DingTalk: the robot's app secret; Feishu: the verification token"
     )
+    encrypt_key: Template = Field(default="", description="Feishu only: the encrypt key that signs callbacks")
+    conversation: Template = Field(
+        default="", description="the platform's id of the group (DingTalk conversationId, Feishu chat_id)"
+    )
+    steward: PersonRef | None = Field(default=None, description="the building's steward (管家), a person id")
+
+    @model_validator(mode="after")
+    def _signed(self) -> ChatGroupSection:
+        if self.platform in ("dingtalk", "feishu") and not self.secret:
+            raise ValueError(f"a {self.platform} group needs its secret (the callback is signed)")
+        return self
+
+    def to_domain(self) -> ChatGroup:
+        return ChatGroup(
+            id=self.id,
+            building=self.building,
+            name=self.id if self.name is None else self.name,
+            platform=self.platform,
+            secret=self.secret,
+            encrypt_key=self.encrypt_key,
+            conversation=self.conversation,
+            steward=self.steward,
+        )
+
+
+class LexiconSection(Section):
+    """``[chat.lexicon]``: words a site adds to the shipped lists."""
+
+    elevator: list[Word] = Field(default=[], description="more words for elevators (观光梯)")
+    pump: list[Word] = Field(default=[], description="more words for pumps and water")
+    power: list[Word] = Field(default=[], description="more words for power")
+    complaint: list[Word] = Field(default=[], description="more complaint phrases")
+    negative: list[Word] = Field(default=[], description="more words of a negative mood")
+    positive: list[Word] = Field(default=[], description="more words of a positive mood")
+
+
+class ChatSection(Section):
+    """``[chat]``: the ladder's thresholds (defaults from practice), privacy, the groups."""
+
+    steward_keywords: PositiveInt = Field(
+        default=_DEFAULTS.steward_keywords,
+        description="complaint keywords in one group within window_s that call the steward",
+    )
+    window_s: PositiveFloat = Field(default=_DEFAULTS.window_s, description="seconds")
+    mood_s: PositiveFloat = Field(
+        default=_DEFAULTS.mood_s, description="a negative mood lasting this long calls the project manager"
+    )
+    mood_min_messages: PositiveInt = Field(default=_DEFAULTS.mood_min_messages)
+    crisis_groups: PositiveInt = Field(
+        default=_DEFAULTS.crisis_groups, description="groups at the steward's rung at once: a crisis"
+    )
+    silent_s: PositiveFloat = Field(default=_DEFAULTS.silent_s)
+    keep_days: PositiveFloat = Field(default=_DEFAULTS.keep_days, description="chat text is kept this long")
+    manager: PersonRef | None = Field(default=None, description="the project manager (项目经理), a person id")
+    groups: Annotated[list[ChatGroupSection], unique_ids("chat group")] = Field(default_factory=list)
+    lexicon: LexiconSection = LexiconSection()
+
+    def to_domain(self) -> ChatPolicy:
+        words = {key: tuple(value) for key, value in self.lexicon if value}
+        return ChatPolicy(
+            groups=tuple(g.to_domain() for g in self.groups),
+            steward_keywords=self.steward_keywords,
+            window_s=self.window_s,
+            mood_s=self.mood_s,
+            mood_min_messages=self.mood_min_messages,
+            crisis_groups=self.crisis_groups,
+            silent_s=self.silent_s,
+            keep_days=self.keep_days,
+            manager=self.manager,
+            lexicon=words,
+        )

@@ -20,7 +20,7 @@ import structlog
 from facwatch import __version__, logs
 from facwatch.clock import Clock, ScaledClock, WallClock
 from facwatch.config import PARTS, load_settings, load_site
-from facwatch.errors import FacwatchError
+from facwatch.errors import ConfigProblems, FacwatchError
 from facwatch.files import write_private
 from facwatch.model import ms_from_utc
 from gateway.embedded import INSTALL_HINT
@@ -54,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except ConfigProblems as exc:  # a file with mistakes: each on its own line, then what to run
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        count = f"{len(exc.lines)} problem{'s' if len(exc.lines) != 1 else ''}"
+        print(f"facwatch: {count} in the configuration; nothing was started", file=sys.stderr)
+        return 1
     except FacwatchError as exc:
         print(f"facwatch: {exc}", file=sys.stderr)
         return 1
@@ -288,9 +294,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate as ``run`` would, start nothing: a bad file is an error naming the file and the key."""
-    settings = load_settings(args.config)
-    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    """Validate as ``run`` would, start nothing; print every problem of the settings and the site file at once
+    (each naming its file, key and what was expected) and exit 1 if there is any."""
+    from facwatch.configcheck import validate_files
+
+    settings, site, problems = validate_files(args.config)
+    if settings is None or site is None:
+        raise ConfigProblems(problems)
     print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets")
     from alerts.notify.check import check_templates, summary
     from alerts.notify.messages import Templates

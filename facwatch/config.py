@@ -7,34 +7,22 @@ Environment variables override the file: ``FACWATCH_MQTT__URL=mqtt://broker:1883
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from facwatch.chat_config import parse_chat
-from facwatch.errors import ConfigError
-from facwatch.model import (
-    MACHINE_KINDS,
-    AlertPolicy,
-    AlertRule,
-    Asset,
-    AssetKind,
-    Building,
-    Level,
-    OwnerGroup,
-    Person,
-    RotaEntry,
-    Site,
-)
+from facwatch import sitefile
+from facwatch.errors import ConfigError, ConfigProblems
+from facwatch.model import Site
+from facwatch.sitefile import demo_site_text as demo_site_text
+from facwatch.sitefile import load_site as load_site
+from facwatch.sitetypes import Lang
+from facwatch.validation import problems
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LANGS = ("zh", "en", "zh+en", "en+zh")
+LANGS: tuple[str, ...] = get_args(Lang)
 """Languages of notifications (alerts/notify/templates/<lang>/); ``zh+en`` sends both in one message."""
 
 
@@ -42,7 +30,13 @@ PARTS = ("gateway", "alerts", "api")
 """The parts of the system ``facwatch run --only`` can choose."""
 
 
-class MqttSettings(BaseModel):
+class _Table(BaseModel):
+    """A table of the settings file: an unknown key (``[mqtt] pasword``) is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Table):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str = "facwatch-gateway"
     username: str | None = None
@@ -78,7 +72,7 @@ class MqttSettings(BaseModel):
     offline alerts: while disconnected, devices are not judged stale)."""
 
 
-class IntakeSettings(BaseModel):
+class IntakeSettings(_Table):
     """The durable findings queue between the rules and the state database (alerts/engine/intake.py)."""
 
     path: Path | None = None
@@ -90,7 +84,7 @@ class IntakeSettings(BaseModel):
     """While the state database has been unreachable this long, the fallback person is told directly."""
 
 
-class SpoolSettings(BaseModel):
+class SpoolSettings(_Table):
     """The durable spool in front of a remote telemetry store (ingest/spool.py, docs/ingest.md)."""
 
     enabled: bool = True
@@ -103,7 +97,7 @@ class SpoolSettings(BaseModel):
     """From this fill on, a ``datapath.spool_nearly_full`` finding is raised."""
 
 
-class TelemetrySettings(BaseModel):
+class TelemetrySettings(_Table):
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     sqlite_path: Path | None = None
     """Default: DATA_DIR/telemetry.db."""
@@ -144,18 +138,20 @@ class TelemetrySettings(BaseModel):
     spool: SpoolSettings = SpoolSettings()
 
 
-class StateSettings(BaseModel):
+class StateSettings(_Table):
     url: str | None = None
     """SQLAlchemy URL; default: SQLite at DATA_DIR/state.db. PostgreSQL: postgresql+psycopg://..."""
     events_retention_days: float = Field(default=30.0, gt=0)
     """How long the event log keeps its rows (SSE resume and late webhook readers reach this far back)."""
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Table):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    admin_token: str | None = None
-    """A fixed admin token; when unset, ``facwatch demo`` makes one and prints it."""
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
+    """A bootstrap admin token (16+ characters) for ``facwatch run``: registered, hashed, in the token store
+    when the API starts, so that the first admin needs no ``facwatch token create``; revoking it there lasts
+    (to replace it, set another). ``facwatch demo`` makes its own and prints it."""
     webhook_allow_http: bool = False
     """Allow plain-http webhook targets (https only by default)."""
     webhook_allow_hosts: list[str] = []
@@ -163,7 +159,7 @@ class ApiSettings(BaseModel):
     public addresses: an on-premises ticket system. Everything else inside the network is refused."""
 
 
-class SlaSettings(BaseModel):
+class SlaSettings(_Table):
     """Seconds per level (ARCHITECTURE.md, alert levels and SLAs). None: no such clock."""
 
     red_acknowledge_s: float | None = 60
@@ -185,7 +181,7 @@ class SlaSettings(BaseModel):
     """Normal operation this long clears a firing alert."""
 
 
-class NotifySettings(BaseModel):
+class NotifySettings(_Table):
     """The notification outbox and its delivery (alerts/notify/outbox.py, docs/notifications.md)."""
 
     timeout_s: float = Field(default=10.0, gt=0)
@@ -271,8 +267,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as exc:
-        where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid settings{where}: {exc}") from exc
+        origin = str(path) if path else "settings"
+        prefix = str(Settings.model_config.get("env_prefix", ""))
+        text = path.read_text(encoding="utf-8") if path is not None else None
+        raise ConfigProblems(problems(exc, Settings, origin, values, env_prefix=prefix, text=text)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -285,247 +283,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
-# --- site files --------------------------------------------------------------------------------------
-
-
-def demo_site_text() -> str:
-    return resources.files("facwatch").joinpath("sites/demo.toml").read_text(encoding="utf-8")
-
-
-def load_site(source: str | Path, variables: dict[str, str] | None = None) -> Site:
-    """Load a site file, or the bundled demo site for ``"demo"``.
-
-    ``{name}`` placeholders in notification URLs are filled from ``variables`` (the demo uses
-    ``{data_dir}`` so that its notifications land in the data directory).
-    """
-    if str(source) == "demo":
-        text, origin = demo_site_text(), "demo site"
-    else:
-        path = Path(source)
-        try:
-            text, origin = path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: no such site file") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
-    return parse_site(data, origin, variables or {})
-
-
-def _asset_profile(raw: Any, origin: str, aid: str) -> str | None:
-    """A per-asset detector profile: a shipped name, or a .toml path (relative to the site file)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or not raw:
-        raise ConfigError(f"{origin}: asset {aid}: profile must be a profile name or a .toml path")
-    if raw.endswith(".toml") and not Path(raw).is_absolute() and Path(origin).suffix == ".toml":
-        return str(Path(origin).parent / raw)
-    return raw
-
-
-MIN_CHECKIN_CODE = 8
-"""Characters a check-in code has at least: with 5 tries per 10 minutes, it cannot be guessed."""
+# --- site files (the models and their checks: facwatch/sitefile.py) -----------------------------------
 
 
 def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> Site:
-    def fail(msg: str) -> ConfigError:
-        return ConfigError(f"{origin}: {msg}")
-
-    def ident(value: Any, what: str) -> str:
-        if not isinstance(value, str) or not ID_PATTERN.match(value):
-            raise fail(f"{what} must match [A-Za-z0-9_-]{{1,64}}, got {value!r}")
-        return value
-
-    def urls(raw: Any, what: str) -> tuple[str, ...]:
-        if not isinstance(raw, list) or not all(isinstance(u, str) for u in raw):
-            raise fail(f"{what}.notify must be a list of apprise URLs")
-        try:
-            return tuple(u.format(**variables) for u in raw)
-        except KeyError as exc:
-            raise fail(f"{what}.notify uses an unknown placeholder {exc}") from exc
-
-    def lang(value: Any, what: str) -> str:
-        if value not in LANGS:
-            raise fail(f"{what}: lang must be one of {', '.join(LANGS)}, got {value!r}")
-        return str(value)
-
-    def owner_assets(o: dict[str, Any]) -> tuple[str, ...]:
-        chosen = o.get("assets", [])
-        known = {a.id: a.building for a in assets}
-        for aid in chosen:
-            if known.get(aid) != o["building"]:
-                where = f"owner group {o.get('name')!r}: asset {aid!r}"
-                raise fail(f"{where} is not in building {o['building']!r}")
-        return tuple(chosen)
-
-    head = data.get("site")
-    if not isinstance(head, dict):
-        raise fail("missing [site] table")
-    buildings = tuple(
-        Building(id=ident(b.get("id"), "building id"), name=str(b.get("name", b.get("id"))))
-        for b in data.get("buildings", [])
-    )
-    building_ids = {b.id for b in buildings}
-    assets: list[Asset] = []
-    for raw in data.get("assets", []):
-        aid = ident(raw.get("id"), "asset id")
-        try:
-            kind = AssetKind(raw.get("kind"))
-            if kind not in MACHINE_KINDS:
-                raise ValueError(kind)
-        except ValueError as exc:
-            raise fail(f"asset {aid}: unknown kind {raw.get('kind')!r}") from exc
-        building = raw.get("building")
-        if building not in building_ids:
-            raise fail(f"asset {aid}: unknown building {building!r}")
-        rated = raw.get("rated", {})
-        if not isinstance(rated, dict) or not all(isinstance(v, int | float) for v in rated.values()):
-            raise fail(f"asset {aid}: rated must be a table of numbers")
-        code = raw.get("checkin_code")
-        if code is None:
-            raise fail(
-                f"asset {aid}: missing checkin_code (the code posted at the asset; a check-in proves arrival)"
-            )
-        if not isinstance(code, str) or len(code.strip()) < MIN_CHECKIN_CODE:
-            raise fail(
-                f"asset {aid}: checkin_code must be a string of at least {MIN_CHECKIN_CODE} random characters"
-            )
-        assets.append(
-            Asset(
-                id=aid,
-                kind=kind,
-                building=building,
-                name=str(raw.get("name", aid)),
-                interval_s=float(raw.get("interval_s", 1.0)),
-                rated={str(k): float(v) for k, v in rated.items()},
-                checkin_code=code.strip(),
-                profile=_asset_profile(raw.get("profile"), origin, aid),
-            )
-        )
-    if len({a.id for a in assets}) != len(assets):
-        raise fail("asset ids must be unique")
-    people = tuple(
-        Person(
-            id=ident(p.get("id"), "person id"),
-            name=str(p.get("name", p.get("id"))),
-            role=str(p.get("role", "engineer")),
-            notify=urls(p.get("notify", []), f"person {p.get('id')}"),
-            lang=lang(p.get("lang", "zh"), f"person {p.get('id')}"),
-        )
-        for p in data.get("people", [])
-    )
-    owners = []
-    for o in data.get("owners", []):
-        if o.get("building") not in building_ids:
-            raise fail(f"owner group {o.get('name')!r}: unknown building {o.get('building')!r}")
-        owners.append(
-            OwnerGroup(
-                building=o["building"],
-                name=str(o.get("name", o["building"])),
-                notify=urls(o.get("notify", []), f"owner group {o.get('name')}"),
-                lang=lang(o.get("lang", "zh"), f"owner group {o.get('name')}"),
-                assets=owner_assets(o),
-            )
-        )
-    chain = tuple(data.get("escalation", {}).get("chain", []))
-    person_ids = {p.id for p in people}
-    for pid in chain:
-        if pid not in person_ids:
-            raise fail(f"escalation chain names unknown person {pid!r}")
-    rota, fallback, day_hours = _parse_rota(data, person_ids, building_ids, fail)
-    return Site(
-        id=ident(head.get("id"), "site id"),
-        name=str(head.get("name", head.get("id"))),
-        timezone=str(head.get("timezone", "UTC")),
-        buildings=buildings,
-        assets=tuple(assets),
-        people=people,
-        owners=tuple(owners),
-        on_call=chain,
-        alerts=_parse_alert_policy(data.get("alerts", {}), {a.id for a in assets}, fail),
-        rota=rota,
-        fallback=fallback,
-        day_hours=day_hours,
-        service_name=str(head.get("service_name", "")),
-        service_phone=str(head.get("service_phone", "")),
-        chat=parse_chat(data.get("chat", {}), building_ids, {p.id for p in people}, variables, fail),
-    )
-
-
-def _parse_alert_policy(raw: Any, asset_ids: set[str], fail: Callable[[str], ConfigError]) -> AlertPolicy:
-    """The ``[alerts]`` table (docs/alerts.md): numbers with their defaults, and ``[[alerts.rules]]``."""
-    if not isinstance(raw, dict):
-        raise fail("[alerts] must be a table")
-    numbers = {"flap_cycles", "flap_window_s", "recurrence_count", "recurrence_window_days"}
-    numbers |= {"recurrence_deadline_h", "lateness_s", "close_hold_s"}
-    unknown = set(raw) - numbers - {"rules"}
-    if unknown:
-        raise fail(f"[alerts] has unknown keys {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for key in numbers & set(raw):
-        value = raw[key]
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise fail(f"alerts.{key} must be a positive number, got {value!r}")
-        values[key] = int(value) if key in ("flap_cycles", "recurrence_count") else float(value)
-    rules: list[AlertRule] = []
-    for i, rule in enumerate(raw.get("rules", [])):
-        where = f"alerts.rules[{i}]"
-        if not isinstance(rule, dict) or not isinstance(rule.get("kind"), str) or not rule["kind"]:
-            raise fail(f"{where} needs a kind (a finding kind or a prefix ending in *)")
-        extra = set(rule) - {"kind", "asset", "level", "pending_s", "hold_s"}
-        if extra:
-            raise fail(f"{where} has unknown keys {sorted(extra)}")
-        asset = rule.get("asset")
-        if asset is not None and asset not in asset_ids:
-            raise fail(f"{where}: unknown asset {asset!r}")
-        try:
-            level = None if rule.get("level") is None else Level(rule["level"])
-        except ValueError as exc:
-            raise fail(f"{where}: level must be red, orange, yellow or blue, got {rule['level']!r}") from exc
-        seconds: dict[str, float | None] = {}
-        for key in ("pending_s", "hold_s"):
-            value = rule.get(key)
-            if value is not None and (not isinstance(value, int | float) or value < 0):
-                raise fail(f"{where}: {key} must be a number of seconds >= 0, got {value!r}")
-            seconds[key] = None if value is None else float(value)
-        rules.append(AlertRule(kind=rule["kind"], asset=asset, level=level, **seconds))
-    return AlertPolicy(rules=tuple(rules), **values)
-
-
-def _parse_rota(
-    data: dict[str, Any], person_ids: set[str], building_ids: set[str], fail: Callable[[str], ConfigError]
-) -> tuple[tuple[RotaEntry, ...], str | None, tuple[int, int]]:
-    """``[[rota]]`` entries, ``[escalation] fallback`` and ``day_start``/``day_end`` (``"08:00"``)."""
-    entries: list[RotaEntry] = []
-    for i, raw in enumerate(data.get("rota", [])):
-        where = f"rota[{i}]"
-        for key in ("day", "night"):
-            if raw.get(key) not in person_ids:
-                raise fail(f"{where}: {key} names unknown person {raw.get(key)!r}")
-        building = raw.get("building")
-        if building is not None and building not in building_ids:
-            raise fail(f"{where}: unknown building {building!r}")
-        try:
-            kind = None if raw.get("asset_kind") is None else AssetKind(raw["asset_kind"])
-        except ValueError as exc:
-            raise fail(f"{where}: unknown asset_kind {raw.get('asset_kind')!r}") from exc
-        entries.append(RotaEntry(day=raw["day"], night=raw["night"], building=building, asset_kind=kind))
-    escalation = data.get("escalation", {})
-    fallback = escalation.get("fallback")
-    if fallback is not None and fallback not in person_ids:
-        raise fail(f"escalation fallback names unknown person {fallback!r}")
-
-    def hour(key: str, default: int) -> int:
-        value = escalation.get(key)
-        if value is None:
-            return default
-        match = re.fullmatch(r"(\d{1,2}):00", str(value))
-        if match is None or not 0 <= int(match.group(1)) <= 24:
-            raise fail(f'escalation.{key} must be a whole hour like "08:00", got {value!r}')
-        return int(match.group(1))
-
-    day = (hour("day_start", 8), hour("day_end", 20))
-    if day[0] >= day[1]:
-        raise fail("escalation.day_start must be before day_end")
-    return tuple(entries), fallback, day
+    """The ``Site`` of a site file's tables, checked as a whole (``ConfigProblems`` names every problem)."""
+    return sitefile.parse(data, origin, variables)

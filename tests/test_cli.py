@@ -48,7 +48,7 @@ def test_check_validates_the_site_file_and_names_an_asset_without_a_check_in_cod
     config.write_text(f"site = '{site}'\ndata_dir = '{tmp_path}'\n")
     assert main(["check", "--config", str(config)]) == 1
     error = capsys.readouterr().err
-    assert str(site) in error and "asset b1-pump-1: missing checkin_code" in error
+    assert str(site) in error and f"{site}:5: assets[0].checkin_code (b1-pump-1): missing" in error
     with site.open("a") as f:
         f.write("checkin_code = 'R7KX-2MQ9'\n")
     assert main(["check", "--config", str(config)]) == 0

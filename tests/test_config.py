@@ -29,19 +29,19 @@ def test_demo_site_has_the_promised_compound() -> None:
     ("text", "message"),
     [
         ("[site]\nid='bad id!'\n", "site id"),  # ids follow the topic scheme
-        ("nothing = 1\n", r"missing \[site\]"),  # the head table is required
+        ("nothing = 1\n", r"site: missing; expected the \[site\] table"),  # the head table is required
         (  # an asset in a building that does not exist
             "[site]\nid='s'\n[[assets]]\nid='a'\nkind='pump'\nbuilding='nowhere'\n",
-            "unknown building",
+            "no building 'nowhere'",
         ),
         (  # an unknown kind
             "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='a'\nkind='boiler'\nbuilding='b'\n",
-            "unknown kind",
+            "expected 'elevator', 'pump' or 'power', got 'boiler'",
         ),
-        ("[site]\nid='s'\n[escalation]\nchain=['ghost']\n", "unknown person"),  # chain names people
+        ("[site]\nid='s'\n[escalation]\nchain=['ghost']\n", "no person 'ghost'"),  # chain names people
         (  # an asset without a check-in code: arrival could not be proven (the file and the asset are named)
             "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='pump-9'\nkind='pump'\nbuilding='b'\n",
-            r"site\.toml: asset pump-9: missing checkin_code",
+            r"site\.toml:5: assets\[0\]\.checkin_code \(pump-9\): missing",
         ),
         (  # a code that can be guessed
             "[site]\nid='s'\n[[buildings]]\nid='b'\n[[assets]]\nid='a'\nkind='pump'\nbuilding='b'\n"

@@ -193,13 +193,22 @@ def test_site_file_alerts_and_rota_tables() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"alerts": {"recurrence_count": 0}}, "positive number"),  # zero makes no sense
-        ({"alerts": {"recurence_count": 3}}, "unknown keys"),  # a typo is named, not ignored
-        ({"alerts": {"rules": [{"kind": "pump.*", "level": "purple"}]}}, "level must be"),  # no such level
-        ({"alerts": {"rules": [{"kind": "pump.*", "asset": "p9"}]}}, "unknown asset"),  # no such asset
-        ({"alerts": {"rules": [{"level": "red"}]}}, "needs a kind"),  # what does it apply to?
-        ({"rota": [{"day": "e1", "night": "e9"}]}, "unknown person"),  # nobody called e9
-        ({"rota": [{"day": "e1", "night": "e2", "asset_kind": "boiler"}]}, "unknown asset_kind"),
+        ({"alerts": {"recurrence_count": 0}}, "greater than 0"),  # zero makes no sense
+        (
+            {"alerts": {"recurence_count": 3}},
+            "did you mean 'recurrence_count'",
+        ),  # a typo is named, not ignored
+        (
+            {"alerts": {"rules": [{"kind": "pump.*", "level": "purple"}]}},
+            "expected 'red', 'orange', 'yellow' or 'blue'",
+        ),  # no such level
+        ({"alerts": {"rules": [{"kind": "pump.*", "asset": "p9"}]}}, "no asset 'p9'"),  # no such asset
+        ({"alerts": {"rules": [{"level": "red"}]}}, r"rules\[0\]\.kind: missing"),  # what does it apply to?
+        ({"rota": [{"day": "e1", "night": "e9"}]}, "no person 'e9'"),  # nobody called e9
+        (
+            {"rota": [{"day": "e1", "night": "e2", "asset_kind": "boiler"}]},
+            r"asset_kind: expected 'elevator', 'pump' or 'power'",
+        ),
         ({"escalation": {"fallback": "e9"}}, "fallback"),  # the fallback must exist
         ({"escalation": {"day_start": "20:00", "day_end": "08:00"}}, "before day_end"),
         ({"escalation": {"day_start": "8am"}}, "whole hour"),

@@ -190,7 +190,9 @@ def test_site_file_languages_and_unit_groups_are_checked(tmp_path: Path) -> None
     text = (Path(__file__).parents[2] / "facwatch" / "sites" / "demo.toml").read_text(encoding="utf-8")
     bad_lang = text.replace('lang = "zh+en"', 'lang = "fr"', 1)
     (tmp_path / "a.toml").write_text(bad_lang, encoding="utf-8")
-    with pytest.raises(ConfigError, match="lang must be one of"):
+    with pytest.raises(
+        ConfigError, match=r"owners\[0\]\.lang: expected 'zh', 'en', 'zh\+en' or 'en\+zh', got 'fr'"
+    ):
         load_site(tmp_path / "a.toml", {"data_dir": "/x"})
     other_building = text.replace('lang = "zh+en"', 'lang = "zh"\nassets = ["b2-elev-1"]', 1)
     (tmp_path / "b.toml").write_text(other_building, encoding="utf-8")

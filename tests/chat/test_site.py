@@ -35,13 +35,22 @@ def test_a_site_without_chat_has_the_defaults() -> None:
 
 BAD = [
     # the [chat] change, the error's words
-    ({"groups": [{"id": "g", "building": "b9"}]}, "unknown building"),  # a group of no building
+    ({"groups": [{"id": "g", "building": "b9"}]}, "no building 'b9'"),  # a group of no building
     ({"groups": [{"id": "g", "building": "b1", "platform": "dingtalk"}]}, "needs its secret"),  # unsigned
-    ({"groups": [{"id": "g", "building": "b1", "platform": "qq"}]}, "platform must be"),  # unknown platform
-    ({"groups": [{"id": "g", "building": "b1", "steward": "nobody"}]}, "unknown person"),  # unknown steward
-    ({"steward_keywords": 0}, "positive number"),  # a threshold that would fire on nothing
-    ({"manager": "nobody"}, "unknown person"),  # unknown manager
-    ({"lexicon": {"furniture": ["沙发"]}}, "unknown list"),  # a lexicon list that does not exist
+    (
+        {"groups": [{"id": "g", "building": "b1", "platform": "qq"}]},
+        "expected 'api', 'dingtalk', 'feishu' or 'wecom'",
+    ),  # unknown platform
+    (
+        {"groups": [{"id": "g", "building": "b1", "steward": "nobody"}]},
+        "no person 'nobody'",
+    ),  # unknown steward
+    ({"steward_keywords": 0}, "greater than 0"),  # a threshold that would fire on nothing
+    ({"manager": "nobody"}, "no person 'nobody'"),  # unknown manager
+    (
+        {"lexicon": {"furniture": ["沙发"]}},
+        r"lexicon\.furniture: unknown key",
+    ),  # a lexicon list that does not exist
 ]
 
 
