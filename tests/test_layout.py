@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_SHARED = {"facwatch.model", "facwatch.config", "facwatch.clock", "facwatch.errors", "facwatch.files"}
+PRODUCT_SHARED = {
+    "facwatch.model", "facwatch.config", "facwatch.clock", "facwatch.errors", "facwatch.files", "facwatch.channels"
+}  # fmt: skip
 PACKAGES = ("gateway", "ingest", "alerts", "simulator", "api", "facwatch")
 
 
