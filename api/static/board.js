@@ -115,10 +115,29 @@
     return (ms < 0 ? "-" : "") + body;
   }
 
-  function timeText(iso) {
+  // Times are shown as the site's clock reads them: in the site's own time zone (from /api/v1/sites, the
+  // zone its messages use), 24-hour, in the page's language. The browser's zone and locale play no part:
+  // a board watched from another zone still shows the time the engineer on site sees.
+  const zones = new Map();
+  const formats = new Map();
+
+  async function loadZones() {
+    const body = await api("/sites?limit=1000");
+    for (const site of body.items) zones.set(site.id, site.timezone);
+    if (body.items.length) zones.set("", body.items[0].timezone);
+  }
+
+  function timeText(iso, siteId) {
     if (!iso) return "—";
-    const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const zone = zones.get(siteId || "") || zones.get("") || "UTC";
+    const locale = window.fwLang() === "en" ? "en-GB" : "zh-CN";
+    const key = locale + "|" + zone;
+    if (!formats.has(key)) {
+      formats.set(key, new Intl.DateTimeFormat(locale, {
+        timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+      }));
+    }
+    return formats.get(key).format(new Date(iso));
   }
 
   function ago(iso) {
@@ -208,8 +227,8 @@
       } else {
         item.append(el("span", "muted", "×" + alert.count));
       }
-      const meta = [alert.kind, t("opened") + " " + timeText(alert.opened_at)];
-      if (alert.acknowledged_at) meta.push(t("acknowledged") + " " + timeText(alert.acknowledged_at));
+      const meta = [alert.kind, t("opened") + " " + timeText(alert.opened_at, alert.site)];
+      if (alert.acknowledged_at) meta.push(t("acknowledged") + " " + timeText(alert.acknowledged_at, alert.site));
       item.append(el("span", "meta", meta.join(" · ")));
       const escalation = el("span", "escalation step" + Math.min(alert.escalation_step, 2));
       escalation.textContent = escalationText(alert.escalation_step);
@@ -284,7 +303,7 @@
     const meta = [assetName(ticket.asset) || ticket.building, t("st_" + ticket.state)];
     if (ticket.assignee) meta.push(t("assignee") + " " + ticket.assignee);
     if (ticket.progress_percent !== null && ticket.progress_percent !== undefined) {
-      meta.push(Math.round(ticket.progress_percent) + "%" + (ticket.eta ? " · ETA " + timeText(ticket.eta) : ""));
+      meta.push(Math.round(ticket.progress_percent) + "%" + (ticket.eta ? " · ETA " + timeText(ticket.eta, ticket.site) : ""));
     }
     card.append(el("span", "meta", meta.join(" · ")));
     const actions = el("div", "actions");
@@ -316,7 +335,7 @@
       section.append(grid);
       root.append(section);
     }
-    $("assets-updated").textContent = t("updated") + " " + new Date().toLocaleTimeString();
+    $("assets-updated").textContent = t("updated") + " " + timeText(new Date(serverNow()).toISOString());
   }
 
   function renderAsset(asset, level) {
@@ -596,6 +615,7 @@
     $("board").hidden = false;
     $("logout").hidden = false;
     try {
+      await loadZones();
       await refreshAssets();
       await refreshLists();
     } catch (err) {
