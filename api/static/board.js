@@ -219,7 +219,8 @@
       item.dataset.asset = alert.asset;
       if (alert.ticket_id) item.dataset.ticketId = alert.ticket_id;
       item.append(el("span", "badge " + alert.level, t(alert.level)));
-      item.append(el("span", "what", assetName(alert.asset) + " · " + alert.summary));
+      const said = (alert.label && alert.label[window.fwLang()]) || alert.summary;
+      item.append(el("span", "what", assetName(alert.asset) + " · " + said));
       const ticket = tickets.get(alert.ticket_id);
       if (alert.level === "red") {
         const arrived = ticket && ticket.on_site_at ? t("arrived") : null;
@@ -354,17 +355,17 @@
     for (const channel of KEY_CHANNELS[asset.kind] || []) {
       const points = state.history.get(asset.id + "/" + channel) || [];
       const row = el("div", "spark-row");
-      row.append(el("span", "spark-label", channel));
-      row.append(sparkline(points));
       const point = asset.latest[channel];
-      row.append(el("span", "spark-value", point ? formatValue(channel, point.value) : "—"));
+      row.append(el("span", "spark-label", channelLabel(channel, point)));
+      row.append(sparkline(points));
+      row.append(el("span", "spark-value", point ? formatValue(channel, point.value, point) : "—"));
       card.append(row);
     }
     const values = el("dl", "values");
     for (const [channel, point] of Object.entries(asset.latest)) {
-      if ((KEY_CHANNELS[asset.kind] || []).includes(channel)) continue;
-      values.append(el("dt", null, channel));
-      values.append(el("dd", null, formatValue(channel, point.value)));
+      if ((KEY_CHANNELS[asset.kind] || []).includes(channel) || point.internal) continue;
+      values.append(el("dt", null, channelLabel(channel, point)));
+      values.append(el("dd", null, formatValue(channel, point.value, point)));
     }
     card.append(values);
     return card;
@@ -394,10 +395,15 @@
     return svg;
   }
 
-  function formatValue(channel, value) {
+  function formatValue(channel, value, point) {
     if (BOOL_CHANNELS.has(channel)) return value >= 0.5 ? t("on") : t("off");
-    if (Number.isInteger(value)) return String(value);
-    return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
+    const number = Number.isInteger(value) ? String(value) : Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
+    return point && point.unit ? number + " " + point.unit : number;
+  }
+
+  // A channel in people's words: its label in the page's language (from the API's channel registry).
+  function channelLabel(channel, point) {
+    return (point && point.label && point.label[window.fwLang()]) || channel;
   }
 
   function renderHealth() {

@@ -58,8 +58,16 @@ def test_the_board_shows_the_sites_time_in_24_hours_in_a_browser_elsewhere(
     updated = page.locator("#assets-updated").inner_text()
     assert re.search(r"\d\d:\d\d:\d\d$", updated) and "M" not in updated, updated
 
+    # Channels and alerts in people's words: labels with units, never an internal channel.
+    card = page.locator(f'div.asset[data-asset-id="{ENTRAPPED}"]')
+    expect(card.locator(".spark-label").nth(1)).to_have_text("电机电流")
+    expect(card.locator(".spark-value").nth(1)).to_contain_text(" A")
+    expect(page.locator(f"{ALERT} .what")).to_contain_text("电梯困人")
+    assert "local_hour" not in page.locator("body").inner_text()
+
     page.locator("#lang").click()  # English: still the site's clock
     expect(meta).to_contain_text(f"opened {shanghai}")
     assert not re.search(r"\b(AM|PM)\b", meta.inner_text())
+    expect(card.locator(".spark-label").nth(1)).to_have_text("motor current")
     assert errors == [], errors
     context.close()
