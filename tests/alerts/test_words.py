@@ -250,3 +250,29 @@ def test_every_message_the_outbox_sends_is_in_its_recipients_language_only(site:
         assert_in(
             lang, f"{summed.title}\n{summed.body}".replace("一号", "").replace("二号", ""), site, "digest"
         )
+
+
+# --- the API: a label beside the raw name -------------------------------------------------------------------
+
+
+def test_the_api_gives_a_label_beside_each_raw_name(site: Site) -> None:
+    from api.schemas import AlertOut, AssetOut, alert_dict
+    from facwatch.model import Alert, AlertState, Point
+
+    alert = Alert("A-000001", site.id, "b1-elev-1", "b1", "pump.tripped.recurrence", Level.YELLOW,
+                  AlertState.FIRING, "Recurring fault: pump.tripped 3 times in 30 days", NOW, NOW)  # fmt: skip
+    out = AlertOut.from_alert(alert)
+    assert out.kind == "pump.tripped.recurrence"
+    assert out.label == {"zh": "水泵跳闸反复发生", "en": "recurring pump tripped"}
+    assert alert_dict(alert)["label"] == out.label  # the list's fast path says the same
+    asset = site.asset("b1-elev-1")
+    assert asset is not None
+    latest = {
+        c: Point(1_700_000_000_000, c, v) for c, v in (("motor_current_a", 12.3), ("local_hour", 16.0014))
+    }
+    shown = AssetOut.from_asset(site.id, asset, "1号楼", latest).latest
+    assert (shown["motor_current_a"].label, shown["motor_current_a"].unit) == (
+        {"zh": "电机电流", "en": "motor current"},
+        "A",
+    )
+    assert shown["local_hour"].internal and not shown["motor_current_a"].internal
