@@ -406,7 +406,7 @@ def _number(value: object) -> str:
 
 def _readings(detail: Mapping[str, Any], lang: str) -> str:
     """The readings people may see, labelled, with units (``facwatch.channels``: never internal ones)."""
-    readings = detail.get("readings")
+    readings = detail.get("facts") or detail.get("readings")  # all the finding's figures, when it has them
     if isinstance(readings, Mapping) and readings:
         return readings_text(readings.items(), lang)
     if isinstance(detail.get("channel"), str) and isinstance(detail.get("value"), int | float):
