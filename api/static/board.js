@@ -186,9 +186,25 @@
     return node;
   }
 
+  // A name the site file gives in both languages ("1号楼1单元电梯 Building 1 unit 1 elevator"): the page's
+  // language's part (the same rule as the messages, alerts/notify/messages.py split_name).
+  function localName(name) {
+    const text = String(name || "");
+    const cut = text.indexOf(" ");
+    if (cut < 0 || /^[\x00-\x7f]*$/.test(text.slice(0, cut))) return text;
+    return window.fwLang() === "en" ? text.slice(cut + 1) : text.slice(0, cut);
+  }
+
   function assetName(id) {
     const asset = state.assets.find((a) => a.id === id);
-    return asset ? asset.name : id;
+    return asset ? localName(asset.name) : id;
+  }
+
+  // What a ticket is about, in the page's language: its alert's label, else its stored title.
+  function ticketTitle(ticket) {
+    const alert = state.alerts.find((a) => (ticket.alert_ids || []).includes(a.id));
+    const said = alert && alert.label ? alert.label[window.fwLang()] : null;
+    return said ? assetName(ticket.asset) + " · " + said : ticket.title;
   }
 
   function button(label, action, onClick, primary) {
@@ -300,7 +316,7 @@
     const clock = ticketCountdown(ticket);
     if (clock) head.append(clock);
     card.append(head);
-    card.append(el("span", "title", ticket.title));
+    card.append(el("span", "title", ticketTitle(ticket)));
     const meta = [assetName(ticket.asset) || ticket.building, t("st_" + ticket.state)];
     if (ticket.assignee) meta.push(t("assignee") + " " + ticket.assignee);
     if (ticket.progress_percent !== null && ticket.progress_percent !== undefined) {
@@ -330,7 +346,7 @@
     for (const [id, building] of buildings) {
       const section = el("div", "building");
       section.dataset.building = id;
-      section.append(el("h3", null, building.name));
+      section.append(el("h3", null, localName(building.name)));
       const grid = el("div", "assets");
       for (const asset of building.assets) grid.append(renderAsset(asset, firing.get(asset.id)));
       section.append(grid);
@@ -348,7 +364,7 @@
     if (level) card.classList.add("alerting", level);
     else if (!offline) card.classList.add("normal");
     const head = el("div", "head");
-    head.append(el("span", "name", asset.name));
+    head.append(el("span", "name", localName(asset.name)));
     head.append(el("span", "kind", t(asset.kind)));
     card.append(head);
     card.append(el("span", "muted", (offline ? t("offline") + " · " : "") + t("last") + " " + ago(asset.last_seen)));

@@ -64,10 +64,19 @@ def test_the_board_shows_the_sites_time_in_24_hours_in_a_browser_elsewhere(
     expect(card.locator(".spark-value").nth(1)).to_contain_text(" A")
     expect(page.locator(f"{ALERT} .what")).to_contain_text("电梯困人")
     assert "local_hour" not in page.locator("body").inner_text()
+    ticket = page.locator(
+        f'li.ticket[data-ticket-id="{page.locator(ALERT).get_attribute("data-ticket-id")}"]'
+    )
+    expect(ticket.locator(".title")).to_have_text(
+        "1号楼1单元电梯 · 电梯困人"
+    )  # no English on the Chinese board
 
     page.locator("#lang").click()  # English: still the site's clock
     expect(meta).to_contain_text(f"opened {shanghai}")
     assert not re.search(r"\b(AM|PM)\b", meta.inner_text())
     expect(card.locator(".spark-label").nth(1)).to_have_text("motor current")
+    expect(ticket.locator(".title")).to_have_text(
+        "Building 1 unit 1 elevator · someone trapped in the elevator"
+    )
     assert errors == [], errors
     context.close()
