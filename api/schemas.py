@@ -278,6 +278,7 @@ class LatestValueOut(BaseModel):
     internal: bool = Field(
         default=False, description="One of facwatch's own figures (e.g. `local_hour`): never shown to people"
     )
+    boolean: bool = Field(default=False, description="A yes/no channel (1 or 0), e.g. `door_open`")
 
 
 def kind_label(kind: str, summary: str) -> dict[str, str]:
@@ -286,12 +287,13 @@ def kind_label(kind: str, summary: str) -> dict[str, str]:
 
 
 def channel_words(name: str) -> dict[str, object]:
-    """A channel's label, unit and internal flag for the API (facwatch.channels: one registry)."""
+    """A channel's label, unit, internal and boolean flags for the API (facwatch.channels: one registry)."""
     entry = channel(name)
     return {
         "label": {lang: entry.label(lang) for lang in LANGS},
         "unit": entry.unit,
         "internal": entry.internal,
+        "boolean": entry.boolean,
     }
 
 

@@ -412,7 +412,7 @@
   }
 
   function formatValue(channel, value, point) {
-    if (BOOL_CHANNELS.has(channel)) return value >= 0.5 ? t("on") : t("off");
+    if (BOOL_CHANNELS.has(channel) || (point && point.boolean)) return value >= 0.5 ? t("on") : t("off");
     const number = Number.isInteger(value) ? String(value) : Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
     return point && point.unit ? number + " " + point.unit : number;
   }

@@ -276,3 +276,5 @@ def test_the_api_gives_a_label_beside_each_raw_name(site: Site) -> None:
         "A",
     )
     assert shown["local_hour"].internal and not shown["motor_current_a"].internal
+    door = AssetOut.from_asset(site.id, asset, "1号楼", {"door_open": Point(1, "door_open", 1.0)}).latest
+    assert door["door_open"].boolean and not shown["motor_current_a"].boolean
