@@ -637,7 +637,7 @@
     $("board").hidden = false;
     $("logout").hidden = false;
     try {
-      await loadZones();
+      await loadZones().catch(report);  // without the zones, times show in UTC (never the browser's zone)
       await refreshAssets();
       await refreshLists();
     } catch (err) {
