@@ -15,6 +15,8 @@ from fastapi import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
 from alerts.engine.store import alert_json, ticket_json
+from alerts.notify.findings import finding_name
+from facwatch.channels import LANGS, channel
 from facwatch.model import (
     Alert,
     AlertState,
@@ -101,13 +103,17 @@ class AlertOut(BaseModel):
     flapping: bool = Field(default=False, description="Opened and cleared repeatedly: held open, told once")
     late: bool = Field(default=False, description="Arrived late and had already cleared: recorded only")
     predicted_at: datetime | None = Field(default=None, description="A predicted failure's date")
+    label: dict[str, str] = Field(
+        default_factory=dict,
+        description="The kind's name for people, by language (`zh`, `en`), beside the raw `kind`",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertOut:
         # One mapping for the API and the event stream: alerts.engine.store.alert_json.
-        return cls.model_validate(alert_json(alert))
+        return cls.model_validate({**alert_json(alert), "label": kind_label(alert.kind, alert.summary)})
 
 
 class DeadlinesOut(BaseModel):
@@ -169,7 +175,7 @@ class TicketOut(BaseModel):
 # and leave datetimes and enums to orjson (in C): UTC datetimes come out as ``...Z`` exactly as
 # ``alerts.engine.store.alert_json`` writes them, enums as their values, tuples as lists.
 
-_ALERT_FIELDS = tuple(AlertOut.model_fields)
+_ALERT_FIELDS = tuple(f for f in AlertOut.model_fields if f != "label")  # the label: from the kind
 _TICKET_FIELDS = tuple(TicketOut.model_fields)
 _alert_values = attrgetter(*_ALERT_FIELDS)
 _ticket_values = attrgetter(*_TICKET_FIELDS)
@@ -198,7 +204,9 @@ def _in_utc(data: dict[str, object], times: tuple[str, ...]) -> dict[str, object
 
 
 def alert_dict(alert: Alert) -> dict[str, object]:
-    return _in_utc(dict(zip(_ALERT_FIELDS, _alert_values(alert), strict=True)), _ALERT_TIMES)
+    data = _in_utc(dict(zip(_ALERT_FIELDS, _alert_values(alert), strict=True)), _ALERT_TIMES)
+    data["label"] = kind_label(alert.kind, alert.summary)
+    return data
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, object]:
@@ -261,6 +269,32 @@ class ActionIn(BaseModel):
 class LatestValueOut(BaseModel):
     ts: datetime = Field(description="When the value was read")
     value: float = Field(description="The value, in the channel's unit")
+    label: dict[str, str] = Field(
+        default_factory=dict, description="The channel's name for people, by language (`zh`, `en`)"
+    )
+    unit: str = Field(
+        default="", description="The channel's unit (`A`, `bar`, `m³/h`), empty when it has none"
+    )
+    internal: bool = Field(
+        default=False, description="One of facwatch's own figures (e.g. `local_hour`): never shown to people"
+    )
+    boolean: bool = Field(default=False, description="A yes/no channel (1 or 0), e.g. `door_open`")
+
+
+def kind_label(kind: str, summary: str) -> dict[str, str]:
+    """An alert kind's name for people by language (alerts/notify/findings.py); an owner's report: its words."""
+    return {lang: finding_name(kind, lang, summary) for lang in LANGS}
+
+
+def channel_words(name: str) -> dict[str, object]:
+    """A channel's label, unit, internal and boolean flags for the API (facwatch.channels: one registry)."""
+    entry = channel(name)
+    return {
+        "label": {lang: entry.label(lang) for lang in LANGS},
+        "unit": entry.unit,
+        "internal": entry.internal,
+        "boolean": entry.boolean,
+    }
 
 
 class AssetOut(BaseModel):
@@ -296,7 +330,7 @@ class AssetOut(BaseModel):
     @classmethod
     def from_asset(cls, site: str, asset: Asset, building_name: str, latest: Mapping[str, Point]) -> AssetOut:
         values = {
-            channel: LatestValueOut(ts=utc_from_ms(point.ts_ms), value=point.value)
+            channel: LatestValueOut(ts=utc_from_ms(point.ts_ms), value=point.value, **channel_words(channel))
             for channel, point in sorted(latest.items())
         }
         last_ms = max((p.ts_ms for p in latest.values()), default=None)

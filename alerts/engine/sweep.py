@@ -99,7 +99,13 @@ class Sweeper:
             summary=ticket.title,
             at=now,
             staff=(person,),
-            detail={"reason": worst.reason.value, "step": step, "opened_at": utc(ticket.created_at) or now},
+            detail={
+                "reason": worst.reason.value,
+                "step": step,
+                "opened_at": utc(ticket.created_at) or now,
+                "finding": ticket.kind,  # the words of the escalation (alerts/notify/findings.py)
+                "source": ticket.source,
+            },
         )
         self.notifier.notify(conn, [notice], now)
         return True

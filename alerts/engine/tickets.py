@@ -213,6 +213,7 @@ class TicketWriter:
                 "channel": finding.channel,
                 "value": finding.value,
                 "readings": _readings(finding),
+                "facts": dict(finding.detail),  # a prediction's or a recurrence's figures, for the words
             },
         )
         self.notifier.notify(conn, [notice], when)

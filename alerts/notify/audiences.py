@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.engine.notices import Notice, NoticeKind
+from alerts.notify.findings import finding_summary
 from alerts.notify.messages import (
     ACTION_NAMES,
     LEVEL_NAMES,
@@ -43,6 +44,7 @@ from alerts.notify.messages import (
     localized,
     owner_words,
 )
+from facwatch.channels import readings_text
 from facwatch.config import NotifySettings
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
 
@@ -286,8 +288,8 @@ class Planner:
             "ticket": notice.ticket,
             "ticket_link": link,
             "ref": ref_of(key),
-            "summary": notice.summary,
-            "readings": _readings(detail),
+            "summary": self._summary(notice, lang),
+            "readings": _readings(detail, lang),
             "asset": localized(asset.name, lang) if asset else _place(detail, notice.summary),
             "asset_id": asset.id if asset else "—",
             "building": localized(building, lang),
@@ -316,6 +318,14 @@ class Planner:
                 rating_url=self.settings.rating_url,
             ),
         }
+
+    def _summary(self, notice: Notice, lang: str) -> str:
+        """What happened in ``lang`` only: an owner's report in the owner's words, a finding from its kind."""
+        if notice.detail.get("source") == "owner":
+            return notice.summary
+        kind = str(notice.detail.get("finding") or "")
+        days = self.site.alerts.recurrence_window_days
+        return finding_summary(kind, lang, notice.detail, notice.summary, days)
 
     def _person_name(self, pid: str | None, lang: str) -> str:
         person = self.site.person(pid) if pid else None
@@ -394,12 +404,13 @@ def _number(value: object) -> str:
     return ""
 
 
-def _readings(detail: Mapping[str, Any]) -> str:
-    readings = detail.get("readings")
+def _readings(detail: Mapping[str, Any], lang: str) -> str:
+    """The readings people may see, labelled, with units (``facwatch.channels``: never internal ones)."""
+    readings = detail.get("facts") or detail.get("readings")  # all the finding's figures, when it has them
     if isinstance(readings, Mapping) and readings:
-        return ", ".join(f"{k}={_number(v) or v}" for k, v in readings.items())
-    if detail.get("channel") is not None and detail.get("value") is not None:
-        return f"{detail['channel']}={_number(detail['value']) or detail['value']}"
+        return readings_text(readings.items(), lang)
+    if isinstance(detail.get("channel"), str) and isinstance(detail.get("value"), int | float):
+        return readings_text([(detail["channel"], detail["value"])], lang)
     return "—"
 
 

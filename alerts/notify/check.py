@@ -25,6 +25,7 @@ from alerts.notify.audiences import OWNERS
 from alerts.notify.conversations import EVERY_MOMENT, SCRIPTS, START, Script, conversation
 from alerts.notify.messages import FINDING_NAMES, LANGS, Message, Templates
 from alerts.notify.writer import digest
+from facwatch.channels import UNIT_WORDS
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
 
 SMS_SEGMENT = 70
@@ -32,7 +33,7 @@ SMS_PART = 67
 WECOM_BYTES = 2048
 """A WeCom group robot's text message limit (UTF-8 bytes); DingTalk's robot accepts far more (20000)."""
 DINGTALK_BYTES = 20000
-UNITS = frozenset({"V", "A", "kW", "kWh", "Hz", "MPa", "kPa", "m", "s", "mm", "kg"})
+UNITS = frozenset({"V", "A", "kW", "kWh", "Hz", "MPa", "kPa", "m", "s", "mm", "kg"}) | UNIT_WORDS
 """Latin words a Chinese message may carry: units."""
 _IDS = re.compile(
     r"https?://\S+|\[(?:RED|ORANGE|YELLOW|BLUE)\]|\bT-\d+|\bN[0-9a-f]{8}\b|[A-Za-z_]+=\S+|\b[a-z0-9]+(?:-[a-z0-9]+)+\b"

@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alerts.engine.notices import Notice
+from alerts.notify.findings import FINDING_NAMES, finding_name, finding_summary
 from facwatch.errors import ConfigError
 from facwatch.model import Site
 
@@ -64,54 +65,8 @@ ACTION_NAMES = {
     },
 }  # fmt: skip
 UNKNOWN = {"zh": "待定", "en": "to be confirmed"}
-FINDING_NAMES = {
-    "elevator.entrapment": ("电梯困人", "someone trapped in the elevator"),
-    "elevator.out_of_service": ("电梯停运", "elevator out of service"),
-    "elevator.door_fault": ("电梯门故障", "elevator door fault"),
-    "elevator.overspeed": ("电梯超速", "elevator overspeed"),
-    "elevator.abnormal_vibration": ("电梯异常振动", "abnormal elevator vibration"),
-    "elevator.wear_predicted": ("电梯部件磨损预警", "elevator wear predicted"),
-    "elevator.entrapment_at_landing": ("电梯平层困人", "someone trapped in the elevator at a landing"),
-    "elevator.moving_doors_open": ("电梯开门走车", "elevator moving with its doors open"),
-    "elevator.door_open_running": ("电梯运行中开门", "elevator door opened while running"),
-    "elevator.stopped_outside_door_zone": ("电梯门区外停梯", "elevator stopped outside the door zone"),
-    "elevator.overtravel_top": ("电梯冲顶", "elevator overtravel at the top"),
-    "elevator.overtravel_bottom": ("电梯蹲底", "elevator overtravel at the bottom"),
-    "pump.pipe_burst": ("爆管（压力骤降）", "pipe burst (pressure collapse)"),
-    "pump.tripped": ("水泵跳闸", "pump tripped"),
-    "pump.dry_run": ("水泵干转", "pump running dry"),
-    "pump.cavitation": ("水泵气蚀", "pump cavitation"),
-    "pump.overheat": ("水泵过热", "pump overheating"),
-    "pump.bearing_fault": ("水泵轴承故障", "pump bearing fault"),
-    "pump.wear_predicted": ("水泵磨损预警", "pump wear predicted"),
-    "power.outage": ("停电", "power cut"),
-    "power.phase_loss": ("缺相", "phase loss"),
-    "power.voltage_sag": ("电压偏低", "voltage sag"),
-    "power.voltage_swell": ("电压偏高", "voltage swell"),
-    "power.overload": ("过载", "overload"),
-    "power.transformer_overheat": ("变压器过热", "transformer overheating"),
-    "sensor.stuck": ("传感器读数卡住", "sensor stuck"),
-    "sensor.dropout": ("传感器数据中断", "sensor dropout"),
-    "sensor.drift": ("传感器漂移", "sensor drift"),
-    "device.offline": ("设备离线", "device offline"),
-    "datapath.spool_nearly_full": ("数据缓存将满", "telemetry spool nearly full"),
-    "datapath.store_unreachable": ("数据存储不可达", "telemetry store unreachable"),
-    "datapath.broker_lost": ("与消息服务器断开", "MQTT broker lost"),
-}
-"""Every finding kind the detectors raise (alerts/detection), in words: Chinese messages carry no English."""
-
 TEMPLATE_FAMILIES = {"elevator.entrapment_at_landing": "elevator.entrapment"}
 """Finding kinds that speak with another kind's templates: people trapped at a landing are trapped too."""
-
-
-def finding_name(kind: str, lang: str, summary: str = "") -> str:
-    """The finding's name in ``lang``; an unknown kind: the summary in English, a generic name in Chinese."""
-    names = FINDING_NAMES.get(kind)
-    if names is None:  # an owner's report: its summary is in the owner's words
-        if summary and (lang == "en" or not summary.isascii()):
-            return summary
-        return "设备告警" if lang == "zh" else "asset alert"
-    return names[1] if lang == "en" else names[0]
 
 
 HANDLED = {
@@ -305,9 +260,11 @@ class Templates:
 
 
 __all__ = [
+    "FINDING_NAMES",
     "Message",
     "Templates",
     "finding_name",
+    "finding_summary",
     "languages",
     "local_time",
     "localized",

@@ -13,8 +13,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, select, update
 
-from alerts.engine.db import notification_receipts, notifications
+from alerts.engine.db import notification_receipts, notifications, ticket_ref, tickets
 from alerts.notify.audiences import FALLBACK, Outgoing, ref_of
+from alerts.notify.findings import finding_summary
 from alerts.notify.messages import LEVEL_NAMES, Templates, languages
 from alerts.notify.writer import Outbox
 from facwatch.config import NotifySettings
@@ -79,9 +80,12 @@ class Undelivered:
             log.error("no fallback person to pass an undelivered RED to", key=row.key)
             return
         lang = languages(person.lang)[0]
+        title, body = row.title, row.body
+        if languages(row.lang or "zh") != (lang,):  # the fallback person reads their own language only
+            title, body = _retold(conn, row, lang)
         fields = {
-            "title": row.title,
-            "body": row.body,
+            "title": title,
+            "body": body,
             "recipient": row.recipient,
             "seconds": f"{self.settings.undelivered_s:g}",
             "level_name": LEVEL_NAMES[lang][Level.RED.value],
@@ -101,6 +105,19 @@ class Undelivered:
             lang=person.lang,
         )
         self.outbox.enqueue(conn, [item], now)
+
+
+def _retold(conn: Connection, row: Any, lang: str) -> tuple[str, str]:
+    """What an undelivered notification was about, in ``lang``: its ticket, asset and finding, in words."""
+    kind, ticket = "", "—"
+    if row.ticket_id is not None:
+        found = conn.execute(select(tickets.c.kind).where(tickets.c.id == row.ticket_id)).first()
+        kind, ticket = (str(found.kind) if found else ""), ticket_ref(int(row.ticket_id))
+    level = LEVEL_NAMES[lang][str(row.level or Level.RED.value)]
+    what = finding_summary(kind, lang, {})
+    if lang == "en":
+        return f"[{level}] {ticket} {row.asset or ''}".strip(), f"{level} alert: {what} ({row.asset or '—'})"
+    return f"[{level}] {ticket} {row.asset or ''}".strip(), f"{level}告警：{what}（{row.asset or '—'}）"
 
 
 def recovered(conn: Connection, row: Any, when: datetime) -> Finding | None:

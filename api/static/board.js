@@ -115,10 +115,29 @@
     return (ms < 0 ? "-" : "") + body;
   }
 
-  function timeText(iso) {
+  // Times are shown as the site's clock reads them: in the site's own time zone (from /api/v1/sites, the
+  // zone its messages use), 24-hour, in the page's language. The browser's zone and locale play no part:
+  // a board watched from another zone still shows the time the engineer on site sees.
+  const zones = new Map();
+  const formats = new Map();
+
+  async function loadZones() {
+    const body = await api("/sites?limit=1000");
+    for (const site of body.items) zones.set(site.id, site.timezone);
+    if (body.items.length) zones.set("", body.items[0].timezone);
+  }
+
+  function timeText(iso, siteId) {
     if (!iso) return "—";
-    const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const zone = zones.get(siteId || "") || zones.get("") || "UTC";
+    const locale = window.fwLang() === "en" ? "en-GB" : "zh-CN";
+    const key = locale + "|" + zone;
+    if (!formats.has(key)) {
+      formats.set(key, new Intl.DateTimeFormat(locale, {
+        timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+      }));
+    }
+    return formats.get(key).format(new Date(iso));
   }
 
   function ago(iso) {
@@ -167,9 +186,25 @@
     return node;
   }
 
+  // A name the site file gives in both languages ("1号楼1单元电梯 Building 1 unit 1 elevator"): the page's
+  // language's part (the same rule as the messages, alerts/notify/messages.py split_name).
+  function localName(name) {
+    const text = String(name || "");
+    const cut = text.indexOf(" ");
+    if (cut < 0 || /^[\x00-\x7f]*$/.test(text.slice(0, cut))) return text;
+    return window.fwLang() === "en" ? text.slice(cut + 1) : text.slice(0, cut);
+  }
+
   function assetName(id) {
     const asset = state.assets.find((a) => a.id === id);
-    return asset ? asset.name : id;
+    return asset ? localName(asset.name) : id;
+  }
+
+  // What a ticket is about, in the page's language: its alert's label, else its stored title.
+  function ticketTitle(ticket) {
+    const alert = state.alerts.find((a) => (ticket.alert_ids || []).includes(a.id));
+    const said = alert && alert.label ? alert.label[window.fwLang()] : null;
+    return said ? assetName(ticket.asset) + " · " + said : ticket.title;
   }
 
   function button(label, action, onClick, primary) {
@@ -200,7 +235,8 @@
       item.dataset.asset = alert.asset;
       if (alert.ticket_id) item.dataset.ticketId = alert.ticket_id;
       item.append(el("span", "badge " + alert.level, t(alert.level)));
-      item.append(el("span", "what", assetName(alert.asset) + " · " + alert.summary));
+      const said = (alert.label && alert.label[window.fwLang()]) || alert.summary;
+      item.append(el("span", "what", assetName(alert.asset) + " · " + said));
       const ticket = tickets.get(alert.ticket_id);
       if (alert.level === "red") {
         const arrived = ticket && ticket.on_site_at ? t("arrived") : null;
@@ -208,8 +244,8 @@
       } else {
         item.append(el("span", "muted", "×" + alert.count));
       }
-      const meta = [alert.kind, t("opened") + " " + timeText(alert.opened_at)];
-      if (alert.acknowledged_at) meta.push(t("acknowledged") + " " + timeText(alert.acknowledged_at));
+      const meta = [alert.kind, t("opened") + " " + timeText(alert.opened_at, alert.site)];
+      if (alert.acknowledged_at) meta.push(t("acknowledged") + " " + timeText(alert.acknowledged_at, alert.site));
       item.append(el("span", "meta", meta.join(" · ")));
       const escalation = el("span", "escalation step" + Math.min(alert.escalation_step, 2));
       escalation.textContent = escalationText(alert.escalation_step);
@@ -280,11 +316,11 @@
     const clock = ticketCountdown(ticket);
     if (clock) head.append(clock);
     card.append(head);
-    card.append(el("span", "title", ticket.title));
+    card.append(el("span", "title", ticketTitle(ticket)));
     const meta = [assetName(ticket.asset) || ticket.building, t("st_" + ticket.state)];
     if (ticket.assignee) meta.push(t("assignee") + " " + ticket.assignee);
     if (ticket.progress_percent !== null && ticket.progress_percent !== undefined) {
-      meta.push(Math.round(ticket.progress_percent) + "%" + (ticket.eta ? " · ETA " + timeText(ticket.eta) : ""));
+      meta.push(Math.round(ticket.progress_percent) + "%" + (ticket.eta ? " · ETA " + timeText(ticket.eta, ticket.site) : ""));
     }
     card.append(el("span", "meta", meta.join(" · ")));
     const actions = el("div", "actions");
@@ -310,13 +346,13 @@
     for (const [id, building] of buildings) {
       const section = el("div", "building");
       section.dataset.building = id;
-      section.append(el("h3", null, building.name));
+      section.append(el("h3", null, localName(building.name)));
       const grid = el("div", "assets");
       for (const asset of building.assets) grid.append(renderAsset(asset, firing.get(asset.id)));
       section.append(grid);
       root.append(section);
     }
-    $("assets-updated").textContent = t("updated") + " " + new Date().toLocaleTimeString();
+    $("assets-updated").textContent = t("updated") + " " + timeText(new Date(serverNow()).toISOString());
   }
 
   function renderAsset(asset, level) {
@@ -328,24 +364,24 @@
     if (level) card.classList.add("alerting", level);
     else if (!offline) card.classList.add("normal");
     const head = el("div", "head");
-    head.append(el("span", "name", asset.name));
+    head.append(el("span", "name", localName(asset.name)));
     head.append(el("span", "kind", t(asset.kind)));
     card.append(head);
     card.append(el("span", "muted", (offline ? t("offline") + " · " : "") + t("last") + " " + ago(asset.last_seen)));
     for (const channel of KEY_CHANNELS[asset.kind] || []) {
       const points = state.history.get(asset.id + "/" + channel) || [];
       const row = el("div", "spark-row");
-      row.append(el("span", "spark-label", channel));
-      row.append(sparkline(points));
       const point = asset.latest[channel];
-      row.append(el("span", "spark-value", point ? formatValue(channel, point.value) : "—"));
+      row.append(el("span", "spark-label", channelLabel(channel, point)));
+      row.append(sparkline(points));
+      row.append(el("span", "spark-value", point ? formatValue(channel, point.value, point) : "—"));
       card.append(row);
     }
     const values = el("dl", "values");
     for (const [channel, point] of Object.entries(asset.latest)) {
-      if ((KEY_CHANNELS[asset.kind] || []).includes(channel)) continue;
-      values.append(el("dt", null, channel));
-      values.append(el("dd", null, formatValue(channel, point.value)));
+      if ((KEY_CHANNELS[asset.kind] || []).includes(channel) || point.internal) continue;
+      values.append(el("dt", null, channelLabel(channel, point)));
+      values.append(el("dd", null, formatValue(channel, point.value, point)));
     }
     card.append(values);
     return card;
@@ -375,10 +411,15 @@
     return svg;
   }
 
-  function formatValue(channel, value) {
-    if (BOOL_CHANNELS.has(channel)) return value >= 0.5 ? t("on") : t("off");
-    if (Number.isInteger(value)) return String(value);
-    return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
+  function formatValue(channel, value, point) {
+    if (BOOL_CHANNELS.has(channel) || (point && point.boolean)) return value >= 0.5 ? t("on") : t("off");
+    const number = Number.isInteger(value) ? String(value) : Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
+    return point && point.unit ? number + " " + point.unit : number;
+  }
+
+  // A channel in people's words: its label in the page's language (from the API's channel registry).
+  function channelLabel(channel, point) {
+    return (point && point.label && point.label[window.fwLang()]) || channel;
   }
 
   function renderHealth() {
@@ -596,6 +637,7 @@
     $("board").hidden = false;
     $("logout").hidden = false;
     try {
+      await loadZones().catch(report);  // without the zones, times show in UTC (never the browser's zone)
       await refreshAssets();
       await refreshLists();
     } catch (err) {

@@ -162,7 +162,7 @@ def test_ticket_link_and_readings_in_the_engineers_message(site: Site) -> None:
         detail={"readings": {"speed_mps": 0.0, "load_kg": 150}, "ack_due": utc(2025, 3, 1, 8, 1)},
     )
     (engineer,) = [i for i in planner.plan(opened) if i.audience == "engineer"]
-    assert "读数：speed_mps=0, load_kg=150" in engineer.body
+    assert "读数：速度 0 m/s，载重 150 kg" in engineer.body  # labels and units (issue 18)
     assert "请于 16:01:00 前确认" in engineer.body
     assert "https://fw.example.com/#ticket=T-000001" in engineer.body
     assert engineer.level == "red" and engineer.release_at is None  # RED: no group window, at once

@@ -93,6 +93,7 @@ def _fast(item: dict[str, object]) -> object:
 def test_fast_alert_json_is_the_schema_and_the_event_stream(alert: Alert) -> None:
     fast = _fast(alert_dict(alert))
     assert fast == AlertOut.from_alert(alert).model_dump(mode="json")
+    assert isinstance(fast, dict) and set(fast.pop("label")) == {"zh", "en"}  # the API's words beside `kind`
     assert fast == orjson.loads(orjson.dumps(dict(store.alert_json(alert))))
 
 
