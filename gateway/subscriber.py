@@ -13,8 +13,9 @@
   (an engine bug must not stop the data path); it is expected to keep its findings durable itself.
 - At least once: a message is acknowledged (``manual_ack``) only after ``on_batch`` returned, its readings
   are durable in the sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
-  meanwhile; the persistent session (fixed client id, no clean start) makes the broker redeliver whatever
-  was not acknowledged when the gateway went away. The store's writes are idempotent, so redelivery is safe.
+  meanwhile; the persistent session (a client id per site, ``<prefix>-<site id>``; no clean start; MQTT 5
+  session expiry ``session_expiry_s``) makes the broker redeliver whatever was not acknowledged when the
+  gateway went away, and keep what arrives while no gateway consumes the site. The store's writes are idempotent, so redelivery is safe.
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
   holds the messages. Nothing is dropped. (A sink stalled for longer than 1.5 × keepalive gets the
   connection closed by the broker; the gateway reconnects and the broker redelivers.)
@@ -53,6 +54,12 @@ _UNSUPPORTED_PROTOCOL = 132
 _PROBE_S = 2.0
 _BAD_CREDENTIALS = {134, 135}  # bad user name or password; not authorised (3.1.1 codes 4 and 5 map here)
 _STREAMS = {stream.value for stream in topics.Stream}
+
+
+def client_id(settings: MqttSettings, site: str) -> str:
+    """The MQTT client id of a site's session: ``<client_id prefix>-<site id>`` (the same in every process, so a
+    new owner of the site takes the session over and receives what the broker kept for it)."""
+    return f"{settings.client_id}-{site}"
 
 
 class _Message(NamedTuple):
@@ -103,7 +110,7 @@ class Gateway:
         on_findings: Callable[[Sequence[Finding]], None] | None = None,
         clock: Clock | None = None,
         start_timeout_s: float = 15.0,
-        session_expiry_s: int = 24 * 3600,
+        session_expiry_s: int | None = None,
         keepalive_s: int = 30,
         presence_tolerance: float = 3.0,
     ) -> None:
@@ -117,7 +124,7 @@ class Gateway:
         self._clock: Clock = clock or WallClock()
         self._url: BrokerUrl = parse_broker_url(settings.url)
         self._start_timeout_s = start_timeout_s
-        self._session_expiry_s = session_expiry_s
+        self._session_expiry_s = settings.session_expiry_s if session_expiry_s is None else session_expiry_s
         self._keepalive_s = keepalive_s
         self._validator = Validator(site, settings)
         self._presence = PresenceTracker(
@@ -132,7 +139,9 @@ class Gateway:
         self._worker: threading.Thread | None = None
         self._storer: threading.Thread | None = None
         self._handoff: Handoff[_Judged] = Handoff(settings.queue_size)
-        self._log = log.bind(site=site.id, broker=str(self._url), client_id=settings.client_id)
+        self.client_id = client_id(settings, site.id)
+        """``<prefix>-<site id>``: the site's own persistent session, whichever process consumes it."""
+        self._log = log.bind(site=site.id, broker=str(self._url), client_id=self.client_id)
         self.failure: str | None = None
         """Why the gateway stopped on its own (the broker refused the credentials), else None."""
 
@@ -215,7 +224,7 @@ class Gateway:
         v5 = protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self._settings.client_id,
+            client_id=self.client_id,
             clean_session=None if v5 else False,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             manual_ack=True,
