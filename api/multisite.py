@@ -35,7 +35,7 @@ class SiteAlerts:
     def list_alerts(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
@@ -63,7 +63,7 @@ class SiteAlerts:
     def list_tickets(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,
@@ -146,3 +146,8 @@ class SiteTelemetry:
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         return self._reader(site).latest(site, asset)
+
+
+def site_service(alerts: AlertsApi, site: str) -> AlertsApi:
+    """The alert service of one site (itself when the API serves one site through it)."""
+    return alerts.site(site) if isinstance(alerts, SiteAlerts) else alerts
