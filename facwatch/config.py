@@ -47,6 +47,7 @@ class MqttSettings(BaseModel):
     client_id: str = "facwatch-gateway"
     """The prefix of the gateway's client ids: each site is consumed as ``<client_id>-<site id>``."""
     username: str | None = None
+    """``{site}`` is replaced by each site's id (one broker user per site)."""
     password: str | None = None
     ca_file: Path | None = None
     """With an ``mqtts://`` URL: the CA certificate(s) (PEM) the broker's certificate must chain to; unset:

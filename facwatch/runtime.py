@@ -356,7 +356,7 @@ class SiteRuntime:
         previous: tuple[datetime, float] | None = None
         while True:
             now = self.shared.clock.now()
-            figures = datapath.measure(previous, now)
+            figures = datapath.measure(previous, now, self.site.id)
             previous = (now, figures.readings_total)
             try:
                 datapath.report(self.shared.engine, self.site.id, figures, now)

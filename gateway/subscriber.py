@@ -231,7 +231,10 @@ class Gateway:
         )
         session = _Session(client, protocol)
         if self._settings.username is not None:
-            client.username_pw_set(self._settings.username, self._settings.password)
+            # ``{site}`` in the user name: one broker user per site, for brokers that make the user name the
+            # client id (Mosquitto's use_username_as_clientid), where sites sharing a user would share a session.
+            username = self._settings.username.replace("{site}", self._site.id)
+            client.username_pw_set(username, self._settings.password)
         if self._url.tls:
             settings = self._settings
             context = tls_context(
@@ -387,7 +390,7 @@ class Gateway:
         try:
             self._on_findings(findings)
         except Exception:
-            metrics.CALLBACK_ERRORS.inc()
+            metrics.CALLBACK_ERRORS.labels(self._site.id).inc()
             self._log.exception("gateway.on_findings_failed", findings=len(findings))
 
     def _take_batch(self) -> list[_Message]:
@@ -410,7 +413,7 @@ class Gateway:
                 batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
-        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        metrics.QUEUE_DEPTH.labels(self._site.id).set(self._queue.qsize())
         return batch
 
     def _judge(self, batch: list[_Message]) -> _Judged:
@@ -437,12 +440,12 @@ class Gateway:
         for asset in seen:
             self._presence.seen(asset, now_ms)
         for stream, count in streams.items():
-            metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc(count)
+            metrics.MESSAGES.labels(self._site.id, stream if stream in _STREAMS else "other").inc(count)
         if self._on_batch is not None and readings:
             try:
                 self._on_batch(readings)  # judged before storage: detection never waits behind the store
             except Exception:
-                metrics.CALLBACK_ERRORS.inc()
+                metrics.CALLBACK_ERRORS.labels(self._site.id).inc()
                 self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return _Judged(batch, readings, letters, started)
 
@@ -454,9 +457,9 @@ class Gateway:
         if letters and not self._durably("dead_letters", self._dead_letters.put, letters):
             return False
         self._ack(batch)
-        metrics.READINGS.inc(len(readings))
+        metrics.READINGS.labels(self._site.id).inc(len(readings))
         for letter in letters:
-            metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
+            metrics.DEAD_LETTERS.labels(self._site.id, letter.reason.value).inc()
             self._log.warning(
                 "gateway.dead_letter",
                 topic=letter.topic[:200],
@@ -475,7 +478,7 @@ class Gateway:
                 write(items)
                 return True
             except Exception as exc:
-                metrics.WRITE_ERRORS.labels(name).inc()
+                metrics.WRITE_ERRORS.labels(self._site.id, name).inc()
                 self._log.warning("gateway.write_failed", sink=name, items=len(items), error=str(exc)[:200])
             if self._abandon.wait(delay):
                 return False
