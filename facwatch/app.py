@@ -94,8 +94,7 @@ class System:
         )
         self.runtimes: dict[str, SiteRuntime] = {}
         for site in self.sites:
-            single = site.id in self.single or len(self.sites) == 1
-            self.runtimes[site.id] = SiteRuntime(shared, site, single=single)
+            self.runtimes[site.id] = SiteRuntime(shared, site, single=site.id in self.single)
         # The event log feeds this process's streams (the tailer); each site's runtime feeds its MQTT topic.
         self.tailer = LogTailer(self.engine, self.bus)
         self.bus.on_wake(self.tailer.wake)
@@ -258,9 +257,10 @@ def build(
     parts: Sequence[str] = PARTS,
     clock: Clock | None = None,
     tell_fallback: Callable[[str, str], bool] | None = None,
-    single: Sequence[str] = (),
+    single: Sequence[str] | None = None,
 ) -> System:
-    """A system serving ``site`` (or every site of a sequence); ``single``: the ids named by ``site =``."""
+    """A system serving ``site`` (or every site of a sequence). ``single``: the ids named by ``site =``, whose
+    local files keep the one-site names; None: the site, when there is one."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
@@ -275,7 +275,7 @@ def build(
         sites=sites,
         clock=clock or WallClock(),
         parts=frozenset(parts),
-        single=frozenset(single),
+        single=frozenset(ids if single is None and len(ids) == 1 else single or ()),
         tell_fallback=tell_fallback,
     )
 

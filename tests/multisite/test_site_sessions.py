@@ -71,6 +71,8 @@ def test_a_stopped_sites_messages_wait_in_its_session(
         site_a, site_b = system.runtimes["a"], system.runtimes["b"]
         assert site_a.gateway is not None and site_a.gateway.client_id == "fw-sessions-a"
         assert site_b.gateway is not None and site_b.gateway.client_id == "fw-sessions-b"
+        # each site's findings wait in its own queue file
+        assert (site_a.intake_path.name, site_b.intake_path.name) == ("findings-a.db", "findings-b.db")
         t0 = int(time.time() * 1000) - 60_000
         device.send("a", t0)
         wait_until(lambda: _stored(system, "a", t0, t0 + 1) == {t0}, 20, "site A's first reading stored")
