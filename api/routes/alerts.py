@@ -22,7 +22,12 @@ AlertId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = missing("alert")
 
 
-@router.get("", summary="List alerts", response_model=PageOut[AlertOut], responses=page_of(AlertOut))
+@router.get(
+    "",
+    summary="List alerts",
+    response_model=PageOut[AlertOut],
+    responses={**page_of(AlertOut), **missing("site")},
+)
 async def list_alerts(
     request: Request,
     services: Services,

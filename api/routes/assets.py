@@ -53,7 +53,12 @@ def _offset(cursor: str | None) -> int:
         raise unprocessable(str(exc)) from exc
 
 
-@router.get("", summary="List assets", response_model=PageOut[AssetOut], responses=page_of(AssetOut))
+@router.get(
+    "",
+    summary="List assets",
+    response_model=PageOut[AssetOut],
+    responses={**page_of(AssetOut), **missing("site")},
+)
 def list_assets(
     services: Services,
     principal: Viewer,
@@ -95,7 +100,12 @@ def get_asset(services: Services, principal: Viewer, asset_id: AssetId, site: Si
     return AssetOut.from_asset(place.id, asset, names.get(asset.building, asset.building), latest)
 
 
-@router.get("/{asset_id}/readings", summary="Read an asset's channel history", response_model=ReadingsOut)
+@router.get(
+    "/{asset_id}/readings",
+    summary="Read an asset's channel history",
+    response_model=ReadingsOut,
+    responses=missing("asset or site"),
+)
 def readings(
     services: Services,
     principal: Viewer,

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import datapath
 from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
-from api.responses import AUTHENTICATED
+from api.responses import AUTHENTICATED, missing
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -130,7 +130,12 @@ class DatapathOut(BaseModel):
     streams: int = Field(description="Event streams open on this API process")
 
 
-@api_router.get("/health/datapath", summary="Get the data path's health", response_model=DatapathOut)
+@api_router.get(
+    "/health/datapath",
+    summary="Get the data path's health",
+    response_model=DatapathOut,
+    responses=missing("site"),
+)
 async def datapath_health(
     request: Request,
     services: Services,

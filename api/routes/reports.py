@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.auth import Principal
 from api.deps import Manager, Services
 from api.errors import http_errors, not_found, unprocessable
-from api.responses import AUTHENTICATED
+from api.responses import AUTHENTICATED, missing
 from api.routes.common import Ident, TimeParam, window
 from api.schemas import IncidentReportOut, IncidentRowOut, SlaReportOut, SlaRowOut
 
@@ -47,7 +47,7 @@ def _span(
     return start, end
 
 
-@router.get("/sla", summary="Report SLA performance", response_model=SlaReportOut)
+@router.get("/sla", summary="Report SLA performance", response_model=SlaReportOut, responses=missing("site"))
 def sla(
     services: Services,
     principal: Manager,
@@ -65,7 +65,12 @@ def sla(
     )
 
 
-@router.get("/incidents", summary="Report incidents per period", response_model=IncidentReportOut)
+@router.get(
+    "/incidents",
+    summary="Report incidents per period",
+    response_model=IncidentReportOut,
+    responses=missing("site"),
+)
 def incidents(
     services: Services,
     principal: Manager,

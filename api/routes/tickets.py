@@ -30,7 +30,12 @@ log = structlog.get_logger("api.tickets")
 TicketId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("", summary="List tickets", response_model=PageOut[TicketOut], responses=page_of(TicketOut))
+@router.get(
+    "",
+    summary="List tickets",
+    response_model=PageOut[TicketOut],
+    responses={**page_of(TicketOut), **missing("site")},
+)
 async def list_tickets(
     request: Request,
     services: Services,
