@@ -61,18 +61,20 @@ class SiteElevator:
 class TokenStream:
     """Reads ``GET /api/v1/events`` as one token, in a thread: every event's type and data, in order."""
 
-    def __init__(self, api: str, token: str) -> None:
+    def __init__(self, api: str, token: str, last_event_id: int | None = None) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=httpx.Timeout(5, read=None))
-        self._thread = threading.Thread(target=self._run, args=(api, token), daemon=True)
+        headers = {"Authorization": f"Bearer {token}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)  # what the log holds after it comes first
+        self._thread = threading.Thread(target=self._run, args=(api, headers), daemon=True)
         self._thread.start()
         wait_until(self.connected.is_set, 10, "the event stream connected")
 
-    def _run(self, api: str, token: str) -> None:
+    def _run(self, api: str, headers: dict[str, str]) -> None:
         fields: dict[str, str] = {}
-        headers = {"Authorization": f"Bearer {token}"}
         try:
             with self._client.stream("GET", f"{api}/api/v1/events", headers=headers) as response:
                 for line in response.iter_lines():

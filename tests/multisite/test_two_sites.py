@@ -129,6 +129,11 @@ def test_an_entrapment_in_site_b_is_b_s_alone(
         wait_until(lambda: any(e.data.get("id") == ticket_a for e in stream.events), 30, "and on the admin's")
         assert any(e.data.get("site") == "b" for e in stream.events)  # the admin's stream carries B's
         assert limited.sites() == {"a"}, limited.sites()
+        # Resuming from the start of the log (Last-Event-ID: 0): A's events again, still none of B's.
+        resumed = TokenStream(proc.api, only_a, last_event_id=0)
+        wait_until(lambda: resumed.saw("ticket", ticket_a), 30, "site A's ticket on the resumed stream")
+        assert resumed.sites() == {"a"}, resumed.sites()
+        resumed.close()
         # Writes went to each object's own site.
         acknowledged = httpx.post(
             f"{proc.api}/api/v1/tickets/{ticket_b}/actions",
