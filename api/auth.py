@@ -20,6 +20,10 @@ Scopes, and what each grants (``admin`` implies all):
     integration  engineer: a ticket system that follows alerts and updates tickets; a chat bridge that
                  posts owners' group messages (``POST /chat/messages``)
     admin        everything
+
+Sites: a token may be limited to some sites (``facwatch token create --site a --site b``): it then sees only
+those sites' alerts, tickets, assets, readings and events, and another site's objects answer 404 as if they
+did not exist. A token without sites sees every site.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ ACTIVE_CACHE_S = 1.0
 """How long one answer of ``active`` serves every open stream of a token (so 200 streams cost one query)."""
 TICKET_S = 60.0
 """A stream ticket opens a stream within this many seconds, once."""
+_SITE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _EXPIRY = re.compile(r"([0-9]{1,5})([hdw])")
 _EXPIRY_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_EXPIRY = timedelta(days=3660)
@@ -73,14 +78,20 @@ MAX_EXPIRY = timedelta(days=3660)
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who called: the token's id and name (the actor of ticket actions) and its scopes."""
+    """Who called: the token's id and name (the actor of ticket actions), its scopes and its sites."""
 
     id: str
     name: str
     scopes: frozenset[Scope]
+    sites: frozenset[str] | None = None
+    """The sites the token is limited to; None: every site."""
 
     def allows(self, needed: Scope) -> bool:
         return any(needed in _GRANTS[scope] for scope in self.scopes)
+
+    def sees(self, site: str) -> bool:
+        """Whether the token may see the site's objects."""
+        return self.sites is None or site in self.sites
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,8 @@ class TokenInfo:
     revoked_at: datetime | None
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
+    sites: tuple[str, ...] | None = None
+    """The sites the token is limited to; None: every site."""
 
 
 def parse_expiry(text: str) -> timedelta:
@@ -126,6 +139,24 @@ def parse_scopes(scopes: Iterable[str]) -> tuple[Scope, ...]:
     return tuple(parsed)
 
 
+def parse_sites(sites: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Validated, deduplicated site ids (None or empty: every site). Raises ValueError naming a bad id."""
+    if sites is None:
+        return None
+    parsed: list[str] = []
+    for raw in sites:
+        site = raw.strip()
+        if not _SITE_ID.fullmatch(site):
+            raise ValueError(f"site {raw!r} is not a site id ([A-Za-z0-9_-], at most 64)")
+        if site not in parsed:
+            parsed.append(site)
+    return tuple(parsed) or None
+
+
+def _sites_column(value: object) -> tuple[str, ...] | None:
+    return None if not value else tuple(str(value).split())
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -150,14 +181,26 @@ class TokenStore:
         """The state database the tokens live in (the API's other tables live there too)."""
         return self._engine
 
-    def create(self, name: str, scopes: Iterable[str], expires_at: datetime | None = None) -> str:
-        """A new random token with these scopes; the token itself is returned once and never stored."""
+    def create(
+        self,
+        name: str,
+        scopes: Iterable[str],
+        expires_at: datetime | None = None,
+        sites: Iterable[str] | None = None,
+    ) -> str:
+        """A new random token with these scopes (and only these sites, if given); the token itself is
+        returned once and never stored."""
         token = secrets.token_urlsafe(32)
-        self.register(name, scopes, token, expires_at)
+        self.register(name, scopes, token, expires_at, sites)
         return token
 
     def register(
-        self, name: str, scopes: Iterable[str], token: str, expires_at: datetime | None = None
+        self,
+        name: str,
+        scopes: Iterable[str],
+        token: str,
+        expires_at: datetime | None = None,
+        sites: Iterable[str] | None = None,
     ) -> str:
         """Store a token chosen by the operator (e.g. ``api.admin_token``); idempotent. Returns its id."""
         if not name.strip():
@@ -167,6 +210,7 @@ class TokenStore:
         parsed = parse_scopes(scopes)
         if not parsed:
             raise ValueError("a token needs at least one scope")
+        limited = parse_sites(sites)
         digest = hash_token(token)
         with self._engine.begin() as conn:
             existing = conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == digest)).scalar()
@@ -182,6 +226,7 @@ class TokenStore:
                     created_at=self._clock.now(),
                     revoked_at=None,
                     expires_at=expires_at,
+                    sites=None if limited is None else " ".join(limited),
                 )
             )
         return token_id
@@ -217,7 +262,11 @@ class TokenStore:
         """The principal of the usable token ``which`` selects (and its expiry); records its use."""
         now = self._clock.now()
         query = select(
-            api_tokens.c.id, api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.expires_at
+            api_tokens.c.id,
+            api_tokens.c.name,
+            api_tokens.c.scopes,
+            api_tokens.c.expires_at,
+            api_tokens.c.sites,
         ).where(which, _usable(now))
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
@@ -236,7 +285,10 @@ class TokenStore:
                 .values(last_used_at=now)
             )
         scopes = frozenset(Scope(s) for s in str(row.scopes).split() if s in _NAMES)
-        return Principal(id=str(row.id), name=str(row.name), scopes=scopes), _aware(row.expires_at)
+        limited = _sites_column(row.sites)
+        sites = None if limited is None else frozenset(limited)
+        principal = Principal(id=str(row.id), name=str(row.name), scopes=scopes, sites=sites)
+        return principal, _aware(row.expires_at)
 
     def active(self, token_id: str) -> bool:
         """Whether the token is still usable (for long-lived streams): asked of the database, the answer shared
@@ -315,6 +367,7 @@ class TokenStore:
                 revoked_at=_aware(row.revoked_at),
                 expires_at=_aware(row.expires_at),
                 last_used_at=_aware(row.last_used_at),
+                sites=_sites_column(row.sites),
             )
             for row in rows
         ]

@@ -39,28 +39,30 @@ class Figures:
     queue_depth: float
 
 
-def _sum(name: str) -> float:
-    """The sum of every sample of one metric of this process (all label sets); 0 when it has none."""
+def _sum(name: str, site: str | None = None) -> float:
+    """The sum of every sample of one metric of this process (all label sets; with ``site``, those of that
+    site and those without a site label); 0 when it has none."""
     total = 0.0
     for family in REGISTRY.collect():
         for sample in family.samples:
-            if sample.name == name:
+            if sample.name == name and (site is None or sample.labels.get("site", site) == site):
                 total += sample.value
     return total
 
 
-def measure(previous: tuple[datetime, float] | None, now: datetime) -> Figures:
-    """This process's figures; the readings rate since ``previous`` (time, readings total)."""
-    stored = _sum("facwatch_gateway_readings_stored_total")
+def measure(previous: tuple[datetime, float] | None, now: datetime, site: str | None = None) -> Figures:
+    """This process's figures (of one site's gateway, or of all); the readings rate since ``previous`` (time,
+    readings total)."""
+    stored = _sum("facwatch_gateway_readings_stored_total", site)
     rate = None
     if previous is not None and now > previous[0]:
         rate = max(0.0, (stored - previous[1]) / (now - previous[0]).total_seconds())
     return Figures(
         readings_total=stored,
         readings_per_s=rate,
-        dead_letters=_sum("facwatch_gateway_dead_letters_total"),
-        spool_readings=_sum("facwatch_spool_readings"),
-        queue_depth=_sum("facwatch_gateway_queue_depth"),
+        dead_letters=_sum("facwatch_gateway_dead_letters_total", site),
+        spool_readings=_sum("facwatch_spool_readings", site),
+        queue_depth=_sum("facwatch_gateway_queue_depth", site),
     )
 
 

@@ -2,7 +2,8 @@
 idempotency keys of POST requests, webhook subscriptions and their deliveries.
 
 Migrations: ``0002_api.py`` creates ``api_tokens``; ``0005_webhooks.py`` the others; ``0008_token_expiry.py``
-adds token expiry, last use and ``stream_tickets``; exactly as declared here.
+adds token expiry, last use and ``stream_tickets``; ``0011_token_sites.py`` the token's sites; exactly as
+declared here.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ api_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=True, doc="Null: never expires"),
     Column("last_used_at", DateTime(timezone=True), nullable=True, doc="Updated at most once a minute"),
+    Column("sites", Text, nullable=True, doc="Site ids the token is limited to (space-separated); null: all"),
 )
 Index("ix_api_tokens_name", api_tokens.c.name)
 

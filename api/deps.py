@@ -8,8 +8,8 @@ cannot send headers and a long-lived token in a URL would end up in proxy logs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol, TypeVar
 
 import anyio
@@ -47,6 +47,24 @@ class ApiServices:
     event_log: bool = False
     """The events are in the state database's event log (``alerts.engine.eventlog``): SSE resumes from it
     and webhooks are fed from it. False: the bus alone (tests of the API without an engine)."""
+    sites: Mapping[str, Site] = field(default_factory=dict)
+    """Every site this API serves, by id (``site`` is the first); empty: ``site`` alone."""
+
+    def all_sites(self) -> Mapping[str, Site]:
+        """Every site this API serves, by id."""
+        return self.sites or {self.site.id: self.site}
+
+    def visible_sites(self, principal: Principal) -> list[Site]:
+        """The sites this API serves that ``principal`` may see, in order."""
+        return [s for sid, s in self.all_sites().items() if principal.sees(sid)]
+
+    def site_for(self, principal: Principal, site_id: str) -> Site:
+        """A site ``principal`` may see; 404 naming it otherwise (another site's objects do not exist for a
+        token limited to its own)."""
+        site = self.all_sites().get(site_id)
+        if site is None or not principal.sees(site_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id!r}")
+        return site
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -23,6 +23,7 @@ from facwatch.config import PARTS, load_settings, load_site
 from facwatch.errors import ConfigProblems, FacwatchError
 from facwatch.files import write_private
 from facwatch.model import ms_from_utc
+from facwatch.site_set import load_sites
 from gateway.embedded import INSTALL_HINT
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ before they stop a lift, and raises alerts with tickets, SLA clocks and notifica
 EPILOG = """\
 examples:
   facwatch demo                             everything in one process: broker, simulator, board on :8000
-  facwatch check --config facwatch.toml     validate a settings file and its site file
+  facwatch check --config facwatch.toml     validate a settings file and its site files
   facwatch run --config facwatch.toml       the production process against your broker and store
   facwatch token create ops --scope manager print a new API token
 
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    check = sub.add_parser("check", help="validate the settings file and its site file, then exit")
+    check = sub.add_parser("check", help="validate the settings file and its site files, then exit")
     check.add_argument("--config", type=Path, required=True, help="settings file (TOML)")
     check.set_defaults(func=cmd_check)
 
@@ -192,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--expires", default=None, metavar="SPAN", help="expire after 12h, 90d, 8w, ... (default: never)"
     )
+    create.add_argument(
+        "--site",
+        action="append",
+        default=None,
+        metavar="SITE",
+        help="limit the token to this site id (repeat for several; default: every site)",
+    )
     create.set_defaults(func=cmd_token_create)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id", help="the id shown by facwatch token list")
@@ -279,9 +287,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     logs.configure(settings.log_format, settings.log_level)
-    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    loaded = load_sites(settings, variables={"data_dir": str(settings.data_dir.resolve())})
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    system: System = build(settings, site, parts=parts)
+    single = [item.site.id for item in loaded if item.source.single]
+    system: System = build(settings, [item.site for item in loaded], parts=parts, single=single)
     stopper = _Stopper()
     system.start()
     if system.api is not None:
@@ -298,16 +307,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     (each naming its file, key and what was expected) and exit 1 if there is any."""
     from facwatch.configcheck import validate_files
 
-    settings, site, problems = validate_files(args.config)
-    if settings is None or site is None:
-        raise ConfigProblems(problems)
-    print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets")
+    settings, first, found = validate_files(args.config)
+    if settings is None or first is None:
+        raise ConfigProblems(found)
+    loaded = load_sites(settings, variables={"data_dir": str(settings.data_dir.resolve())})
     from alerts.notify.check import check_templates, summary
     from alerts.notify.messages import Templates
 
-    report = check_templates(site, Templates(settings.notify.template_dir))
-    print(summary(report))
-    return 1 if report.problems else 0
+    templates = Templates(settings.notify.template_dir)
+    problems = False
+    for item in loaded:
+        site = item.site
+        print(f"{args.config}: valid; site {site.id!r} with {len(site.assets)} assets ({item.source.source})")
+        report = check_templates(site, templates)
+        print(summary(report))
+        problems = problems or bool(report.problems)
+    return 1 if problems else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -372,7 +387,7 @@ def cmd_influx_setup(args: argparse.Namespace) -> int:
     from ingest.factory import influx_layout, influx_store
 
     settings = load_settings(args.config)
-    site = load_site(settings.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    site = load_sites(settings, variables={"data_dir": str(settings.data_dir.resolve())})[0].site
     layout = influx_layout(settings)
     store = influx_store(settings, site)
     try:
@@ -407,7 +422,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         span = parse_expiry(args.expires) if args.expires else None
         store = _token_store(args)
         expires_at = None if span is None else datetime.now(UTC) + span
-        print(store.create(args.name, args.scope or ["viewer"], expires_at))
+        print(store.create(args.name, args.scope or ["viewer"], expires_at, sites=args.site))
     except ValueError as exc:
         print(f"facwatch: {exc}", file=sys.stderr)
         return 2
@@ -427,6 +442,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_token_list(args: argparse.Namespace) -> int:
     for info in _token_store(args).list():
         scopes = ",".join(str(s) for s in info.scopes)
+        if info.sites is not None:
+            scopes += f"  sites {','.join(info.sites)}"
         revoked = f"  revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else ""
         expires = f"  expires {info.expires_at:%Y-%m-%d %H:%M}" if info.expires_at else ""
         used = f"  last used {info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "  never used"

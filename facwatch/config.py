@@ -39,7 +39,9 @@ class _Table(BaseModel):
 class MqttSettings(_Table):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str = "facwatch-gateway"
+    """The prefix of the gateway's client ids: each site is consumed as ``<client_id>-<site id>``."""
     username: str | None = None
+    """``{site}`` is replaced by each site's id (one broker user per site)."""
     password: str | None = None
     ca_file: Path | None = None
     """With an ``mqtts://`` URL: the CA certificate(s) (PEM) the broker's certificate must chain to; unset:
@@ -70,6 +72,10 @@ class MqttSettings(_Table):
     broker_lost_s: float = Field(default=30.0, ge=0)
     """Disconnected from the broker this long raises one ``datapath.broker_lost`` finding (no per-device
     offline alerts: while disconnected, devices are not judged stale)."""
+    session_expiry_s: int = Field(default=3600, ge=0, le=4_294_967_295)
+    """MQTT 5 session expiry: how long the broker keeps a site's session (its subscriptions and the QoS 1
+    messages that arrive meanwhile) after the gateway went away; long enough to cover a restart or a site's
+    takeover by another worker. Each site has its own session, client id ``<client_id>-<site id>``."""
 
 
 class IntakeSettings(_Table):
@@ -236,6 +242,11 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     sla: SlaSettings = SlaSettings()
     notify: NotifySettings = NotifySettings()
+    sites: list[str] = []
+    """More site files: one process serves every site named here, in ``sites_dir`` and in ``site`` (when it is
+    set explicitly, or when neither ``sites`` nor ``sites_dir`` is). Site ids must be unique."""
+    sites_dir: Path | None = None
+    """A folder of site files: every ``*.toml`` in it (in name order) is a site."""
 
     @classmethod
     def settings_customise_sources(

@@ -13,8 +13,9 @@
   (an engine bug must not stop the data path); it is expected to keep its findings durable itself.
 - At least once: a message is acknowledged (``manual_ack``) only after ``on_batch`` returned, its readings
   are durable in the sink and its dead letters are kept. A failing sink is retried with backoff and nothing is acknowledged
-  meanwhile; the persistent session (fixed client id, no clean start) makes the broker redeliver whatever
-  was not acknowledged when the gateway went away. The store's writes are idempotent, so redelivery is safe.
+  meanwhile; the persistent session (a client id per site, ``<prefix>-<site id>``; no clean start; MQTT 5
+  session expiry ``session_expiry_s``) makes the broker redeliver whatever was not acknowledged when the
+  gateway went away, and keep what arrives while no gateway consumes the site. The store's writes are idempotent, so redelivery is safe.
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
   holds the messages. Nothing is dropped. (A sink stalled for longer than 1.5 × keepalive gets the
   connection closed by the broker; the gateway reconnects and the broker redelivers.)
@@ -53,6 +54,12 @@ _UNSUPPORTED_PROTOCOL = 132
 _PROBE_S = 2.0
 _BAD_CREDENTIALS = {134, 135}  # bad user name or password; not authorised (3.1.1 codes 4 and 5 map here)
 _STREAMS = {stream.value for stream in topics.Stream}
+
+
+def client_id(settings: MqttSettings, site: str) -> str:
+    """The MQTT client id of a site's session: ``<client_id prefix>-<site id>`` (the same in every process, so a
+    new owner of the site takes the session over and receives what the broker kept for it)."""
+    return f"{settings.client_id}-{site}"
 
 
 class _Message(NamedTuple):
@@ -103,7 +110,7 @@ class Gateway:
         on_findings: Callable[[Sequence[Finding]], None] | None = None,
         clock: Clock | None = None,
         start_timeout_s: float = 15.0,
-        session_expiry_s: int = 24 * 3600,
+        session_expiry_s: int | None = None,
         keepalive_s: int = 30,
         presence_tolerance: float = 3.0,
     ) -> None:
@@ -117,7 +124,7 @@ class Gateway:
         self._clock: Clock = clock or WallClock()
         self._url: BrokerUrl = parse_broker_url(settings.url)
         self._start_timeout_s = start_timeout_s
-        self._session_expiry_s = session_expiry_s
+        self._session_expiry_s = settings.session_expiry_s if session_expiry_s is None else session_expiry_s
         self._keepalive_s = keepalive_s
         self._validator = Validator(site, settings)
         self._presence = PresenceTracker(
@@ -132,7 +139,9 @@ class Gateway:
         self._worker: threading.Thread | None = None
         self._storer: threading.Thread | None = None
         self._handoff: Handoff[_Judged] = Handoff(settings.queue_size)
-        self._log = log.bind(site=site.id, broker=str(self._url), client_id=settings.client_id)
+        self.client_id = client_id(settings, site.id)
+        """``<prefix>-<site id>``: the site's own persistent session, whichever process consumes it."""
+        self._log = log.bind(site=site.id, broker=str(self._url), client_id=self.client_id)
         self.failure: str | None = None
         """Why the gateway stopped on its own (the broker refused the credentials), else None."""
 
@@ -215,14 +224,17 @@ class Gateway:
         v5 = protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self._settings.client_id,
+            client_id=self.client_id,
             clean_session=None if v5 else False,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             manual_ack=True,
         )
         session = _Session(client, protocol)
         if self._settings.username is not None:
-            client.username_pw_set(self._settings.username, self._settings.password)
+            # ``{site}`` in the user name: one broker user per site, for brokers that make the user name the
+            # client id (Mosquitto's use_username_as_clientid), where sites sharing a user would share a session.
+            username = self._settings.username.replace("{site}", self._site.id)
+            client.username_pw_set(username, self._settings.password)
         if self._url.tls:
             settings = self._settings
             context = tls_context(
@@ -378,7 +390,7 @@ class Gateway:
         try:
             self._on_findings(findings)
         except Exception:
-            metrics.CALLBACK_ERRORS.inc()
+            metrics.CALLBACK_ERRORS.labels(self._site.id).inc()
             self._log.exception("gateway.on_findings_failed", findings=len(findings))
 
     def _take_batch(self) -> list[_Message]:
@@ -401,7 +413,7 @@ class Gateway:
                 batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
-        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        metrics.QUEUE_DEPTH.labels(self._site.id).set(self._queue.qsize())
         return batch
 
     def _judge(self, batch: list[_Message]) -> _Judged:
@@ -428,12 +440,12 @@ class Gateway:
         for asset in seen:
             self._presence.seen(asset, now_ms)
         for stream, count in streams.items():
-            metrics.MESSAGES.labels(stream if stream in _STREAMS else "other").inc(count)
+            metrics.MESSAGES.labels(self._site.id, stream if stream in _STREAMS else "other").inc(count)
         if self._on_batch is not None and readings:
             try:
                 self._on_batch(readings)  # judged before storage: detection never waits behind the store
             except Exception:
-                metrics.CALLBACK_ERRORS.inc()
+                metrics.CALLBACK_ERRORS.labels(self._site.id).inc()
                 self._log.exception("gateway.on_batch_failed", readings=len(readings))
         return _Judged(batch, readings, letters, started)
 
@@ -445,9 +457,9 @@ class Gateway:
         if letters and not self._durably("dead_letters", self._dead_letters.put, letters):
             return False
         self._ack(batch)
-        metrics.READINGS.inc(len(readings))
+        metrics.READINGS.labels(self._site.id).inc(len(readings))
         for letter in letters:
-            metrics.DEAD_LETTERS.labels(letter.reason.value).inc()
+            metrics.DEAD_LETTERS.labels(self._site.id, letter.reason.value).inc()
             self._log.warning(
                 "gateway.dead_letter",
                 topic=letter.topic[:200],
@@ -466,7 +478,7 @@ class Gateway:
                 write(items)
                 return True
             except Exception as exc:
-                metrics.WRITE_ERRORS.labels(name).inc()
+                metrics.WRITE_ERRORS.labels(self._site.id, name).inc()
                 self._log.warning("gateway.write_failed", sink=name, items=len(items), error=str(exc)[:200])
             if self._abandon.wait(delay):
                 return False

@@ -51,10 +51,14 @@ from facwatch.model import Finding, Level, ms_from_utc, utc_from_ms
 
 log = structlog.get_logger("facwatch.intake")
 
-BACKLOG = Gauge("facwatch_intake_backlog", "Judged batches with findings waiting for the state database")
-STATE_DB_DOWN = Gauge("facwatch_intake_state_db_down", "1 while commits to the state database fail")
-COMMITTED = Counter("facwatch_intake_committed_total", "Judgements committed to the state database")
-SET_ASIDE = Counter("facwatch_intake_set_aside_total", "Queued judgements set aside after failing as a bug")
+BACKLOG = Gauge(
+    "facwatch_intake_backlog", "Judged batches with findings waiting for the state database", ["site"]
+)
+STATE_DB_DOWN = Gauge("facwatch_intake_state_db_down", "1 while commits to the state database fail", ["site"])
+COMMITTED = Counter("facwatch_intake_committed_total", "Judgements committed to the state database", ["site"])
+SET_ASIDE = Counter(
+    "facwatch_intake_set_aside_total", "Queued judgements set aside after failing as a bug", ["site"]
+)
 
 _RETRY_MAX_S = 2.0
 _BUG_ATTEMPTS = 3
@@ -231,7 +235,7 @@ class Intake:
         while True:
             try:
                 self._queue.append(judgement, ms_from_utc(self._clock.now()))
-                BACKLOG.set(len(self._queue))
+                BACKLOG.labels(self._site).set(len(self._queue))
                 break
             except sqlite3.Error as exc:  # a full disk, a lock: retry, never drop
                 self._log.error("intake.queue_write_failed", error=str(exc)[:200])
@@ -306,11 +310,11 @@ class Intake:
             return self._bug(entry, exc)
         if entry is not None:
             self._queue.delete(entry.id)
-            BACKLOG.set(len(self._queue))
+            BACKLOG.labels(self._site).set(len(self._queue))
         self._bug_attempts = 0
         self._stale = False
         self.committed += 1
-        COMMITTED.inc()
+        COMMITTED.labels(self._site).inc()
         self._recovered()
         return True
 
@@ -332,8 +336,8 @@ class Intake:
 
     def _put_aside(self, entry: Entry, error: str) -> None:
         self._queue.put_aside(entry, error)
-        SET_ASIDE.inc()
-        BACKLOG.set(len(self._queue))
+        SET_ASIDE.labels(self._site).inc()
+        BACKLOG.labels(self._site).set(len(self._queue))
         self._log.error("intake.set_aside", entry=entry.id, error=error[:300])
 
     def _late(self, queued_ms: int, entry_id: int | None) -> Late | None:
@@ -353,7 +357,7 @@ class Intake:
         """A commit failed: the outage began when that attempt did (a locked database fails slowly)."""
         if self._down_since is None:
             self._down_since, self._down_wall = attempt
-            STATE_DB_DOWN.set(1)
+            STATE_DB_DOWN.labels(self._site).set(1)
             self._log.error("intake.state_db_unreachable", backlog=len(self._queue), error=str(exc)[:300])
 
     def _recovered(self) -> None:
@@ -365,7 +369,7 @@ class Intake:
         self._last_outage = (ms_from_utc(now), reason)
         self._log.warning("intake.state_db_back", down_s=round(down, 1), backlog=len(self._queue))
         self._down_since = self._down_wall = None
-        STATE_DB_DOWN.set(0)
+        STATE_DB_DOWN.labels(self._site).set(0)
         if self._told_outage and self._tell_fallback is not None:
             title = f"facwatch {self._site}: state database back after {down:.0f} s"
             body = f"facwatch reaches its state database again; the alerts that waited are opening now ({title})."

@@ -86,7 +86,7 @@ class AlertsApi(Protocol):
     def list_alerts(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
@@ -106,7 +106,7 @@ class AlertsApi(Protocol):
     def list_tickets(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,

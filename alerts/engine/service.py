@@ -210,7 +210,7 @@ class AlertService:
     def list_alerts(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         level: Level | None = None,
@@ -241,7 +241,7 @@ class AlertService:
     def list_tickets(
         self,
         *,
-        site: str | None = None,
+        site: str | tuple[str, ...] | None = None,
         building: str | None = None,
         asset: str | None = None,
         state: TicketState | None = None,

@@ -187,7 +187,7 @@ def _after(
 def list_alerts(
     conn: Connection,
     *,
-    site: str | None,
+    site: str | tuple[str, ...] | None,
     asset: str | None,
     level: Level | None,
     state: AlertState | None,
@@ -202,8 +202,10 @@ def list_alerts(
     limit = _page_limit(limit)
     # The page's ids from the alerts alone (the sort keys name their columns unqualified), then the page.
     query = select(alerts.c.id)
-    if site is not None:
+    if isinstance(site, str):
         query = query.where(alerts.c.site == site)
+    elif site is not None:  # the sites a token is limited to
+        query = query.where(alerts.c.site.in_(site))
     if building is not None:
         query = query.where(alerts.c.building == building)
     if since is not None:
@@ -379,7 +381,7 @@ def _with_alert_ids(rows: Iterable[Any]) -> list[tuple[Any, tuple[str, ...]]]:
 def list_tickets(
     conn: Connection,
     *,
-    site: str | None,
+    site: str | tuple[str, ...] | None,
     asset: str | None,
     state: TicketState | None,
     limit: int,
@@ -394,8 +396,10 @@ def list_tickets(
     the last item's sort key (keyset pagination over ``ix_tickets_list`` / ``ix_tickets_state_list``)."""
     limit = _page_limit(limit)
     query = select(tickets.c.id, tickets.c.created_at)
-    if site is not None:
+    if isinstance(site, str):
         query = query.where(tickets.c.site == site)
+    elif site is not None:  # the sites a token is limited to
+        query = query.where(tickets.c.site.in_(site))
     if building is not None:
         query = query.where(tickets.c.building == building)
     if level is not None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request, Response
 from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
 from api.responses import AUTHENTICATED, body, missing, page_of
-from api.routes.common import Cursor, Ident, Limit, TimeParam, window
+from api.routes.common import Cursor, Ident, Limit, SiteParam, TimeParam, own, site_filter, window
 from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
 from facwatch.model import AlertState, Level
 
@@ -22,14 +22,19 @@ AlertId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = missing("alert")
 
 
-@router.get("", summary="List alerts", response_model=PageOut[AlertOut], responses=page_of(AlertOut))
+@router.get(
+    "",
+    summary="List alerts",
+    response_model=PageOut[AlertOut],
+    responses={**page_of(AlertOut), **missing("site")},
+)
 async def list_alerts(
     request: Request,
     services: Services,
-    _: Viewer,
+    principal: Viewer,
     limit: Limit = 100,
     cursor: Cursor = None,
-    site: Ident = None,
+    site: SiteParam = None,
     building: Ident = None,
     asset: Ident = None,
     level: Level | None = None,
@@ -39,10 +44,11 @@ async def list_alerts(
 ) -> Response:
     """``since``/``until`` bound when the alert opened: ``since <= opened_at < until``."""
     start, end = window(since, until)
+    sites = site_filter(principal, site)
 
     def answer() -> Response:
         page = services.alerts.list_alerts(
-            site=site,
+            site=sites,
             building=building,
             asset=asset,
             level=level,
@@ -59,10 +65,20 @@ async def list_alerts(
 
 
 @router.get("/{alert_id}", summary="Get one alert", response_model=AlertOut, responses=NOT_FOUND)
-def get_alert(services: Services, _: Viewer, alert_id: AlertId) -> AlertOut:
+def get_alert(services: Services, principal: Viewer, alert_id: AlertId) -> AlertOut:
     """One alert with its level, state, times and why it fired."""
     with http_errors():
-        return AlertOut.from_alert(services.alerts.get_alert(alert_id))
+        alert = services.alerts.get_alert(alert_id)
+    own(principal, alert.site, f"no alert {alert_id}")
+    return AlertOut.from_alert(alert)
+
+
+def _check_site(services: Services, principal: Viewer, alert_id: str) -> None:
+    """404 for an alert of a site the token may not see, before anything changes."""
+    if principal.sites is not None:
+        with http_errors():
+            alert = services.alerts.get_alert(alert_id)
+        own(principal, alert.site, f"no alert {alert_id}")
 
 
 @router.post(
@@ -71,6 +87,7 @@ def get_alert(services: Services, _: Viewer, alert_id: AlertId) -> AlertOut:
 def acknowledge(services: Services, principal: Engineer, alert_id: AlertId) -> AlertOut:
     """Someone has seen it: stops the acknowledge clock of its ticket (the on-site clock keeps running)."""
     log.info("alert acknowledge", alert_id=alert_id, actor=principal.name)
+    _check_site(services, principal, alert_id)
     with http_errors():
         alert = services.alerts.acknowledge_alert(alert_id, principal.name, services.clock.now())
     return AlertOut.from_alert(alert)
@@ -81,6 +98,7 @@ def acknowledge(services: Services, principal: Engineer, alert_id: AlertId) -> A
 )
 def silence(services: Services, principal: Manager, alert_id: AlertId, body: SilenceIn) -> AlertOut:
     """Notify nobody about this alert until a time (changes are still recorded and shown)."""
+    _check_site(services, principal, alert_id)
     now = services.clock.now()
     if (body.until is None) == (body.duration_s is None):
         raise unprocessable("give either until or duration_s")

@@ -1,4 +1,7 @@
-"""Assets of the site with their latest values, and the history of one channel of one asset."""
+"""Assets of a site with their latest values, and the history of one channel of one asset.
+
+``?site=`` names the site (default: the API's first site, or a token's only one); a site the token may not
+see answers 404."""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Services, Viewer
+from api.auth import Principal
+from api.deps import ApiServices, Services, Viewer
 from api.errors import not_found, unprocessable
 from api.params import parse_every, parse_fn, parse_id_cursor, parse_time
 from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
-from facwatch.model import utc_from_ms
+from facwatch.model import Site, utc_from_ms
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses=AUTHENTICATED)
 
@@ -26,6 +30,22 @@ MAX_RAW = 50_000
 AssetId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+SiteParam = Annotated[
+    str | None, Query(max_length=64, description="The asset's site (default: the first site the token sees)")
+]
+
+
+def _site(services: ApiServices, principal: Principal, site: str | None) -> Site:
+    if site is not None:
+        return services.site_for(principal, site)
+    if principal.sees(services.site.id):
+        return services.site
+    visible = services.visible_sites(principal)
+    if not visible:
+        raise not_found("this token sees none of the sites this API serves")
+    return visible[0]
+
+
 def _offset(cursor: str | None) -> int:
     try:
         return parse_id_cursor(cursor) or 0
@@ -33,23 +53,29 @@ def _offset(cursor: str | None) -> int:
         raise unprocessable(str(exc)) from exc
 
 
-@router.get("", summary="List assets", response_model=PageOut[AssetOut], responses=page_of(AssetOut))
+@router.get(
+    "",
+    summary="List assets",
+    response_model=PageOut[AssetOut],
+    responses={**page_of(AssetOut), **missing("site")},
+)
 def list_assets(
     services: Services,
-    _: Viewer,
+    principal: Viewer,
     limit: Limit = 100,
     cursor: Cursor = None,
     building: Annotated[str | None, Query(max_length=64)] = None,
+    site: SiteParam = None,
 ) -> PageOut[AssetOut]:
     """The site's assets with their kind, building, rated values and last reading, by id."""
-    site = services.site
-    names = {b.id: b.name for b in site.buildings}
-    assets = [a for a in site.assets if building is None or a.building == building]
+    place = _site(services, principal, site)
+    names = {b.id: b.name for b in place.buildings}
+    assets = [a for a in place.assets if building is None or a.building == building]
     start = _offset(cursor)
     chosen = assets[start : start + limit]
     items = [
         AssetOut.from_asset(
-            site.id, a, names.get(a.building, a.building), services.telemetry.latest(site.id, a.id)
+            place.id, a, names.get(a.building, a.building), services.telemetry.latest(place.id, a.id)
         )
         for a in chosen
     ]
@@ -63,21 +89,26 @@ def list_assets(
     response_model=AssetOut,
     responses=missing("asset"),
 )
-def get_asset(services: Services, _: Viewer, asset_id: AssetId) -> AssetOut:
+def get_asset(services: Services, principal: Viewer, asset_id: AssetId, site: SiteParam = None) -> AssetOut:
     """One asset with its rated values and the latest value of every channel."""
-    site = services.site
-    asset = site.asset(asset_id)
+    place = _site(services, principal, site)
+    asset = place.asset(asset_id)
     if asset is None:
-        raise not_found(f"no asset {asset_id!r} in site {site.id!r}")
-    names = {b.id: b.name for b in site.buildings}
-    latest = services.telemetry.latest(site.id, asset.id)
-    return AssetOut.from_asset(site.id, asset, names.get(asset.building, asset.building), latest)
+        raise not_found(f"no asset {asset_id!r} in site {place.id!r}")
+    names = {b.id: b.name for b in place.buildings}
+    latest = services.telemetry.latest(place.id, asset.id)
+    return AssetOut.from_asset(place.id, asset, names.get(asset.building, asset.building), latest)
 
 
-@router.get("/{asset_id}/readings", summary="Read an asset's channel history", response_model=ReadingsOut)
+@router.get(
+    "/{asset_id}/readings",
+    summary="Read an asset's channel history",
+    response_model=ReadingsOut,
+    responses=missing("asset or site"),
+)
 def readings(
     services: Services,
-    _: Viewer,
+    principal: Viewer,
     asset_id: AssetId,
     channel: Annotated[str, Query(min_length=1, max_length=64)],
     start: Annotated[str, Query(max_length=64, description="ISO-8601 or epoch milliseconds")],
@@ -96,11 +127,12 @@ def readings(
             description="Raw points at most; a window holding more answers 422 (ask for `every=`)",
         ),
     ] = RAW_LIMIT,
+    site: SiteParam = None,
 ) -> ReadingsOut:
     """Raw points (at most ``limit``: more is a 422 that asks for ``every=``), or one aggregate per window."""
-    site = services.site
-    if site.asset(asset_id) is None:
-        raise not_found(f"no asset {asset_id!r} in site {site.id!r}")
+    place = _site(services, principal, site)
+    if place.asset(asset_id) is None:
+        raise not_found(f"no asset {asset_id!r} in site {place.id!r}")
     try:
         start_ms = parse_time(start, "start")
         end_ms = parse_time(end, "end")
@@ -115,7 +147,7 @@ def readings(
     cap = limit if every_ms is None else None
     try:
         points = services.telemetry.query(
-            site.id, asset_id, channel, start_ms, end_ms, every_ms, function, cap if cap is None else cap + 1
+            place.id, asset_id, channel, start_ms, end_ms, every_ms, function, cap if cap is None else cap + 1
         )
     except ValueError as exc:
         raise unprocessable(str(exc)) from exc

@@ -22,6 +22,7 @@ from api.connectors import dingtalk, feishu
 from api.connectors.message import BadSignature, ChatRefused, PlatformMessage, Stale
 from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
+from api.multisite import site_service
 from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, example, missing
 from facwatch.model import ms_from_utc
 
@@ -84,19 +85,26 @@ class ChatOut(BaseModel):
     ticket_id: str | None = Field(description="The ticket it opened or joined, if any")
 
 
-def chat_service(request: Request, services: ApiServices) -> ChatService:
-    """Built on first use (its segmenter takes about a second to load) and kept on the app."""
+def chat_service(request: Request, services: ApiServices, site_id: str | None = None) -> ChatService:
+    """One site's (default: the first), built on first use (its segmenter takes about a second to load) and
+    kept on the app."""
+    site = services.all_sites().get(site_id or services.site.id)
+    if site is None:
+        raise UnknownGroup(f"unknown site {site_id!r}")
     with _lock:
-        chat: ChatService | None = getattr(request.app.state, "chat", None)
+        chats: dict[str, ChatService] | None = getattr(request.app.state, "chats", None)
+        if chats is None:
+            chats = request.app.state.chats = {}
+        chat = chats.get(site.id)
         if chat is None:
-            chat = ChatService.build(services.tokens.engine, services.site, services.alerts)
-            request.app.state.chat = chat
+            alerts = site_service(services.alerts, site.id)
+            chat = chats[site.id] = ChatService.build(services.tokens.engine, site, alerts)
         return chat
 
 
 async def _receive(request: Request, services: ApiServices, message: ChatMessage) -> Received:
     def work() -> Received:
-        return chat_service(request, services).receive(message, services.clock.now())
+        return chat_service(request, services, message.site).receive(message, services.clock.now())
 
     try:
         return await anyio.to_thread.run_sync(work)
@@ -132,8 +140,12 @@ def _answer(received: Received) -> JSONResponse:
         **TOO_LARGE,
     },
 )
-async def post_message(request: Request, services: Services, _: Integration, body: ChatIn) -> Response:
+async def post_message(
+    request: Request, services: Services, principal: Integration, body: ChatIn
+) -> Response:
     """One owners' group message from a bridge (WeCom, or any other): masked, analysed, kept, judged."""
+    if not principal.sees(body.site):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown site {body.site!r}")
     ts = body.ts if isinstance(body.ts, int) else ms_from_utc(body.ts)
     message = ChatMessage(body.site, body.group, body.msg_id, body.sender, body.text, ts)
     return _answer(await _receive(request, services, message))

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.errors import unprocessable
+from api.auth import Principal
+from api.errors import forbidden, not_found, unprocessable
 from api.params import parse_time
 from facwatch.model import utc_from_ms
 
@@ -36,3 +37,30 @@ def window(since: str | None, until: str | None) -> tuple[datetime | None, datet
     if start is not None and end is not None and end <= start:
         raise unprocessable("until must be after since")
     return start, end
+
+
+SiteParam = Annotated[
+    str | None, Query(max_length=64, description="Only this site (default: every site the token may see)")
+]
+
+
+def site_filter(principal: Principal, site: str | None) -> str | tuple[str, ...] | None:
+    """A list's site filter: ``?site=`` (404 for a site the token may not see), else the token's sites
+    (None: a token that sees every site)."""
+    if site is not None:
+        if not principal.sees(site):
+            raise not_found(f"no site {site!r}")
+        return site
+    return None if principal.sites is None else tuple(sorted(principal.sites))
+
+
+def own(principal: Principal, site: str, message: str) -> None:
+    """404 with ``message`` when the object's site is one the token may not see (as if it did not exist)."""
+    if not principal.sees(site):
+        raise not_found(message)
+
+
+def every_site(principal: Principal, what: str) -> None:
+    """403 for a token limited to sites, on what serves every site at once."""
+    if principal.sites is not None:
+        raise forbidden(f"{what} serve every site: a token limited to sites may not use them")

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import Engineer, Services
 from api.errors import http_errors
 from api.responses import AUTHENTICATED
-from api.routes.common import Cursor, Limit
+from api.routes.common import Cursor, Limit, every_site
 from api.schemas import DeadLetterOut, DeadLetterPageOut
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTHENTICATED)
@@ -15,9 +15,11 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTH
 
 @router.get("", summary="List dead letters", response_model=DeadLetterPageOut)
 def list_dead_letters(
-    services: Services, _: Engineer, limit: Limit = 100, cursor: Cursor = None
+    services: Services, principal: Engineer, limit: Limit = 100, cursor: Cursor = None
 ) -> DeadLetterPageOut:
-    """Messages the gateway could not take (bad topic, bad payload, unknown asset), newest first, with counts per reason."""
+    """Messages the gateway could not take (bad topic, bad payload, unknown asset), newest first, with counts per reason.
+    A token limited to sites gets 403: a bad message may name no site, or another one."""
+    every_site(principal, "dead letters")
     with http_errors():
         page = services.dead_letters.list(limit, cursor)
     counts = services.dead_letters.counts()

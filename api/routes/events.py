@@ -56,11 +56,13 @@ async def stream(
     check_s: float = STREAM_CHECK_S,
     missed: Callable[[int], list[Event]] | None = None,
     after: int | None = None,
+    sites: frozenset[str] | None = None,
 ) -> AsyncIterator[bytes]:
     """Subscribes before the first line, so a client that has read ``: connected`` misses nothing after it.
     ``still_allowed`` (blocking; run in a thread every ``check_s``) ends the stream when it says no.
     ``missed(n)`` (blocking): the logged events after id n, a batch at a time; with ``after`` they are sent
-    first, and a live event already sent from the log is not sent again."""
+    first, and a live event already sent from the log is not sent again. ``sites``: only these sites' events
+    (a token limited to sites); None: every event."""
     sub = bus.subscribe()
     STREAMS.inc()
     sent = 0
@@ -70,7 +72,8 @@ async def stream(
             sent = after
             while batch := await run_in_threadpool(missed, sent):
                 for old in batch:
-                    yield format_event(old)
+                    if sites is None or old.site in sites:
+                        yield format_event(old)
                 sent = batch[-1].id
         last_beat = last_check = time.monotonic()
         while True:
@@ -92,7 +95,7 @@ async def stream(
                 continue
             if event is None:
                 return
-            if event.id <= sent:
+            if event.id <= sent or (sites is not None and event.site not in sites):
                 continue
             yield format_event(event)
     finally:
@@ -122,7 +125,8 @@ async def events(
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ) -> StreamingResponse:
     """Authenticate with the bearer header, or (a browser's EventSource) with ``?ticket=``.
-    ``Last-Event-ID`` (sent by EventSource on reconnect): the events after it come first."""
+    ``Last-Event-ID`` (sent by EventSource on reconnect): the events after it come first. A token limited to
+    sites receives those sites' events only."""
     heartbeat_s: float = request.app.state.heartbeat_s
     tokens = services.tokens
     after = _event_id(last_event_id)
@@ -139,6 +143,7 @@ async def events(
             lambda: tokens.active(principal.id),
             missed=missed if services.event_log else None,
             after=after,
+            sites=principal.sites,
         ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

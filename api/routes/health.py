@@ -12,9 +12,10 @@ storm cannot hammer the database.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import datapath
 from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
-from api.responses import AUTHENTICATED
+from api.responses import AUTHENTICATED, missing
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -129,10 +130,24 @@ class DatapathOut(BaseModel):
     streams: int = Field(description="Event streams open on this API process")
 
 
-@api_router.get("/health/datapath", summary="Get the data path's health", response_model=DatapathOut)
-async def datapath_health(request: Request, services: Services, principal: Viewer) -> DatapathOut:
-    """The data path as the gateway's process last reported it (from the state database), with its age:
-    an API process on its own shows the gateway's real figures, never its own zeros."""
-    engine, site, now = services.tokens.engine, services.site.id, services.clock.now()
+@api_router.get(
+    "/health/datapath",
+    summary="Get the data path's health",
+    response_model=DatapathOut,
+    responses=missing("site"),
+)
+async def datapath_health(
+    request: Request,
+    services: Services,
+    principal: Viewer,
+    site: Annotated[str | None, Query(max_length=64, description="The site (default: the first)")] = None,
+) -> DatapathOut:
+    """The data path of one site as the gateway's process last reported it (from the state database), with
+    its age: an API process on its own shows the gateway's real figures, never its own zeros."""
+    if site is None:
+        visible = services.visible_sites(principal)
+        site = (services.site if principal.sees(services.site.id) or not visible else visible[0]).id
+    site = services.site_for(principal, site).id
+    engine, now = services.tokens.engine, services.clock.now()
     body = await read_in_thread(request, lambda: datapath.latest(engine, site, now))
     return DatapathOut(**body, streams=services.bus.subscribers)

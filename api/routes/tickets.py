@@ -12,7 +12,7 @@ from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import forbidden, http_errors, unprocessable
 from api.responses import AUTHENTICATED, TOO_LARGE, ErrorOut, ValidationErrorOut, body, missing, page_of
-from api.routes.common import Cursor, Ident, Limit, TimeParam, window
+from api.routes.common import Cursor, Ident, Limit, SiteParam, TimeParam, own, site_filter, window
 from api.schemas import (
     ActionIn,
     OwnerTicketIn,
@@ -22,7 +22,7 @@ from api.schemas import (
     page_response,
     ticket_dict,
 )
-from facwatch.model import Level, TicketState
+from facwatch.model import Level, Site, TicketState
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=AUTHENTICATED)
 log = structlog.get_logger("api.tickets")
@@ -30,14 +30,19 @@ log = structlog.get_logger("api.tickets")
 TicketId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("", summary="List tickets", response_model=PageOut[TicketOut], responses=page_of(TicketOut))
+@router.get(
+    "",
+    summary="List tickets",
+    response_model=PageOut[TicketOut],
+    responses={**page_of(TicketOut), **missing("site")},
+)
 async def list_tickets(
     request: Request,
     services: Services,
-    _: Viewer,
+    principal: Viewer,
     limit: Limit = 100,
     cursor: Cursor = None,
-    site: Ident = None,
+    site: SiteParam = None,
     building: Ident = None,
     asset: Ident = None,
     state: TicketState | None = None,
@@ -48,10 +53,11 @@ async def list_tickets(
 ) -> Response:
     """Newest first; ``since``/``until`` bound when the ticket was created."""
     start, end = window(since, until)
+    sites = site_filter(principal, site)
 
     def answer() -> Response:
         page = services.alerts.list_tickets(
-            site=site,
+            site=sites,
             building=building,
             asset=asset,
             state=state,
@@ -79,9 +85,7 @@ async def list_tickets(
 )
 def report(services: Services, principal: Engineer, body: OwnerTicketIn) -> TicketDetailOut:
     """An owner-reported problem: opens a ticket (source ``owner``) with a 10-minute acknowledge clock."""
-    site = services.site
-    if body.site is not None and body.site != site.id:
-        raise unprocessable(f"unknown site {body.site!r}; this API watches {site.id!r}")
+    site = _report_site(services, principal, body.site)
     if all(b.id != body.building for b in site.buildings):
         raise unprocessable(f"unknown building {body.building!r} in site {site.id!r}")
     if body.asset is not None:
@@ -117,11 +121,28 @@ def report(services: Services, principal: Engineer, body: OwnerTicketIn) -> Tick
     response_model=TicketDetailOut,
     responses=missing("ticket"),
 )
-def get_ticket(services: Services, _: Viewer, ticket_id: TicketId) -> TicketDetailOut:
+def get_ticket(services: Services, principal: Viewer, ticket_id: TicketId) -> TicketDetailOut:
     """One ticket with its SLA deadlines and its whole timeline."""
     with http_errors():
         ticket = services.alerts.get_ticket(ticket_id)
+    own(principal, ticket.site, f"no ticket {ticket_id}")
     return TicketDetailOut.from_ticket(ticket)
+
+
+def _report_site(services: Services, principal: Engineer, site_id: str | None) -> Site:
+    """The site of an owner's report: the one named, else the token's only site, else the API's first."""
+    visible = services.visible_sites(principal)
+    if site_id is None:
+        if principal.sites is None:
+            return services.site
+        if len(visible) == 1:
+            return visible[0]
+        raise unprocessable("name the site: this token sees several")
+    site = services.all_sites().get(site_id)
+    if site is None or not principal.sees(site_id):
+        served = ", ".join(repr(s.id) for s in visible)
+        raise unprocessable(f"unknown site {site_id!r}; this API watches {served}")
+    return site
 
 
 @router.post(
@@ -166,6 +187,10 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
         override_reason=body.override_reason,
     )
     log.info("ticket action", ticket_id=ticket_id, action=body.action.value, actor=principal.name)
+    if principal.sites is not None:
+        with http_errors():
+            site = services.alerts.get_ticket(ticket_id).site
+        own(principal, site, f"no ticket {ticket_id}")
     with http_errors():
         ticket = services.alerts.act(ticket_id, request, services.clock.now())
         if not ticket.timeline:  # an implementation may answer without it; the caller wants it

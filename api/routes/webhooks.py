@@ -12,7 +12,7 @@ from api.auth import Principal, Scope
 from api.deps import Integration, Services
 from api.errors import http_errors, not_found
 from api.responses import AUTHENTICATED, TOO_LARGE, missing, page_of
-from api.routes.common import Cursor, Limit
+from api.routes.common import Cursor, Limit, every_site
 from api.schemas import PageOut
 from api.webhooks import ROLLOVER, Delivery, Webhook, WebhookStore
 
@@ -161,6 +161,7 @@ def subscribe(
     request: Request, services: Services, principal: Integration, body: WebhookIn
 ) -> WebhookCreatedOut:
     """Deliveries of alert and ticket changes to a URL, signed (Standard Webhooks). The secret is answered once."""
+    every_site(principal, "webhooks")
     with http_errors():
         hook, secret = _store(request).subscribe(
             str(body.url), body.events, principal.name, services.clock.now(), body.secret

@@ -30,7 +30,9 @@
   const state = {
     token: null, alerts: [], tickets: [], assets: [], offsetMs: 0, source: null, timers: [],
     history: new Map(), health: {},
+    sites: [], site: "",  // the sites this token may see; the one picked ("" = all of them)
   };
+  const SITE_KEY = "facwatch.board.site";
   const $ = (id) => document.getElementById(id);
 
   // --- token ------------------------------------------------------------------------------------------
@@ -513,10 +515,62 @@
 
   // --- data -------------------------------------------------------------------------------------------
 
+  // --- sites ------------------------------------------------------------------------------------------
+
+  // The site picker: every site the token may see, or one. Lists follow the pick (?site=); the assets and the
+  // data path show the picked site, or the first one while all are picked.
+  function siteQuery(prefix) {
+    return state.site ? prefix + "site=" + encodeURIComponent(state.site) : "";
+  }
+
+  function assetSite() {
+    return state.site || (state.sites.length ? state.sites[0].id : "");
+  }
+
+  function assetQuery(prefix) {
+    const site = assetSite();
+    return site && state.sites.length > 1 ? prefix + "site=" + encodeURIComponent(site) : "";
+  }
+
+  function renderSites() {
+    const picker = $("site-picker");
+    picker.hidden = state.sites.length < 2;
+    picker.replaceChildren();
+    const all = document.createElement("option");
+    all.value = "";
+    all.textContent = t("allSites");
+    picker.append(all);
+    for (const site of state.sites) {
+      const option = document.createElement("option");
+      option.value = site.id;
+      option.textContent = site.name || site.id;
+      picker.append(option);
+    }
+    picker.value = state.site;
+  }
+
+  async function loadSites() {
+    const body = await api("/sites?limit=1000");
+    state.sites = body.items;
+    const kept = sessionStorage.getItem(SITE_KEY) || "";
+    state.site = state.sites.some((s) => s.id === kept) ? kept : "";
+    renderSites();
+  }
+
+  async function pickSite(site) {
+    state.site = site;
+    sessionStorage.setItem(SITE_KEY, site);
+    state.history = new Map();
+    await refreshAssets();
+    await refreshLists();
+    refreshHealth().catch(report);
+    loadHistory().then(renderAssets).catch(report);
+  }
+
   async function refreshLists() {
     const [alerts, tickets] = await Promise.all([
-      api("/alerts?state=firing&limit=500"),
-      api("/tickets?limit=500"),
+      api("/alerts?state=firing&limit=500" + siteQuery("&")),
+      api("/tickets?limit=500" + siteQuery("&")),
     ]);
     state.alerts = alerts.items;
     state.tickets = tickets.items.filter((tk) => tk.state !== "closed" && tk.state !== "cancelled");
@@ -541,7 +595,7 @@
     for (const asset of state.assets) {
       for (const channel of KEY_CHANNELS[asset.kind] || []) {
         const query = "?channel=" + channel + "&start=" + Math.floor(start) + "&end=" + Math.ceil(end) + "&every=5s";
-        jobs.push(api("/assets/" + encodeURIComponent(asset.id) + "/readings" + query).then((body) => {
+        jobs.push(api("/assets/" + encodeURIComponent(asset.id) + "/readings" + query + assetQuery("&")).then((body) => {
           for (const p of body.points) remember(asset.id, channel, Date.parse(p.ts), p.value);
         }));
       }
@@ -550,10 +604,14 @@
   }
 
   async function refreshAssets() {
-    const [assets, health] = await Promise.all([api("/assets?limit=1000"), fetch("/healthz").then((r) => r.json())]);
+    const [assets, health] = await Promise.all([
+      api("/assets?limit=1000" + assetQuery("&")),
+      fetch("/healthz").then((r) => r.json()),
+    ]);
     // The server's clock decides deadlines (the demo may run on simulated time); follow it.
     if (health && health.time) state.offsetMs = Date.parse(health.time) - Date.now();
-    if (health && health.site) $("site-name").textContent = health.site;
+    const site = assetSite() || (health && health.site);
+    if (site) $("site-name").textContent = state.sites.length > 1 ? "" : site;
     state.assets = assets.items;
     for (const asset of state.assets) {
       for (const channel of KEY_CHANNELS[asset.kind] || []) {
@@ -567,7 +625,7 @@
   async function refreshHealth() {
     // The gateway's process reports its figures to the state database; this process may be an API
     // replica of its own, so never read them from this process's /metrics (they would be zeros here).
-    const body = await api("/health/datapath");
+    const body = await api("/health/datapath" + assetQuery("?"));
     const f = body.figures;
     state.health = {
       stale: body.stale,
@@ -637,6 +695,7 @@
     $("board").hidden = false;
     $("logout").hidden = false;
     try {
+      await loadSites();
       await loadZones().catch(report);  // without the zones, times show in UTC (never the browser's zone)
       await refreshAssets();
       await refreshLists();
@@ -662,9 +721,11 @@
     start(token);
   });
   $("logout").addEventListener("click", () => askForToken(""));
+  $("site-picker").addEventListener("change", (event) => pickSite(event.target.value).catch(report));
   $("lang").addEventListener("click", () => {
     window.fwSetLang(window.fwLang() === "zh" ? "en" : "zh");
     renderAll();
+    renderSites();
   });
 
   window.fwApplyStatic();
