@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from facwatch.chat_config import parse_chat
 from facwatch.errors import ConfigError
+from facwatch.maintenance_config import parse_maintenance
 from facwatch.model import (
     MACHINE_KINDS,
     AlertPolicy,
@@ -450,6 +451,9 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         service_name=str(head.get("service_name", "")),
         service_phone=str(head.get("service_phone", "")),
         chat=parse_chat(data.get("chat", {}), building_ids, {p.id for p in people}, variables, fail),
+        maintenance=parse_maintenance(
+            data, assets, people, str(head.get("timezone", "UTC")), variables, fail
+        ),
     )
 
 

@@ -30,6 +30,8 @@ from alerts.engine.errors import CheckInRefused, NotFound, TooManyCheckIns
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
 from alerts.engine.intake import Judgement, Late
+from alerts.engine.maintenance import Announcer
+from alerts.engine.maintenance_clock import MaintenanceClock
 from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.engine.sweep import Sweeper
@@ -75,6 +77,8 @@ class AlertService:
         self.tickets = TicketWriter(site, sla, self.notifier)
         self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
         self.sweeper = Sweeper(site, sla, self.tickets, self.alerts, self.notifier)
+        announcer = notifier if isinstance(notifier, Announcer) else None
+        self.maintenance = MaintenanceClock(site, self.alerts, announcer)
         self._lock = threading.Lock()
         self._judging = threading.Lock()
         """The rules' in-memory state: never held across a database call."""
@@ -170,6 +174,7 @@ class AlertService:
             changes = Changes()
             with self.engine.begin() as conn:
                 self.sweeper.run(conn, now, changes)
+                self.maintenance.run(conn, now, changes)
                 self._record(conn, changes, now)
             self._wake(changes)
 

@@ -37,6 +37,7 @@ FIELDS = frozenset(
         "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
         "service", "phone", "handled", "expect", "found", "rating", "finding_name",
+        "start", "end", "company", "work",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
@@ -97,6 +98,8 @@ FINDING_NAMES = {
     "datapath.spool_nearly_full": ("数据缓存将满", "telemetry spool nearly full"),
     "datapath.store_unreachable": ("数据存储不可达", "telemetry store unreachable"),
     "datapath.broker_lost": ("与消息服务器断开", "MQTT broker lost"),
+    "maintenance.overdue": ("维保逾期", "maintenance overdue"),
+    "maintenance.certificate_expiring": ("检验合格证即将到期", "inspection certificate expiring"),
 }
 """Every finding kind the detectors raise (alerts/detection), in words: Chinese messages carry no English."""
 
