@@ -468,6 +468,12 @@ class Ticket:
     eta: datetime | None = None
     """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
     closed_at: datetime | None = None
+    planned_at: datetime | None = None
+    """Non-urgent work created at night: when it is planned (the next day-hours slot); None: at once."""
+    company: str | None = None
+    """The maintenance company it was dispatched to, if any."""
+    arrival: str | None = None
+    """How arrival was shown: ``code`` (the posted code only) or ``corroborated`` (the sensors agree)."""
 
 
 T = TypeVar("T")

@@ -10,16 +10,19 @@ Each run (at most every ``EVERY`` of the clock's time) it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 
 from alerts.engine import maintenance
-from alerts.engine.db import utc
+from alerts.engine.db import tickets, utc
 from alerts.engine.maintenance import PLAN_KINDS, Announcement, Announcer, Moment
+from alerts.engine.maintenance_arrival import WINDOW_S, Arrival, Seen
 from alerts.engine.maintenance_db import last_visits, stored_windows
+from alerts.engine.tickets import SYSTEM
 from facwatch.model import Finding, Level, MaintenancePlan, Site, ms_from_utc
 
 if TYPE_CHECKING:
@@ -97,3 +100,24 @@ class MaintenanceClock:
             added = self.announcer.announce(conn, due, now)  # the outbox's keys: each once
             if added:
                 log.info("maintenance announced", site=self.site.id, added=added)
+
+    def corroborate(self, conn: Connection, fresh: Sequence[Seen], changes: Changes) -> None:
+        """Check-ins shown by the code only that a sign on their asset now corroborates (the sign came after)."""
+        window = timedelta(seconds=WINDOW_S)
+        for seen in fresh:
+            rows = conn.execute(
+                select(tickets.c.id, tickets.c.on_site_at).where(
+                    tickets.c.site == self.site.id,
+                    tickets.c.asset == seen.asset,
+                    tickets.c.arrival == Arrival.CODE.value,
+                    tickets.c.on_site_at >= seen.at - window,
+                    tickets.c.on_site_at <= seen.at + window,
+                )
+            ).all()
+            for row in rows:
+                conn.execute(
+                    update(tickets).where(tickets.c.id == row.id).values(arrival=Arrival.CORROBORATED.value)
+                )
+                note = f"arrival corroborated: {seen.sign.value} at {seen.at.isoformat()}"
+                self.alerts.tickets.event(conn, row.id, seen.at, "arrival_corroborated", SYSTEM, note)
+                changes.tickets.add(int(row.id))

@@ -31,6 +31,7 @@ from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
 from alerts.engine.intake import Judgement, Late
 from alerts.engine.maintenance import Announcer
+from alerts.engine.maintenance_arrival import Signs
 from alerts.engine.maintenance_clock import MaintenanceClock
 from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
@@ -74,7 +75,9 @@ class AlertService:
         self.notifier = notifier
         self.rules = Rules(site)
         self.motion = Motion()
+        self.signs = Signs()
         self.tickets = TicketWriter(site, sla, self.notifier)
+        self.tickets.signs = self.signs
         self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
         self.sweeper = Sweeper(site, sla, self.tickets, self.alerts, self.notifier)
         announcer = notifier if isinstance(notifier, Announcer) else None
@@ -113,6 +116,7 @@ class AlertService:
             latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
         with self._judging:
             self.motion.observe(readings, cap)
+            self.signs.observe(readings)
             findings = tuple(self.rules.observe(readings, now_ms))
         return Judgement(findings, max(latest.values()), now_ms, tuple(sorted(latest.items())))
 
@@ -175,6 +179,9 @@ class AlertService:
             with self.engine.begin() as conn:
                 self.sweeper.run(conn, now, changes)
                 self.maintenance.run(conn, now, changes)
+                with self._judging:
+                    fresh = self.signs.drain()
+                self.maintenance.corroborate(conn, fresh, changes)
                 self._record(conn, changes, now)
             self._wake(changes)
 

@@ -1,4 +1,7 @@
-"""Maintenance: planned windows from the API, and recorded visits (alerts/engine/maintenance_db.py).
+"""Maintenance: planned windows from the API, and recorded visits (alerts/engine/maintenance_db.py);
+tickets get ``planned_at`` (non-urgent work created at night waits for day hours), ``company`` (the
+maintenance company it was dispatched to) and ``arrival`` (how arrival was shown: ``code`` or
+``corroborated``).
 
 Revision ID: 0013
 Revises: 0010
@@ -47,9 +50,17 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
     )
     op.create_index("ix_maintenance_visits_asset", "maintenance_visits", ["site", "asset", "at"])
+    with op.batch_alter_table("tickets") as batch:
+        batch.add_column(sa.Column("planned_at", TS, nullable=True))
+        batch.add_column(sa.Column("company", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("arrival", sa.String(20), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_column("arrival")
+        batch.drop_column("company")
+        batch.drop_column("planned_at")
     op.drop_index("ix_maintenance_visits_asset", "maintenance_visits")
     op.drop_table("maintenance_visits")
     op.drop_index("ix_maintenance_windows_asset", "maintenance_windows")
