@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +35,9 @@ from facwatch.model import MaintenanceWindow, Site
 
 metadata = MetaData()
 TS = DateTime(timezone=True)
+MAX_WINDOW = timedelta(days=31)
+HORIZON = timedelta(days=366)
+"""The API's windows are planned work: at most a month long, starting within a year of now."""
 
 maintenance_windows = Table(
     "maintenance_windows",
@@ -170,6 +173,10 @@ class MaintenanceBook:
         self._check(window.asset, window.company)
         if window.end <= window.start:
             raise ValueError("a window must end after it starts")
+        if window.end - window.start > MAX_WINDOW:
+            raise ValueError(f"a window lasts at most {MAX_WINDOW.days} days")
+        if abs(utc_now(window.start) - utc_now(now)) > HORIZON:
+            raise ValueError(f"a window starts within {HORIZON.days} days of now")
         with self.engine.begin() as conn:
             pk = new_pk(
                 conn.execute(
@@ -223,6 +230,8 @@ class MaintenanceBook:
         now: datetime,
     ) -> Visit:
         building = self._check(asset, company)
+        if utc_now(at) > utc_now(now) + timedelta(minutes=10):
+            raise ValueError("a visit is recorded once it has happened (its time is in the future)")
         with self.engine.begin() as conn:
             pk = new_pk(
                 conn.execute(

@@ -14,8 +14,8 @@ from tests.api.conftest import world as world
 
 WINDOW = {
     "asset": "b1-elev-1",
-    "start": "2025-03-05T09:00:00+08:00",
-    "end": "2025-03-05T11:00:00+08:00",
+    "start": "2024-05-05T09:00:00+08:00",
+    "end": "2024-05-05T11:00:00+08:00",
     "what": "半月保养 half-monthly maintenance",
 }
 
@@ -26,7 +26,7 @@ def test_windows_are_planned_listed_and_cancelled(world: World) -> None:
     made = c.post("/api/v1/maintenance/windows", json=WINDOW, headers=engineer)
     assert made.status_code == 201, made.text
     window = made.json()
-    assert window["ref"] == "W-000001" and window["start"].startswith("2025-03-05T01:00:00")
+    assert window["ref"] == "W-000001" and window["start"].startswith("2024-05-05T01:00:00")
     assert window["source"] == "api"
     listed = c.get("/api/v1/maintenance/windows?asset=b1-elev-1", headers=engineer).json()
     assert [w["ref"] for w in listed["items"]] == ["W-000001"]
@@ -39,7 +39,9 @@ def test_mistakes_answer_422(world: World) -> None:
     c, engineer = world.client, world.auth("engineer")
     for bad in (
         {**WINDOW, "asset": "nowhere"},
-        {**WINDOW, "end": "2025-03-05T08:00:00+08:00"},
+        {**WINDOW, "end": "2024-05-05T08:00:00+08:00"},  # before its start
+        {**WINDOW, "end": "2024-07-05T08:00:00+08:00"},  # two months long
+        {**WINDOW, "start": "9999-12-30T00:00:00Z", "end": "9999-12-31T00:00:00Z"},  # not planned work
         {**WINDOW, "company": "otis"},
         {**WINDOW, "colour": "red"},
     ):
@@ -56,16 +58,18 @@ def test_visits_are_recorded_and_listed(world: World, state_engine: Engine) -> N
         "asset": "b1-elev-1",
         "who": "李师傅 Li",
         "company": "sh-lift",
-        "at": "2025-02-28T10:00:00+08:00",
+        "at": "2024-04-28T10:00:00+08:00",
         "what": "半月保养：门机、曳引机、制动器检查",
         "photos": ["https://photos.example/1.jpg"],
     }
     made = c.post("/api/v1/maintenance/visits", json=visit, headers=engineer)
     assert made.status_code == 201, made.text
     assert made.json()["ref"] == "V-000001" and made.json()["building"] == "b1"
-    listed = c.get(
-        "/api/v1/maintenance/visits?since=2025-02-01T00:00:00Z&until=2025-04-01T00:00:00Z", headers=engineer
-    ).json()["items"]
+    listed = c.get("/api/v1/maintenance/visits?since=2024-04-01T00:00:00Z", headers=engineer).json()["items"]
     assert [(v["who"], v["photos"]) for v in listed] == [("李师傅 Li", ["https://photos.example/1.jpg"])]
     unknown = c.post("/api/v1/maintenance/visits", json={**visit, "company": "otis"}, headers=engineer)
     assert unknown.status_code == 422 and "otis" in unknown.json()["detail"]
+    future = c.post(
+        "/api/v1/maintenance/visits", json={**visit, "at": "2024-06-01T00:00:00Z"}, headers=engineer
+    )
+    assert future.status_code == 422 and "future" in future.json()["detail"]
