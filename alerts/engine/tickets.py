@@ -115,6 +115,8 @@ class TicketWriter:
             self.event(conn, pk, when, "alert_joined", SYSTEM, note)
             if level.rank < Level(row.level).rank:  # a worse alert brings its level and its clocks
                 self.set_clocks(conn, pk, due, when, level)
+                if level not in rota.DAY_WORK:  # urgent now: it no longer waits for day hours
+                    conn.execute(update(tickets).where(tickets.c.id == pk).values(planned_at=None))
         else:
             resolved = conn.execute(
                 select(tickets.c.id)
