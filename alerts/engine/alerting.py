@@ -134,10 +134,6 @@ class AlertWriter:
         elif change is FindingChange.END_PENDING:
             pending.end(self, conn, finding, asset, when, changes, wall_now)
 
-    def firing(self, conn: Connection, asset: str, kind: str) -> Any:
-        """The firing alert of (asset, kind), locked, or None."""
-        return self._firing(conn, asset, kind)
-
     def _firing(self, conn: Connection, asset: str, kind: str) -> Any:
         return conn.execute(
             select(alerts)

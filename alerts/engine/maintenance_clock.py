@@ -18,12 +18,12 @@ import structlog
 from sqlalchemy import Connection, select, update
 
 from alerts.engine import maintenance
-from alerts.engine.db import tickets, utc
+from alerts.engine.db import alerts, tickets
 from alerts.engine.maintenance import PLAN_KINDS, Announcement, Announcer, Moment
 from alerts.engine.maintenance_arrival import WINDOW_S, Arrival, Seen
 from alerts.engine.maintenance_db import last_visits, stored_windows
 from alerts.engine.tickets import SYSTEM
-from facwatch.model import Finding, Level, MaintenancePlan, Site, ms_from_utc
+from facwatch.model import AlertState, Finding, Level, MaintenancePlan, Site, ms_from_utc
 
 if TYPE_CHECKING:
     from alerts.engine.alerting import AlertWriter, Changes
@@ -49,21 +49,25 @@ class MaintenanceClock:
 
     def _plans(self, conn: Connection, now: datetime, changes: Changes) -> None:
         last = last_visits(conn, self.site.id)
+        firing = {  # (asset, kind) → whether the condition still holds (not normal again, holding)
+            (str(r.asset), str(r.kind)): r.cleared_at is None
+            for r in conn.execute(
+                select(alerts.c.asset, alerts.c.kind, alerts.c.cleared_at).where(
+                    alerts.c.site == self.site.id,
+                    alerts.c.kind.in_(PLAN_KINDS),
+                    alerts.c.state == AlertState.FIRING.value,
+                )
+            )
+        }
         for plan in self.site.maintenance.plans:
-            asset = self.site.asset(plan.asset)
-            if asset is None:
+            if self.site.asset(plan.asset) is None:
                 continue
             status = maintenance.decide_plan(plan, last.get(plan.asset), now)
             for kind in PLAN_KINDS:
-                active = status.active(kind)
-                row = self.alerts.firing(conn, plan.asset, kind)
-                holding = row is not None and utc(row.cleared_at) is not None
-                if active == (row is not None and not holding):
+                active, holds = status.active(kind), firing.get((plan.asset, kind))
+                if active is bool(holds) or (not active and holds is None):
                     continue  # nothing changed
-                if not active and row is None:
-                    continue
-                finding = self._finding(plan, kind, active, status, now)
-                self.alerts.apply(conn, finding, changes, None)
+                self.alerts.apply(conn, self._finding(plan, kind, active, status, now), changes, None)
 
     def _finding(
         self, plan: MaintenancePlan, kind: str, active: bool, status: maintenance.PlanStatus, now: datetime
