@@ -76,9 +76,21 @@ class Signs:
         self._fresh: list[Seen] = []
 
     def observe(self, readings: Iterable[Reading]) -> None:
-        for r in sorted((r for r in readings if r.channel in READ), key=lambda r: r.ts_ms):
-            before = self._values.get((r.asset, r.channel))
-            self._values[(r.asset, r.channel)] = r.value
+        """Take a batch in its order (a device's readings arrive in time order). On the hot path: most
+        readings are skipped by a set look-up or a moving car in normal service."""
+        values = self._values
+        for r in readings:
+            channel = r.channel
+            if channel not in READ:
+                continue
+            key = (r.asset, channel)
+            before = values.get(key)
+            values[key] = r.value
+            if channel == "speed_mps":
+                if abs(r.value) < MOVING_MPS or values.get((r.asset, "inspection_mode"), 0.0) < 0.5:
+                    continue
+            elif before is None or ((before >= 0.5) == (r.value >= 0.5) and channel not in PHASES):
+                continue
             sign = self._sign(r, before)
             if sign is not None:
                 self._mark(Seen(r.asset, r.ts_ms, sign))
