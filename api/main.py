@@ -23,6 +23,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.readiness import Check, Readiness, state_db_probe
 from api.routes import alerts, assets, chat, dead_letters, events, health, reports, sites, tickets, webhooks
+from api.routes import maintenance as maintenance_routes
 from api.targets import TargetPolicy
 from api.webhook_worker import WebhookWorker
 from api.webhooks import WebhookStore
@@ -86,6 +87,7 @@ def create_app(
     handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events, chat):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(maintenance_routes.router, prefix=API_PREFIX)
     app.include_router(health.api_router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_idempotency(app)

@@ -159,6 +159,14 @@ class TicketOut(BaseModel):
     progress_percent: float | None = Field(default=None, description="The engineer's latest progress, 0-100")
     eta: datetime | None = Field(default=None, description="The engineer's latest estimate of the fix")
     closed_at: datetime | None = Field(default=None, description="When it was closed")
+    planned_at: datetime | None = Field(
+        default=None, description="Non-urgent work created at night: when it is planned (day hours)"
+    )
+    company: str | None = Field(default=None, description="The maintenance company it was dispatched to")
+    arrival: str | None = Field(
+        default=None,
+        description="How arrival was shown: code (the posted code) or corroborated (sensors agree)",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [TICKET_EXAMPLE]})
 
@@ -558,6 +566,18 @@ class SlaRowOut(BaseModel):
     ack_breaches: int = Field(description="Tickets that missed the acknowledge deadline")
     arrive_breaches: int = Field(description="Tickets that missed the on-site deadline")
     fix_breaches: int = Field(description="Tickets that missed the fix deadline")
+    arrived_corroborated: int = Field(
+        default=0, description="Of the arrivals, those the sensors corroborated (the rest: the code only)"
+    )
+    arrive_corroborated_p50_s: float | None = Field(
+        default=None, description="Median seconds to reach the site, corroborated arrivals only"
+    )
+    arrive_code_only_p50_s: float | None = Field(
+        default=None, description="Median seconds to reach the site, arrivals shown by the code only"
+    )
+    company: str | None = Field(
+        default=None, description="Null: every ticket of the level; a company: the tickets dispatched to it"
+    )
 
 
 class SlaReportOut(BaseModel):

@@ -263,6 +263,8 @@ class Site:
     """The service centre's phone number, printed in every owner message."""
     chat: ChatPolicy = field(default_factory=ChatPolicy)
     """Owners' chat groups and the ladder (docs/owners.md)."""
+    maintenance: Maintenance = field(default_factory=lambda: Maintenance())
+    """Maintenance companies, plans and planned windows (docs/maintenance.md)."""
 
     def asset(self, asset_id: str) -> Asset | None:
         for asset in self.assets:
@@ -466,6 +468,12 @@ class Ticket:
     eta: datetime | None = None
     """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
     closed_at: datetime | None = None
+    planned_at: datetime | None = None
+    """Non-urgent work created at night: when it is planned (the next day-hours slot); None: at once."""
+    company: str | None = None
+    """The maintenance company it was dispatched to, if any."""
+    arrival: str | None = None
+    """How arrival was shown: ``code`` (the posted code only) or ``corroborated`` (the sensors agree)."""
 
 
 T = TypeVar("T")
@@ -509,3 +517,59 @@ class TelemetryReader(Protocol):
     ) -> list[Point]: ...
 
     def latest(self, site: str, asset: str) -> dict[str, Point]: ...
+
+
+# --- maintenance (docs/maintenance.md) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A maintenance company: the party an asset's plan names and a ticket can be dispatched to."""
+
+    id: str
+    name: str
+    contacts: tuple[Person, ...] = ()
+    """Its on-call contacts (role ``company``), told through their own channels and language."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePlan:
+    asset: str
+    interval_days: float
+    """A visit at least this often (elevators: 15 days by default)."""
+    company: str | None = None
+    certificate: str = ""
+    """The inspection certificate's number (elevators: inspected every year)."""
+    certificate_expires: datetime | None = None
+    """UTC midnight of the expiry date in the site's time zone; None: no certificate kept."""
+    last_visit: datetime | None = None
+    """The last visit before facwatch recorded any (the plan's clock starts there)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """A planned window of maintenance work on an asset, from the site file (``ref`` ``S-<n>``) or the
+    API (``W-000001``)."""
+
+    ref: str
+    asset: str
+    start: datetime
+    end: datetime
+    company: str | None = None
+    what: str = ""
+
+    def covers(self, asset: str, when: datetime) -> bool:
+        return asset == self.asset and self.start <= when < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    companies: tuple[Company, ...] = ()
+    plans: tuple[MaintenancePlan, ...] = ()
+    windows: tuple[MaintenanceWindow, ...] = ()
+
+    def company(self, company_id: str | None) -> Company | None:
+        return next((c for c in self.companies if c.id == company_id), None)
+
+    def plan(self, asset: str) -> MaintenancePlan | None:
+        return next((p for p in self.plans if p.asset == asset), None)

@@ -20,6 +20,7 @@ A section that needs more ids to refer to adds them to ``sitetypes.Known`` and t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, Validat
 
 from facwatch.chat_config import ChatSection
 from facwatch.errors import ConfigError, ConfigProblems
+from facwatch.maintenance_config import CompanyIn, PlanIn, WindowIn, parse_maintenance
 from facwatch.model import (
     AlertPolicy,
     AlertRule,
@@ -253,6 +255,13 @@ class SiteFile(Section):
     rota: list[RotaSection] = Field(default_factory=list)
     alerts: AlertsSection = AlertsSection()
     chat: ChatSection = ChatSection()
+    companies: list[CompanyIn] = Field(
+        default_factory=list, description="maintenance companies (docs/maintenance.md)"
+    )
+    maintenance_plans: list[PlanIn] = Field(default_factory=list, description="maintenance plans per asset")
+    maintenance_windows: list[WindowIn] = Field(
+        default_factory=list, description="planned maintenance windows"
+    )
 
     def to_site(self, folder: Path | None = None) -> Site:
         return Site(
@@ -304,7 +313,15 @@ def parse(
         model = SiteFile.model_validate(data, context=known_ids(data, variables))
     except ValidationError as exc:
         raise ConfigProblems(problems(exc, SiteFile, origin, data, text=text)) from None
-    return model.to_site(folder)
+    site = model.to_site(folder)
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"{origin}: {message}")
+
+    maintenance = parse_maintenance(
+        dict(data), site.assets, site.people, site.timezone, dict(variables), fail
+    )
+    return dataclasses.replace(site, maintenance=maintenance)
 
 
 def demo_site_text() -> str:

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from alerts.engine import clocks, conditions, inhibit, pending, policy, resolving
+from alerts.engine import clocks, conditions, inhibit, maintenance, pending, policy, resolving
 from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, Suppression
 from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
+from alerts.engine.maintenance import WindowChange
 from alerts.engine.policy import KindPolicy
 from alerts.engine.tickets import SYSTEM, TicketWriter
 from facwatch.config import SlaSettings
@@ -209,6 +210,15 @@ class AlertWriter:
         facts = conditions.SuppressionFacts(level=kp.level, inhibitor=named)
         suppression, reason = conditions.decide_suppression(facts, when)
         suppressed = suppression is Suppression.SUPPRESS
+        window = None if late or suppressed else maintenance.window_at(conn, self.site, asset.id, when)
+        wfacts = maintenance.WindowFacts(kp.level, finding.kind, window, finding.detail)
+        during, why = maintenance.decide_window(wfacts, when)
+        if during is WindowChange.DROP:  # the technician's own doing, as planned: no alert at all
+            return None
+        recorded = during is WindowChange.RECORD and window is not None
+        noted = named if suppressed else None
+        if recorded and window is not None:
+            noted = maintenance.during_note(window)
         pk = new_pk(
             conn.execute(
                 insert(alerts).values(
@@ -227,16 +237,19 @@ class AlertWriter:
                     value=finding.value,
                     late=int(late),
                     predicted_at=predicted,
-                    suppressed_by=named if suppressed else None,
+                    suppressed_by=noted,
                 )
             )
         )
         changes.alerts.add(pk)
         if inhibitor is not None and suppressed:
             self._note_suppressed(conn, inhibitor[0], pk, finding, asset, when, changes)
-        elif not late:
+        elif not late and not recorded:
             ticket_pk = self.tickets.open_or_join(conn, pk, finding, asset, when, own=own)
             changes.tickets.add(ticket_pk)
+            if window is not None:  # a RED during maintenance: told as always, and the window noted
+                note = f"alert {alert_ref(pk)} {why.value}: {maintenance.during_note(window)}"
+                self.tickets.event(conn, ticket_pk, when, "during_maintenance", SYSTEM, note)
             if named is not None:  # a RED that the power failure would have explained: told, and why
                 note = f"alert {alert_ref(pk)} {reason.value}, although {named} fires in building {asset.building}"
                 self.tickets.event(conn, ticket_pk, when, "not_suppressed", SYSTEM, note)

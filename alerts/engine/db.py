@@ -115,6 +115,10 @@ tickets = Table(
     Column("eta", TS, nullable=True),
     Column("closed_at", TS, nullable=True),
     Column("follow_up_due", TS, nullable=True),
+    # 0013_maintenance:
+    Column("planned_at", TS, nullable=True),
+    Column("company", String(64), nullable=True),
+    Column("arrival", String(20), nullable=True),
 )
 Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_asset_state", tickets.c.site, tickets.c.asset, tickets.c.state)

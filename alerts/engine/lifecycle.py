@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from alerts.engine.clocks import Clock
 from alerts.engine.errors import CheckInRefused, IllegalTransition, StillFiring, TooManyCheckIns
+from alerts.engine.maintenance_arrival import Seen, decide_arrival
 from alerts.engine.ports import ActionRequest
 from facwatch.model import TicketAction, TicketState
 
@@ -151,6 +152,10 @@ class TicketFacts:
     wrong_codes: tuple[datetime, ...] = ()
     """When wrong check-in codes were given lately, on this ticket or by this actor (``CHECKIN_LOCK_S`` back
     from the last ``CHECKIN_WINDOW_S`` is enough)."""
+    sign: Seen | None = None
+    """The asset's newest sign of a person's hands on it (arrival evidence, ``maintenance_arrival``)."""
+    companies: frozenset[str] = frozenset()
+    """The site's maintenance companies: a dispatch to one of them makes it the ticket's party."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,9 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
             raise TooManyCheckIns((locked - now).total_seconds())
         check_in(facts.checkin_code, event.checkin_code)
         values["on_site_at"] = now
+        arrival, shown = decide_arrival(facts.sign, now)
+        values["arrival"] = detail["arrival"] = arrival.value
+        notes.append(shown)
     override = (event.override_reason or "").strip()
     if event.override_reason is not None and action not in OVERRIDABLE:
         raise ValueError("override_reason goes with resolve, close or cancel")
@@ -213,6 +221,9 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
     if action is A.DISPATCH:
         values["assignee"] = detail["assignee"] = event.assignee or event.actor
         notes.append(f"assigned to {values['assignee']}")
+        if event.assignee in facts.companies:
+            values["company"] = detail["company"] = event.assignee
+            notes.append("the maintenance company's on-call contacts are told")
     if event.eta is not None:
         if action not in (A.DISPATCH, A.PROGRESS, A.PLAN_B):
             raise ValueError("an ETA goes with dispatch, progress or plan_b")

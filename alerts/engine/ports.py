@@ -48,6 +48,12 @@ class SlaFigures:
     ack_breaches: int
     arrive_breaches: int
     fix_breaches: int
+    arrived_corroborated: int = 0
+    """Of the arrivals, those the sensors corroborated (the rest were shown by the code only)."""
+    arrive_corroborated_p50_s: float | None = None
+    arrive_code_only_p50_s: float | None = None
+    company: str | None = None
+    """None: every ticket of the level; a company's id: only the tickets dispatched to it."""
 
 
 @dataclass(frozen=True, slots=True)

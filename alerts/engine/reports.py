@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
@@ -38,6 +39,8 @@ class _Bucket:
     tickets: int = 0
     ack: list[float] = field(default_factory=list)
     arrive: list[float] = field(default_factory=list)
+    arrive_corroborated: list[float] = field(default_factory=list)
+    arrive_code_only: list[float] = field(default_factory=list)
     fix: list[float] = field(default_factory=list)
     ack_breaches: int = 0
     arrive_breaches: int = 0
@@ -63,24 +66,10 @@ def sla_figures(conn: Connection, *, site: str | None, since: datetime, until: d
             )
         )
         fired = {(t, c): n for t, c, n in clocks}
-    buckets: dict[tuple[str, Level], _Bucket] = defaultdict(_Bucket)
+    buckets: dict[tuple[str, Level, str], _Bucket] = defaultdict(_Bucket)
     for row in rows:
-        bucket = buckets[(row.site, Level(row.level))]
-        bucket.tickets += 1
-        created = utc(row.created_at)
-        assert created is not None
-        for done, values in (
-            (utc(row.acknowledged_at), bucket.ack),
-            (utc(row.on_site_at), bucket.arrive),
-            (utc(row.resolved_at) or utc(row.closed_at), bucket.fix),
-        ):
-            if done is not None:
-                values.append(max((done - created).total_seconds(), 0.0))
-        ran_out = {c: fired.get((row.id, c.value), 0) > 0 for c in Clock}
-        bucket.ack_breaches += _late(utc(row.acknowledged_at), utc(row.ack_due), ran_out[Clock.ACKNOWLEDGE])
-        bucket.arrive_breaches += _late(utc(row.on_site_at), utc(row.on_site_due), ran_out[Clock.ON_SITE])
-        fixed_at = utc(row.resolved_at) or utc(row.closed_at)
-        bucket.fix_breaches += _late(fixed_at, utc(row.fixed_due), ran_out[Clock.FIXED])
+        for company in ("", row.company) if row.company else ("",):  # every ticket, then per company
+            _count(buckets[(row.site, Level(row.level), company)], row, fired)
     return [
         SlaFigures(
             site=site_id,
@@ -98,9 +87,38 @@ def sla_figures(conn: Connection, *, site: str | None, since: datetime, until: d
             ack_breaches=b.ack_breaches,
             arrive_breaches=b.arrive_breaches,
             fix_breaches=b.fix_breaches,
+            arrived_corroborated=len(b.arrive_corroborated),
+            arrive_corroborated_p50_s=percentile(b.arrive_corroborated, 50),
+            arrive_code_only_p50_s=percentile(b.arrive_code_only, 50),
+            company=company or None,
         )
-        for (site_id, level), b in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1].rank))
+        for (site_id, level, company), b in sorted(
+            buckets.items(), key=lambda kv: (kv[0][0], kv[0][1].rank, kv[0][2])
+        )
     ]
+
+
+def _count(bucket: _Bucket, row: Any, fired: dict[tuple[int, str], int]) -> None:
+    """Count one ticket in its bucket: its times, and the deadlines it missed."""
+    bucket.tickets += 1
+    created = utc(row.created_at)
+    assert created is not None
+    for done, values in (
+        (utc(row.acknowledged_at), bucket.ack),
+        (utc(row.on_site_at), bucket.arrive),
+        (utc(row.resolved_at) or utc(row.closed_at), bucket.fix),
+    ):
+        if done is not None:
+            values.append(max((done - created).total_seconds(), 0.0))
+    ran_out = {c: fired.get((row.id, c.value), 0) > 0 for c in Clock}
+    bucket.ack_breaches += _late(utc(row.acknowledged_at), utc(row.ack_due), ran_out[Clock.ACKNOWLEDGE])
+    bucket.arrive_breaches += _late(utc(row.on_site_at), utc(row.on_site_due), ran_out[Clock.ON_SITE])
+    fixed_at = utc(row.resolved_at) or utc(row.closed_at)
+    bucket.fix_breaches += _late(fixed_at, utc(row.fixed_due), ran_out[Clock.FIXED])
+    on_site = utc(row.on_site_at)
+    if on_site is not None:
+        shown = bucket.arrive_corroborated if row.arrival == "corroborated" else bucket.arrive_code_only
+        shown.append(max((on_site - created).total_seconds(), 0.0))
 
 
 def period_of(when: datetime, tz: ZoneInfo, period: str) -> str:

@@ -31,6 +31,9 @@ from alerts.engine.errors import CheckInRefused, NotFound, TooManyCheckIns
 from alerts.engine.events import EventBus
 from alerts.engine.inhibit import Motion
 from alerts.engine.intake import Judgement, Late
+from alerts.engine.maintenance import Announcer
+from alerts.engine.maintenance_arrival import Signs
+from alerts.engine.maintenance_clock import MaintenanceClock
 from alerts.engine.notices import Notifier
 from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
 from alerts.engine.sweep import Sweeper
@@ -78,9 +81,13 @@ class AlertService:
         self.notifier = notifier
         self.rules = Rules(site)
         self.motion = Motion()
+        self.signs = Signs()
         self.tickets = TicketWriter(site, sla, self.notifier)
+        self.tickets.signs = self.signs
         self.alerts = AlertWriter(site, sla, self.tickets, self.motion)
         self.sweeper = Sweeper(site, sla, self.tickets, self.alerts, self.notifier)
+        announcer = notifier if isinstance(notifier, Announcer) else None
+        self.maintenance = MaintenanceClock(site, self.alerts, announcer)
         self._lock = threading.Lock()
         self._judging = threading.Lock()
         """The rules' in-memory state: never held across a database call."""
@@ -115,6 +122,7 @@ class AlertService:
             latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
         with self._judging:
             self.motion.observe(readings, cap)
+            self.signs.observe(readings)
             findings = tuple(self.rules.observe(readings, now_ms))
         return Judgement(findings, max(latest.values()), now_ms, tuple(sorted(latest.items())))
 
@@ -176,6 +184,10 @@ class AlertService:
             changes = Changes()
             with self.begin() as conn:
                 self.sweeper.run(conn, now, changes)
+                self.maintenance.run(conn, now, changes)
+                with self._judging:
+                    fresh = self.signs.drain()
+                self.maintenance.corroborate(conn, fresh, changes)
                 self._record(conn, changes, now)
             self._wake(changes)
 

@@ -73,4 +73,7 @@ def ticket_json(ticket: Ticket) -> Mapping[str, object]:
         "progress_percent": ticket.progress_percent,
         "eta": _iso(ticket.eta),
         "closed_at": _iso(ticket.closed_at),
+        "planned_at": _iso(ticket.planned_at),
+        "company": ticket.company,
+        "arrival": ticket.arrival,
     }

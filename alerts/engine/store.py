@@ -309,6 +309,9 @@ _TICKET_SPEC = (
     _Read(tickets.c.progress_percent, "progress_percent"),
     _Read(tickets.c.eta, "eta", _maybe_utc),
     _Read(tickets.c.closed_at, "closed_at", _maybe_utc),
+    _Read(tickets.c.planned_at, "planned_at", _maybe_utc),
+    _Read(tickets.c.company, "company"),
+    _Read(tickets.c.arrival, "arrival"),
 )
 """Every column a ticket is read from, once: the query's columns and the row mapping both come from here."""
 

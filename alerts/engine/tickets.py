@@ -25,6 +25,7 @@ from alerts.engine.db import (
 )
 from alerts.engine.errors import CheckInRefused, TooManyCheckIns
 from alerts.engine.inhibit import POSSIBLE_ENTRAPMENT
+from alerts.engine.maintenance_arrival import Signs
 from alerts.engine.notices import Notice, NoticeKind, Notifier
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX
 from alerts.engine.ports import ActionRequest
@@ -57,6 +58,8 @@ class TicketWriter:
         self.site = site
         self.sla = sla
         self.notifier = notifier
+        self.signs: Signs | None = None
+        """Arrival evidence from the sensors (``AlertService`` hands its own)."""
 
     def event(
         self, conn: Connection, ticket_pk: int, ts: datetime, action: str, actor: str, note: str
@@ -104,13 +107,16 @@ class TicketWriter:
                 .with_for_update()
             ).first()
         level = finding.level
-        due = own or clocks.deadlines(level, when, self.sla)
+        planned, why = (None, None) if row is not None else rota.plan_work(self.site, level, when)
+        due = own or clocks.deadlines(level, planned or when, self.sla)
         if row is not None:
             pk = int(row.id)
             note = f"alert {alert_ref(alert_pk)} joined: {finding.summary}"
             self.event(conn, pk, when, "alert_joined", SYSTEM, note)
             if level.rank < Level(row.level).rank:  # a worse alert brings its level and its clocks
                 self.set_clocks(conn, pk, due, when, level)
+                if level not in rota.DAY_WORK:  # urgent now: it no longer waits for day hours
+                    conn.execute(update(tickets).where(tickets.c.id == pk).values(planned_at=None))
         else:
             resolved = conn.execute(
                 select(tickets.c.id)
@@ -136,8 +142,11 @@ class TicketWriter:
                 pk = self._insert(conn, finding, asset, when)
                 self.event(conn, pk, when, "opened", SYSTEM, finding.summary)
             self.set_clocks(conn, pk, due, when, level)
+            conn.execute(update(tickets).where(tickets.c.id == pk).values(planned_at=planned))
+            if planned is not None and why is not None:
+                self.event(conn, pk, when, "planned", SYSTEM, f"{why.value}: {planned.isoformat()}")
         conn.execute(insert(ticket_alerts).values(ticket_id=pk, alert_id=alert_pk))
-        self._notify_open(conn, pk, alert_pk, finding, asset, when)
+        self._notify_open(conn, pk, alert_pk, finding, asset, when, planned)
         return pk
 
     def _insert(self, conn: Connection, finding: Finding, asset: Asset, when: datetime) -> int:
@@ -189,8 +198,16 @@ class TicketWriter:
                 )
 
     def _notify_open(
-        self, conn: Connection, pk: int, alert_pk: int, finding: Finding, asset: Asset, when: datetime
+        self,
+        conn: Connection,
+        pk: int,
+        alert_pk: int,
+        finding: Finding,
+        asset: Asset,
+        when: datetime,
+        planned: datetime | None = None,
     ) -> None:
+        """Tell the on-call person (at ``planned``, the day person, for non-urgent work created at night)."""
         ref, aref = ticket_ref(pk), alert_ref(alert_pk)
         row = conn.execute(select(tickets.c.ack_due, tickets.c.on_site_due).where(tickets.c.id == pk)).one()
         notice = Notice(
@@ -202,8 +219,8 @@ class TicketWriter:
             asset=asset,
             level=finding.level,
             summary=finding.summary,
-            at=when,
-            staff=self.staff(asset, asset.building, when),
+            at=planned or when,
+            staff=self.staff(asset, asset.building, planned or when),
             detail={
                 "alert": aref,
                 "finding": finding.kind,
@@ -267,6 +284,8 @@ class TicketWriter:
             checkin_code=asset.checkin_code if asset else "",
             firing=firing,
             wrong_codes=wrong,
+            sign=None if self.signs is None else self.signs.newest(row.asset),
+            companies=frozenset(c.id for c in self.site.maintenance.companies),
         )
 
     def refused(
@@ -342,6 +361,7 @@ class TicketWriter:
         now: datetime,
     ) -> None:
         ref = ticket_ref(row.id)
+        company = self.site.maintenance.company(str(detail.get("company") or "") or None)
         notice = Notice(
             kind=NoticeKind.ACTION,
             key=f"{ref}:action:{event_pk}",
@@ -352,6 +372,7 @@ class TicketWriter:
             level=Level(row.level),
             summary=row.title,
             at=now,
+            staff=() if company is None else company.contacts,  # dispatched to a company: its contacts
             action=action.value,
             actor=actor,
             note=note,

@@ -57,6 +57,8 @@ FINDING_NAMES: Mapping[str, tuple[str, str]] = {
     "owners.mood": ("业主群负面情绪持续", "lasting negative mood in an owners' group"),
     "owners.crisis": ("多个业主群同时投诉", "complaints in several owners' groups at once"),
     "owners.sensors_silent": ("业主反映故障，传感器未报警", "owners report a fault the sensors do not see"),
+    "maintenance.overdue": ("维保逾期", "maintenance overdue"),
+    "maintenance.certificate_expiring": ("检验合格证即将到期", "inspection certificate expiring"),
 }
 """Every finding kind facwatch raises, by name: Chinese messages carry no English."""
 

@@ -23,10 +23,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from alerts.engine.maintenance import Announcement
 from alerts.engine.notices import Notice
 from alerts.notify.audiences import Outgoing, Planner
 from alerts.notify.channels import DeliveryFailed, apprise_send, jsonl_path
 from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.maintenance import plan_announcement
 from alerts.notify.messages import Templates
 from alerts.notify.undelivered import UNDELIVERED
 from alerts.notify.writer import Outbox, fit_key
@@ -53,6 +55,13 @@ class OutboxNotifier:
         items: list[Outgoing] = []
         for notice in notices:
             items.extend(self.planner.plan(notice))
+        return self.outbox.enqueue(conn, items, now)
+
+    def announce(self, conn: Connection, announcements: Sequence[Announcement], now: datetime) -> int:
+        """Owners told about maintenance windows (``alerts.engine.maintenance.Announcer``)."""
+        items: list[Outgoing] = []
+        for announcement in announcements:
+            items.extend(plan_announcement(self.site, self.settings, self.planner.templates, announcement))
         return self.outbox.enqueue(conn, items, now)
 
 

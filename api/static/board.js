@@ -622,6 +622,32 @@
     renderAssets();
   }
 
+  // Planned maintenance windows (engineer scope: a viewer's token keeps the section hidden).
+  async function refreshWindows() {
+    let body;
+    try {
+      body = await api("/maintenance/windows");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 403) return;
+      throw err;
+    }
+    const now = serverNow();
+    const windows = body.items.filter((w) => Date.parse(w.end) > now);
+    $("maintenance-panel").hidden = false;
+    $("window-count").textContent = windows.length ? String(windows.length) : "";
+    $("windows-empty").hidden = windows.length > 0;
+    const list = $("windows");
+    list.replaceChildren();
+    for (const w of windows) {
+      const card = el("li", "card" + (Date.parse(w.start) <= now ? " during" : ""));
+      card.append(el("strong", "", assetName(w.asset)));
+      const span = new Date(w.start).toLocaleString() + " – " + new Date(w.end).toLocaleTimeString();
+      card.append(el("div", "muted", span + " · " + w.ref));
+      if (w.what) card.append(el("div", "", w.what));
+      list.append(card);
+    }
+  }
+
   async function refreshHealth() {
     // The gateway's process reports its figures to the state database; this process may be an API
     // replica of its own, so never read them from this process's /metrics (they would be zeros here).
@@ -705,9 +731,11 @@
     }
     connect();
     refreshHealth().catch(report);
+    refreshWindows().catch(report);
     loadHistory().then(renderAssets).catch(report);
     state.timers.push(setInterval(() => refreshAssets().catch(report), ASSET_POLL_MS));
     state.timers.push(setInterval(() => refreshHealth().catch(report), ASSET_POLL_MS));
+    state.timers.push(setInterval(() => refreshWindows().catch(report), LIST_POLL_MS));
     state.timers.push(setInterval(() => refreshLists().catch(report), LIST_POLL_MS));
     state.timers.push(setInterval(tick, 1000));
   }
