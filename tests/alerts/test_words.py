@@ -39,7 +39,10 @@ PASSED_THROUGH = {
     ("alerts/engine/pending.py", "row.kind"): "a pending finding read back with its own kind",
     ("alerts/engine/resolving.py", "row.kind"): "a suppressed alert judged again, with its own kind",
     ("alerts/engine/alerting.py", "kind"): "a recurrence: policy.recurrence_kind(<any base kind>)",
-    ("alerts/engine/maintenance_clock.py", "kind"): "one of PLAN_KINDS (maintenance.overdue, certificate_expiring)",
+    (
+        "alerts/engine/maintenance_clock.py",
+        "kind",
+    ): "one of PLAN_KINDS (maintenance.overdue, certificate_expiring)",
 }
 """``Finding(...)`` calls whose kind is another finding's: they raise no kind of their own."""
 
