@@ -153,6 +153,7 @@ class TicketOut(BaseModel):
     progress_percent: float | None = Field(default=None, description="The engineer's latest progress, 0-100")
     eta: datetime | None = Field(default=None, description="The engineer's latest estimate of the fix")
     closed_at: datetime | None = Field(default=None, description="When it was closed")
+    cost: float | None = Field(default=None, description="What the repair cost (site currency), if given")
 
     model_config = ConfigDict(json_schema_extra={"examples": [TICKET_EXAMPLE]})
 
@@ -240,6 +241,9 @@ class ActionIn(BaseModel):
         max_length=2000,
         description="For resolve, close or cancel while the ticket's alert still fires: a manager's reason "
         "(manager scope; kept in the timeline)",
+    )
+    cost: float | None = Field(
+        default=None, ge=0, le=1e9, description="For resolve and close: what the repair cost (site currency)"
     )
 
     model_config = ConfigDict(

@@ -32,6 +32,7 @@ from facwatch.model import (
     RotaEntry,
     Site,
 )
+from facwatch.report_settings import ReportSettings
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGS = ("zh", "en", "zh+en", "en+zh")
@@ -240,6 +241,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     sla: SlaSettings = SlaSettings()
     notify: NotifySettings = NotifySettings()
+    reports: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(

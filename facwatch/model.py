@@ -466,6 +466,8 @@ class Ticket:
     eta: datetime | None = None
     """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
     closed_at: datetime | None = None
+    cost: float | None = None
+    """What the repair cost (in the site's currency), given when it was resolved or closed."""
 
 
 T = TypeVar("T")

@@ -115,6 +115,8 @@ tickets = Table(
     Column("eta", TS, nullable=True),
     Column("closed_at", TS, nullable=True),
     Column("follow_up_due", TS, nullable=True),
+    # 0014_ticket_cost:
+    Column("cost", Float, nullable=True),
 )
 Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_asset_state", tickets.c.site, tickets.c.asset, tickets.c.state)

@@ -73,4 +73,5 @@ def ticket_json(ticket: Ticket) -> Mapping[str, object]:
         "progress_percent": ticket.progress_percent,
         "eta": _iso(ticket.eta),
         "closed_at": _iso(ticket.closed_at),
+        "cost": ticket.cost,
     }

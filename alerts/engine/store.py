@@ -307,6 +307,7 @@ _TICKET_SPEC = (
     _Read(tickets.c.progress_percent, "progress_percent"),
     _Read(tickets.c.eta, "eta", _maybe_utc),
     _Read(tickets.c.closed_at, "closed_at", _maybe_utc),
+    _Read(tickets.c.cost, "cost"),
 )
 """Every column a ticket is read from, once: the query's columns and the row mapping both come from here."""
 
