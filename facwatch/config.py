@@ -32,7 +32,7 @@ from facwatch.model import (
     RotaEntry,
     Site,
 )
-from facwatch.report_settings import ReportSettings
+from facwatch.report_settings import ReportSettings as ReportSettings
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGS = ("zh", "en", "zh+en", "en+zh")
