@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -23,6 +23,9 @@ from api.auth import Principal, Scope, TokenStore
 from api.readiness import Readiness
 from facwatch.clock import Clock
 from facwatch.model import DeadLetter, Page, Site, TelemetryReader
+
+if TYPE_CHECKING:
+    from alerts.notify.reports.service import Reports
 
 
 class DeadLetterQueries(Protocol):
@@ -47,6 +50,8 @@ class ApiServices:
     event_log: bool = False
     """The events are in the state database's event log (``alerts.engine.eventlog``): SSE resumes from it
     and webhooks are fed from it. False: the bus alone (tests of the API without an engine)."""
+    reports: Reports | None = None
+    """The owners' report pages (``api.routes.report_pages``); None: no pages (404)."""
 
 
 async def get_services(request: Request) -> ApiServices:

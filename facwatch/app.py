@@ -33,6 +33,8 @@ from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from alerts.notify.reports.publish import Publisher
+from alerts.notify.reports.service import Reports
 from api import datapath
 from api.auth import TokenStore
 from api.deps import ApiServices
@@ -59,6 +61,8 @@ DATAPATH_REPORT_S = 5.0
 MQTT_ACK_S = 5.0
 """How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 ENGINE_LAG_LIMIT_S = 10.0
+REPORTS_CHECK_S = 300.0
+"""How often the worker looks for owners' reports that are due (docs/reports.md); each goes out once."""
 """``/readyz`` fails while the alert engine is further behind its findings than this."""
 
 
@@ -118,6 +122,9 @@ class System:
             on_findings=self.alerts.observe_findings,
         )
         self.checkpoint = Checkpointer(self.alerts, self.store)
+        self.reports = Reports(
+            self.engine, self.site, self.settings.reports, self.settings.sla, telemetry=self.store
+        )
         # The event log feeds this process's streams (tailer) and the MQTT alert topic (durable cursor).
         self.tailer = LogTailer(self.engine, self.bus)
         self.bus.on_wake(self.tailer.wake)
@@ -157,6 +164,7 @@ class System:
             # Its own thread: a slow notification receiver never delays the SLA clocks.
             self._spawn("notify", self._notify_loop)
             self._spawn("checkpoint", self._checkpoint_loop)
+            self._spawn("reports", self._reports_loop)
         if "api" in self.parts:
             services = ApiServices(
                 site=self.site,
@@ -168,6 +176,7 @@ class System:
                 clock=self.clock,
                 readiness=self._readiness(),
                 event_log=True,
+                reports=self.reports,
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
@@ -358,6 +367,14 @@ class System:
     def _notify_loop(self) -> None:
         while not self._stop.wait(TICK_S):
             self._deliver_once()
+
+    def _reports_loop(self) -> None:
+        publisher = Publisher(self.reports, self.settings.notify)
+        while not self._stop.wait(REPORTS_CHECK_S):
+            try:
+                publisher.run(self.clock.now())
+            except Exception:
+                log.exception("owners' reports failed")
 
     def _deliver_once(self) -> None:
         try:
