@@ -173,11 +173,15 @@ class QuarterlyFigures:
 # --- pure figures ---------------------------------------------------------------------------------------
 
 
-def fault_free_days(repairs: Sequence[Repair], days: Sequence[tuple[datetime, datetime]]) -> int:
-    """Days on which no ticket of these was open (opened before the day ended, not fixed before it began)."""
+Span = tuple[datetime, datetime | None]
+"""When a fault (an alert) began and ended (None: not yet)."""
+
+
+def fault_free_days(faults: Sequence[Span], days: Sequence[tuple[datetime, datetime]]) -> int:
+    """Days on which no fault was present (began before the day ended, did not end before it began)."""
     free = 0
     for start, end in days:
-        if not any(r.created_at < end and (r.fixed_at is None or r.fixed_at > start) for r in repairs):
+        if not any(began < end and (ended is None or ended > start) for began, ended in faults):
             free += 1
     return free
 
@@ -187,10 +191,12 @@ def monthly(
     building: str,
     period: Period,
     repairs: Sequence[Repair],
+    faults: Sequence[Span],
     visits: Sequence[ServiceVisit],
     hours: Mapping[str, float | None],
 ) -> MonthlyFigures:
-    """``repairs``: the building's tickets open at any time in the month; ``hours``: hours run per asset."""
+    """``repairs``: the building's tickets opened in the month; ``faults``: its alerts present in the month;
+    ``hours``: hours run per asset."""
     days = local_days(period, site.timezone)
     opened = tuple(r for r in repairs if period.start <= r.created_at < period.end)
     assets = tuple(
@@ -212,7 +218,7 @@ def monthly(
         visits=tuple(sorted(visits, key=lambda v: v.at)),
         assets=assets,
         incidents=opened,
-        fault_free_days=fault_free_days(repairs, days),
+        fault_free_days=fault_free_days(faults, days),
         days=len(days),
         response_p50_s=percentile([s for r in opened if (s := r.response_s) is not None], 50),
         fix_p50_s=percentile([s for r in opened if (s := r.fix_s) is not None], 50),

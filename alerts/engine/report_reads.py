@@ -45,16 +45,10 @@ def read_repairs(
     until: datetime,
     *,
     building: str | None = None,
-    open_within: bool = False,
 ) -> list[rf.Repair]:
-    """Tickets created in ``[since, until)``; with ``open_within``, every ticket open at some time in it."""
+    """Tickets created in ``[since, until)`` (cancelled ones are no repair)."""
     t = tickets
-    query = select(t).where(t.c.site == site.id, t.c.created_at < utc(until))
-    if open_within:
-        unfixed = t.c.resolved_at.is_(None) & t.c.closed_at.is_(None)
-        query = query.where(or_(unfixed, t.c.resolved_at > utc(since), t.c.closed_at > utc(since)))
-    else:
-        query = query.where(t.c.created_at >= utc(since))
+    query = select(t).where(t.c.site == site.id, t.c.created_at >= utc(since), t.c.created_at < utc(until))
     if building is not None:
         query = query.where(t.c.building == building)
     rows = conn.execute(
@@ -101,14 +95,31 @@ def read_monthly(
 ) -> rf.MonthlyFigures:
     if all(b.id != building for b in site.buildings):
         raise NotFound(f"no building {building!r} in site {site.id!r}")
-    repairs = read_repairs(conn, site, period.start, period.end, building=building, open_within=True)
+    repairs = read_repairs(conn, site, period.start, period.end, building=building)
+    faults = read_faults(conn, site.id, building, period.start, period.end)
     done = visits(conn, site.id, period.start, period.end, building) if visits is not None else ()
     hours: dict[str, float | None] = {}
     if telemetry is not None:
         for asset in site.assets:
             if asset.building == building:
                 hours[asset.id] = hours_run(telemetry, site.id, asset.id, period.start, period.end)
-    return rf.monthly(site, building, period, repairs, done, hours)
+    return rf.monthly(site, building, period, repairs, faults, done, hours)
+
+
+def read_faults(
+    conn: Connection, site: str, building: str, since: datetime, until: datetime
+) -> list[rf.Span]:
+    """When the building's alerts present in ``[since, until)`` began and ended."""
+    a = alerts
+    rows = conn.execute(
+        select(a.c.opened_at, a.c.resolved_at).where(
+            a.c.site == site,
+            a.c.building == building,
+            a.c.opened_at < utc(until),
+            or_(a.c.resolved_at.is_(None), a.c.resolved_at > utc(since)),
+        )
+    )
+    return [(began, utc(ended)) for opened, ended in rows if (began := utc(opened)) is not None]
 
 
 def fixed_recurrences(conn: Connection, site: str, since: datetime, until: datetime) -> list[tuple[str, str]]:
