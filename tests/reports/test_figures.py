@@ -52,7 +52,12 @@ def test_the_quarterly_publication_counts_every_repair_and_cost_per_category(qua
             expected[_category(quarter, t)][i + 1] += t.cost or 0.0
     got = {c.category: [c.repairs, c.cost, c.previous_repairs, c.previous_cost] for c in figures.categories}
     assert got == expected
-    assert got["pump"] == [2, 300.0 + RECTIFICATION_COST, 1, 800.0]  # three pump repairs on one ticket, and the fix
+    assert got["pump"] == [
+        2,
+        300.0 + RECTIFICATION_COST,
+        1,
+        800.0,
+    ]  # three pump repairs on one ticket, and the fix
     assert (figures.repairs, figures.previous_repairs) == (5, 2)
     assert figures.cost == pytest.approx(sum(t.cost or 0.0 for t in _in(quarter, "2026-Q3")))
     assert figures.previous.label == "2026-Q2"
