@@ -85,6 +85,8 @@ class Quarter:
     service: AlertService
     store: SqliteStore
     sla: SlaSettings
+    data_dir: Path
+    """Where the telemetry store is (and, on SQLite, the state database): a ``--data-dir``."""
     tickets: dict[str, Ticket] = field(default_factory=dict)
     """Every ticket, by id, as the engine answers it after the quarter."""
 
@@ -132,7 +134,7 @@ def play(engine: Engine, store_path: Path) -> Quarter:
 
     store = SqliteStore(store_path)
     store.write(_telemetry())
-    quarter = Quarter(engine, site, service, store, sla)
+    quarter = Quarter(engine, site, service, store, sla, store_path.parent)
     for t in service.list_tickets(limit=100).items:
         quarter.tickets[t.id] = t
     return quarter
