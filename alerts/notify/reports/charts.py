@@ -121,7 +121,9 @@ def repair_charts(figures: RepairFigures, lang: str, timezone: str = "UTC") -> l
     if figures.ticket.fixed_at is not None:
         fixed = _day(figures.ticket.fixed_at)
         ax.axvline(fixed, color="black", linestyle="--", linewidth=1)
-        ax.annotate(word(lang, "fixed_at"), (fixed, 1.0), xycoords=("data", "axes fraction"), fontsize=8)
+        ax.annotate(
+            f" {word(lang, 'fixed_at')}", (fixed, 0.02), xycoords=("data", "axes fraction"), fontsize=8
+        )
     for when in figures.occurrences:
         ax.axvline(_day(when), color=BEFORE, alpha=0.25, linewidth=3)
     ax.set_title(f"{word(lang, 'readings')}: {figures.channel}")

@@ -102,7 +102,7 @@ def _monthly(f: MonthlyFigures, site: Site, lang: str) -> Document:
     sections = (
         Section(w("monthly"), summary),
         Section(w("visits"), () if visits else (w("no_visits"),),
-                ((w("opened"), w("asset"), "", "", ""), *visits) if visits else ()),
+                ((w("opened"), w("asset"), w("kind"), w("by"), w("note")), *visits) if visits else ()),
         Section(w("machines"), (), ((w("asset"), w("hours_run"), w("maintenance"), w("incidents")), *machines)),
         Section(w("incidents"), () if incidents else (w("no_incidents"),),
                 ((w("ticket"), w("opened"), w("asset"), w("level"), w("response"), w("on_site"), w("fix")),
@@ -239,29 +239,46 @@ def html_page(
 # --- PDF ------------------------------------------------------------------------------------------------------
 
 
-def _text_pages(doc: Document) -> list[Figure]:
-    """The sections as A4 pages of text (tables as aligned rows)."""
-    lines: list[tuple[str, float, str]] = [
-        (doc.title, 16, "bold"),
-        (doc.subtitle, 11, "normal"),
-        ("", 8, "normal"),
-    ]
+def _width(text: str) -> int:
+    """Printed width in Latin letters: a Chinese character takes two."""
+    return sum(1 if ch.isascii() else 2 for ch in text)
+
+
+Line = tuple[tuple[str, ...], tuple[float, ...], float, str]
+"""Cells, their left edges (fraction of the page width), font size, weight."""
+
+
+def _lines(doc: Document) -> list[Line]:
+    left = (0.07,)
+    lines: list[Line] = [((doc.title,), left, 16, "bold"), ((doc.subtitle,), left, 11, "normal")]
     for section in doc.sections:
-        lines.append((section.heading, 13, "bold"))
-        lines.extend((line, 10, "normal") for line in section.lines if line)
-        lines.extend(
-            ("   ".join(c for c in row if c), 9, "bold" if i == 0 else "normal")
-            for i, row in enumerate(section.table)
-        )
-        lines.append(("", 8, "normal"))
+        lines.append(((section.heading,), left, 13, "bold"))
+        lines.extend(((line[:110],), left, 10, "normal") for line in section.lines if line)
+        if section.table:
+            widths = [max(_width(row[i]) for row in section.table) + 2 for i in range(len(section.table[0]))]
+            scale = min(0.86 / sum(widths), 0.011)
+            edges = tuple(0.07 + scale * sum(widths[:i]) for i in range(len(widths)))
+            size = 9 if scale >= 0.009 else 7
+            lines.extend(
+                (row, edges, size, "bold" if i == 0 else "normal") for i, row in enumerate(section.table)
+            )
+    return lines
+
+
+def _text_pages(doc: Document) -> list[Figure]:
+    """The sections as A4 pages of text, tables in aligned columns."""
     pages: list[Figure] = []
-    per_page = 48
+    per_page = 46
+    lines = _lines(doc)
     for start in range(0, len(lines), per_page):
         charts.cjk_family()
         fig = Figure(figsize=(8.27, 11.69), facecolor="white")
         y = 0.95
-        for text, size, weight in lines[start : start + per_page]:
-            fig.text(0.07, y, text[:110], fontsize=size, fontweight=weight, va="top")
+        for cells, edges, size, weight in lines[start : start + per_page]:
+            if size >= 13 and y < 0.94:
+                y -= 0.012  # room before a heading
+            for cell, x in zip(cells, edges, strict=True):
+                fig.text(x, y, cell, fontsize=size, fontweight=weight, va="top")
             y -= 0.019 * size / 10 + 0.004
         pages.append(fig)
     return pages

@@ -14,7 +14,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "monthly": "隐形服务清单", "repair": "专项检修报告", "quarterly": "季度维修公示",
         "period": "期间", "building": "楼栋", "compound": "小区",
-        "visits": "维保与检验", "maintenance": "维保", "inspection": "检验", "no_visits": "本月无维保记录",
+        "visits": "维保与检验", "kind": "类型", "by": "执行单位", "note": "内容", "maintenance": "维保", "inspection": "检验", "no_visits": "本月无维保记录",
         "machines": "设备运行", "asset": "设备", "hours_run": "运行小时", "incidents": "故障",
         "fault_free_days": "无故障天数", "days": "天", "response": "响应", "on_site": "到场", "fix": "修复",
         "median_response": "响应时间中位数", "median_fix": "修复时间中位数", "no_incidents": "本月无故障",
@@ -32,7 +32,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "en": {
         "monthly": "Invisible-service list", "repair": "Targeted repair report", "quarterly": "Quarterly publication",
         "period": "Period", "building": "Building", "compound": "Compound",
-        "visits": "Maintenance and inspections", "maintenance": "maintenance", "inspection": "inspection",
+        "visits": "Maintenance and inspections", "kind": "Kind", "by": "By", "note": "What was done",
+        "maintenance": "maintenance", "inspection": "inspection",
         "no_visits": "No maintenance recorded this month",
         "machines": "How the machines ran", "asset": "Machine", "hours_run": "Hours run", "incidents": "Faults",
         "fault_free_days": "Fault-free days", "days": "days", "response": "Response", "on_site": "On site",
