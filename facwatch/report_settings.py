@@ -5,11 +5,13 @@ Kept apart from ``facwatch/config.py``, which only names the section.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReportSettings(BaseModel):
     """When the monthly and quarterly reports go to the owner groups, and how their pages are signed."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
 
     monthly: bool = True
     """Send each building's invisible-service list for the month that ended."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +16,8 @@ from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.reports.links import LinkCheck, PageRef, check
 from alerts.notify.reports.publish import Due, Publisher, due
 from alerts.notify.reports.service import Reports
-from facwatch.config import NotifySettings, ReportSettings
+from facwatch.config import NotifySettings, ReportSettings, load_settings
+from facwatch.errors import ConfigError
 from tests.fixtures.receivers import HttpReceiver
 from tests.reports.quarter import RECTIFIED_AT, Quarter, local, visits_of
 
@@ -43,6 +45,17 @@ def test_what_is_due_when(now: datetime, expected: list[Due]) -> None:
 def test_switched_off_reports_are_never_due() -> None:
     off = ReportSettings(monthly=False, quarterly=False)
     assert due(off, "Asia/Shanghai", local(10, 5, 12)) == []
+
+
+def test_the_schedule_is_read_from_the_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "facwatch.toml"
+    path.write_text('[reports]\nmonthly_day = 3\nsend_hour = 9\npage_secret = "k"\n')
+    settings = load_settings(path).reports
+    assert (settings.monthly_day, settings.send_hour, settings.page_secret) == (3, 9, "k")
+    assert due(settings, "Asia/Shanghai", local(9, 2, 12)) == []  # not before the 3rd
+    path.write_text("[reports]\nmonthly_dya = 3\n")
+    with pytest.raises(ConfigError, match="monthly_dya"):
+        load_settings(path)
 
 
 def _owner_rows(q: Quarter) -> list[tuple[str, str, str, int | None]]:
