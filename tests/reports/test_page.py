@@ -77,14 +77,18 @@ def test_a_good_link_shows_the_page_a_changed_or_expired_one_is_refused(served: 
     assert answer.status_code == 200, answer.text
     assert "隐形服务清单" in answer.text and "1号楼" in answer.text
     assert "script-src" not in answer.headers["content-security-policy"]  # no script may run on it
+    printable = httpx.get(good + "&format=pdf", timeout=60)
+    assert printable.status_code == 200 and printable.content.startswith(b"%PDF")
+    assert "format=pdf" in answer.text  # the page links its PDF
     for changed in (
         _tampered(good, "/b1/", "/b2/"),  # another building's page with building 1's signature
         _tampered(good, "2026-08", "2026-07"),
         _tampered(good, "lang=zh", "lang=en"),
         _tampered(good, "sig=", "sig=0"),
     ):
-        refused = httpx.get(changed, timeout=30)
-        assert refused.status_code == 403 and "signature" in refused.json()["detail"], changed
+        for form in ("", "&format=pdf"):
+            refused = httpx.get(changed + form, timeout=30)
+            assert refused.status_code == 403 and "signature" in refused.json()["detail"], changed
     no_signature = good.split("?")[0]
     assert httpx.get(no_signature, timeout=30).status_code == 403
     served.clock.advance(timedelta(days=31).total_seconds())  # the link was good for 30 days

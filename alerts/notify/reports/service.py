@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlalchemy import Engine
 
@@ -103,18 +104,32 @@ class Reports:
         )
 
     def page(self, ref: PageRef, signature: str, now: datetime) -> tuple[LinkCheck, str | None]:
-        """The page behind a signed link: (why not, None) or (OK, its HTML). Raises NotFound, ValueError."""
-        secret = self.settings.page_secret
-        if not secret:
-            return LinkCheck.BAD_SIGNATURE, None
-        verdict = check(secret, ref, signature, now)
-        if verdict is not LinkCheck.OK:
+        """The page behind a signed link: (why not, None) or (OK, its HTML, linking its PDF). Raises
+        NotFound, ValueError."""
+        verdict, figures, lang = self._behind(ref, signature, now)
+        if figures is None:
             return verdict, None
-        figures = self.figures(ref.kind, ref.building, ref.subject, now)
-        lang = languages(ref.lang)[0]
         doc = documents.document(figures, self.site, lang, self.settings.currency)
         images = documents.chart_images(figures, self.site, lang, self.settings.currency)
-        return verdict, documents.html_page(doc, images, self.site)
+        query = urlencode({"lang": ref.lang, "expires": ref.expires, "sig": signature, "format": "pdf"})
+        return verdict, documents.html_page(doc, images, self.site, pdf_href=f"?{query}")
+
+    def page_pdf(self, ref: PageRef, signature: str, now: datetime) -> tuple[LinkCheck, bytes | None]:
+        """The printable PDF behind the same signed link."""
+        verdict, figures, lang = self._behind(ref, signature, now)
+        if figures is None:
+            return verdict, None
+        return verdict, documents.pdf(figures, self.site, lang, self.settings.currency, now)
+
+    def _behind(self, ref: PageRef, signature: str, now: datetime) -> tuple[LinkCheck, Figures | None, str]:
+        secret = self.settings.page_secret
+        lang = languages(ref.lang)[0]
+        if not secret:
+            return LinkCheck.BAD_SIGNATURE, None, lang
+        verdict = check(secret, ref, signature, now)
+        if verdict is not LinkCheck.OK:
+            return verdict, None, lang
+        return verdict, self.figures(ref.kind, ref.building, ref.subject, now), lang
 
     def write(
         self, kind: str, building: str, subject: str, lang: str, out: Path, now: datetime
