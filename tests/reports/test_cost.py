@@ -11,12 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts.engine.events import EventBus
+from alerts.engine.lifecycle import TicketChange
+from alerts.engine.ports import ActionRequest
 from alerts.engine.service import AlertService
+from alerts.engine.tickets import with_cost
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
 from facwatch.clock import ManualClock
 from facwatch.config import SlaSettings, load_site
+from facwatch.model import TicketAction, TicketState
 from facwatch.state import migrate, open_engine
 from tests.alerts.helpers import RecordingNotifier
 from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
@@ -62,3 +66,30 @@ def test_a_cost_goes_with_resolve_or_close_and_adds_up(desk: tuple[TestClient, d
     assert again.json()["cost"] == 150.5  # both repairs
     listed = client.get("/api/v1/tickets", headers=headers).json()["items"]
     assert listed[0]["cost"] == 150.5
+
+
+@pytest.mark.parametrize(
+    ("action", "cost", "so_far", "expected"),
+    [
+        (TicketAction.RESOLVE, 100.0, None, 100.0),  # the first repair
+        (TicketAction.CLOSE, 50.0, 100.0, 150.0),  # a cost at closing adds to what was given at resolve
+        (TicketAction.RESOLVE, None, 100.0, None),  # no cost given: nothing changes
+        (TicketAction.CANCEL, 10.0, None, "cost goes with resolve or close"),
+        (TicketAction.COMMENT, 10.0, None, "cost goes with resolve or close"),
+        (TicketAction.RESOLVE, -1.0, None, "cost must be a number >= 0"),
+        (TicketAction.RESOLVE, float("nan"), None, "cost must be a number >= 0"),
+    ],
+)
+def test_with_cost(action: TicketAction, cost: float | None, so_far: float | None, expected: object) -> None:
+    change = TicketChange(
+        state=TicketState.RESOLVED, values={"state": "resolved"}, stops=frozenset(), note="fixed"
+    )
+    request = ActionRequest(action, "eng", cost=cost)
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            with_cost(change, request, so_far)
+        return
+    got = with_cost(change, request, so_far)
+    assert got.values.get("cost") == expected
+    if expected is not None:
+        assert got.note == f"fixed; cost {cost:g}"

@@ -43,7 +43,7 @@ def looks_drawn(path: Path, min_size: tuple[int, int] = (300, 200)) -> None:
         assert image.width >= min_size[0] and image.height >= min_size[1], (path, image.size)
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000) or []
         assert len(colours) > 8, f"{path.name} looks blank"
-        darkest = min(sum(rgb) for _, rgb in colours)
+        darkest = min(sum(rgb) if isinstance(rgb, tuple) else int(rgb) * 3 for _, rgb in colours)
         assert darkest < 200, f"{path.name} has no dark ink (no text, no lines)"
 
 
