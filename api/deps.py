@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -23,6 +23,9 @@ from api.auth import Principal, Scope, TokenStore
 from api.readiness import Readiness
 from facwatch.clock import Clock
 from facwatch.model import DeadLetter, Page, Site, TelemetryReader
+
+if TYPE_CHECKING:
+    from alerts.notify.reports.service import Reports
 
 
 class DeadLetterQueries(Protocol):
@@ -65,6 +68,9 @@ class ApiServices:
         if site is None or not principal.sees(site_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id!r}")
         return site
+
+    reports: Reports | None = None
+    """The owners' report pages (``api.routes.report_pages``); None: no pages (404)."""
 
 
 async def get_services(request: Request) -> ApiServices:

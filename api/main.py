@@ -22,7 +22,19 @@ from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.readiness import Check, Readiness, state_db_probe
-from api.routes import alerts, assets, chat, dead_letters, events, health, reports, sites, tickets, webhooks
+from api.routes import (
+    alerts,
+    assets,
+    chat,
+    dead_letters,
+    events,
+    health,
+    report_pages,
+    reports,
+    sites,
+    tickets,
+    webhooks,
+)
 from api.routes import maintenance as maintenance_routes
 from api.targets import TargetPolicy
 from api.webhook_worker import WebhookWorker
@@ -90,6 +102,7 @@ def create_app(
     app.include_router(maintenance_routes.router, prefix=API_PREFIX)
     app.include_router(health.api_router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(report_pages.router)
     _document_idempotency(app)
     static = resources.files("api").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="board")

@@ -167,6 +167,7 @@ class TicketOut(BaseModel):
         default=None,
         description="How arrival was shown: code (the posted code) or corroborated (sensors agree)",
     )
+    cost: float | None = Field(default=None, description="What the repair cost (site currency), if given")
 
     model_config = ConfigDict(json_schema_extra={"examples": [TICKET_EXAMPLE]})
 
@@ -256,6 +257,9 @@ class ActionIn(BaseModel):
         max_length=2000,
         description="For resolve, close or cancel while the ticket's alert still fires: a manager's reason "
         "(manager scope; kept in the timeline)",
+    )
+    cost: float | None = Field(
+        default=None, ge=0, le=1e9, description="For resolve and close: what the repair cost (site currency)"
     )
 
     model_config = ConfigDict(

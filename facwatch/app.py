@@ -133,6 +133,7 @@ class System:
                 clock=self.clock,
                 readiness=self._readiness(),
                 event_log=True,
+                reports=self.runtimes[self.site.id].reports,  # the pages of the first site
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))

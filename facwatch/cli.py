@@ -206,6 +206,29 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_token_revoke)
     listing = token_sub.add_parser("list", help="list tokens: id, name, scopes (never the token itself)")
     listing.set_defaults(func=cmd_token_list)
+
+    report = sub.add_parser(
+        "report",
+        help="render an owners' report (page, PDF, charts, message) into a directory",
+        description="Reads the state database (and the telemetry store) named by the settings and writes "
+        "KIND-BUILDING-SUBJECT.LANG.html/.pdf/.txt and its PNG charts to --out (docs/reports.md).",
+    )
+    report.add_argument("--site", required=True, help="site file, or demo")
+    report.add_argument(
+        "--kind", required=True, choices=("monthly", "repair", "quarterly"), help="which report"
+    )
+    report.add_argument("--building", required=True, help="building id (a quarterly covers the compound)")
+    report.add_argument("--out", type=Path, required=True, help="directory for the files")
+    report.add_argument(
+        "--period", default=None, help="YYYY-MM or YYYY-Qn (default: the last one that ended)"
+    )
+    report.add_argument(
+        "--ticket", default=None, help="the rectification ticket of a repair report (T-000012)"
+    )
+    report.add_argument("--lang", default="zh+en", choices=("zh", "en", "zh+en"), help="default: both")
+    report.add_argument("--config", type=Path, default=None, help="settings file naming the state database")
+    report.add_argument("--data-dir", type=Path, default=None, help="data directory (overrides the settings)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
@@ -451,6 +474,44 @@ def cmd_token_list(args: argparse.Namespace) -> int:
             f"{info.id}  {info.name}  {scopes}  created {info.created_at:%Y-%m-%d %H:%M}"
             f"{expires}{used}{revoked}"
         )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from alerts.engine.errors import NotFound
+    from alerts.notify.reports.service import Reports, last_subject
+    from facwatch.state import migrate, open_engine
+    from ingest.sqlite_store import SqliteStore
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    settings = load_settings(args.config, **overrides)
+    site = load_site(args.site, variables={"data_dir": str(settings.data_dir.resolve())})
+    now = datetime.now(UTC)
+    if args.kind == "repair" and not args.ticket:
+        print("facwatch: a repair report needs --ticket T-...", file=sys.stderr)
+        return 2
+    engine = open_engine(settings.state_url)
+    migrate(engine)
+    store = None
+    if settings.telemetry.backend == "sqlite" and settings.telemetry_path.exists():
+        store = SqliteStore(settings.telemetry_path)
+    try:
+        reports = Reports(engine, site, settings.reports, settings.sla, telemetry=store)
+        subject = (
+            args.ticket
+            if args.kind == "repair"
+            else args.period or last_subject(args.kind, site.timezone, now)
+        )
+        written = reports.write(args.kind, args.building, subject, args.lang, args.out, now)
+    except (NotFound, ValueError) as exc:
+        print(f"facwatch: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+        engine.dispose()
+    for path in written:
+        print(path)
     return 0
 
 

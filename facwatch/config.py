@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from facwatch import sitefile
 from facwatch.errors import ConfigError, ConfigProblems
 from facwatch.model import Site
+from facwatch.report_settings import ReportSettings as ReportSettings
 from facwatch.sitefile import demo_site_text as demo_site_text
 from facwatch.sitefile import load_site as load_site
 from facwatch.sitetypes import Lang
@@ -247,6 +248,7 @@ class Settings(BaseSettings):
     set explicitly, or when neither ``sites`` nor ``sites_dir`` is). Site ids must be unique."""
     sites_dir: Path | None = None
     """A folder of site files: every ``*.toml`` in it (in name order) is a site."""
+    reports: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(

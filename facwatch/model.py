@@ -474,6 +474,8 @@ class Ticket:
     """The maintenance company it was dispatched to, if any."""
     arrival: str | None = None
     """How arrival was shown: ``code`` (the posted code only) or ``corroborated`` (the sensors agree)."""
+    cost: float | None = None
+    """What the repair cost (in the site's currency), given when it was resolved or closed."""
 
 
 T = TypeVar("T")

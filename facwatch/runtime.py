@@ -38,6 +38,8 @@ from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from alerts.notify.reports.publish import Publisher
+from alerts.notify.reports.service import Reports
 from api import datapath
 from facwatch.clock import Clock
 from facwatch.config import Settings
@@ -50,6 +52,8 @@ from ingest.factory import open_telemetry
 log = structlog.get_logger("facwatch.runtime")
 
 TICK_S = 0.5
+REPORTS_CHECK_S = 300.0
+"""How often a site looks for owners' reports that are due (docs/reports.md); each goes out once."""
 CHAT_TICK_S = 60.0
 DATAPATH_REPORT_S = 5.0
 """How often the gateway's process writes its data-path figures for the API processes."""
@@ -101,6 +105,9 @@ class SiteRuntime:
         notifier = OutboxNotifier(site, settings=settings.notify, templates=shared.templates)
         self.alerts = AlertService(shared.engine, site, settings.sla, shared.bus, notifier=notifier)
         self.checkpoint = Checkpointer(self.alerts, self.store)
+        self.reports = Reports(
+            shared.engine, site, shared.settings.reports, shared.settings.sla, telemetry=self.store
+        )
         self.intake: Intake | None = None
         self.gateway: Gateway | None = None
         self.dispatcher: Dispatcher | None = None
@@ -160,6 +167,7 @@ class SiteRuntime:
             # Its own thread: a slow notification receiver never delays the SLA clocks.
             self._spawn("notify", self._notify_loop)
             self._spawn("checkpoint", self._checkpoint_loop)
+            self._spawn("reports", self._reports_loop)
         self._log.info("site.started", parts=sorted(parts))
 
     def stop(self) -> None:
@@ -340,6 +348,14 @@ class SiteRuntime:
             self.checkpoint.restore(self.shared.clock.now())
         except Exception:
             self._log.exception("restore failed: detection starts fresh")
+
+    def _reports_loop(self) -> None:
+        publisher = Publisher(self.reports, self.shared.settings.notify)
+        while not self._stop.wait(REPORTS_CHECK_S):
+            try:
+                publisher.run(self.shared.clock.now())
+            except Exception:
+                log.exception("owners' reports failed")
 
     def _checkpoint_loop(self) -> None:
         while not self._stop.wait(self.checkpoint.every_s):

@@ -119,6 +119,8 @@ tickets = Table(
     Column("planned_at", TS, nullable=True),
     Column("company", String(64), nullable=True),
     Column("arrival", String(20), nullable=True),
+    # 0014_ticket_cost:
+    Column("cost", Float, nullable=True),
 )
 Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_asset_state", tickets.c.site, tickets.c.asset, tickets.c.state)

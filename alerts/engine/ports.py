@@ -86,6 +86,8 @@ class ActionRequest:
     override_reason: str | None = None
     """For ``resolve`` / ``close`` / ``cancel`` of a ticket whose alert still fires: a manager's written reason. The caller
     (the API) lets only a manager's token pass it; the timeline keeps who, when and why."""
+    cost: float | None = None
+    """For ``resolve`` and ``close``: what the repair cost (site currency, >= 0); kept on the ticket."""
 
 
 class AlertsApi(Protocol):

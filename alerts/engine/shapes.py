@@ -76,4 +76,5 @@ def ticket_json(ticket: Ticket) -> Mapping[str, object]:
         "planned_at": _iso(ticket.planned_at),
         "company": ticket.company,
         "arrival": ticket.arrival,
+        "cost": ticket.cost,
     }

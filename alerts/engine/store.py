@@ -312,6 +312,7 @@ _TICKET_SPEC = (
     _Read(tickets.c.planned_at, "planned_at", _maybe_utc),
     _Read(tickets.c.company, "company"),
     _Read(tickets.c.arrival, "arrival"),
+    _Read(tickets.c.cost, "cost"),
 )
 """Every column a ticket is read from, once: the query's columns and the row mapping both come from here."""
 

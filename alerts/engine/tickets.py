@@ -5,6 +5,8 @@ Runs inside the caller's transaction (``AlertService``); every decision comes fr
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -245,7 +247,7 @@ class TicketWriter:
         """
         facts = self._facts(conn, row, request, now)
         change, _reason = lifecycle.decide(facts, request, now)
-        return self.store_change(conn, row, request, change, now)
+        return self.store_change(conn, row, request, with_cost(change, request, row.cost), now)
 
     def _facts(
         self, conn: Connection, row: Any, request: ActionRequest, now: datetime
@@ -385,6 +387,26 @@ class TicketWriter:
             },
         )
         self.notifier.notify(conn, [notice], now)
+
+
+COSTED = frozenset({TicketAction.RESOLVE, TicketAction.CLOSE})
+"""The actions that may say what the repair cost (the owners' quarterly publication counts it)."""
+
+
+def with_cost(
+    change: lifecycle.TicketChange, request: ActionRequest, so_far: float | None = None
+) -> lifecycle.TicketChange:
+    """The decided change with the repair's cost, when the action gives one (pure; raises ValueError).
+    Costs add up: a ticket that came back and was repaired again cost both repairs (``so_far``)."""
+    if request.cost is None:
+        return change
+    if request.action not in COSTED:
+        raise ValueError("cost goes with resolve or close")
+    if not math.isfinite(request.cost) or request.cost < 0:
+        raise ValueError("cost must be a number >= 0")
+    note = "; ".join(n for n in (change.note, f"cost {request.cost:g}") if n)
+    total = (so_far or 0.0) + request.cost
+    return dataclasses.replace(change, values={**change.values, "cost": total}, note=note)
 
 
 def _readings(finding: Finding, most: int = 8) -> dict[str, float]:

@@ -185,6 +185,7 @@ def act(services: Services, principal: Engineer, ticket_id: TicketId, body: Acti
         percent=body.percent,
         plan_b=body.plan_b,
         override_reason=body.override_reason,
+        cost=body.cost,
     )
     log.info("ticket action", ticket_id=ticket_id, action=body.action.value, actor=principal.name)
     if principal.sites is not None:
