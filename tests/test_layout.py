@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_SHARED = {"facwatch.model", "facwatch.config", "facwatch.clock", "facwatch.errors", "facwatch.channels"}
+PRODUCT_SHARED = {
+    "facwatch.model",
+    "facwatch.config",
+    "facwatch.clock",
+    "facwatch.errors",
+    "facwatch.channels",
+}
 PACKAGES = ("gateway", "ingest", "alerts", "simulator", "api", "facwatch")
 
 
