@@ -17,12 +17,13 @@ import pytest
 from sqlalchemy import Engine
 
 from api.auth import TokenStore
+from tests.fixtures.facwatch_process import CHECKOUT as WORKTREE
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres import state_engine
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import wait_until
 from tests.multisite.sites import ELEVATOR, SiteElevator, TokenStream, write_site
-from tests.reliability.eventlog_harness import ADMIN, WORKTREE, EventStream, Facwatch
+from tests.reliability.eventlog_harness import ADMIN, EventStream, Facwatch
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
