@@ -32,6 +32,7 @@ from facwatch.model import (
     RotaEntry,
     Site,
 )
+from facwatch.owner_config import OwnerReportSettings, parse_owner_sla
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGS = ("zh", "en", "zh+en", "en+zh")
@@ -240,6 +241,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     sla: SlaSettings = SlaSettings()
     notify: NotifySettings = NotifySettings()
+    owner_reports: OwnerReportSettings = OwnerReportSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -450,6 +452,7 @@ def parse_site(data: dict[str, Any], origin: str, variables: dict[str, str]) -> 
         service_name=str(head.get("service_name", "")),
         service_phone=str(head.get("service_phone", "")),
         chat=parse_chat(data.get("chat", {}), building_ids, {p.id for p in people}, variables, fail),
+        owner_sla=parse_owner_sla(data.get("owner_sla", {}), fail),
     )
 
 
