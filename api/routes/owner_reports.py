@@ -114,8 +114,10 @@ class BuildingOut(BaseModel):
     response_model=BuildingOut,
     responses={**REFUSED, **INVALID, **example(BuildingOut.model_json_schema()["examples"][0])},
 )
-def building(request: Request, services: Services, token: BuildingToken) -> BuildingOut:
-    """What the page shows before the form: the compound and building of the token (403 when it is bad)."""
+def building(request: Request, response: Response, services: Services, token: BuildingToken) -> BuildingOut:
+    """What the page shows before the form: the compound and building of the token (403 when it is bad).
+    A device without one gets its ``fw_device`` cookie here, before it uploads or reports."""
+    _device(request, response)
     desk = _desk(request)
     try:
         where = desk.building_pass(token, services.clock.now())
