@@ -356,7 +356,10 @@ PHOTO_ANSWER: Responses = {
 
 
 @page.get(
-    "/status/{report_id}/photos/{position}", summary="See a photo of one's report", responses=PHOTO_ANSWER
+    "/status/{report_id}/photos/{position}",
+    summary="See a photo of one's report",
+    response_class=Response,
+    responses=PHOTO_ANSWER,
 )
 def status_photo(request: Request, report_id: ReportId, position: Position) -> Response:
     """A photo of the report, as kept (cleaned; never cached by a shared cache)."""

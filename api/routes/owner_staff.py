@@ -49,6 +49,7 @@ def get_report(request: Request, _: Viewer, report_id: ReportId) -> StatusOut:
 @router.get(
     "/owner-reports/{report_id}/photos/{position}",
     summary="See a photo of a report",
+    response_class=Response,
     responses=PHOTO_ANSWER,
 )
 def get_photo(request: Request, _: Viewer, report_id: ReportId, position: Position) -> Response:
