@@ -27,6 +27,7 @@ from alerts.engine.errors import AlertsError, NotFound
 from alerts.engine.lifecycle import ACTIVE_TICKET_STATES
 from alerts.engine.owner_db import owner_photos, owner_reports, points_ledger
 from alerts.engine.owner_photos import clean_photo
+from alerts.engine.owner_sla_report import CategoryFigures, category_figures
 from alerts.engine.points import AwardReason
 from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport
 from facwatch.files import write_private
@@ -478,6 +479,12 @@ class OwnerDesk:
                 label,
                 points.balance(conn, self.site.id, holder),
                 points.ledger(conn, self.site.id, holder),
+            )
+
+    def sla_by_category(self, since: datetime, until: datetime) -> list[CategoryFigures]:
+        with self.engine.connect() as conn:
+            return category_figures(
+                conn, site=self.site.id, policy=self.site.owner_sla, since=since, until=until
             )
 
     def leaderboard(self, limit: int = 20) -> list[points.Standing]:

@@ -6,16 +6,17 @@ A report is named by its ticket (``T-000012``) or by its status id.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.engine.points import AlreadyConfirmed, NotEnoughPoints
-from api.deps import Engineer, Services, Viewer
+from api.deps import Engineer, Manager, Services, Viewer
 from api.errors import http_errors
 from api.responses import AUTHENTICATED, INVALID, ErrorOut, Responses, body, example, missing
+from api.routes.common import TimeParam
 from api.routes.owner_reports import (
     PHOTO_ANSWER,
     STATUS_EXAMPLE,
@@ -24,6 +25,7 @@ from api.routes.owner_reports import (
     StatusOut,
     _desk,
 )
+from api.routes.reports import _span
 
 router = APIRouter(tags=["owners' reports"], responses=AUTHENTICATED)
 CONFLICT: Responses = {409: {"model": ErrorOut, "description": "Already judged, or not enough points"}}
@@ -212,3 +214,90 @@ def redeem(request: Request, services: Services, principal: Engineer, spend: Red
     except NotEnoughPoints as exc:
         raise _conflict(exc) from exc
     return RedeemOut(holder=label, balance=left)
+
+
+class CategoryRowOut(BaseModel):
+    category: str = Field(description="leak, elevator, power, noise, cleaning, security, other")
+    acknowledge_target_s: float | None = Field(
+        description="The category's acknowledge deadline (null: default)"
+    )
+    on_site_target_s: float | None = Field(description="The category's on-site deadline (null: none)")
+    fixed_target_s: float | None = Field(description="The category's fix deadline (null: none)")
+    tickets: int = Field(description="Owner tickets of the category created in the span")
+    acknowledged: int = Field(description="Of them, acknowledged")
+    arrived: int = Field(description="Of them, reached on site (checked in)")
+    fixed: int = Field(description="Of them, resolved or closed")
+    ack_p90_s: float | None = Field(description="90th percentile of the time to acknowledge")
+    arrive_p90_s: float | None = Field(description="90th percentile of the time to reach the site")
+    fix_p90_s: float | None = Field(description="90th percentile of the time to fix")
+    ack_breaches: int = Field(description="Acknowledge deadlines missed")
+    arrive_breaches: int = Field(description="On-site deadlines missed")
+    fix_breaches: int = Field(description="Fix deadlines missed")
+
+
+CATEGORY_ROW: dict[str, Any] = {
+    "category": "leak",
+    "acknowledge_target_s": None,
+    "on_site_target_s": 1800,
+    "fixed_target_s": 86400,
+    "tickets": 4,
+    "acknowledged": 4,
+    "arrived": 3,
+    "fixed": 3,
+    "ack_p90_s": 320.0,
+    "arrive_p90_s": 1500.0,
+    "fix_p90_s": 20000.0,
+    "ack_breaches": 0,
+    "arrive_breaches": 1,
+    "fix_breaches": 0,
+}
+CATEGORY_REPORT: dict[str, Any] = {
+    "since": "2026-11-01T00:00:00Z",
+    "until": "2026-12-01T00:00:00Z",
+    "rows": [CATEGORY_ROW],
+}
+
+
+class CategoryReportOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CATEGORY_REPORT]})
+    since: datetime = Field(description="Start of the span (inclusive)")
+    until: datetime = Field(description="End of the span (exclusive)")
+    rows: list[CategoryRowOut] = Field(description="One row per category with owner tickets")
+
+
+@router.get(
+    "/reports/owner-sla",
+    summary="Report owner SLAs per category",
+    response_model=CategoryReportOut,
+    responses={**INVALID, **example(CATEGORY_REPORT)},
+)
+def owner_sla(
+    request: Request, services: Services, _: Manager, since: TimeParam = None, until: TimeParam = None
+) -> CategoryReportOut:
+    """Owner-reported tickets created in ``[since, until)`` (default: the last 30 days) per category,
+    measured against the category's own deadlines from the site file."""
+    start, end = _span(since, until, services.clock.now(), timedelta(days=30))
+    rows = _desk(request).sla_by_category(start, end)
+    return CategoryReportOut(
+        since=start,
+        until=end,
+        rows=[
+            CategoryRowOut(
+                category=r.category,
+                acknowledge_target_s=r.target.acknowledge_s,
+                on_site_target_s=r.target.on_site_s,
+                fixed_target_s=r.target.fixed_s,
+                tickets=r.tickets,
+                acknowledged=r.acknowledged,
+                arrived=r.arrived,
+                fixed=r.fixed,
+                ack_p90_s=r.ack_p90_s,
+                arrive_p90_s=r.arrive_p90_s,
+                fix_p90_s=r.fix_p90_s,
+                ack_breaches=r.ack_breaches,
+                arrive_breaches=r.arrive_breaches,
+                fix_breaches=r.fix_breaches,
+            )
+            for r in rows
+        ],
+    )

@@ -110,6 +110,7 @@ def owners_over(
     staff = {
         "engineer": tokens.create("li.engineer", ["engineer"]),
         "viewer": tokens.create("desk.viewer", ["viewer"]),
+        "manager": tokens.create("zhao.manager", ["manager"]),
     }
     with TestClient(app) as client:
         owners = Owners(client, desk, service, clock, site, staff, photo_dir)

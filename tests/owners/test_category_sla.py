@@ -93,3 +93,24 @@ def test_the_demo_site_has_every_category_with_its_defaults(tmp_path: Path) -> N
     site = leak_site(tmp_path)
     assert site.owner_sla.of("leak") == DEFAULT_SLA["leak"]
     assert site.owner_sla.of("water") == DEFAULT_SLA["other"] == CategorySla()
+
+
+def test_the_sla_report_per_category_counts_the_missed_on_site_deadline(leaky: Owners) -> None:
+    late = leaky.report(category="leak").json()["ticket"]
+    leaky.report(category="noise", text="楼上装修噪音")
+    leaky.service.tick(T0 + timedelta(minutes=21))  # the leak's 20-minute on-site clock ran out
+    leaky.clock.advance(3600)
+    headers = {"Authorization": f"Bearer {leaky.staff['manager']}"}
+    answer = leaky.client.get("/api/v1/reports/owner-sla", headers=headers)
+    assert answer.status_code == 200, answer.text
+    rows = {r["category"]: r for r in answer.json()["rows"]}
+    assert set(rows) == {"leak", "noise"}
+    assert (rows["leak"]["tickets"], rows["leak"]["on_site_target_s"], rows["leak"]["arrive_breaches"]) == (
+        1,
+        1200,
+        1,
+    )
+    assert rows["noise"]["arrive_breaches"] == 0 and rows["noise"]["on_site_target_s"] is None
+    assert late.startswith("T-")
+    viewer = {"Authorization": f"Bearer {leaky.staff['viewer']}"}
+    assert leaky.client.get("/api/v1/reports/owner-sla", headers=viewer).status_code == 403
