@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from alerts.engine.owner_desk import DeskLimits, OwnerDesk
+from alerts.engine.owner_desk import OwnerDesk
 from alerts.engine.owner_identity import sign_building
+from alerts.engine.owner_values import DeskLimits
 from alerts.engine.ports import AlertsApi
 from facwatch.config import Settings
 from facwatch.model import Site

@@ -13,124 +13,37 @@ own photos. The phone number is kept in the clear only in the ticket (a timeline
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, delete, func, select, update
 
 from alerts.engine import owner_identity as ids
 from alerts.engine import points
 from alerts.engine.db import parse_ref, ticket_ref, tickets, utc
-from alerts.engine.errors import AlertsError, NotFound
+from alerts.engine.errors import NotFound
 from alerts.engine.lifecycle import ACTIVE_TICKET_STATES
 from alerts.engine.owner_db import owner_photos, owner_reports, points_ledger
 from alerts.engine.owner_photos import clean_photo
 from alerts.engine.owner_sla_report import CategoryFigures, category_figures
+from alerts.engine.owner_values import (
+    MAX_PHOTOS,
+    PUBLIC_STEPS,
+    REPORTER,
+    Confirmation,
+    DeskLimits,
+    RateLimited,
+    ReportForm,
+    ReportStatus,
+    Step,
+    TokenRefused,
+    decide_rate,
+)
 from alerts.engine.points import AwardReason
 from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport
 from facwatch.files import write_private
-from facwatch.model import Deadlines, Site, TicketAction, TicketState
-
-MAX_PHOTOS = 3
-REPORTER = "owner-page"
-PUBLIC_STEPS = {
-    "opened": "received",
-    "acknowledge": "acknowledged",
-    "dispatch": "dispatched",
-    "check_in": "on_site",
-    "progress": "progress",
-    "plan_b": "plan_b",
-    "resolve": "resolved",
-    "close": "closed",
-    "reopen": "reopened",
-    "cancel": "cancelled",
-}
-"""Timeline actions an owner sees, by the name the page translates; everything else stays with the staff."""
-
-
-class TokenRefused(AlertsError):
-    def __init__(self, problem: ids.TokenProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
-
-
-class RateLimited(AlertsError):
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = max(1, int(retry_after_s + 0.999))
-
-
-@dataclass(frozen=True, slots=True)
-class DeskLimits:
-    window_s: float = 3600.0
-    device_reports: int = 5
-    phone_reports: int = 3
-    device_photos: int = 15
-    photo_max_bytes: int = 8 * 1024 * 1024
-    photo_max_pixels: int = 40_000_000
-    photo_max_side: int = 2048
-    points_per_report: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class ReportForm:
-    category: str
-    text: str
-    unit: str | None = None
-    location: str | None = None
-    phone: str | None = None
-    photos: tuple[str, ...] = ()
-    """Ids of photos this device uploaded (``add_photo``), in the order to show them."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    at: datetime
-    step: str
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportStatus:
-    id: str
-    ticket: str
-    building: str
-    category: str
-    unit: str | None
-    location: str | None
-    text: str
-    created_at: datetime
-    state: TicketState
-    deadlines: Deadlines
-    steps: tuple[Step, ...]
-    photos: int
-    phone: str | None
-    """Masked: 138****5678."""
-    progress_percent: float | None
-    eta: datetime | None
-    points: int | None
-    """What this report earned (None: not judged yet)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Confirmation:
-    report: str
-    ticket: str
-    points: int
-    reason: AwardReason
-    balance: int | None
-    duplicate_of: str | None
-
-
-def decide_rate(times: list[datetime], limit: int, window_s: float, now: datetime) -> float | None:
-    """Seconds until one more is allowed, or None when it is allowed now (``times``: earlier ones)."""
-    start = now - timedelta(seconds=window_s)
-    recent = sorted(t for t in times if t > start)
-    if len(recent) < limit:
-        return None
-    return (recent[len(recent) - limit] - start).total_seconds()
+from facwatch.model import Site, TicketAction
 
 
 class OwnerDesk:
@@ -141,10 +54,10 @@ class OwnerDesk:
         alerts: AlertsApi,
         secret: str,
         photo_dir: Path,
-        limits: DeskLimits = DeskLimits(),
+        limits: DeskLimits | None = None,
     ) -> None:
         self.engine, self.site, self.alerts = engine, site, alerts
-        self.secret, self.photo_dir, self.limits = secret, photo_dir, limits
+        self.secret, self.photo_dir, self.limits = secret, photo_dir, limits or DeskLimits()
 
     # --- keys ---------------------------------------------------------------------------------------
 
@@ -190,6 +103,7 @@ class OwnerDesk:
         name = f"{pid}.{'png' if photo.content_type == 'image/png' else 'jpg'}"
         write_private(self._dir() / name, photo.data)
         with self.engine.begin() as conn:
+            self._forget_orphans(conn, now)
             conn.execute(
                 owner_photos.insert().values(
                     id=pid,
@@ -202,6 +116,23 @@ class OwnerDesk:
                 )
             )
         return pid
+
+    def _forget_orphans(self, conn: Connection, now: datetime) -> None:
+        """Photos uploaded for a report that never came are deleted once the rate window has passed."""
+        start = now - timedelta(seconds=self.limits.window_s)
+        stale = list(
+            conn.execute(
+                select(owner_photos.c.id, owner_photos.c.file).where(
+                    owner_photos.c.site == self.site.id,
+                    owner_photos.c.report_id.is_(None),
+                    owner_photos.c.created_at < start,
+                )
+            )
+        )
+        for row in stale:
+            (self.photo_dir / str(row.file)).unlink(missing_ok=True)
+        if stale:
+            conn.execute(delete(owner_photos).where(owner_photos.c.id.in_([r.id for r in stale])))
 
     def _dir(self) -> Path:
         self.photo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.engine.owner_desk import OwnerDesk, RateLimited, ReportForm, ReportStatus, TokenRefused
+from alerts.engine.owner_desk import OwnerDesk
 from alerts.engine.owner_photos import PhotoRefused
+from alerts.engine.owner_values import RateLimited, ReportForm, ReportStatus, TokenRefused
 from api.deps import Services
 from api.errors import http_errors
 from api.responses import INVALID, ErrorOut, Responses, body, example, missing

@@ -16,7 +16,8 @@ from PIL import Image
 from sqlalchemy import Engine
 
 from alerts.engine.events import EventBus
-from alerts.engine.owner_desk import DeskLimits, OwnerDesk
+from alerts.engine.owner_desk import OwnerDesk
+from alerts.engine.owner_values import DeskLimits
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore

@@ -97,3 +97,12 @@ def test_the_rate_limits_answer_429_per_device_and_per_phone(owners: Owners) -> 
     # … and an hour later it may report again.
     owners.clock.advance(timedelta(hours=1, seconds=1).total_seconds())
     assert owners.report().status_code == 201
+
+
+def test_a_photo_whose_report_never_came_is_deleted_after_the_window(owners: Owners) -> None:
+    owners.photo(jpeg_with_gps())
+    [orphan] = list(owners.photo_dir.iterdir())
+    owners.clock.advance(owners.desk.limits.window_s + 1)
+    kept = owners.photo(jpeg_with_gps()).json()["id"]
+    assert not orphan.exists()
+    assert [p.stem for p in owners.photo_dir.iterdir()] == [kept]

@@ -18,7 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from alerts.engine.events import EventBus
-from alerts.engine.owner_desk import DeskLimits, OwnerDesk
+from alerts.engine.owner_desk import OwnerDesk
+from alerts.engine.owner_values import DeskLimits
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
