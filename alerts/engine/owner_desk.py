@@ -45,6 +45,9 @@ from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport
 from facwatch.files import write_private
 from facwatch.model import Site, TicketAction
 
+STAFF_PHOTOS = "/api/v1/owner-reports"
+"""Where the staff fetch a report's photos (with a viewer token): the ticket's ``photo_urls`` point there."""
+
 
 class OwnerDesk:
     def __init__(
@@ -173,7 +176,7 @@ class OwnerDesk:
                 text=form.text.strip(),
                 reporter=REPORTER,
                 unit=form.unit or None,
-                photo_urls=(),
+                photo_urls=tuple(f"{STAFF_PHOTOS}/{rid}/photos/{n}" for n in range(1, len(photos) + 1)),
                 location=form.location or None,
             ),
             now,

@@ -34,9 +34,11 @@ def test_a_report_with_a_photo_opens_an_owner_ticket_and_the_photo_loses_its_gps
     assert gps_of(jpeg_with_gps()) and gps_of(stored.content) == {}
     [kept] = list(owners.photo_dir.iterdir())
     assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
-    # Engineers reach it by the ticket.
+    # Engineers reach it from the ticket, and by the ticket's id.
+    assert ticket["photo_urls"] == [f"/api/v1/owner-reports/{rid}/photos/1"]
+    from_ticket = owners.client.get(ticket["photo_urls"][0], headers=staff)
     by_ticket = owners.client.get(f"/api/v1/owner-reports/{ticket_id}/photos/1", headers=staff)
-    assert by_ticket.content == stored.content
+    assert from_ticket.content == by_ticket.content == stored.content
 
 
 def test_with_consent_the_photo_keeps_where_it_was_taken(owners: Owners) -> None:
