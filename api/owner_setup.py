@@ -31,7 +31,7 @@ def make_desk(settings: Settings, site: Site, alerts: AlertsApi, engine: Engine)
         points_per_report=config.points_per_report,
     )
     photo_dir = config.photo_dir or settings.data_dir / "owner-photos"
-    return OwnerDesk(engine, site, alerts, config.secret, photo_dir, limits)
+    return OwnerDesk(engine, site, alerts, config.secret, photo_dir, limits, config.updates_url)
 
 
 def report_link(base_url: str, token: str) -> str:

@@ -33,6 +33,7 @@ from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from alerts.notify.reporters import tell_reporters
 from api import datapath
 from api.auth import TokenStore
 from api.deps import ApiServices
@@ -363,7 +364,11 @@ class System:
 
     def _deliver_once(self) -> None:
         try:
-            self.dispatcher.deliver_pending(self.clock.now())
+            now = self.clock.now()
+            notify = self.settings.notify
+            quiet = (notify.quiet_start, notify.quiet_end) if notify.quiet_hours else None
+            tell_reporters(self.engine, self.site, now, quiet)  # owners who reported through the page
+            self.dispatcher.deliver_pending(now)
         except Exception:
             log.exception("notification delivery failed")
 

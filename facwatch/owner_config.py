@@ -114,3 +114,6 @@ class OwnerReportSettings(BaseModel):
     """Photos one device may upload within ``window_s``."""
     points_per_report: int = Field(default=10, ge=1)
     """Points a confirmed report earns its reporter."""
+    updates_url: str | None = None
+    """An apprise URL that texts an owner, ``{phone}`` replaced by their number (an SMS gateway, e.g.
+    ``json://sms.example.com/send/{phone}``): reporters who tick "tell me" hear of each step. Unset: none."""

@@ -3,7 +3,9 @@
 A report's ``id`` is its status page's secret (random, unguessable); its ticket is ``ticket_id``. Phone
 numbers are never stored in the clear here: ``phone_hash`` is an HMAC with the site's secret (the key of a
 points balance) and ``phone_masked`` (138****5678) is what anyone but the ticket shows. A device is
-``device_key``, an HMAC of its cookie (else its address), kept only to rate-limit it.
+``device_key``, an HMAC of its cookie (else its address), kept only to rate-limit it. ``notify_url`` is
+where the reporter asked to hear of progress (the settings' ``updates_url`` with their number): kept only
+while the ticket is open, forgotten once the final message is queued (``alerts.notify.reporters``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ owner_reports = Table(
     Column("confirmed_at", TS, nullable=True),
     Column("confirmed_by", String(64), nullable=True),
     Column("valid", Boolean, nullable=True),
+    Column("notify_url", Text, nullable=True),
+    Column("told_state", String(16), nullable=True),
 )
 Index("ix_owner_reports_same", owner_reports.c.site, owner_reports.c.building, owner_reports.c.category)
 Index("ix_owner_reports_device", owner_reports.c.device_key, owner_reports.c.created_at)

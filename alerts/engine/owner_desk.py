@@ -43,7 +43,7 @@ from alerts.engine.owner_values import (
 from alerts.engine.points import AwardReason
 from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport
 from facwatch.files import write_private
-from facwatch.model import Site, TicketAction
+from facwatch.model import Site, TicketAction, TicketState
 
 STAFF_PHOTOS = "/api/v1/owner-reports"
 """Where the staff fetch a report's photos (with a viewer token): the ticket's ``photo_urls`` point there."""
@@ -58,7 +58,10 @@ class OwnerDesk:
         secret: str,
         photo_dir: Path,
         limits: DeskLimits | None = None,
+        updates_url: str | None = None,
     ) -> None:
+        """``updates_url``: an apprise URL with ``{phone}`` that texts a reporter (None: no messages)."""
+        self.updates_url = updates_url
         self.engine, self.site, self.alerts = engine, site, alerts
         self.secret, self.photo_dir, self.limits = secret, photo_dir, limits or DeskLimits()
 
@@ -119,6 +122,12 @@ class OwnerDesk:
                 )
             )
         return pid
+
+    def _updates_to(self, form: ReportForm) -> str | None:
+        number = ids.normalise_phone(form.phone) if form.phone else None
+        if not (form.updates and number and self.updates_url):
+            return None
+        return self.updates_url.replace("{phone}", number)
 
     def _forget_orphans(self, conn: Connection, now: datetime) -> None:
         """Photos uploaded for a report that never came are deleted once the rate window has passed."""
@@ -204,6 +213,8 @@ class OwnerDesk:
                     phone_masked=holder[1] if holder else None,
                     location_consent=any(kept for _, kept in photos),
                     duplicate_of=duplicate_of,
+                    notify_url=self._updates_to(form),
+                    told_state=TicketState.OPEN.value,
                 )
             )
             for position, (pid, _kept) in enumerate(photos, start=1):

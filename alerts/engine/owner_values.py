@@ -61,6 +61,8 @@ class ReportForm:
     phone: str | None = None
     photos: tuple[str, ...] = ()
     """Ids of photos this device uploaded (``add_photo``), in the order to show them."""
+    updates: bool = False
+    """The reporter asks to be told of progress at their phone number (when the desk can send)."""
 
 
 @dataclass(frozen=True, slots=True)

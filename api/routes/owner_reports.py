@@ -95,6 +95,7 @@ class BuildingOut(BaseModel):
                     "expires": "2027-11-28T00:00:00Z",
                     "max_photos": 3,
                     "photo_max_bytes": 8388608,
+                    "updates": True,
                 }
             ]
         }
@@ -107,6 +108,7 @@ class BuildingOut(BaseModel):
     expires: datetime = Field(description="When this QR code's token stops working")
     max_photos: int = Field(description="Photos one report may carry")
     photo_max_bytes: int = Field(description="The largest photo file the page may send")
+    updates: bool = Field(description="Whether the desk can text a reporter of progress")
 
 
 @page.get(
@@ -134,6 +136,7 @@ def building(request: Request, response: Response, services: Services, token: Bu
         expires=where.expires,
         max_photos=3,
         photo_max_bytes=desk.limits.photo_max_bytes,
+        updates=desk.updates_url is not None,
     )
 
 
@@ -198,6 +201,7 @@ class ReportIn(BaseModel):
                     "location": "B2 garage entrance",
                     "phone": "13812345678",
                     "photos": [PHOTO_EXAMPLE["id"]],
+                    "updates": True,
                 }
             ]
         },
@@ -214,6 +218,7 @@ class ReportIn(BaseModel):
     photos: list[str] = Field(
         default_factory=list, max_length=3, description="Ids of photos uploaded from this device, in order"
     )
+    updates: bool = Field(default=False, description="Text progress to `phone` (when the desk can)")
 
 
 class ReportOut(BaseModel):
@@ -249,6 +254,7 @@ def send_report(
         location=report.location,
         phone=report.phone or None,
         photos=tuple(report.photos),
+        updates=report.updates,
     )
     if not report.text.strip():
         raise HTTPException(422, "say what is wrong")

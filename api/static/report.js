@@ -10,7 +10,7 @@ const TEXT = {
     textHint: "例如：地下车库B2入口顶棚漏水", unit: "房号", unitHint: "例如 1502", location: "位置",
     locationHint: "例如 2单元电梯厅", photos: "照片（最多3张，JPEG/PNG）",
     consent: "允许保留照片的拍摄位置（默认删除）", phone: "手机号（选填，用于回电和积分）",
-    phoneHint: "138 1234 5678", send: "提交", sending: "正在提交…", statusTitle: "我的报修",
+    phoneHint: "138 1234 5678", updates: "短信通知我处理进度", send: "提交", sending: "正在提交…", statusTitle: "我的报修",
     reference: "编号", where: "位置", callback: "回电号码", points: "积分",
     keepLink: "收藏此页面即可随时查看进度：", none: "—", notJudged: "待确认",
     cats: { leak: "漏水", elevator: "电梯", power: "停电", noise: "噪音", cleaning: "保洁", security: "安全", other: "其他" },
@@ -36,7 +36,8 @@ const TEXT = {
     textHint: "e.g. water dripping from the ceiling at the B2 garage entrance", unit: "Unit", unitHint: "e.g. 1502",
     location: "Where", locationHint: "e.g. unit 2 lift lobby", photos: "Photos (up to 3, JPEG/PNG)",
     consent: "Keep where the photos were taken (removed otherwise)",
-    phone: "Phone (optional: for a callback and points)", phoneHint: "138 1234 5678", send: "Send",
+    phone: "Phone (optional: for a callback and points)", phoneHint: "138 1234 5678",
+    updates: "Text me as it moves", send: "Send",
     sending: "Sending…", statusTitle: "My report", reference: "Reference", where: "Where",
     callback: "Callback number", points: "Points", keepLink: "Bookmark this page to follow your report:",
     none: "—", notJudged: "not judged yet",
@@ -151,6 +152,7 @@ async function openForm(token) {
     label.append(input, span);
     chips.append(label);
   }
+  $("updates-box").hidden = !state.building.updates;
   $("report").hidden = false;
   translate();
 }
@@ -222,6 +224,7 @@ async function send(event) {
         unit: $("unit").value.trim() || null,
         location: $("location").value.trim() || null,
         phone: $("phone").value.trim() || null,
+        updates: $("updates").checked && Boolean($("phone").value.trim()),
         photos,
       }),
     });

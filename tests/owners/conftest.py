@@ -90,7 +90,11 @@ def leak_site(tmp_path: Path, table: str = "") -> Site:
 
 
 def owners_over(
-    engine: Engine, tmp_path: Path, site: Site, limits: DeskLimits | None = None
+    engine: Engine,
+    tmp_path: Path,
+    site: Site,
+    limits: DeskLimits | None = None,
+    updates_url: str | None = None,
 ) -> Iterator[Owners]:
     bus = EventBus()
     clock = ManualClock(T0)
@@ -106,7 +110,7 @@ def owners_over(
         clock=clock,
     )
     photo_dir = tmp_path / "owner-photos"
-    desk = OwnerDesk(engine, site, service, SECRET, photo_dir, limits or DeskLimits())
+    desk = OwnerDesk(engine, site, service, SECRET, photo_dir, limits or DeskLimits(), updates_url)
     app = create_app(services, webhooks_worker=False, owner_desk=desk)
     staff = {
         "engineer": tokens.create("li.engineer", ["engineer"]),

@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("confirmed_at", TS, nullable=True),
         sa.Column("confirmed_by", sa.String(64), nullable=True),
         sa.Column("valid", sa.Boolean(), nullable=True),
+        sa.Column("notify_url", sa.Text(), nullable=True),
+        sa.Column("told_state", sa.String(16), nullable=True),
     )
     op.create_index("ix_owner_reports_same", "owner_reports", ["site", "building", "category"])
     op.create_index("ix_owner_reports_device", "owner_reports", ["device_key", "created_at"])
