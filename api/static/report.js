@@ -28,6 +28,7 @@ const TEXT = {
       notImage: "只能上传 JPEG 或 PNG 格式的照片", tooLarge: (mb) => `照片太大了，每张不能超过 ${mb} MB`,
       rate: (min) => `提交太频繁了，请 ${min} 分钟后再试`, token: "二维码无效或已过期，请重新扫描楼内张贴的二维码",
       noLink: "请扫描楼内张贴的二维码打开本页面", network: "网络不通，请稍后再试", missing: "找不到这条报修",
+      phone: "手机号格式不对，请填写11位手机号或带区号的座机号",
       generic: "提交失败，请稍后再试",
     },
   },
@@ -60,6 +61,7 @@ const TEXT = {
       token: "This QR code is not valid or has expired: please scan the code posted in your building",
       noLink: "Please open this page by scanning the QR code posted in your building",
       network: "No connection: please try again later", missing: "This report cannot be found",
+      phone: "That phone number does not look right: a mobile or a landline with its area code",
       generic: "Sending failed: please try again later",
     },
   },
@@ -107,6 +109,7 @@ function refusal(response, detail) {
     return t().errors.rate(Math.max(1, Math.ceil(seconds / 60)));
   }
   if (response.status === 404) return t().errors.missing;
+  if (response.status === 422 && typeof detail === "string" && detail.includes("phone")) return t().errors.phone;
   return typeof detail === "string" ? detail : t().errors.generic;
 }
 

@@ -178,6 +178,10 @@ def test_a_non_image_an_oversized_photo_and_the_rate_limit_read_as_clear_message
     page.goto(served.link("b2"))
     page.reload()
     _fill(page, "还是不亮")
+    page.fill("#phone", "12345")  # a number nobody can call back: said in words, nothing is sent
+    page.click("#send")
+    expect(page.locator("#form-error")).to_have_text("手机号格式不对，请填写11位手机号或带区号的座机号")
+    page.fill("#phone", "")
     with page.expect_response(lambda r: r.url.endswith("/api/v1/report") and r.status == 429):
         page.click("#send")
     expect(page.locator("#form-error")).to_contain_text("提交太频繁了")
