@@ -1,7 +1,7 @@
 """The owners' report desk: a report from the page becomes an owner ticket, with its photos and its points.
 
 ``OwnerDesk`` is the shell around pure parts: building tokens and phone keys (``owner_identity``), photo
-cleaning (``owner_photos``), rate limits (``decide_rate`` below) and points (``points``). It opens tickets
+cleaning (``owner_photos``), rate limits (``owner_values.decide_rate``) and points (``points``). It opens tickets
 through the engine's own ``open_owner_ticket``, so a report gets the clocks of its category and escalates
 like any owner ticket; it keeps the report, its photos and the ledger in the tables of migration 0015.
 
