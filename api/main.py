@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from alerts.engine.owner_desk import OwnerDesk
 from api import handlers, metrics
 from api.deps import ApiServices
 from api.headers import SecurityHeadersMiddleware
@@ -29,6 +30,8 @@ from api.routes import (
     dead_letters,
     events,
     health,
+    owner_reports,
+    owner_staff,
     report_pages,
     reports,
     sites,
@@ -58,8 +61,10 @@ def create_app(
     heartbeat_s: float = HEARTBEAT_S,
     webhooks_worker: bool = True,
     webhook_targets: TargetPolicy | None = None,
+    owner_desk: OwnerDesk | None = None,
 ) -> FastAPI:
-    """``webhook_targets``: where webhooks may deliver (default: public https addresses only)."""
+    """``webhook_targets``: where webhooks may deliver (default: public https addresses only);
+    ``owner_desk``: the owners' report page and points (docs/owners.md), left out when None."""
     store = WebhookStore(services.tokens.engine, webhook_targets)
 
     @asynccontextmanager
@@ -94,12 +99,19 @@ def create_app(
     app.state.idempotency = IdempotencyStore(services.tokens.engine)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(BodyLimitMiddleware)  # outside the others: an oversized body reaches none of them
+    photo_limit = {owner_reports.PHOTO_PATH: owner_desk.limits.photo_max_bytes} if owner_desk else {}
+    app.add_middleware(
+        BodyLimitMiddleware, limits=photo_limit
+    )  # outside the others: an oversized body reaches none
     app.add_middleware(SecurityHeadersMiddleware)
     handlers.install(app)
     for module in (sites, alerts, tickets, assets, reports, webhooks, dead_letters, events, chat):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(maintenance_routes.router, prefix=API_PREFIX)
+    app.state.owner_desk = owner_desk
+    if owner_desk is not None:
+        app.include_router(owner_reports.page, prefix=API_PREFIX)
+        app.include_router(owner_staff.router, prefix=API_PREFIX)
     app.include_router(health.api_router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(report_pages.router)

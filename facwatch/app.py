@@ -37,6 +37,7 @@ from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
 from api.multisite import SiteAlerts, SiteTelemetry
+from api.owner_setup import make_desk
 from api.readiness import Check, Readiness, lag_probe, state_db_probe
 from api.server import ServerHandle, serve
 from api.targets import TargetPolicy
@@ -137,7 +138,8 @@ class System:
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
-            app = create_app(services, webhook_targets=targets)
+            desk = make_desk(self.settings, self.site, self.alerts, self.tokens.engine)
+            app = create_app(services, webhook_targets=targets, owner_desk=desk)
             self.api = serve(app, self.settings.api.host, self.settings.api.port)
         log.info(
             "started", parts=sorted(self.parts), sites=sorted(self.runtimes), broker=self.settings.mqtt.url

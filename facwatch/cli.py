@@ -177,6 +177,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     influx.set_defaults(func=cmd_influx_setup)
 
+    qr = sub.add_parser(
+        "qr",
+        help="write a QR code per building for the owners' report page (PNG)",
+        description="Each code links to the report page with a signed building token ([owner_reports] "
+        "secret of the settings, or FACWATCH_OWNER_REPORTS__SECRET). Print and post one in each lobby.",
+    )
+    qr.add_argument("--site", required=True, help="site file, or demo")
+    qr.add_argument("--out", type=Path, required=True, help="directory for <building>.png")
+    qr.add_argument("--config", type=Path, default=None, help="settings file (TOML) with [owner_reports]")
+    qr.add_argument(
+        "--url", default=None, help="where owners reach the API (default: public_url, else host:port)"
+    )
+    qr.add_argument(
+        "--days", type=float, default=None, help="how long the codes stay valid (default: token_days)"
+    )
+    qr.set_defaults(func=cmd_qr)
+
     token = sub.add_parser("token", help="create or revoke API tokens")
     token.add_argument(
         "--config", type=Path, default=None, help="settings file (TOML) naming the state database"
@@ -403,6 +420,26 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     result = write_broker_config(site, args.out, gateway_user=args.gateway_user)
     print(f"wrote {result.passwd} and {result.acl} for {result.users} users ({result.new_users} new)")
     print(f"passwords are in {result.credentials} (mode 0600); see docs/ingest.md for mosquitto.conf")
+    return 0
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from api.owner_setup import write_qr_codes
+
+    settings = load_settings(args.config)
+    config = settings.owner_reports
+    if not config.secret:
+        raise FacwatchError(
+            "no [owner_reports] secret in the settings: the codes would have nothing to sign with"
+        )
+    site = load_site(args.site, {"data_dir": str(settings.data_dir)})
+    base = args.url or config.public_url or f"http://{settings.api.host}:{settings.api.port}"
+    expires = datetime.now(UTC) + timedelta(days=args.days or config.token_days)
+    for building, path, link in write_qr_codes(site, config.secret, base, args.out, expires):
+        print(f"{building}: {path}  {link}")
+    print(f"valid until {expires.date().isoformat()}")
     return 0
 
 

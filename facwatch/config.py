@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from facwatch import sitefile
 from facwatch.errors import ConfigError, ConfigProblems
 from facwatch.model import Site
+from facwatch.owner_config import OwnerReportSettings
 from facwatch.report_settings import ReportSettings as ReportSettings
 from facwatch.sitefile import demo_site_text as demo_site_text
 from facwatch.sitefile import load_site as load_site
@@ -249,6 +250,7 @@ class Settings(BaseSettings):
     sites_dir: Path | None = None
     """A folder of site files: every ``*.toml`` in it (in name order) is a site."""
     reports: ReportSettings = ReportSettings()
+    owner_reports: OwnerReportSettings = OwnerReportSettings()
 
     @classmethod
     def settings_customise_sources(

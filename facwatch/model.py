@@ -240,6 +240,26 @@ class RotaEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CategorySla:
+    """Deadlines of an owner-reported ticket of one category, in seconds from the report. ``acknowledge_s``
+    None: the settings' ``sla.owner_acknowledge_s`` (every report is acknowledged); the others None: no clock."""
+
+    acknowledge_s: float | None = None
+    on_site_s: float | None = None
+    fixed_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerSlaPolicy:
+    """The site file's ``[owner_sla.<category>]`` tables (docs/owners.md); a category without one: ``other``."""
+
+    categories: Mapping[str, CategorySla] = field(default_factory=dict)
+
+    def of(self, category: str) -> CategorySla:
+        return self.categories.get(category) or self.categories.get("other") or CategorySla()
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     id: str
     name: str
@@ -265,6 +285,8 @@ class Site:
     """Owners' chat groups and the ladder (docs/owners.md)."""
     maintenance: Maintenance = field(default_factory=lambda: Maintenance())
     """Maintenance companies, plans and planned windows (docs/maintenance.md)."""
+    owner_sla: OwnerSlaPolicy = field(default_factory=OwnerSlaPolicy)
+    """Deadlines of owner-reported tickets per category (docs/owners.md)."""
 
     def asset(self, asset_id: str) -> Asset | None:
         for asset in self.assets:

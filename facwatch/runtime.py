@@ -38,6 +38,7 @@ from alerts.engine.service import AlertService
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
+from alerts.notify.reporters import tell_reporters
 from alerts.notify.reports.publish import Publisher
 from alerts.notify.reports.service import Reports
 from api import datapath
@@ -338,7 +339,11 @@ class SiteRuntime:
 
     def _deliver_once(self, dispatcher: Dispatcher) -> None:
         try:
-            dispatcher.deliver_pending(self.shared.clock.now())
+            now = self.shared.clock.now()
+            notify = self.shared.settings.notify
+            quiet = (notify.quiet_start, notify.quiet_end) if notify.quiet_hours else None
+            tell_reporters(self.shared.engine, self.site, now, quiet)  # owners who reported through the page
+            dispatcher.deliver_pending(now)
         except Exception:
             self._log.exception("notification delivery failed")
 

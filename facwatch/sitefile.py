@@ -45,6 +45,7 @@ from facwatch.model import (
     RotaEntry,
     Site,
 )
+from facwatch.owner_config import parse_owner_sla
 from facwatch.sitetypes import (
     AssetRef,
     BuildingRef,
@@ -259,6 +260,9 @@ class SiteFile(Section):
         default_factory=list, description="maintenance companies (docs/maintenance.md)"
     )
     maintenance_plans: list[PlanIn] = Field(default_factory=list, description="maintenance plans per asset")
+    owner_sla: dict[str, Any] = Field(
+        default_factory=dict, description="deadlines of owner-reported tickets per category (docs/owners.md)"
+    )
     maintenance_windows: list[WindowIn] = Field(
         default_factory=list, description="planned maintenance windows"
     )
@@ -321,7 +325,8 @@ def parse(
     maintenance = parse_maintenance(
         dict(data), site.assets, site.people, site.timezone, dict(variables), fail
     )
-    return dataclasses.replace(site, maintenance=maintenance)
+    owner_sla = parse_owner_sla(data.get("owner_sla", {}), fail)
+    return dataclasses.replace(site, maintenance=maintenance, owner_sla=owner_sla)
 
 
 def demo_site_text() -> str:

@@ -1,5 +1,6 @@
-"""Owner-reported tickets, inside the caller's transaction: ORANGE, with only an acknowledge clock
-(``owner_acknowledge_s``, 10 minutes by default), keeping what the owner said."""
+"""Owner-reported tickets, inside the caller's transaction: ORANGE, with the clocks of their category
+(``[owner_sla.<category>]`` of the site file; acknowledge: ``owner_acknowledge_s``, 10 minutes, by default),
+keeping what the owner said."""
 
 from __future__ import annotations
 
@@ -12,11 +13,24 @@ from alerts.engine.db import new_pk, ticket_ref, tickets
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.engine.ports import OwnerReport
 from alerts.engine.tickets import OWNER_LEVEL, TicketWriter
-from facwatch.model import Deadlines, TicketState
+from facwatch.model import CategorySla, Deadlines, TicketState
+
+
+def owner_deadlines(sla: CategorySla, acknowledge_s: float, now: datetime) -> Deadlines:
+    """The deadlines of an owner report made at ``now`` (``acknowledge_s``: when the category sets none)."""
+
+    def due(seconds: float | None) -> datetime | None:
+        return None if seconds is None else now + timedelta(seconds=seconds)
+
+    return Deadlines(
+        acknowledge=due(sla.acknowledge_s or acknowledge_s),
+        on_site=due(sla.on_site_s),
+        fixed=due(sla.fixed_s),
+    )
 
 
 def open_owner(writer: TicketWriter, conn: Connection, report: OwnerReport, now: datetime) -> int:
-    """An owner-reported ticket: ORANGE, only an acknowledge clock (``owner_acknowledge_s``)."""
+    """An owner-reported ticket: ORANGE, with its category's clocks (``Site.owner_sla``)."""
     if all(b.id != report.building for b in writer.site.buildings):
         raise ValueError(f"unknown building {report.building!r}")
     asset = None
@@ -54,7 +68,7 @@ def open_owner(writer: TicketWriter, conn: Connection, report: OwnerReport, now:
         )
     )
     writer.event(conn, pk, now, "opened", report.reporter, f"reported by an owner: {text}")
-    due = Deadlines(acknowledge=now + timedelta(seconds=writer.sla.owner_acknowledge_s))
+    due = owner_deadlines(writer.site.owner_sla.of(report.category), writer.sla.owner_acknowledge_s, now)
     writer.set_clocks(conn, pk, due, now, OWNER_LEVEL)
     ref = ticket_ref(pk)
     notice = Notice(
@@ -75,7 +89,7 @@ def open_owner(writer: TicketWriter, conn: Connection, report: OwnerReport, now:
             "unit": report.unit,
             "location": report.location,
             "ack_due": due.acknowledge,
-            "on_site_due": None,
+            "on_site_due": due.on_site,
             "opened_at": now,
         },
     )

@@ -7,8 +7,9 @@ from typing import Any
 
 from tests.api.conftest import World
 
-OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/api/v1/chat/")
-"""Routes that take no bearer token (health probes, metrics, the chat platforms' signed callbacks)."""
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/api/v1/chat/", "/api/v1/report")
+"""Routes that take no bearer token (health probes, metrics, the chat platforms' signed callbacks, the owners'
+report page: its building token or its report id is the key)."""
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
