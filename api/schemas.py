@@ -15,8 +15,8 @@ from fastapi import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
 from alerts.engine.store import alert_json, ticket_json
+from alerts.notify.channel_words import LANGS, channel
 from alerts.notify.findings import finding_name
-from facwatch.channels import LANGS, channel
 from facwatch.model import (
     Alert,
     AlertState,
@@ -299,7 +299,7 @@ def kind_label(kind: str, summary: str) -> dict[str, str]:
 
 
 def channel_words(name: str) -> dict[str, object]:
-    """A channel's label, unit, internal and boolean flags for the API (facwatch.channels: one registry)."""
+    """A channel's label, unit, internal and boolean flags for the API (alerts.notify.channel_words: one registry)."""
     entry = channel(name)
     return {
         "label": {lang: entry.label(lang) for lang in LANGS},

@@ -13,7 +13,6 @@ PRODUCT_SHARED = {
     "facwatch.config",
     "facwatch.clock",
     "facwatch.errors",
-    "facwatch.channels",
 }
 PACKAGES = ("gateway", "ingest", "alerts", "simulator", "api", "facwatch")
 

@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.engine.notices import Notice, NoticeKind
+from alerts.notify.channel_words import readings_text
 from alerts.notify.findings import finding_summary
 from alerts.notify.messages import (
     ACTION_NAMES,
@@ -44,7 +45,6 @@ from alerts.notify.messages import (
     localized,
     owner_words,
 )
-from facwatch.channels import readings_text
 from facwatch.config import NotifySettings
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
 
@@ -405,7 +405,7 @@ def _number(value: object) -> str:
 
 
 def _readings(detail: Mapping[str, Any], lang: str) -> str:
-    """The readings people may see, labelled, with units (``facwatch.channels``: never internal ones)."""
+    """The readings people may see, labelled, with units (``alerts.notify.channel_words``: never internal ones)."""
     readings = detail.get("facts") or detail.get("readings")  # all the finding's figures, when it has them
     if isinstance(readings, Mapping) and readings:
         return readings_text(readings.items(), lang)

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from alerts.notify.audiences import OWNERS
+from alerts.notify.channel_words import UNIT_WORDS
 from alerts.notify.conversations import EVERY_MOMENT, SCRIPTS, START, Script, conversation
 from alerts.notify.messages import FINDING_NAMES, LANGS, Message, Templates
 from alerts.notify.writer import digest
-from facwatch.channels import UNIT_WORDS
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
 
 SMS_SEGMENT = 70

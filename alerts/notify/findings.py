@@ -4,7 +4,7 @@ The detectors, rules, the data path and the owners' chat write a ``Finding.summa
 raw field, in English or in both languages; people never read it. What people read is made here from the
 finding's kind and figures, in the recipient's language only: ``电梯困人（速度 0 m/s）`` /
 ``someone trapped in the elevator (speed 0 m/s)``. Channels are shown with their labels and units and
-internal figures never (``facwatch.channels``).
+internal figures never (``alerts.notify.channel_words``).
 
 A kind the detectors may raise and that is missing here is found by tests/alerts/test_words.py, which reads
 every ``Finding(...)`` in the code. A recurrence (``<kind>.recurrence``, alerts/engine/policy.py) speaks
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from facwatch.channels import is_internal, label, reading_text, value_text
+from alerts.notify.channel_words import is_internal, label, reading_text, value_text
 
 FINDING_NAMES: Mapping[str, tuple[str, str]] = {
     "elevator.entrapment": ("电梯困人", "someone trapped in the elevator"),

@@ -22,12 +22,12 @@ import pytest
 from alerts.engine.notices import Notice, NoticeKind
 from alerts.engine.policy import PREDICTED_SUFFIX, RECURRENCE_SUFFIX, recurrence_kind
 from alerts.notify.audiences import Planner
+from alerts.notify.channel_words import CHANNELS, is_internal, reading_text
 from alerts.notify.check import problems_of
 from alerts.notify.conversations import EVERY_MOMENT, Script, conversation
 from alerts.notify.findings import finding_summary, known
 from alerts.notify.messages import Templates
 from alerts.notify.writer import digest
-from facwatch.channels import CHANNELS, is_internal, reading_text
 from facwatch.config import NotifySettings, load_site
 from facwatch.model import STANDARD_CHANNELS, Level, Person, Site
 
