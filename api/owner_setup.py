@@ -13,6 +13,7 @@ from alerts.engine.owner_identity import sign_building
 from alerts.engine.owner_values import DeskLimits
 from alerts.engine.ports import AlertsApi
 from facwatch.config import Settings
+from facwatch.files import write_private
 from facwatch.model import Site
 
 
@@ -30,8 +31,28 @@ def make_desk(settings: Settings, site: Site, alerts: AlertsApi, engine: Engine)
         photo_max_side=config.photo_max_side,
         points_per_report=config.points_per_report,
     )
-    photo_dir = config.photo_dir or settings.data_dir / "owner-photos"
-    return OwnerDesk(engine, site, alerts, config.secret, photo_dir, limits, config.updates_url)
+    photos = PhotoDirectory(config.photo_dir or settings.data_dir / "owner-photos")
+    return OwnerDesk(engine, site, alerts, config.secret, photos, limits, config.updates_url)
+
+
+class PhotoDirectory:
+    """The owners' photos as files in one directory (0700), each written 0600 (``alerts.engine.ports.PhotoFiles``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, name: str, data: bytes) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(self.path / name, data)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def remove(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
 
 
 def report_link(base_url: str, token: str) -> str:

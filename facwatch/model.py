@@ -249,11 +249,25 @@ class CategorySla:
     fixed_s: float | None = None
 
 
+_HOUR = 3600.0
+DEFAULT_OWNER_SLA: Mapping[str, CategorySla] = {
+    "leak": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
+    "elevator": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
+    "power": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
+    "security": CategorySla(acknowledge_s=300.0, on_site_s=0.25 * _HOUR),
+    "noise": CategorySla(fixed_s=72 * _HOUR),
+    "cleaning": CategorySla(fixed_s=24 * _HOUR),
+    "other": CategorySla(),
+}
+"""Defaults from practice: a leak, a stopped elevator or a power cut gets an engineer on site within 30 minutes."""
+
+
 @dataclass(frozen=True, slots=True)
 class OwnerSlaPolicy:
-    """The site file's ``[owner_sla.<category>]`` tables (docs/owners.md); a category without one: ``other``."""
+    """The site file's ``[owner_sla.<category>]`` tables over ``DEFAULT_OWNER_SLA`` (docs/owners.md); a category
+    without one: ``other``."""
 
-    categories: Mapping[str, CategorySla] = field(default_factory=dict)
+    categories: Mapping[str, CategorySla] = field(default_factory=lambda: dict(DEFAULT_OWNER_SLA))
 
     def of(self, category: str) -> CategorySla:
         return self.categories.get(category) or self.categories.get("other") or CategorySla()

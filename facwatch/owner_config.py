@@ -13,22 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from facwatch.errors import ConfigError
-from facwatch.model import CategorySla, OwnerSlaPolicy
+from facwatch.model import DEFAULT_OWNER_SLA, CategorySla, OwnerSlaPolicy
 
 CATEGORIES = ("leak", "elevator", "power", "noise", "cleaning", "security", "other")
 """What an owner may report on the report page (the order of its menu)."""
-
-HOUR = 3600.0
-DEFAULT_SLA: dict[str, CategorySla] = {
-    "leak": CategorySla(on_site_s=0.5 * HOUR, fixed_s=24 * HOUR),
-    "elevator": CategorySla(on_site_s=0.5 * HOUR, fixed_s=24 * HOUR),
-    "power": CategorySla(on_site_s=0.5 * HOUR, fixed_s=24 * HOUR),
-    "security": CategorySla(acknowledge_s=300.0, on_site_s=0.25 * HOUR),
-    "noise": CategorySla(fixed_s=72 * HOUR),
-    "cleaning": CategorySla(fixed_s=24 * HOUR),
-    "other": CategorySla(),
-}
-"""Defaults from practice: a leak, a stopped elevator or a power cut gets an engineer on site within 30 minutes."""
 
 
 class CategorySlaIn(BaseModel):
@@ -81,7 +69,7 @@ def parse_owner_sla(raw: Any, fail: Callable[[str], ConfigError]) -> OwnerSlaPol
         )
         raise fail(problems) from exc
     return OwnerSlaPolicy(
-        categories={name: _merge(DEFAULT_SLA[name], getattr(parsed, name)) for name in CATEGORIES}
+        categories={name: _merge(DEFAULT_OWNER_SLA[name], getattr(parsed, name)) for name in CATEGORIES}
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, delete, func, select, update
@@ -41,8 +40,7 @@ from alerts.engine.owner_values import (
     decide_rate,
 )
 from alerts.engine.points import AwardReason
-from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport
-from facwatch.files import write_private
+from alerts.engine.ports import ActionRequest, AlertsApi, OwnerReport, PhotoFiles
 from facwatch.model import Site, TicketAction, TicketState
 
 STAFF_PHOTOS = "/api/v1/owner-reports"
@@ -56,14 +54,14 @@ class OwnerDesk:
         site: Site,
         alerts: AlertsApi,
         secret: str,
-        photo_dir: Path,
+        photos: PhotoFiles,
         limits: DeskLimits | None = None,
         updates_url: str | None = None,
     ) -> None:
         """``updates_url``: an apprise URL with ``{phone}`` that texts a reporter (None: no messages)."""
         self.updates_url = updates_url
         self.engine, self.site, self.alerts = engine, site, alerts
-        self.secret, self.photo_dir, self.limits = secret, photo_dir, limits or DeskLimits()
+        self.secret, self.photos, self.limits = secret, photos, limits or DeskLimits()
 
     # --- keys ---------------------------------------------------------------------------------------
 
@@ -107,7 +105,7 @@ class OwnerDesk:
         )
         pid = secrets.token_urlsafe(18)
         name = f"{pid}.{'png' if photo.content_type == 'image/png' else 'jpg'}"
-        write_private(self._dir() / name, photo.data)
+        self.photos.write(name, photo.data)
         with self.engine.begin() as conn:
             self._forget_orphans(conn, now)
             conn.execute(
@@ -142,13 +140,9 @@ class OwnerDesk:
             )
         )
         for row in stale:
-            (self.photo_dir / str(row.file)).unlink(missing_ok=True)
+            self.photos.remove(str(row.file))
         if stale:
             conn.execute(delete(owner_photos).where(owner_photos.c.id.in_([r.id for r in stale])))
-
-    def _dir(self) -> Path:
-        self.photo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.photo_dir
 
     # --- reports ------------------------------------------------------------------------------------
 
@@ -328,10 +322,10 @@ class OwnerDesk:
         if row is None:
             raise NotFound("no such photo")
         name = str(row.file)
-        path = self.photo_dir / name
-        if not path.is_file():
+        data = self.photos.read(name)
+        if data is None:
             raise NotFound("the photo is no longer kept")
-        return path.read_bytes(), "image/png" if name.endswith(".png") else "image/jpeg"
+        return data, "image/png" if name.endswith(".png") else "image/jpeg"
 
     # --- the staff judge, points follow ------------------------------------------------------------------
 

@@ -161,3 +161,17 @@ class AlertsApi(Protocol):
     ) -> list[IncidentCount]:
         """Alerts opened in [since, until) per period (``month`` or ``quarter``, site time zone), asset and kind."""
         ...
+
+
+class PhotoFiles(Protocol):
+    """Where the owners' cleaned photos are kept, by name (``api.owner_setup.PhotoDirectory``: files, 0600)."""
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+    def read(self, name: str) -> bytes | None:
+        """The photo's bytes; None when it is no longer kept."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Forget the photo (nothing happens when it is already gone)."""
+        ...

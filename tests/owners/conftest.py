@@ -23,6 +23,7 @@ from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
+from api.owner_setup import PhotoDirectory
 from facwatch.clock import ManualClock
 from facwatch.config import SlaSettings, load_site, parse_site
 from facwatch.model import Site
@@ -110,7 +111,9 @@ def owners_over(
         clock=clock,
     )
     photo_dir = tmp_path / "owner-photos"
-    desk = OwnerDesk(engine, site, service, SECRET, photo_dir, limits or DeskLimits(), updates_url)
+    desk = OwnerDesk(
+        engine, site, service, SECRET, PhotoDirectory(photo_dir), limits or DeskLimits(), updates_url
+    )
     app = create_app(services, webhooks_worker=False, owner_desk=desk)
     staff = {
         "engineer": tokens.create("li.engineer", ["engineer"]),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from facwatch.errors import ConfigError
+from facwatch.model import DEFAULT_OWNER_SLA as DEFAULT_SLA
 from facwatch.model import CategorySla
-from facwatch.owner_config import DEFAULT_SLA
 from facwatch.state import migrate, open_engine
 from tests.owners.conftest import T0, Owners, leak_site, owners_over
 

@@ -25,7 +25,7 @@ from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
-from api.owner_setup import write_qr_codes
+from api.owner_setup import PhotoDirectory, write_qr_codes
 from api.server import ServerHandle, serve
 from facwatch.clock import WallClock
 from facwatch.config import SlaSettings, load_site
@@ -75,7 +75,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         clock=clock,
     )
     limits = DeskLimits(device_reports=2, photo_max_bytes=512 * 1024)
-    desk = OwnerDesk(engine, site, service, SECRET, tmp_path / "photos", limits)
+    desk = OwnerDesk(engine, site, service, SECRET, PhotoDirectory(tmp_path / "photos"), limits)
     handle = serve(create_app(services, webhooks_worker=False, owner_desk=desk), "127.0.0.1", 0)
     try:
         yield Served(handle, desk, service, tmp_path / "qr")
