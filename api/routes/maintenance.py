@@ -92,7 +92,6 @@ class WindowOut(BaseModel):
 class WindowsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [WINDOW_EXAMPLE], "next": None}]})
     items: list[WindowOut] = Field(description="The windows, by start")
-    next: str | None = Field(default=None, description="Always null: every window is on one page")
 
 
 class VisitIn(BaseModel):
@@ -138,7 +137,6 @@ class VisitOut(BaseModel):
 class VisitsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [VISIT_EXAMPLE], "next": None}]})
     items: list[VisitOut] = Field(description="The visits, by time")
-    next: str | None = Field(default=None, description="Always null: every visit of the span is on one page")
 
 
 @router.post(

@@ -51,6 +51,11 @@ REQUIRED: dict[tuple[str, str], Scope] = {
     ("GET", "/api/v1/events"): Scope.VIEWER,
     ("POST", "/api/v1/events/ticket"): Scope.VIEWER,
     ("POST", "/api/v1/chat/messages"): Scope.INTEGRATION,  # a chat bridge
+    ("POST", "/api/v1/maintenance/windows"): Scope.ENGINEER,
+    ("GET", "/api/v1/maintenance/windows"): Scope.ENGINEER,
+    ("DELETE", "/api/v1/maintenance/windows/{ref}"): Scope.ENGINEER,
+    ("POST", "/api/v1/maintenance/visits"): Scope.ENGINEER,
+    ("GET", "/api/v1/maintenance/visits"): Scope.ENGINEER,
 }
 
 # Valid arguments, so that whatever answers is auth, not validation.
@@ -60,6 +65,7 @@ PATH_VALUES = {
     "site_id": "lakeside",
     "alert_id": "A1",
     "webhook_id": "0" * 32,
+    "ref": "W-1",
 }
 QUERY = {"/api/v1/assets/{asset_id}/readings": {"channel": "floor", "start": "0", "end": "1000"}}
 BODY: dict[str, dict[str, Any]] = {
