@@ -100,8 +100,11 @@ BATCH = 500
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
 
 
-class EventLogBusy(AlertsError):
-    """An append waited ``APPEND_WAIT_S`` for the event log's lock: another transaction holds it too long."""
+class EventLogBusy(AlertsError, TimeoutError):
+    """An append waited ``APPEND_WAIT_S`` for the event log's lock: another transaction holds it too long.
+
+    A ``TimeoutError`` too, so the engine's intake takes it for what it is, an outage of the state database
+    (the judgement stays queued and is committed later), never a bug to set aside."""
 
     def __init__(self, wait_s: float) -> None:
         super().__init__(
