@@ -16,8 +16,8 @@ One lock for every site, because the readers follow the whole log (the tailer, t
 readers, ``GET /events`` across sites): a lock per site would let one site's late commit slip below an id
 that a reader already passed. So the damage a stalled appender can do is bounded instead, in the appending
 transaction itself (``SET LOCAL``, nothing else on the connection changes):
-- ``idle_in_transaction_session_timeout`` = ``APPEND_IDLE_S``: a transaction that holds the lock and then
-  sits idle (a paused or hung process, a forgotten commit) is ended by the server after that long, its
+- ``idle_in_transaction_session_timeout`` = ``APPEND_IDLE_S`` (or less, if the transaction had set less):
+  a transaction that holds the lock and then sits idle (a paused or hung process, a forgotten commit) is ended by the server after that long, its
   connection closed and its change rolled back; the lock is free again.
 - ``lock_timeout`` = ``APPEND_WAIT_S`` while the lock is taken (then back to the default): an append never
   waits longer than that; it raises ``EventLogBusy`` naming the wait, and its transaction rolls back (the
@@ -119,11 +119,15 @@ def _ms(seconds: float) -> int:
 
 
 # One round trip, no parameters (so that psycopg sends the statements together): bound the wait for the lock,
-# take it, bound how long this transaction may then sit idle, and wait for other locks as before.
+# take it, bound how long this transaction may then sit idle (never longer than it already was: a fenced
+# write keeps a shorter lease's bound), and wait for other locks as before.
+_IDLE_MS = _ms(APPEND_IDLE_S)
 _TAKE_LOCK = (
     f"SET LOCAL lock_timeout = {_ms(APPEND_WAIT_S)}; "
     f"SELECT pg_advisory_xact_lock({APPEND_LOCK}); "
-    f"SET LOCAL idle_in_transaction_session_timeout = {_ms(APPEND_IDLE_S)}; "
+    "SELECT set_config('idle_in_transaction_session_timeout', "
+    f"CASE WHEN setting::bigint BETWEEN 1 AND {_IDLE_MS} THEN setting ELSE '{_IDLE_MS}' END, true) "
+    "FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'; "
     "SET LOCAL lock_timeout TO DEFAULT"
 )
 

@@ -50,6 +50,22 @@ def _append(conn: Connection, site: str) -> int:
     return eventlog.append(conn, "alert", site, {"site": site}, T0)
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("2000", "2s"),  # a fenced write's shorter lease bound is kept
+        ("15000", f"{APPEND_IDLE_S:g}s"),  # a longer one is cut to the append's
+    ],
+)
+def test_an_append_never_lengthens_the_idle_bound_a_transaction_had(
+    engine: Engine, before: str, after: str
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {before}"))
+        _append(conn, "fenced")
+        assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one() == after
+
+
 def test_a_stalled_appender_is_ended_and_the_other_sites_appends_go_on(engine: Engine) -> None:
     stuck = engine.connect()
     stuck_tx = stuck.begin()
