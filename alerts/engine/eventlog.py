@@ -125,9 +125,9 @@ _IDLE_MS = _ms(APPEND_IDLE_S)
 _TAKE_LOCK = (
     f"SET LOCAL lock_timeout = {_ms(APPEND_WAIT_S)}; "
     f"SELECT pg_advisory_xact_lock({APPEND_LOCK}); "
-    "SELECT set_config('idle_in_transaction_session_timeout', "
-    f"CASE WHEN setting::bigint BETWEEN 1 AND {_IDLE_MS} THEN setting ELSE '{_IDLE_MS}' END, true) "
-    "FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'; "
+    "SELECT set_config('idle_in_transaction_session_timeout', CASE WHEN current_setting("
+    f"'idle_in_transaction_session_timeout')::interval BETWEEN interval '1 ms' AND interval '{_IDLE_MS} ms' "
+    f"THEN current_setting('idle_in_transaction_session_timeout') ELSE '{_IDLE_MS}' END, true); "
     "SET LOCAL lock_timeout TO DEFAULT"
 )
 

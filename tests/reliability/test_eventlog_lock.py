@@ -54,7 +54,10 @@ def _append(conn: Connection, site: str) -> int:
     ("before", "after"),
     [
         ("2000", "2s"),  # a fenced write's shorter lease bound is kept
+        ("1500", "1500ms"),  # in any unit
         ("15000", f"{APPEND_IDLE_S:g}s"),  # a longer one is cut to the append's
+        ("120000", f"{APPEND_IDLE_S:g}s"),  # in minutes too
+        ("0", f"{APPEND_IDLE_S:g}s"),  # none at all (the server's default)
     ],
 )
 def test_an_append_never_lengthens_the_idle_bound_a_transaction_had(
