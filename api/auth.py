@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Engine, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Insert, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.db import api_tokens, stream_tickets
 from facwatch.clock import Clock, WallClock
@@ -168,6 +170,14 @@ def _aware(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC)
 
 
+def _insert_if_missing(dialect: str, row: dict[str, object]) -> Insert:
+    """``INSERT ... ON CONFLICT (token_hash) DO NOTHING`` in the words of ``dialect`` (SQLite or PostgreSQL)."""
+    key = [api_tokens.c.token_hash]
+    if dialect == "postgresql":
+        return postgresql_insert(api_tokens).values(**row).on_conflict_do_nothing(index_elements=key)
+    return sqlite_insert(api_tokens).values(**row).on_conflict_do_nothing(index_elements=key)
+
+
 class TokenStore:
     def __init__(self, engine: Engine, clock: Clock | None = None, *, cache_s: float = CACHE_S) -> None:
         self._engine = engine
@@ -202,7 +212,9 @@ class TokenStore:
         expires_at: datetime | None = None,
         sites: Iterable[str] | None = None,
     ) -> str:
-        """Store a token chosen by the operator (e.g. ``api.admin_token``); idempotent. Returns its id."""
+        """Store a token chosen by the operator (e.g. ``api.admin_token``) unless it is stored already; returns
+        its id. Idempotent and atomic on both databases (an insert that does nothing on a conflict of the hash):
+        processes starting together with the same token store it once, and none of them fails."""
         if not name.strip():
             raise ValueError("a token needs a name")
         if len(token) < 16:
@@ -212,24 +224,23 @@ class TokenStore:
             raise ValueError("a token needs at least one scope")
         limited = parse_sites(sites)
         digest = hash_token(token)
+        row = {
+            "id": uuid.uuid4().hex,
+            "name": name.strip(),
+            "token_hash": digest,
+            "scopes": " ".join(parsed),
+            "created_at": self._clock.now(),
+            "revoked_at": None,
+            "expires_at": expires_at,
+            "sites": None if limited is None else " ".join(limited),
+        }
         with self._engine.begin() as conn:
-            existing = conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == digest)).scalar()
-            if existing is not None:
-                return str(existing)
-            token_id = uuid.uuid4().hex
-            conn.execute(
-                insert(api_tokens).values(
-                    id=token_id,
-                    name=name.strip(),
-                    token_hash=digest,
-                    scopes=" ".join(parsed),
-                    created_at=self._clock.now(),
-                    revoked_at=None,
-                    expires_at=expires_at,
-                    sites=None if limited is None else " ".join(limited),
-                )
-            )
-        return token_id
+            conn.execute(_insert_if_missing(conn.dialect.name, row))
+            # Ours, or the one stored first (read after the insert: on PostgreSQL the insert waited for it).
+            stored = conn.execute(
+                select(api_tokens.c.id).where(api_tokens.c.token_hash == digest)
+            ).scalar_one()
+        return str(stored)
 
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified less than ``cache_s`` ago, without I/O; None if unknown."""

@@ -9,6 +9,8 @@
 Any process may run the worker: a delivery is claimed row by row (``claim``: a compare-and-set on the row
 that only one process wins) and delivered at least once (a claim whose process died runs out and the row is
 due again). One subscription's deliveries go in event order: only its oldest pending delivery is ever due.
+Due times and claims are on the database's clock with PostgreSQL (``alerts.engine.claim_clock``): a worker
+whose own clock runs ahead cannot take a row another worker is still delivering.
 
 Target URLs are checked by ``api.targets`` when subscribed and again before every attempt.
 
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
+from alerts.engine.claim_clock import claim_after, claim_now
 from alerts.engine.events import Event
 from api.db import webhook_deliveries, webhooks
 from api.params import parse_id_cursor
@@ -157,15 +160,21 @@ def enqueue_events(conn: Connection, batch: Sequence[Event], now: datetime) -> i
             "body": event_body(event).decode(),
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
             "created_at": now,
         }
         for event in wanted
         for hook in hooks
         if event.type in hook.events
     ]
-    if rows:
-        conn.execute(insert(webhook_deliveries), rows)
+    if not rows:
+        return 0
+    statement = insert(webhook_deliveries)
+    due = claim_now(conn.dialect.name, now)  # due at once, on the clock the claims are judged on
+    if isinstance(due, datetime):
+        rows = [row | {"next_attempt_at": due} for row in rows]
+    else:
+        statement = statement.values(next_attempt_at=due)
+    conn.execute(statement, rows)
     return len(rows)
 
 
@@ -313,7 +322,9 @@ class WebhookStore:
                 table.c.body,
             )
             .join(webhooks, webhooks.c.id == table.c.webhook_id)
-            .where(table.c.id.in_(firsts), table.c.next_attempt_at <= now)
+            .where(
+                table.c.id.in_(firsts), table.c.next_attempt_at <= claim_now(self._engine.dialect.name, now)
+            )
             .order_by(table.c.id)
             .limit(limit)
         )
@@ -323,12 +334,16 @@ class WebhookStore:
     def claim(self, delivery_id: int, now: datetime, lease_s: float) -> bool:
         """Take a due delivery for one attempt (True: this process won it). The claim is a lease: when the
         process dies mid-attempt, the row is due again after ``lease_s`` (delivery at least once)."""
-        table = webhook_deliveries
+        table, dialect = webhook_deliveries, self._engine.dialect.name
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(table)
-                .where(table.c.id == delivery_id, table.c.status == "pending", table.c.next_attempt_at <= now)
-                .values(next_attempt_at=now + timedelta(seconds=lease_s))
+                .where(
+                    table.c.id == delivery_id,
+                    table.c.status == "pending",
+                    table.c.next_attempt_at <= claim_now(dialect, now),
+                )
+                .values(next_attempt_at=claim_after(dialect, now, lease_s))
             )
             return bool(result.rowcount == 1)
 
@@ -352,7 +367,7 @@ class WebhookStore:
                     delivered_at=now if ok else None,
                     next_attempt_at=None
                     if outcome != "pending"
-                    else now + timedelta(seconds=backoff_s(attempts)),
+                    else claim_after(conn.dialect.name, now, backoff_s(attempts)),
                 )
             )
         return outcome

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from alerts.engine import eventlog
 from alerts.engine.checkpoint import EVERY_S as RETENTION_EVERY_S
@@ -86,10 +85,7 @@ class System:
         self.tokens = TokenStore(self.engine)
         if self.settings.api.admin_token is not None:  # the bootstrap admin (stored hashed; idempotent)
             admin = self.settings.api.admin_token.get_secret_value()
-            try:
-                self.tokens.register("admin (settings)", ["admin"], admin)
-            except IntegrityError:  # another process starting at the same moment stored it first
-                self.tokens.register("admin (settings)", ["admin"], admin)
+            self.tokens.register("admin (settings)", ["admin"], admin)  # atomic: processes may start together
         shared = Shared(
             settings=self.settings,
             clock=self.clock,

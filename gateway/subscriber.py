@@ -19,8 +19,9 @@
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
   holds the messages. Nothing is dropped. (A sink stalled for longer than 1.5 × keepalive gets the
   connection closed by the broker; the gateway reconnects and the broker redelivers.)
-- Subscriptions are made in ``on_connect``, so every reconnect resubscribes; reconnects back off
-  exponentially up to 30 s; a broker that refuses the credentials stops the gateway with a clear error.
+- The connection (``gateway/session.py``): subscriptions are made in ``on_connect``, so every reconnect
+  resubscribes; reconnects back off exponentially up to 30 s; a broker that refuses the credentials stops
+  the gateway with a clear error.
 """
 
 from __future__ import annotations
@@ -33,33 +34,22 @@ from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from facwatch.clock import Clock, WallClock
 from facwatch.config import MqttSettings
 from facwatch.errors import StartupError
 from facwatch.model import DeadLetter, DeadLetterSink, Finding, Reading, ReadingSink, Site, ms_from_utc
 from gateway import metrics, topics
-from gateway.broker_url import BrokerUrl, Protocol, parse_broker_url, tls_context, tls_refusal
+from gateway.broker_url import BrokerUrl, parse_broker_url
 from gateway.errors import NotRunning
 from gateway.handoff import Handoff
 from gateway.presence import AssetPresence, PresenceTracker
+from gateway.session import Connector, Session, client_id
 from gateway.validate import Validator
 
 log = structlog.get_logger("facwatch.gateway")
 
-_UNSUPPORTED_PROTOCOL = 132
-_PROBE_S = 2.0
-_BAD_CREDENTIALS = {134, 135}  # bad user name or password; not authorised (3.1.1 codes 4 and 5 map here)
 _STREAMS = {stream.value for stream in topics.Stream}
-
-
-def client_id(settings: MqttSettings, site: str) -> str:
-    """The MQTT client id of a site's session: ``<client_id prefix>-<site id>`` (the same in every process, so a
-    new owner of the site takes the session over and receives what the broker kept for it)."""
-    return f"{settings.client_id}-{site}"
 
 
 class _Message(NamedTuple):
@@ -82,20 +72,6 @@ class _Judged(NamedTuple):
     readings: list[Reading]
     letters: list[DeadLetter]
     started: float
-
-
-class _Session:
-    """One paho client and the events that ``start`` waits on."""
-
-    def __init__(self, client: mqtt.Client, protocol: Protocol) -> None:
-        self.client = client
-        self.protocol = protocol
-        self.subscribed = threading.Event()
-        self.refused = threading.Event()
-        self.refusal = ""
-        self.refusal_code = 0
-        self.socket_open = False
-        self.answered = False
 
 
 class Gateway:
@@ -123,16 +99,12 @@ class Gateway:
         self._presence_checked = 0.0
         self._clock: Clock = clock or WallClock()
         self._url: BrokerUrl = parse_broker_url(settings.url)
-        self._start_timeout_s = start_timeout_s
-        self._session_expiry_s = settings.session_expiry_s if session_expiry_s is None else session_expiry_s
-        self._keepalive_s = keepalive_s
         self._validator = Validator(site, settings)
         self._presence = PresenceTracker(
             site, tolerance=presence_tolerance, broker_lost_s=settings.broker_lost_s
         )
         self._queue: queue.Queue[_Message] = queue.Queue(settings.queue_size)
-        self._session: _Session | None = None
-        self._generation = 0
+        self._session: Session | None = None
         self._closing = threading.Event()  # no more enqueuing
         self._draining = threading.Event()  # the worker finishes what is queued, then exits
         self._abandon = threading.Event()  # give up retrying a failing sink (stop timed out)
@@ -142,8 +114,17 @@ class Gateway:
         self.client_id = client_id(settings, site.id)
         """``<prefix>-<site id>``: the site's own persistent session, whichever process consumes it."""
         self._log = log.bind(site=site.id, broker=str(self._url), client_id=self.client_id)
-        self.failure: str | None = None
-        """Why the gateway stopped on its own (the broker refused the credentials), else None."""
+        self._connector = Connector(
+            settings,
+            site.id,
+            self._url,
+            deliver=self._on_message,
+            closing=self._closing,
+            log=self._log,
+            start_timeout_s=start_timeout_s,
+            session_expiry_s=settings.session_expiry_s if session_expiry_s is None else session_expiry_s,
+            keepalive_s=keepalive_s,
+        )
 
     # --- public ------------------------------------------------------------------------------------
 
@@ -153,6 +134,11 @@ class Gateway:
         return self._session.protocol if self._session else None
 
     @property
+    def failure(self) -> str | None:
+        """Why the gateway stopped on its own (the broker refused the credentials), else None."""
+        return self._connector.failure
+
+    @property
     def connected(self) -> bool:
         return self._session is not None and self._session.client.is_connected()
 
@@ -160,13 +146,7 @@ class Gateway:
         """Connect and subscribe; returns once subscribed. Raises StartupError after ``start_timeout_s``."""
         if self._worker is not None:
             raise StartupError("gateway already started")
-        wanted = self._url.protocol
-        session = self._connect("5" if wanted == "auto" else wanted, probe=wanted == "auto")
-        if session.refusal_code == _UNSUPPORTED_PROTOCOL and wanted == "auto":
-            self._log.info("mqtt.fallback", reason="broker refused MQTT 5, using 3.1.1")
-            session = self._connect("3.1.1")
-        if not session.subscribed.is_set():
-            raise StartupError(f"MQTT broker {self._url}: {session.refusal or 'could not subscribe'}")
+        session = self._connector.open()
         self._session = session
         self._worker = threading.Thread(target=self._work, name="gateway-worker", daemon=True)
         self._storer = threading.Thread(target=self._store_work, name="gateway-storer", daemon=True)
@@ -217,130 +197,16 @@ class Gateway:
         """Messages received and not yet acknowledged (judged or not)."""
         return self._queue.qsize() + len(self._handoff)
 
-    # --- connection (network thread) -------------------------------------------------------------
+    # --- the network thread ---------------------------------------------------------------------
 
-    def _connect(self, protocol: Protocol, probe: bool = False) -> _Session:
-        """Connect and wait until subscribed or refused. ``probe``: an MQTT 5 attempt that may fall back."""
-        v5 = protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=None if v5 else False,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        session = _Session(client, protocol)
-        if self._settings.username is not None:
-            # ``{site}`` in the user name: one broker user per site, for brokers that make the user name the
-            # client id (Mosquitto's use_username_as_clientid), where sites sharing a user would share a session.
-            username = self._settings.username.replace("{site}", self._site.id)
-            client.username_pw_set(username, self._settings.password)
-        if self._url.tls:
-            settings = self._settings
-            context = tls_context(
-                settings.ca_file, settings.cert_file, settings.key_file, settings.server_name
-            )
-            refusal = tls_refusal(self._url, context, min(5.0, self._start_timeout_s))
-            if refusal is not None:
-                session.refusal = refusal
-                session.refused.set()
-                return session
-            client.tls_set_context(context)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_disconnect = self._on_disconnect
-        client.on_socket_open = lambda _client, _session, _sock: setattr(session, "socket_open", True)
-        client.user_data_set(session)
-        properties: Properties | None = None
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self._session_expiry_s
-            properties.ReceiveMaximum = min(65_535, max(self._settings.queue_size, self._settings.batch_size))
-        client.connect_async(
-            self._url.host,
-            self._url.port,
-            keepalive=self._keepalive_s,
-            clean_start=False,
-            properties=properties,
-        )
-        client.loop_start()
-        started = time.monotonic()
-        deadline = started + self._start_timeout_s
-        while time.monotonic() < deadline and not (session.subscribed.is_set() or session.refused.is_set()):
-            session.subscribed.wait(0.05)
-            if (
-                probe
-                and session.socket_open
-                and not session.answered
-                and time.monotonic() > started + _PROBE_S
-            ):
-                # Some MQTT 3.1.1 brokers (amqtt) neither answer an MQTT 5 CONNECT nor close: fall back.
-                session.refusal = f"no CONNACK to MQTT 5 within {_PROBE_S:g} s"
-                session.refusal_code = _UNSUPPORTED_PROTOCOL
-                break
-        if not session.subscribed.is_set():
-            if not session.refused.is_set():
-                session.refusal = f"no answer within {self._start_timeout_s:g} s"
-            client.disconnect()
-            client.loop_stop()
-        return session
-
-    def _on_connect(
-        self, client: mqtt.Client, session: _Session, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        session.answered = True
-        if reason.is_failure:
-            code = int(reason.value)
-            session.refusal, session.refusal_code = f"connection refused: {reason}", code
-            starting = not session.subscribed.is_set()
-            if code in _BAD_CREDENTIALS or (code == _UNSUPPORTED_PROTOCOL and starting):
-                # Retrying cannot help: stop the loop (start() reports it; at runtime the gateway stops).
-                session.refused.set()
-                client.disconnect()
-                if not starting:
-                    self.failure = session.refusal
-                    self._log.error("gateway.refused", reason=str(reason))
-            else:
-                self._log.warning("mqtt.connect_refused", reason=str(reason))
-            return
-        self._generation += 1
-        filters = [(f, 1) for f in topics.subscriptions(self._site.id)]
-        client.subscribe(filters)
-        self._log.info("mqtt.connected", session_present=bool(flags.session_present))
-
-    def _on_subscribe(
-        self, client: mqtt.Client, session: _Session, mid: int, reasons: list[Any], properties: Any
-    ) -> None:
-        failed = [str(r) for r in reasons if r.is_failure]
-        if failed:
-            session.refusal = f"subscription refused: {', '.join(failed)}"
-            session.refused.set()
-            self._log.error("mqtt.subscribe_refused", reasons=failed)
-            return
-        session.subscribed.set()
-
-    def _on_disconnect(
-        self, client: mqtt.Client, session: _Session, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if not session.subscribed.is_set() and session.protocol == "5" and not session.refused.is_set():
-            # Some MQTT 3.1.1 brokers (amqtt) drop an MQTT 5 CONNECT without answering: let start() fall back.
-            session.refusal = f"connection closed before CONNACK: {reason}"
-            session.refusal_code = _UNSUPPORTED_PROTOCOL
-            session.refused.set()
-            client.disconnect()
-        elif not self._closing.is_set() and session.subscribed.is_set():
-            self._log.warning("mqtt.disconnected", reason=str(reason))
-
-    def _on_message(self, client: mqtt.Client, session: _Session, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage, generation: int) -> None:
         item = _Message(
             message.topic,
             bytes(message.payload),
             message.mid,
             message.qos,
             bool(message.retain),
-            self._generation,
+            generation,
         )
         try:
             self._queue.put_nowait(item)  # the common case, and the cheapest (this thread reads the socket)
@@ -491,5 +357,5 @@ class Gateway:
         for message in batch:
             # After a reconnect the broker redelivers what was not acknowledged; acking the old
             # connection's packet ids would acknowledge other messages.
-            if message.qos > 0 and message.generation == self._generation:
+            if message.qos > 0 and message.generation == self._connector.generation:
                 session.client.ack(message.mid, message.qos)

@@ -12,6 +12,17 @@ reader that has seen id N will never later find a row below N. SQLite has a sing
 ``append`` is therefore called last in a transaction (after the change's own writes), to hold the lock
 for the shortest time.
 
+One lock for every site, because the readers follow the whole log (the tailer, the MQTT and webhook
+readers, ``GET /events`` across sites): a lock per site would let one site's late commit slip below an id
+that a reader already passed. So the damage a stalled appender can do is bounded instead, in the appending
+transaction itself (``SET LOCAL``, nothing else on the connection changes):
+- ``idle_in_transaction_session_timeout`` = ``APPEND_IDLE_S`` (or less, if the transaction had set less):
+  a transaction that holds the lock and then sits idle (a paused or hung process, a forgotten commit) is ended by the server after that long, its
+  connection closed and its change rolled back; the lock is free again.
+- ``lock_timeout`` = ``APPEND_WAIT_S`` while the lock is taken (then back to the default): an append never
+  waits longer than that; it raises ``EventLogBusy`` naming the wait, and its transaction rolls back (the
+  engine retries the change, as after any outage of the state database).
+
 Readers:
 - ``LogTailer``: one per process; follows the log from its end and fans events out to the in-process
   ``EventBus`` (server-sent events). The bus is a fan-out and a wake-up only; the log is the truth.
@@ -47,11 +58,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
+from sqlalchemy.exc import OperationalError
 
 from alerts.engine.db import metadata, new_pk, utc, utc_now
+from alerts.engine.errors import AlertsError
 from alerts.engine.events import Event, EventBus
 
 log = structlog.get_logger("alerts.engine.eventlog")
@@ -79,8 +91,45 @@ event_cursors = Table(
 )
 
 APPEND_LOCK = 0x46574556  # "FWEV": the advisory lock that makes ids commit in order (PostgreSQL)
+APPEND_WAIT_S = 10.0
+"""How long an append waits for the lock before it fails with ``EventLogBusy`` (PostgreSQL)."""
+APPEND_IDLE_S = 5.0
+"""How long a transaction holding the lock may sit idle before the server ends it (PostgreSQL)."""
 RETENTION = timedelta(days=30)
 BATCH = 500
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+
+
+class EventLogBusy(AlertsError, TimeoutError):
+    """An append waited ``APPEND_WAIT_S`` for the event log's lock: another transaction holds it too long.
+
+    A ``TimeoutError`` too, so the engine's intake takes it for what it is, an outage of the state database
+    (the judgement stays queued and is committed later), never a bug to set aside."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(
+            f"event log busy: waited {wait_s:g} s for the append lock, which another transaction holds; "
+            "this change was rolled back and is retried"
+        )
+        self.wait_s = wait_s
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+# One round trip, no parameters (so that psycopg sends the statements together): bound the wait for the lock,
+# take it, bound how long this transaction may then sit idle (never longer than it already was: a fenced
+# write keeps a shorter lease's bound), and wait for other locks as before.
+_IDLE_MS = _ms(APPEND_IDLE_S)
+_TAKE_LOCK = (
+    f"SET LOCAL lock_timeout = {_ms(APPEND_WAIT_S)}; "
+    f"SELECT pg_advisory_xact_lock({APPEND_LOCK}); "
+    "SELECT set_config('idle_in_transaction_session_timeout', CASE WHEN current_setting("
+    f"'idle_in_transaction_session_timeout')::interval BETWEEN interval '1 ms' AND interval '{_IDLE_MS} ms' "
+    f"THEN current_setting('idle_in_transaction_session_timeout') ELSE '{_IDLE_MS}' END, true); "
+    "SET LOCAL lock_timeout TO DEFAULT"
+)
 
 
 def _dumps(data: Mapping[str, object]) -> str:
@@ -90,7 +139,12 @@ def _dumps(data: Mapping[str, object]) -> str:
 def append(conn: Connection, type_: str, site: str, data: Mapping[str, object], ts: datetime) -> int:
     """Write one event in ``conn``'s transaction (call it after the change's own writes); its id."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+        try:
+            conn.exec_driver_sql(_TAKE_LOCK)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise EventLogBusy(APPEND_WAIT_S) from exc
+            raise
     result = conn.execute(insert(events).values(ts=utc_now(ts), type=type_, site=site, body=_dumps(data)))
     return new_pk(result)
 

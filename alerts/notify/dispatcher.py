@@ -18,7 +18,9 @@ Restarts and crashes. A receipt ``pending`` or ``failed`` is simply taken up by 
 receipt left ``sending`` by a process that died has an unknown outcome: when its lease runs out it is
 retried, so in that one case (and for a send abandoned mid-request) the receiver may get the message twice;
 every message carries a short reference derived from its key (``N1a2b3c4d``, and the header
-``X-Facwatch-Ref`` on ``json://``, ``xml://``, ``form://``) so a receiver can tell.
+``X-Facwatch-Ref`` on ``json://``, ``xml://``, ``form://``) so a receiver can tell. The lease is written and
+judged on the database's clock with PostgreSQL (``alerts.engine.claim_clock``), so a worker whose clock runs
+ahead cannot take a send that another worker still has in flight.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import structlog
 from sqlalchemy import Engine, select, update
 
 from alerts.engine import eventlog
+from alerts.engine.claim_clock import claim_after, claim_now
 from alerts.engine.db import notification_receipts, notifications, utc_now
 from alerts.notify import metrics
 from alerts.notify.audiences import Outgoing
@@ -187,9 +190,10 @@ class Dispatcher:
 
     def _claim(self, receipt_id: int, status: str, attempts: int, now: datetime) -> bool:
         """Take a due receipt for one send (True: this process won it). Compared on the attempts too: a row
-        another worker sent and failed meanwhile is back in the same status, but not due yet."""
+        another worker sent and failed meanwhile is back in the same status, but not due yet. The lease is
+        on the database's clock with PostgreSQL (``claim_clock``): another worker's clock cannot end it early."""
         r = notification_receipts
-        lease = now + timedelta(seconds=self.settings.timeout_s * 2 + 5)
+        lease = claim_after(self.engine.dialect.name, now, self.settings.timeout_s * 2 + 5)
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(r)
@@ -223,7 +227,7 @@ class Dispatcher:
             select(r.c.id, r.c.url, r.c.attempts, r.c.notification_id, n.c.key, n.c.site, n.c.recipient)
             .add_columns(n.c.level, n.c.undelivered_at, n.c.asset)
             .join(n, n.c.id == r.c.notification_id)
-            .where(r.c.status == "sending", r.c.lease_until <= now)
+            .where(r.c.status == "sending", r.c.lease_until <= claim_now(self.engine.dialect.name, now))
         )
         with self.engine.connect() as conn:
             rows = [row for row in conn.execute(query) if row.id not in self._inflight]

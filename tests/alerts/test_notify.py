@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
+from alerts.engine.claim_clock import claim_after, on_database_clock
 from alerts.engine.db import notification_receipts
 from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
@@ -250,15 +251,16 @@ def test_a_restart_resumes_the_outbox_and_sends_nothing_twice(
     )
     assert Dispatcher(engine, batch=1).deliver_pending(NOW) == 1  # the first process stops after one
     # A crash during a send: the receipt was claimed ("sending") and the process died before the answer.
+    # The lease is on the database's clock with PostgreSQL (several workers), on the caller's with SQLite.
     r = notification_receipts
     with engine.begin() as conn:
-        conn.execute(
-            update(r)
-            .where(r.c.id == 2)
-            .values(status="sending", attempts=1, lease_until=NOW + timedelta(seconds=25))
-        )
+        lease = claim_after(engine.dialect.name, NOW, 25)
+        conn.execute(update(r).where(r.c.id == 2).values(status="sending", attempts=1, lease_until=lease))
     fresh = Dispatcher(engine)  # a new process on the same database
     assert fresh.deliver_pending(NOW + timedelta(seconds=1)) == 1  # p3; p2 is still under its lease
+    if on_database_clock(engine.dialect.name):  # 25 s pass on the database's clock
+        with engine.begin() as conn:
+            conn.execute(update(r).where(r.c.id == 2).values(lease_until=claim_after("postgresql", NOW, 0)))
     assert fresh.deliver_pending(NOW + timedelta(seconds=25)) == 0  # lease ran out: outcome unknown
     assert receipts(engine)[1][1:] == ("failed", 1, LEASE_UNKNOWN)
     assert fresh.deliver_pending(NOW + timedelta(seconds=30)) == 1  # retried after the backoff

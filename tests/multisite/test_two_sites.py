@@ -22,8 +22,8 @@ from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres import state_engine
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import wait_until
-from tests.multisite.sites import ELEVATOR, SiteElevator, TokenStream, write_site
-from tests.reliability.eventlog_harness import ADMIN, EventStream, Facwatch
+from tests.multisite.sites import ELEVATOR, write_site
+from tests.reliability.eventlog_harness import ADMIN, Elevator, EventStream, Facwatch
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,7 +71,7 @@ def test_an_entrapment_in_site_b_is_b_s_alone(
 ) -> None:
     TokenStore(state).register("multisite-admin", ["admin"], ADMIN)
     proc = _facwatch(tmp_path, mosquitto.url, state)
-    elevators = [SiteElevator(mosquitto.port, "a"), SiteElevator(mosquitto.port, "b")]
+    elevators = [Elevator(mosquitto.port, site="a"), Elevator(mosquitto.port, site="b")]
     stream: EventStream | None = None
     try:
         proc.start()
@@ -80,7 +80,7 @@ def test_an_entrapment_in_site_b_is_b_s_alone(
         assert [s["id"] for s in sites] == ["a"]
         assert {s["id"] for s in _get(proc.api, "/sites").json()["items"]} == {"a", "b"}
         stream = EventStream(proc.api)  # the admin's stream: every site
-        limited = TokenStream(proc.api, only_a)
+        limited = EventStream(proc.api, token=only_a)
 
         elevators[1].stuck = True  # site B's car stops between floors with someone inside
         wait_until(lambda: len(_reds(proc.api, "b")) >= 1, 90, "site B's entrapment raised")
@@ -131,7 +131,7 @@ def test_an_entrapment_in_site_b_is_b_s_alone(
         assert any(e.data.get("site") == "b" for e in stream.events)  # the admin's stream carries B's
         assert limited.sites() == {"a"}, limited.sites()
         # Resuming from the start of the log (Last-Event-ID: 0): A's events again, still none of B's.
-        resumed = TokenStream(proc.api, only_a, last_event_id=0)
+        resumed = EventStream(proc.api, last_event_id=0, token=only_a)
         wait_until(lambda: resumed.saw("ticket", ticket_a), 30, "site A's ticket on the resumed stream")
         assert resumed.sites() == {"a"}, resumed.sites()
         resumed.close()

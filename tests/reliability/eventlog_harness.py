@@ -61,12 +61,15 @@ class Facwatch(FacwatchProcess):
 
 
 class Elevator:
-    """One elevator publishing once every ``every_s`` at QoS 1; ``stuck`` decides what it reports."""
+    """One elevator of ``site`` (the demo's by default) publishing once every ``every_s`` at QoS 1; ``stuck``
+    decides what it reports."""
 
-    def __init__(self, port: int, asset: str = "b1-elev-1", every_s: float = 0.5) -> None:
-        self.asset, self.every_s, self.stuck = asset, every_s, False
+    def __init__(
+        self, port: int, asset: str = "b1-elev-1", every_s: float = 0.5, *, site: str = SITE
+    ) -> None:
+        self.site, self.asset, self.every_s, self.stuck = site, asset, every_s, False
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"dev-{asset}", protocol=mqtt.MQTTv311
+            CallbackAPIVersion.VERSION2, client_id=f"dev-{site}-{asset}", protocol=mqtt.MQTTv311
         )
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
@@ -80,7 +83,7 @@ class Elevator:
             seq += 1
             values = STUCK if self.stuck else MOVING
             payload = codec.encode(int(time.time() * 1000), dict(values), seq=seq)
-            self.client.publish(topics.telemetry(SITE, "elevator", self.asset), payload, qos=1)
+            self.client.publish(topics.telemetry(self.site, "elevator", self.asset), payload, qos=1)
 
     def close(self) -> None:
         self._stop.set()
@@ -98,13 +101,14 @@ class Received:
 
 
 class EventStream:
-    """Reads ``GET /api/v1/events`` in a thread; ``last_event_id`` resumes."""
+    """Reads ``GET /api/v1/events`` as ``token`` (the admin's by default) in a thread; ``last_event_id``
+    resumes (what the log holds after it comes first)."""
 
-    def __init__(self, api: str, last_event_id: int | None = None) -> None:
+    def __init__(self, api: str, last_event_id: int | None = None, *, token: str = ADMIN) -> None:
         self.events: list[Received] = []
         self.connected = threading.Event()
         self._stop = threading.Event()
-        headers = {"Authorization": f"Bearer {ADMIN}"}
+        headers = {"Authorization": f"Bearer {token}"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
         self._client = httpx.Client(timeout=httpx.Timeout(5, read=None))
@@ -136,6 +140,14 @@ class EventStream:
                 elif ":" in line and not line.startswith(":"):
                     name, _, value = line.partition(":")
                     fields[name] = value.lstrip()
+
+    def saw(self, type_: str, ident: str) -> bool:
+        """Whether an event of this type about the object ``ident`` (its data's ``id``) arrived."""
+        return any(e.type == type_ and e.data.get("id") == ident for e in list(self.events))
+
+    def sites(self) -> set[str]:
+        """The sites named by the events received (an event of a site names it in its data)."""
+        return {str(e.data["site"]) for e in list(self.events) if "site" in e.data}
 
     def close(self) -> None:
         self._stop.set()
