@@ -112,7 +112,7 @@ def list_alerts(
     ``[since, until)``. The cursor is the last item's sort key (keyset pagination over ``ix_alerts_list``)."""
     limit = _page_limit(limit)
     # The page's ids from the alerts alone (the sort keys name their columns unqualified), then the page.
-    query = select(alerts.c.id)
+    query = select(alerts.c.id, firing_key.label("firing"), level_key.label("rank"), alerts.c.opened_at)
     if isinstance(site, str):
         query = query.where(alerts.c.site == site)
     elif site is not None:  # the sites a token is limited to
@@ -139,12 +139,19 @@ def list_alerts(
         )
         query = query.where(_after((firing_key, level_key, alerts.c.opened_at, alerts.c.id), values))
     query = query.order_by(firing_key.desc(), level_key.desc(), alerts.c.opened_at.desc(), alerts.c.id.desc())
-    ids = [pk for (pk,) in conn.execute(query.limit(limit + 1))]
-    more = len(ids) > limit
-    ids = ids[:limit]
-    rows = {r[0]: r for r in conn.execute(_alert_query().where(alerts.c.id.in_(ids)))} if ids else {}
-    items = [alert_from_row(rows[pk]) for pk in ids]
-    return Page(items=items, next=_alert_cursor(items[-1]) if more else None)
+    # One statement: the page's keys over the list's index, then their alerts with their tickets.
+    page = query.limit(limit + 1).subquery("page")
+    rows = conn.execute(
+        select(*ALERT.columns)
+        .select_from(
+            page.join(alerts, alerts.c.id == page.c.id)
+            .outerjoin(ticket_alerts, ticket_alerts.c.alert_id == page.c.id)
+            .outerjoin(tickets, tickets.c.id == ticket_alerts.c.ticket_id)
+        )
+        .order_by(page.c.firing.desc(), page.c.rank.desc(), page.c.opened_at.desc(), page.c.id.desc())
+    ).all()
+    items = [alert_from_row(row) for row in rows[:limit]]
+    return Page(items=items, next=_alert_cursor(items[-1]) if len(rows) > limit else None)
 
 
 def _alert_cursor(alert: Alert) -> str:
