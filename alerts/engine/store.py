@@ -111,7 +111,8 @@ def list_alerts(
     """Firing first, worst level first, newest first; ``since``/``until`` bound when the alert opened:
     ``[since, until)``. The cursor is the last item's sort key (keyset pagination over ``ix_alerts_list``)."""
     limit = _page_limit(limit)
-    # The page's ids from the alerts alone (the sort keys name their columns unqualified), then the page.
+    # The page's keys from the alerts alone: the sort keys name their columns unqualified (``state`` and
+    # ``level`` are columns of ``tickets`` too), so they are selected before the join.
     query = select(alerts.c.id, firing_key.label("firing"), level_key.label("rank"), alerts.c.opened_at)
     if isinstance(site, str):
         query = query.where(alerts.c.site == site)
