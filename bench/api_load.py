@@ -30,6 +30,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -126,6 +127,49 @@ def server(data_dir: str, n: int, pipe: Connection) -> None:
         bus.publish("alert", {"id": f"bench-{command}", "sent": time.time()}, datetime.now(UTC))
     bus.close()
     handle.stop()
+
+
+def page_costs(data_dir: str, rounds: int = 60) -> dict[str, tuple[float, float]]:
+    """CPU ms (min, median) of one page of each list route as the route makes it (the service's query, the
+    row mapping, the JSON body), in this process on the server's database: the app's own cost per request,
+    without HTTP, queueing or the other processes on the machine (run while the server is idle)."""
+    from alerts.engine.events import EventBus
+    from alerts.engine.service import AlertService
+    from alerts.notify.outbox import OutboxNotifier
+    from api.schemas import alert_dict, page_response, ticket_dict
+    from facwatch.config import SlaSettings, load_site
+    from facwatch.model import TicketState
+    from facwatch.state import open_engine
+
+    site = load_site("demo", variables={"data_dir": data_dir})
+    engine = open_engine(f"sqlite:///{data_dir}/state.db")
+    service = AlertService(engine, site, SlaSettings(), EventBus(), OutboxNotifier(site))
+
+    def alerts_page() -> bytes:
+        page = service.list_alerts(limit=100)
+        return bytes(page_response([alert_dict(a) for a in page.items], page.next).body)
+
+    def tickets_page(state: TicketState | None, limit: int) -> bytes:
+        page = service.list_tickets(state=state, limit=limit)
+        return bytes(page_response([ticket_dict(t) for t in page.items], page.next).body)
+
+    pages: dict[str, Callable[[], bytes]] = {
+        "alerts (firing first, limit 100)": alerts_page,
+        "tickets (newest first, limit 100)": lambda: tickets_page(None, 100),
+        "tickets, state=open, limit 50": lambda: tickets_page(TicketState.OPEN, 50),
+    }
+    costs = {}
+    for name, make in pages.items():
+        for _ in range(5):
+            make()
+        times = []
+        for _ in range(rounds):
+            started = time.process_time()
+            make()
+            times.append(1000 * (time.process_time() - started))
+        costs[name] = (min(times), statistics.median(times))
+    engine.dispose()
+    return costs
 
 
 def _server_time(url: str, path: str) -> tuple[float, float]:
@@ -275,7 +319,7 @@ def main() -> None:
         )
         print(
             f"{'route':34} {'load':>24} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'server ms':>9}"
-            f" {'server CPU':>10} {'client CPU':>10}"
+            f" {'CPU ms':>7} {'server CPU':>10} {'client CPU':>10}"
         )
         with ProcessPoolExecutor(args.client_procs, mp_context=mp.get_context("spawn")) as pool:
             for name, path in ROUTES.items():
@@ -295,20 +339,25 @@ def main() -> None:
                     wall = time.perf_counter() - started
                     server_cpu_after = _cpu_s(proc.pid or 0)
                     after = _server_time(url, path)
-                    server_ms = 1000 * (after[0] - before[0]) / max(1, after[1] - before[1])
-                    used = (
-                        "n/a"
-                        if server_cpu is None or server_cpu_after is None
-                        else f"{100 * (server_cpu_after - server_cpu) / wall:.0f} %"
-                    )
+                    requests = max(1.0, after[1] - before[1])
+                    server_ms = 1000 * (after[0] - before[0]) / requests
+                    used = cpu_ms = "n/a"
+                    if server_cpu is not None and server_cpu_after is not None:
+                        used = f"{100 * (server_cpu_after - server_cpu) / wall:.0f} %"
+                        cpu_ms = f"{1000 * (server_cpu_after - server_cpu) / requests:.1f}"
                     ms = [x * 1000 for x in latencies]
                     print(
                         f"{name:34} {label:>24} {len(ms) / args.seconds:6.0f} {statistics.median(ms):7.1f} "
-                        f"{_pct(ms, 0.99):7.1f} {max(ms):7.1f} {server_ms:9.1f} {used:>10} "
+                        f"{_pct(ms, 0.99):7.1f} {max(ms):7.1f} {server_ms:9.1f} {cpu_ms:>7} {used:>10} "
                         f"{f'{100 * client_cpu / wall:.0f} %':>10}"
                     )
         print("server ms: mean time in the app (request in to headers out), from its own /metrics histogram")
+        print(
+            "CPU ms: CPU time of the API process per request (all its threads; what the machine's load hides)"
+        )
         print("server CPU, client CPU: CPU time of the API process and of all load generators / wall time")
+        for name, (least, median) in page_costs(tmp).items():
+            print(f"page cost, in process, no load: {name:34} CPU min {least:.2f} ms, median {median:.2f} ms")
         print("goal: alerts and tickets p99 < 50 ms")
         delays = asyncio.run(streams(url, token, args.streams, parent))
         ms = [d * 1000 for d in delays]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert
 
 from alerts.engine import db as adb
-from alerts.engine import store
+from alerts.engine import rows, rowspec, store
 from api.schemas import AlertOut, TicketOut, alert_dict, page_response, ticket_dict
 from bench.api_load import seed
 from facwatch.config import load_site
@@ -105,15 +105,32 @@ def test_fast_ticket_json_is_the_schema_and_the_event_stream(ticket: Ticket) -> 
     assert fast == orjson.loads(orjson.dumps(dict(store.ticket_json(ticket))))
 
 
-def test_the_ticket_column_spec_fills_every_stored_field_once() -> None:
-    """One column spec makes both the tickets query and its row mapping: every ``Ticket`` field read from the
-    table appears in it exactly once (no hand-kept positions to drift)."""
-    fields = [read.field for read in store._TICKET_SPEC]
+@pytest.mark.parametrize("spec", [rows.ALERT, rows.TICKET], ids=["alert", "ticket"])
+def test_one_column_spec_fills_every_field_once(
+    spec: rowspec.RowSpec[Alert] | rowspec.RowSpec[Ticket],
+) -> None:
+    """One column spec makes both a list's query and its row mapping: every field of the value is read from
+    exactly one column (or given by the caller), and the query selects the spec's columns in its order."""
+    fields = [read.field for read in spec.reads] + list(spec.given)
     assert len(fields) == len(set(fields))
-    stored = {f.name for f in dataclasses.fields(Ticket)} - {"alert_ids", "timeline", "deadlines"}
-    stored |= {f"deadlines.{f.name}" for f in dataclasses.fields(Deadlines)}
+    stored = {f.name for f in dataclasses.fields(spec.target)} - set(spec.nested)
+    for outer, cls in spec.nested.items():
+        stored |= {f"{outer}.{f.name}" for f in dataclasses.fields(cls)}
     assert set(fields) == stored
-    assert len(store._TICKET_COLUMNS) == len(store._TICKET_SPEC)
+    assert spec.columns == tuple(read.column for read in spec.reads)
+
+
+def test_a_spec_that_misses_or_repeats_a_field_is_refused_when_it_is_built() -> None:
+    reads = rows.TICKET.reads
+    with pytest.raises(rowspec.SpecError, match=r"twice \['site'\], missing \['title'\]"):
+        rowspec.RowSpec(
+            Ticket,
+            tuple(r if r.field != "title" else dataclasses.replace(r, field="site") for r in reads),
+            nested={"deadlines": Deadlines},
+            given=("timeline",),
+        )
+    with pytest.raises(rowspec.SpecError, match=r"missing \['timeline'\]"):
+        rowspec.RowSpec(Ticket, reads, nested={"deadlines": Deadlines})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
