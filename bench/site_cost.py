@@ -63,6 +63,8 @@ class Figure:
     threads: int
     stored_per_s: float
     sites_stored: int
+    checkpoint_kib: float
+    """The mean size of a site's detector checkpoint (one row per site, rewritten every 10 s)."""
     window_s: float
     load1: float
 
@@ -87,6 +89,13 @@ def stored_since(data: Path, start_ms: int, end_ms: int) -> dict[str, int]:
             for site, count in rows:
                 counts[str(site)] = counts.get(str(site), 0) + int(count)
     return counts
+
+
+def checkpoint_kib(data: Path) -> float:
+    """The mean size of the sites' checkpoint rows in the process's state database (SQLite here)."""
+    with sqlite3.connect(f"file:{data / 'state.db'}?mode=ro", uri=True, timeout=30) as conn:
+        (mean,) = conn.execute("SELECT AVG(LENGTH(data)) FROM detector_checkpoints").fetchone()
+    return float(mean or 0.0) / 1024
 
 
 # --- the publisher: every site of a folder at the demo rate, until SIGTERM ---------------------------------
@@ -164,6 +173,7 @@ def measure(count: int, broker: MosquittoBroker, work: Path, warmup_s: float, wi
         # Readings dated in the window, counted once the process has had time to store the last of them.
         time.sleep(1.5)
         stored = stored_since(data, start_ms, end_ms)
+        kib = checkpoint_kib(data)
     finally:
         publisher.stop()
         process.stop_within(10)
@@ -174,6 +184,7 @@ def measure(count: int, broker: MosquittoBroker, work: Path, warmup_s: float, wi
         threads=last.threads,
         stored_per_s=sum(stored.values()) / ((end_ms - start_ms) / 1000),
         sites_stored=len(stored),
+        checkpoint_kib=kib,
         window_s=elapsed,
         load1=load1,
     )
@@ -203,6 +214,7 @@ def report(figures: list[Figure]) -> str:
         f"reference: 1 site = {ref.rss_mib:.1f} MiB, {ref.cpu_pct:.1f} % of a core, "
         f"{ref.stored_per_s:.0f} readings/s stored; marginal per added site beside it"
     )
+    lines.append(f"checkpoint per site: {ref.checkpoint_kib:.1f} KiB (rewritten every 10 s)")
     return "\n".join(lines)
 
 
