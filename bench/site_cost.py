@@ -15,7 +15,7 @@ For each count of sites (1, 5, 10, 20; ``--quick``: 1 and 2, short windows, for 
 
 The 1-site process is the reference: per-site marginal memory and CPU = (figure at N − figure at 1) / (N − 1).
 
-Run: .venv/bin/python -m bench.site_cost [--counts 1,5,10,20] [--window 60] [--warmup 20] [--quick] [--json F]
+Run: .venv/bin/python -m bench.site_cost [--counts 1,5,10,20] [--window 60] [--warmup 60] [--quick] [--json F]
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def main() -> None:
         "--counts", default="1,5,10,20", help="site counts, comma-separated (first: reference)"
     )
     parser.add_argument("--window", type=float, default=60.0, help="steady window per count, seconds")
-    parser.add_argument("--warmup", type=float, default=20.0, help="seconds after every site is stored")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds after every site is stored")
     parser.add_argument("--quick", action="store_true", help="1 and 2 sites, 4 s windows (smoke test)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--publish", type=Path, default=None, help=argparse.SUPPRESS)
