@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from alerts.detection.chat.analyse import Analyser, Mood
@@ -67,3 +70,18 @@ def test_a_site_adds_its_own_words(analyser: Analyser) -> None:
 )
 def test_phone_and_id_numbers_are_masked(text: str, masked: str) -> None:
     assert mask(text) == masked
+
+
+def _rss_mib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_sites_with_one_lexicon_share_one_dictionary_in_memory() -> None:
+    """A site's analyser holds jieba's dictionary (~70 MiB); a second site with the same lexicon adds none of
+    it, and a site with words of its own still keeps them whole."""
+    Analyser()
+    before = _rss_mib()
+    second = Analyser()
+    assert _rss_mib() - before < 5, "a second site with the same lexicon copied the dictionary"
+    own = Analyser(default_lexicon().with_additions({"elevator": ("观光梯",)}))
+    assert "观光梯" in own.tokens("观光梯又停了") and "观光梯" not in second.tokens("观光梯又停了")

@@ -73,16 +73,30 @@ def _number(raw: str) -> int | None:
     return None
 
 
+_tokenizers: dict[frozenset[str], jieba.Tokenizer] = {}
+"""One jieba tokenizer per set of added words, shared by every site of a process that has that lexicon: each
+holds a copy of jieba's dictionary (about 70 MiB), which a tokenizer per site repeated (bench/site_cost)."""
+
+
+def _tokenizer(words: frozenset[str]) -> jieba.Tokenizer:
+    with _lock:
+        tokenizer = _tokenizers.get(words)
+        if tokenizer is None:
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            for word in sorted(words):
+                tokenizer.add_word(word, freq=200_000)
+            _tokenizers[words] = tokenizer
+        return tokenizer
+
+
 class Analyser:
-    """Holds its own jieba tokenizer with the lexicon's words (building it costs about a second, once)."""
+    """Segments with the jieba tokenizer of its lexicon's words (building one costs about a second, once per
+    process and lexicon; it is only read afterwards, so sites share it)."""
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon or default_lexicon()
-        self._tokenizer = jieba.Tokenizer()
-        with _lock:
-            self._tokenizer.initialize()
-            for word in sorted(self.lexicon.words()):
-                self._tokenizer.add_word(word, freq=200_000)
+        self._tokenizer = _tokenizer(frozenset(self.lexicon.words()))
 
     def tokens(self, text: str) -> list[str]:
         return [t for t in self._tokenizer.lcut(text, HMM=False) if t.strip()]
