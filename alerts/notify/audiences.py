@@ -186,18 +186,27 @@ class Planner:
         return None
 
     def _owners(self, notice: Notice, asset: Asset) -> list[Outgoing]:
+        if notice.level.value not in self.settings.owner_levels:
+            return []
+        return self.owner_items(notice, asset, owner_groups(self.site, asset))
+
+    def owner_items(
+        self, notice: Notice, asset: Asset, groups: Sequence[OwnerGroup], tag: str = OWNERS
+    ) -> list[Outgoing]:
+        """The owners' words for ``notice`` to each of ``groups`` (``tag`` keeps other audiences' keys apart:
+        the chat groups that complained, ``alerts.notify.chat_replies``)."""
         name = self._owner_template(notice)
-        if name is None or notice.level.value not in self.settings.owner_levels:
+        if name is None:
             return []
         # The most specific words first: the finding's kind (a power cut), then the asset's kind.
         finding = str(notice.detail.get("finding") or "")
         variants = tuple(v for v in (finding, TEMPLATE_FAMILIES.get(finding, ""), asset.kind.value) if v)
         items = []
-        for group in owner_groups(self.site, asset):
+        for group in groups:
             if name in ONCE:
-                key = f"{notice.ticket}:{ONCE[name]}:owners:{group.building}:{group.name}"
+                key = f"{notice.ticket}:{ONCE[name]}:{tag}:{group.building}:{group.name}"
             else:
-                key = f"{notice.key}:owners:{group.building}:{group.name}"
+                key = f"{notice.key}:{tag}:{group.building}:{group.name}"
             fields = partial(self._fields, notice, asset, key=key, person=None)
             text = self.templates.render(name, group.lang, fields, variants)
             line = self._line(name, group.lang, fields, variants, notice)
