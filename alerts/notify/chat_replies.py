@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
 
-from alerts.detection.chat.ladder import CRISIS, MOOD, STEWARD, owners_asset
+from alerts.engine.chat import MOOD, RUNGS, STEWARD, owners_asset
 from alerts.engine.chat_db import chat_messages
 from alerts.engine.db import parse_ref, ticket_ref, tickets, utc, utc_now
 from alerts.engine.notices import Notice, NoticeKind
@@ -147,7 +147,7 @@ class ChatReplies:
 
     def _ladder(self, notice: Notice) -> list[Outgoing]:
         finding = str(notice.detail.get("finding") or "")
-        if notice.kind is not NoticeKind.OPENED or finding not in (STEWARD, MOOD, CRISIS):
+        if notice.kind is not NoticeKind.OPENED or finding not in RUNGS:
             return []
         chat = self.site.chat
         groups = [
