@@ -46,7 +46,7 @@ from alerts.notify.messages import (
     owner_words,
 )
 from facwatch.config import NotifySettings
-from facwatch.model import Asset, Level, OwnerGroup, Person, Site
+from facwatch.model import OWNERS_ASSET, Asset, Level, OwnerGroup, Person, Site
 
 SEVERITY = {"red": 3, "orange": 2, "yellow": 1, "blue": 0}
 OWNERS = "owners"
@@ -142,8 +142,10 @@ class Planner:
 
     def plan(self, notice: Notice) -> list[Outgoing]:
         items = self._staff(notice, notice.asset)
-        if notice.asset is not None and notice.detail.get("source") != "owner":
+        if notice.asset is not None and notice.detail.get("source") != "owner" and not _ladder(notice.asset):
             # An owner's own report (no asset, or about one flat) is answered to them, not to the building.
+            # The ladder's alerts (a group's complaints, its mood) are the staff's: owners are never told that
+            # they were counted (the group hears that its steward is called, alerts/notify/chat_replies.py).
             items += self._owners(notice, notice.asset)
         return items
 
@@ -358,6 +360,11 @@ class Planner:
             name = self._person_name(str(detail["assignee"]), lang)
             return f" → {name}"
         return ""
+
+
+def _ladder(asset: Asset) -> bool:
+    """The owners' voice's pseudo assets: ``owners`` and ``owners-<building>``."""
+    return asset.id == OWNERS_ASSET or asset.id.startswith(f"{OWNERS_ASSET}-")
 
 
 def _plan_and_eta(notice: Notice, lang: str, eta: str) -> str:

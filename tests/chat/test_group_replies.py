@@ -222,3 +222,18 @@ def test_quiet_hours_hold_every_acknowledgement_but_a_red_one(
     item = replies.acknowledgement(site.chat.groups[0], complaint)
     assert item is not None and item.quiet is held
     assert item.release_at == (datetime.fromisoformat("2024-05-02T07:00:00+08:00") if held else None)
+
+
+def test_the_manager_hears_of_a_groups_mood_and_the_owners_never_do(
+    robots: Desk, http_receiver: HttpReceiver
+) -> None:
+    desk = robots
+    for n, minute in enumerate((0, 20, 35, 50, 61)):
+        desk.say("b2-owners", f"m{n}", "物业太差劲了，烦死了", at(minute))
+    [told] = heard(http_receiver, 1, "/mgr-zhao", desk, at(61))
+    assert "负面情绪" in told and "step in" in told
+    with desk.engine.connect() as conn:  # the mood's outbox rows are written with its alert: staff only
+        audiences = conn.execute(
+            select(notifications.c.audience).where(notifications.c.asset == "owners-b2")
+        ).all()
+    assert audiences and all(a != "owners" for (a,) in audiences)
