@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Annotated, Generic, Literal, TypeVar, get_args
+from typing import Annotated, Generic, TypeVar, get_args
 
 import orjson
 from fastapi import Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, JsonValue
 
 from alerts.engine.store import alert_json, ticket_json
 from alerts.notify.channel_words import LANGS, channel
@@ -33,6 +33,8 @@ from facwatch.model import (
     TicketState,
     utc_from_ms,
 )
+from facwatch.owner_config import OLD_CATEGORIES
+from facwatch.owner_config import Category as OwnerCategory
 
 
 def as_utc(when: datetime) -> datetime:
@@ -41,7 +43,10 @@ def as_utc(when: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-Category = Literal["elevator", "water", "power", "fire", "noise", "other"]
+Category = Annotated[
+    OwnerCategory, BeforeValidator(lambda v: OLD_CATEGORIES.get(v, v) if isinstance(v, str) else v)
+]
+"""The seven categories (``facwatch.owner_config``); the old names ``water`` and ``fire`` are still taken."""
 
 ALERT_EXAMPLE: dict[str, JsonValue] = {
     "id": "A12", "site": "lakeside", "asset": "b1-elev-1", "building": "b1", "kind": "elevator.entrapment",
@@ -525,7 +530,7 @@ class OwnerTicketIn(BaseModel):
             "examples": [
                 {
                     "text": "No water on the 15th floor since 7 am",
-                    "category": "water",
+                    "category": "leak",
                     "building": "b1",
                     "unit": "1502",
                     "photo_urls": ["https://pm.example.com/photos/8812.jpg"],

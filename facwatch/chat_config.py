@@ -33,6 +33,13 @@ class ChatGroupSection(Section):
         default="", description="the platform's id of the group (DingTalk conversationId, Feishu chat_id)"
     )
     steward: PersonRef | None = Field(default=None, description="the building's steward (管家), a person id")
+    robot: Template = Field(
+        default="", description="the group's robot, an apprise URL: facwatch's replies in the group go there"
+    )
+    lang: Literal["zh", "en", "zh+en"] = Field(default="zh+en", description="language of the replies")
+    steward_mobile: Template = Field(
+        default="", description="the steward's mobile, @-mentioned through a DingTalk robot"
+    )
 
     @model_validator(mode="after")
     def _signed(self) -> ChatGroupSection:
@@ -50,6 +57,9 @@ class ChatGroupSection(Section):
             encrypt_key=self.encrypt_key,
             conversation=self.conversation,
             steward=self.steward,
+            robot=self.robot,
+            lang=self.lang,
+            steward_mobile=self.steward_mobile,
         )
 
 

@@ -22,7 +22,8 @@ from facwatch.clock import Clock, ScaledClock, WallClock
 from facwatch.config import PARTS, load_settings, load_site
 from facwatch.errors import ConfigProblems, FacwatchError
 from facwatch.files import write_private
-from facwatch.model import ms_from_utc
+from facwatch.model import Site, ms_from_utc
+from facwatch.owner_config import demo_secret
 from facwatch.site_set import load_sites
 from gateway.embedded import INSTALL_HINT
 
@@ -275,6 +276,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings(data_dir=args.data_dir, api={"port": args.port})
     logs.configure(settings.log_format, settings.log_level)
     data_dir = settings.data_dir.resolve()
+    if settings.owner_reports.secret is None:  # the owners' report page is on in the demo
+        settings.owner_reports.secret = demo_secret(data_dir)
     site = load_site("demo", variables={"data_dir": str(data_dir)})
     scenario = load_scenario(args.scenario)
     clock: Clock = WallClock() if args.speed == 1.0 else ScaledClock(args.speed)
@@ -288,6 +291,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         token = system.tokens.create("demo-admin", ["admin"])
         url = system.api_url + "/"
         write_private(data_dir / "demo.json", orjson.dumps({"url": url, "token": token}))
+        reports = _demo_report_links(site, settings.owner_reports.secret, system.api_url, data_dir / "qr")
         print(
             f"\nfacwatch demo — {site.name}\n"
             f"  board:  {url}#token={token}\n"
@@ -295,6 +299,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  token:  {token}\n"
             f"  broker: {settings.mqtt.url}\n"
             f"  data:   {data_dir}   (demo.json, notifications.jsonl)\n"
+            f"{reports}"
             f"  A scripted elevator entrapment follows about 30 s in. Ctrl-C stops.\n",
             flush=True,
         )
@@ -421,6 +426,17 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     print(f"wrote {result.passwd} and {result.acl} for {result.users} users ({result.new_users} new)")
     print(f"passwords are in {result.credentials} (mode 0600); see docs/ingest.md for mosquitto.conf")
     return 0
+
+
+def _demo_report_links(site: Site, secret: str, api_url: str, out: Path) -> str:
+    """The owners' report page of each building: QR codes written to ``out``, links for the banner."""
+    from datetime import timedelta
+
+    from api.owner_setup import write_qr_codes
+
+    expires = datetime.now(UTC) + timedelta(days=365)
+    written = write_qr_codes(site, secret, api_url, out, expires)
+    return "".join(f"  report: {link}   ({building}, QR: {path})\n" for building, path, link in written)
 
 
 def cmd_qr(args: argparse.Namespace) -> int:

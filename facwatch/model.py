@@ -162,6 +162,13 @@ class ChatGroup:
     """The platform's id of the group (DingTalk ``conversationId``, Feishu ``chat_id``); empty: not checked."""
     steward: str | None = None
     """The building's steward (管家), a person id: called when complaints pile up in this group."""
+    robot: str = ""
+    """The group's robot (an apprise URL: ``dingtalk://``, ``feishu://``, ``wecombot://``, ``json://`` …);
+    facwatch's replies in the group go there. Empty: facwatch does not speak in the group."""
+    lang: str = "zh+en"
+    """Language of the replies in the group: ``zh``, ``en`` or both as ``zh+en``."""
+    steward_mobile: str = ""
+    """The steward's mobile number, for an @-mention through a DingTalk robot (``at.atMobiles``)."""
 
 
 @dataclass(frozen=True, slots=True)

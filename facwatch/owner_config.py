@@ -6,17 +6,22 @@ settings hold one ``owners`` field (docs/owners.md).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from facwatch.errors import ConfigError
+from facwatch.files import write_private
 from facwatch.model import DEFAULT_OWNER_SLA, CategorySla, OwnerSlaPolicy
 
-CATEGORIES = ("leak", "elevator", "power", "noise", "cleaning", "security", "other")
-"""What an owner may report on the report page (the order of its menu)."""
+Category = Literal["leak", "elevator", "power", "noise", "cleaning", "security", "other"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+"""What an owner may report, on the report page and through ``POST /tickets`` (the order of its menu)."""
+OLD_CATEGORIES = {"water": "leak", "fire": "security"}
+"""Names ``POST /tickets`` took before the seven categories: still accepted, stored under the new name."""
 
 
 class CategorySlaIn(BaseModel):
@@ -105,3 +110,21 @@ class OwnerReportSettings(BaseModel):
     updates_url: str | None = None
     """An apprise URL that texts an owner, ``{phone}`` replaced by their number (an SMS gateway, e.g.
     ``json://sms.example.com/send/{phone}``): reporters who tick "tell me" hear of each step. Unset: none."""
+
+
+DEMO_SECRET = "owner-reports.secret"
+"""The file in the data directory that keeps the demo's generated ``[owner_reports] secret`` (mode 0600)."""
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo's report-page secret: read from the data directory, or made there once (0600), so that the
+    printed QR codes stay valid across restarts of the same demo."""
+    path = data_dir / DEMO_SECRET
+    if path.exists():
+        kept = path.read_text(encoding="utf-8").strip()
+        if len(kept) >= 16:
+            return kept
+    data_dir.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(32)
+    write_private(path, made.encode("ascii"))
+    return made

@@ -35,6 +35,7 @@ from alerts.engine.eventlog import LogReader
 from alerts.engine.events import Event, EventBus
 from alerts.engine.intake import Intake, Judgement
 from alerts.engine.service import AlertService
+from alerts.notify.chat_replies import tell_chat_groups
 from alerts.notify.direct import tell_directly
 from alerts.notify.messages import Templates
 from alerts.notify.outbox import Dispatcher, OutboxNotifier, fallback_person
@@ -343,6 +344,9 @@ class SiteRuntime:
             notify = self.shared.settings.notify
             quiet = (notify.quiet_start, notify.quiet_end) if notify.quiet_hours else None
             tell_reporters(self.shared.engine, self.site, now, quiet)  # owners who reported through the page
+            tell_chat_groups(
+                self.shared.engine, self.site, now, notify, self.shared.templates
+            )  # acks in groups
             dispatcher.deliver_pending(now)
         except Exception:
             self._log.exception("notification delivery failed")

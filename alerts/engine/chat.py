@@ -17,13 +17,27 @@ from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from alerts.detection.chat.analyse import Analyser, Mood, building_number
-from alerts.detection.chat.ladder import Figures, FiringAlert, Join, join, ladder, silent_finding, unit_of
+from alerts.detection.chat.ladder import (
+    CRISIS,
+    MOOD,
+    STEWARD,
+    Figures,
+    FiringAlert,
+    Join,
+    join,
+    ladder,
+    owners_asset,
+    silent_finding,
+    unit_of,
+)
 from alerts.detection.chat.lexicon import Lexicon, default_lexicon
 from alerts.detection.chat.privacy import mask
 from alerts.engine.chat_db import chat_messages
 from alerts.engine.ports import ActionRequest, AlertsApi
 from facwatch.model import AlertState, AssetKind, ChatGroup, Finding, Site, TicketAction, utc_from_ms
 
+RUNGS = (STEWARD, MOOD, CRISIS)
+"""The ladder's finding kinds, for the notifications (which may not read the detection stage)."""
 ACTOR = "owners-chat"
 """The actor of the timeline notes a complaint leaves on a ticket."""
 MAX_TEXT = 4000
@@ -219,3 +233,16 @@ def _site_lexicon(site: Site) -> Lexicon:
 
 def _utc(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+__all__ = [
+    "CRISIS",
+    "MOOD",
+    "RUNGS",
+    "STEWARD",
+    "ChatMessage",
+    "ChatService",
+    "Received",
+    "UnknownGroup",
+    "owners_asset",
+]

@@ -46,7 +46,7 @@ from alerts.notify.messages import (
     owner_words,
 )
 from facwatch.config import NotifySettings
-from facwatch.model import Asset, Level, OwnerGroup, Person, Site
+from facwatch.model import OWNERS_ASSET, Asset, Level, OwnerGroup, Person, Site
 
 SEVERITY = {"red": 3, "orange": 2, "yellow": 1, "blue": 0}
 OWNERS = "owners"
@@ -142,8 +142,10 @@ class Planner:
 
     def plan(self, notice: Notice) -> list[Outgoing]:
         items = self._staff(notice, notice.asset)
-        if notice.asset is not None and notice.detail.get("source") != "owner":
+        if notice.asset is not None and notice.detail.get("source") != "owner" and not _ladder(notice.asset):
             # An owner's own report (no asset, or about one flat) is answered to them, not to the building.
+            # The ladder's alerts (a group's complaints, its mood) are the staff's: owners are never told that
+            # they were counted (the group hears that its steward is called, alerts/notify/chat_replies.py).
             items += self._owners(notice, notice.asset)
         return items
 
@@ -186,18 +188,27 @@ class Planner:
         return None
 
     def _owners(self, notice: Notice, asset: Asset) -> list[Outgoing]:
+        if notice.level.value not in self.settings.owner_levels:
+            return []
+        return self.owner_items(notice, asset, owner_groups(self.site, asset))
+
+    def owner_items(
+        self, notice: Notice, asset: Asset, groups: Sequence[OwnerGroup], tag: str = OWNERS
+    ) -> list[Outgoing]:
+        """The owners' words for ``notice`` to each of ``groups`` (``tag`` keeps other audiences' keys apart:
+        the chat groups that complained, ``alerts.notify.chat_replies``)."""
         name = self._owner_template(notice)
-        if name is None or notice.level.value not in self.settings.owner_levels:
+        if name is None:
             return []
         # The most specific words first: the finding's kind (a power cut), then the asset's kind.
         finding = str(notice.detail.get("finding") or "")
         variants = tuple(v for v in (finding, TEMPLATE_FAMILIES.get(finding, ""), asset.kind.value) if v)
         items = []
-        for group in owner_groups(self.site, asset):
+        for group in groups:
             if name in ONCE:
-                key = f"{notice.ticket}:{ONCE[name]}:owners:{group.building}:{group.name}"
+                key = f"{notice.ticket}:{ONCE[name]}:{tag}:{group.building}:{group.name}"
             else:
-                key = f"{notice.key}:owners:{group.building}:{group.name}"
+                key = f"{notice.key}:{tag}:{group.building}:{group.name}"
             fields = partial(self._fields, notice, asset, key=key, person=None)
             text = self.templates.render(name, group.lang, fields, variants)
             line = self._line(name, group.lang, fields, variants, notice)
@@ -349,6 +360,11 @@ class Planner:
             name = self._person_name(str(detail["assignee"]), lang)
             return f" → {name}"
         return ""
+
+
+def _ladder(asset: Asset) -> bool:
+    """The owners' voice's pseudo assets: ``owners`` and ``owners-<building>``."""
+    return asset.id == OWNERS_ASSET or asset.id.startswith(f"{OWNERS_ASSET}-")
 
 
 def _plan_and_eta(notice: Notice, lang: str, eta: str) -> str:

@@ -27,6 +27,7 @@ from alerts.engine.maintenance import Announcement
 from alerts.engine.notices import Notice
 from alerts.notify.audiences import Outgoing, Planner
 from alerts.notify.channels import DeliveryFailed, apprise_send, jsonl_path
+from alerts.notify.chat_replies import ChatReplies
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.maintenance import plan_announcement
 from alerts.notify.messages import Templates
@@ -50,11 +51,13 @@ class OutboxNotifier:
         self.settings = settings or NotifySettings()
         self.outbox = outbox or Outbox(self.settings.red_channels)
         self.planner = Planner(site, self.settings, templates or Templates(self.settings.template_dir))
+        self.chat = ChatReplies(site, self.settings, self.planner)
 
     def notify(self, conn: Connection, notices: Sequence[Notice], now: datetime) -> int:
         items: list[Outgoing] = []
         for notice in notices:
             items.extend(self.planner.plan(notice))
+            items.extend(self.chat.plan(conn, notice))  # the chat groups that complained, the ladder's people
         return self.outbox.enqueue(conn, items, now)
 
     def announce(self, conn: Connection, announcements: Sequence[Announcement], now: datetime) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -24,12 +24,11 @@ from alerts.engine.owner_values import RateLimited, ReportForm, ReportStatus, To
 from api.deps import Services
 from api.errors import http_errors
 from api.responses import INVALID, ErrorOut, Responses, body, example, missing
+from facwatch.owner_config import CATEGORIES, Category
 
 PHOTO_PATH = "/api/v1/report/photos"
 """The photo upload's path: its body limit is the desk's ``photo_max_bytes`` (api/main.py)."""
 DEVICE_COOKIE = "fw_device"
-CATEGORIES = ("leak", "elevator", "power", "noise", "cleaning", "security", "other")
-Category = Literal["leak", "elevator", "power", "noise", "cleaning", "security", "other"]
 ReportId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 Position = Annotated[int, Path(ge=1, le=3, description="Which photo, from 1")]
 BuildingToken = Annotated[

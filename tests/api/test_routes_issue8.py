@@ -135,11 +135,27 @@ def test_an_owner_report_opens_a_ticket_with_all_its_fields(world: World) -> Non
     assert response.status_code == 201, response.text
     ticket = response.json()
     assert ticket["source"] == "owner" and ticket["state"] == "open"
-    assert (ticket["building"], ticket["unit"], ticket["category"]) == ("b1", "1502", "water")
+    # the old name "water" is taken and stored as the report page's category
+    assert (ticket["building"], ticket["unit"], ticket["category"]) == ("b1", "1502", "leak")
     assert ticket["photo_urls"] == OWNER["photo_urls"] and ticket["location"] == "kitchen tap"
     [report] = world.alerts.reports
     assert report.reporter == "integration-user" and report.text == OWNER["text"]
     assert [t["id"] for t in _get(world, "/tickets", source="owner")["items"]] == [ticket["id"]]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("cleaning", "cleaning"),  # one of the report page's seven
+        ("security", "security"),
+        ("fire", "security"),  # the names taken before them
+        ("water", "leak"),
+    ],
+)
+def test_owner_tickets_take_the_seven_categories(world: World, given: str, stored: str) -> None:
+    response = _post(world, "/tickets", {**OWNER, "category": given}, scope="integration")
+    assert response.status_code == 201, response.text
+    assert response.json()["category"] == stored
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,12 @@ class Desk:
         return items
 
 
-def _desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
-    site = load_site("demo", variables={"data_dir": str(tmp_path)})
+def demo_site(tmp_path: Path) -> Site:
+    return load_site("demo", variables={"data_dir": str(tmp_path)})
+
+
+def _desk(engine: Engine, tmp_path: Path, site: Site | None = None) -> Iterator[Desk]:
+    site = site or demo_site(tmp_path)
     bus, clock = EventBus(), ManualClock(T0)
     service = AlertService(engine, site, SlaSettings(), bus, OutboxNotifier(site))
     tokens = TokenStore(engine, clock)
@@ -72,7 +76,8 @@ def _desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     )
     handle = serve(create_app(services, webhooks_worker=False), "127.0.0.1", 0)
     try:
-        with httpx.Client(base_url=handle.url, timeout=10) as http:
+        # the first message builds the jieba tokenizer (about a second; far more on a loaded machine)
+        with httpx.Client(base_url=handle.url, timeout=60) as http:
             yield Desk(http, service, site, clock, engine, tokens.create("wecom-bridge", ["integration"]))
     finally:
         handle.stop()

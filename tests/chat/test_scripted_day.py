@@ -79,3 +79,15 @@ def test_owners_report_sensors_silent(any_desk: Desk) -> None:
     [silent] = opened(desk, "owners.sensors_silent")
     assert silent["asset"] == "b2-elev-2"  # 2单元 names the machine
     assert "sensors silent" in silent["summary"]
+
+
+def test_the_sensors_silent_alert_holds_while_owners_complain_and_takes_their_complaints(
+    any_desk: Desk,
+) -> None:
+    desk = any_desk
+    desk.say("b2-owners", "k1", "2单元电梯不动了，停在8楼", at(0))
+    desk.say("b2-owners", "k2", "好的", at(16))
+    [silent] = opened(desk, "owners.sensors_silent")
+    answer = desk.say("b2-owners", "k3", "2单元电梯还是坏的", at(20))  # a later complaint joins its ticket
+    assert answer.json()["ticket_id"] == silent["ticket_id"]
+    assert [a["id"] for a in opened(desk, "owners.sensors_silent")] == [silent["id"]]  # still firing

@@ -165,6 +165,10 @@ def test_facwatch_demo_command(tmp_path: Path) -> None:
         _wait(demo_json.exists, 30, "demo.json")
         info = orjson.loads(demo_json.read_bytes())
         assert info["url"] == f"http://127.0.0.1:{port}/"
+        # The owners' report page is on, with a secret made for this data directory and kept private.
+        assert (tmp_path / "owner-reports.secret").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "qr" / "b1.png").read_bytes().startswith(b"\x89PNG")
+        assert httpx.get(f"{info['url']}report.html", timeout=5).status_code == 200
         board = httpx.get(info["url"], timeout=5)
         assert board.status_code == 200 and "<html" in board.text.lower()
         with httpx.Client(
@@ -190,6 +194,7 @@ def test_facwatch_demo_command(tmp_path: Path) -> None:
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert info["token"] in text and info["url"] in text
+    assert f"report: {info['url']}report.html#t=v1.lakeside.b1." in text  # the QR codes' links, printed
     # Stopped cleanly: the SQLite files are consistent, the notifications are in the data directory.
     for db in ("state.db", "telemetry.db"):
         with sqlite3.connect(tmp_path / db) as conn:
