@@ -40,14 +40,16 @@ def procs(
     made: list[Proc] = []
     sites_dir = tmp_path / "sites"
 
-    def make(name: str, *, parts: str = "worker", lease_s: float = 15.0) -> Proc:
+    def make(
+        name: str, *, parts: str = "worker", lease_s: float = 15.0, state_url: str | None = None
+    ) -> Proc:
         proc = Proc(
             tmp_path / name,
             parts=parts,
             name=name,
             sites_dir=sites_dir,
             broker_url=mosquitto.url,
-            state_url=cluster_db.url.render_as_string(hide_password=False),
+            state_url=state_url or cluster_db.url.render_as_string(hide_password=False),
             influx_url=telemetry.url,
             lease_s=lease_s,
             api_port=free_port() if "api" in parts else 0,

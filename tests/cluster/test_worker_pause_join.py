@@ -19,7 +19,17 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.cluster.conftest import ProcFactory
-from tests.cluster.workers import Proc, Publisher, owners, reds, shares, start_all, stored, write_sites
+from tests.cluster.workers import (
+    Proc,
+    Publisher,
+    overlaps,
+    owners,
+    reds,
+    shares,
+    start_all,
+    stored,
+    write_sites,
+)
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.waiting import wait_until
@@ -120,5 +130,6 @@ def test_a_joining_worker_takes_sites_over_without_losing_or_repeating_alerts(
 
         wait_until(lambda: told() >= set(sites), 30, "every site's engineer told")
         assert not _repeated_posts(http_receiver)
+        assert not overlaps([first, joining])  # the one gave a site up before the other started it
     finally:
         publisher.close()

@@ -126,6 +126,35 @@ class Proc(FacwatchProcess):
         return running
 
 
+def intervals(proc: Proc) -> dict[str, list[tuple[datetime, datetime | None]]]:
+    """When ``proc`` ran each site, by its log: (started, stopped or None while it runs)."""
+    out: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for rec in proc.records():
+        event, site = rec.get("event"), rec.get("site")
+        if site is None or event not in ("site.started", "site.stopped"):
+            continue
+        at = datetime.fromisoformat(str(rec["timestamp"]))
+        runs = out[str(site)]
+        if event == "site.started":
+            runs.append((at, None))
+        elif runs and runs[-1][1] is None:
+            runs[-1] = (runs[-1][0], at)
+    return out
+
+
+def overlaps(procs: Sequence[Proc]) -> list[str]:
+    """Sites that two processes ran at the same moment (by their logs, on one machine's clock)."""
+    runs = [(p.name, site, span) for p in procs for site, spans in intervals(p).items() for span in spans]
+    found = []
+    for i, (name_a, site_a, (start_a, end_a)) in enumerate(runs):
+        for name_b, site_b, (start_b, end_b) in runs[i + 1 :]:
+            if site_a != site_b or name_a == name_b:
+                continue
+            if (end_b is None or start_a < end_b) and (end_a is None or start_b < end_a):
+                found.append(f"{site_a}: {name_a} {start_a}..{end_a} and {name_b} {start_b}..{end_b}")
+    return found
+
+
 class Publisher:
     """Every site's elevator, twice a second at QoS 1, remembering what the broker acknowledged (by reading
     timestamp, ms). ``stuck``: the sites whose car stands between floors with someone inside."""
