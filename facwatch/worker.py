@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from alerts.engine.leases import LeaseStore
 from alerts.engine.leases_keeper import LeaseKeeper
@@ -101,8 +101,13 @@ class SiteLeases:
     """A worker's sites from the lease keeper: started when won, stopped when lost."""
 
     def __init__(self, engine: Engine, sites: Sequence[str], *, lease_s: float, me: str) -> None:
+        # An engine of its own: renewals never wait for a connection behind the sites' work (a busy worker's
+        # pool is often all in use), or a worker under load would lose its leases at the local deadline.
+        self._engine = create_engine(
+            engine.url.render_as_string(hide_password=False), pool_size=2, max_overflow=2, pool_pre_ping=True
+        )
         self.keeper = LeaseKeeper(
-            LeaseStore(engine, lease_s=lease_s), sites, on_won=self._won, on_lost=self._lost, me=me
+            LeaseStore(self._engine, lease_s=lease_s), sites, on_won=self._won, on_lost=self._lost, me=me
         )
         self._runtimes: Mapping[str, Startable] = {}
         self._locks = {site: threading.Lock() for site in sites}
@@ -119,6 +124,7 @@ class SiteLeases:
     def stop(self) -> None:
         """Every held site stopped and its lease released (the others take over at once)."""
         self.keeper.stop()
+        self._engine.dispose()
 
     def _won(self, site: str, epoch: int) -> None:
         def take() -> None:
