@@ -128,6 +128,8 @@ def measure(
                     state_url=pg.url,
                     influx_url=influx,
                     lease_s=15,
+                    client_id=f"fw-n{n}",  # fresh sessions and history: no backlog of the run before
+                    influx_database=f"facwatch{n}",
                 )
             )
         start_all(workers)
@@ -177,8 +179,8 @@ def main() -> None:
         try:
             broker.start()
             influx.start()
-            influx.query("CREATE DATABASE facwatch")
             for n in counts:
+                influx.query(f"CREATE DATABASE facwatch{n}")
                 results[n] = measure(root / f"run{n}", n, args.window, broker.url, broker.port, influx.url)
                 rate, cpu = results[n]
                 print(

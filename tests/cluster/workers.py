@@ -84,15 +84,17 @@ class Proc(FacwatchProcess):
         influx_url: str,
         lease_s: float,
         api_port: int = 0,
+        client_id: str = "fw-cluster",
+        influx_database: str = "facwatch",
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.name, self.api_port = name, api_port
         config = workdir / "facwatch.toml"
         config.write_text(
             f'data_dir = "{workdir / "data"}"\nsites_dir = "{sites_dir}"\nlog_format = "json"\n'
-            f'[mqtt]\nurl = "{broker_url}"\nclient_id = "fw-cluster"\n'
+            f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\n'
             f'[state]\nurl = "{state_url}"\n'
-            f'[telemetry]\nbackend = "influxdb"\ninflux_url = "{influx_url}"\ninflux_database = "facwatch"\n'
+            f'[telemetry]\nbackend = "influxdb"\ninflux_url = "{influx_url}"\ninflux_database = "{influx_database}"\n'
             f'[api]\nport = {api_port}\nadmin_token = "{ADMIN}"\n'
             "[sla]\nresolve_hold_s = 5\n"
             f'[cluster]\nlease_s = {lease_s}\nworker_id = "{name}"\n',
