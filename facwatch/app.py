@@ -45,6 +45,7 @@ from facwatch.config import PARTS, Settings
 from facwatch.model import Site, TelemetryReader
 from facwatch.runtime import Shared, SiteRuntime
 from facwatch.state import migrate, open_engine
+from facwatch.worker import Ownership, ownership
 from gateway.embedded import EmbeddedBroker
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -73,6 +74,8 @@ class System:
     """Seconds the alert engine is behind (for ``/readyz``); default: the oldest intake entry's age, all sites."""
     tell_fallback: Callable[[str, str], bool] | None = None
     """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
+    leased: bool = False
+    """``--only worker``: the sites are taken through leases (PostgreSQL) or owned alone (SQLite), facwatch/worker.py."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
@@ -86,6 +89,9 @@ class System:
         if self.settings.api.admin_token is not None:  # the bootstrap admin (stored hashed; idempotent)
             admin = self.settings.api.admin_token.get_secret_value()
             self.tokens.register("admin (settings)", ["admin"], admin)  # atomic: processes may start together
+        self.owner: Ownership | None = None
+        if self.leased:
+            self.owner = ownership(self.settings, self.engine, [s.id for s in self.sites])
         shared = Shared(
             settings=self.settings,
             clock=self.clock,
@@ -95,6 +101,7 @@ class System:
             parts=self.parts,
             templates=Templates(self.settings.notify.template_dir),
             tell_fallback=self.tell_fallback,
+            fencing=None if self.owner is None else self.owner.fencing,
         )
         self.runtimes: dict[str, SiteRuntime] = {}
         for site in self.sites:
@@ -112,7 +119,9 @@ class System:
             self.broker.start("127.0.0.1", _free_port(preferred=1883))
             # amqtt speaks MQTT 3.1.1 only: say so, rather than wait for an MQTT 5 connect to go unanswered.
             self.settings.mqtt.url = self.broker.url + "?protocol=3.1.1"
-        if self.parts & {"gateway", "alerts"}:
+        if self.owner is not None:
+            self.owner.start(self.runtimes)
+        elif self.parts & {"gateway", "alerts"}:
             for runtime in self.runtimes.values():
                 runtime.start()
         self.tailer.start()
@@ -144,6 +153,8 @@ class System:
     def stop(self) -> None:
         """Stop each site in the order of its data flow (runtime.py), then the shared parts."""
         self._stop.set()
+        if self.owner is not None:
+            self.owner.stop()  # the sites held by lease are stopped and released at once
         for runtime in self.runtimes.values():
             runtime.stop()
         for thread in self._threads:
@@ -264,6 +275,7 @@ def build(
     clock: Clock | None = None,
     tell_fallback: Callable[[str, str], bool] | None = None,
     single: Sequence[str] | None = None,
+    leased: bool = False,
 ) -> System:
     """A system serving ``site`` (or every site of a sequence). ``single``: the ids named by ``site =``, whose
     local files keep the one-site names; None: the site, when there is one."""
@@ -283,6 +295,7 @@ def build(
         parts=frozenset(parts),
         single=frozenset(ids if single is None and len(ids) == 1 else single or ()),
         tell_fallback=tell_fallback,
+        leased=leased,
     )
 
 

@@ -99,7 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, required=True, help="settings file (TOML); see deploy/facwatch.toml"
     )
     run.add_argument(
-        "--only", default=",".join(PARTS), help=f"parts to run, comma-separated ({','.join(PARTS)})"
+        "--only",
+        default=",".join(PARTS),
+        help=f"parts to run, comma-separated ({','.join(PARTS)}), or worker (gateway,alerts; sites by lease "
+        "on PostgreSQL)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -329,13 +332,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from facwatch.app import System, build
+    from facwatch.worker import parse_only
 
     settings = load_settings(args.config)
     logs.configure(settings.log_format, settings.log_level)
     loaded = load_sites(settings, variables={"data_dir": str(settings.data_dir.resolve())})
-    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    only = parse_only(args.only)
     single = [item.site.id for item in loaded if item.source.single]
-    system: System = build(settings, [item.site for item in loaded], parts=parts, single=single)
+    sites = [item.site for item in loaded]
+    system: System = build(settings, sites, parts=only.parts, single=single, leased=only.leased)
     stopper = _Stopper()
     system.start()
     if system.api is not None:

@@ -229,6 +229,16 @@ class NotifySettings(_Table):
     """The board's address, for ticket links in engineers' messages (``{board_url}#ticket=T-000001``)."""
 
 
+class ClusterSettings(_Table):
+    """``facwatch run --only worker`` on PostgreSQL: the workers share the sites through leases
+    (docs/scaling.md)."""
+
+    lease_s: float = Field(default=15.0, gt=0)
+    """How long a site's lease lasts: a dead worker's sites are taken over within it (renewed every third)."""
+    worker_id: str | None = None
+    """This worker's name in ``site_leases`` and the logs; unset: ``<hostname>-<pid>``."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACWATCH_", env_nested_delimiter="__", extra="forbid")
 
@@ -251,6 +261,7 @@ class Settings(BaseSettings):
     """A folder of site files: every ``*.toml`` in it (in name order) is a site."""
     reports: ReportSettings = ReportSettings()
     owner_reports: OwnerReportSettings = OwnerReportSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -76,6 +76,8 @@ class Shared:
     templates: Templates
     tell_fallback: Callable[[str, str], bool] | None = None
     """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
+    fencing: Callable[[str], Callable[[Connection], None] | None] | None = None
+    """A site's fence for its engine's writes (facwatch/worker.py, leases); None: no fence (one owner)."""
 
 
 def site_file(configured: Path | None, default: Path, site: str, single: bool) -> Path:
@@ -105,7 +107,10 @@ class SiteRuntime:
         self.telemetry = open_telemetry(self.settings, site, clock=shared.clock, on_finding=self._on_finding)
         self.store = self.telemetry.reader
         notifier = OutboxNotifier(site, settings=settings.notify, templates=shared.templates)
-        self.alerts = AlertService(shared.engine, site, settings.sla, shared.bus, notifier=notifier)
+        fencing = None if shared.fencing is None else shared.fencing(site.id)
+        self.alerts = AlertService(
+            shared.engine, site, settings.sla, shared.bus, notifier=notifier, fencing=fencing
+        )
         self.checkpoint = Checkpointer(self.alerts, self.store)
         self.reports = Reports(
             shared.engine, site, shared.settings.reports, shared.settings.sla, telemetry=self.store

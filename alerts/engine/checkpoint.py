@@ -267,7 +267,9 @@ class Checkpointer:
     def _judge_again(self, readings: list[Reading], now: datetime) -> None:
         """Judge history: the rules learn from it, and what they find reaches the engine unless the engine
         already knows it (an onset no newer than the last alert of that asset and kind: judged before the
-        restart, perhaps resolved since; a clear always goes through, it changes nothing twice)."""
+        restart, perhaps resolved since), or it is older than that alert (a clear from before the onset of a
+        firing alert: the history before the incident, replayed after a checkpoint taken before it, must not
+        resolve an incident that still goes on)."""
         now_ms = ms_from_utc(now)
 
         def judge() -> list[Finding]:
@@ -275,10 +277,18 @@ class Checkpointer:
             return self.service.rules.observe(readings, now_ms)
 
         findings = self.service.under_lock(judge)
-        news = [f for f in findings if not f.active or f.ts_ms > self._known_ms(f.asset, f.kind)]
+        news = []
+        for finding in findings:
+            opened_ms, known_ms = self._known_ms(finding.asset, finding.kind)
+            if (finding.active and finding.ts_ms > known_ms) or (
+                not finding.active and finding.ts_ms >= opened_ms
+            ):
+                news.append(finding)
         self.service.observe_findings(news, now=now)
 
-    def _known_ms(self, asset: str, kind: str) -> int:
+    def _known_ms(self, asset: str, kind: str) -> tuple[int, int]:
+        """The last alert of ``asset`` and ``kind``: when it opened, and the latest of its opening and
+        clearing (-1, -1: none)."""
         with self.service.engine.connect() as conn:
             row = conn.execute(
                 select(alerts.c.opened_at, alerts.c.cleared_at)
@@ -287,6 +297,7 @@ class Checkpointer:
                 .limit(1)
             ).first()
         if row is None:
-            return -1
-        times = [utc(t) for t in (row.opened_at, row.cleared_at)]
-        return max(ms_from_utc(t) for t in times if t is not None)
+            return -1, -1
+        opened, cleared = (utc(t) for t in (row.opened_at, row.cleared_at))
+        known = [ms_from_utc(t) for t in (opened, cleared) if t is not None]
+        return (-1 if opened is None else ms_from_utc(opened)), max(known, default=-1)

@@ -3,7 +3,7 @@
     LeaseKeeper (alerts/engine/leases_keeper.py), every lease/3:
         heartbeat ─► renew what it holds ─► snapshot ─► plan() ─► give up the surplus, take free sites
     AlertService write transaction:
-        fence(conn, site, owner, epoch)  ─► FOR SHARE on the lease row; StaleOwner unless still ours
+        fence(conn, site, owner, epoch)  ─► FOR KEY SHARE on the lease row; StaleOwner unless still ours
 
 - ``plan`` is the pure core: a worker's fair share is ceil(sites / live workers); it takes free sites (no
   lease, or an expired one) up to its share and gives up what it holds above it (a worker joined), never
@@ -15,8 +15,8 @@
   once, so the next owner takes over without waiting for the lease time. A release, a worker joining and a
   worker leaving are announced on the NOTIFY channel ``facwatch_leases``: the keepers (``listen``) run a
   round at once instead of at their next one, so a handover takes milliseconds.
-- ``fence`` runs first in each write transaction of the engine: it locks the lease row ``FOR SHARE`` (a
-  takeover, which updates the row, waits until the write has committed, and the write's transaction cannot
+- ``fence`` runs first in each write transaction of the engine: it locks the lease row ``FOR KEY SHARE`` (a
+  takeover, which locks the row ``FOR UPDATE``, waits until the write has committed, a renewal does not, and the write's transaction cannot
   outlive the lease by idling: ``idle_in_transaction_session_timeout``) and raises ``StaleOwner`` unless the
   owner and epoch still match and the lease has not expired. So a paused former owner writes nothing.
 - With SQLite (one machine, one process) there are no leases: the process owns every site and the engine
@@ -187,6 +187,9 @@ class LeaseStore:
         """Take ``site`` when it has no lease or its lease has expired: the new epoch, or None (taken)."""
         with self.engine.begin() as conn:
             self._bound(conn)
+            # FOR UPDATE waits for the fenced writes in flight (FOR KEY SHARE); renewals do not (their UPDATE
+            # takes FOR NO KEY UPDATE), so a busy site's writes never hold its owner's renewal up.
+            conn.execute(text("SELECT 1 FROM site_leases WHERE site = :site FOR UPDATE"), {"site": site})
             row = conn.execute(
                 text(
                     "INSERT INTO site_leases AS l (site, owner, epoch, expires_at) "
@@ -271,7 +274,8 @@ class Listener:
 def fence(conn: Connection, site: str, owner: str, epoch: int, *, lease_s: float = LEASE_S) -> None:
     """Run first in a write transaction: raise StaleOwner unless ``owner`` holds ``site`` at ``epoch`` now.
 
-    Locks the lease row ``FOR SHARE`` until the transaction ends, so a takeover waits for this write; the
+    Locks the lease row ``FOR KEY SHARE`` until the transaction ends, so a takeover (``acquire`` locks the row
+    ``FOR UPDATE``) waits for this write, while the owner's renewals do not; the
     transaction may not sit idle longer than the lease (the server ends it), so a writer paused in the
     middle of it cannot hold a takeover up, and what it wrote never lands.
     """
@@ -279,7 +283,7 @@ def fence(conn: Connection, site: str, owner: str, epoch: int, *, lease_s: float
     row = conn.execute(
         text(
             "SELECT owner, epoch, expires_at > clock_timestamp() AS live "
-            "FROM site_leases WHERE site = :site FOR SHARE"
+            "FROM site_leases WHERE site = :site FOR KEY SHARE"
         ),
         {"site": site},
     ).first()

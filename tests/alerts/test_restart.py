@@ -260,3 +260,29 @@ def test_an_asset_whose_profile_changed_starts_fresh_and_the_others_are_restored
     taken = fresh.restore(decode(encode(Snapshot(site.id, 0, saved, {}, {})), site.id).assets)
     assert "b1-elev-1" not in taken and len(taken) == len(site.assets) - 1
     assert fresh.judged_ms("b1-elev-1") == 0  # its detectors were built for another rated speed
+
+
+def test_a_takeover_whose_checkpoint_predates_an_entrapment_keeps_it_firing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    h = Harness(engine, load_site("demo", variables={"data_dir": "/nonexistent"}), words=False)
+    store = SqliteStore(tmp_path / "telemetry.db")
+    try:
+        h.feed(MOVING, 0, 10)
+        for readings in seconds(MOVING, 0, 10):
+            store.write(readings)
+        Checkpointer(h.service, None).write(h.at(5))  # taken while the car still moved
+        h.feed(STUCK, 10, 10)  # someone is trapped: the RED opens, then the worker dies
+        for readings in seconds(STUCK, 10, 10):
+            store.write(readings)
+        assert firing(h, "b1-elev-1", "elevator.entrapment")
+        h.restart()  # another worker takes the site: the replay judges the moving car before the stop again
+        restored = Checkpointer(h.service, store).restore(h.at(21))
+    finally:
+        store.close()
+    assert restored.carried == ("b1-elev-1/elevator.entrapment",)
+    h.feed(STUCK, 21, 5)  # still trapped
+    h.service.tick(h.at(26 + 61))  # longer than any hold
+    (alert,) = firing(h, "b1-elev-1", "elevator.entrapment")  # the readings before the onset resolve nothing
+    assert alert.count == 1
+    assert [n.kind.value for n in h.notices if n.kind.value != "escalated"] == ["opened"]  # no all-clear
