@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Connection, select, update
 
-from alerts.engine import maintenance
+from alerts.engine import arrival_db, maintenance
 from alerts.engine.db import alerts, tickets
 from alerts.engine.maintenance import PLAN_KINDS, Announcement, Announcer, Moment
 from alerts.engine.maintenance_arrival import WINDOW_S, Arrival, Seen
@@ -106,7 +106,9 @@ class MaintenanceClock:
                 log.info("maintenance announced", site=self.site.id, added=added)
 
     def corroborate(self, conn: Connection, fresh: Sequence[Seen], changes: Changes) -> None:
-        """Check-ins shown by the code only that a sign on their asset now corroborates (the sign came after)."""
+        """Keep the signs the tick drained (``arrival_db``: a restart does not forget them), and upgrade the
+        check-ins shown by the code only that a sign on their asset now corroborates (the sign came after)."""
+        arrival_db.keep(conn, self.site.id, fresh)
         window = timedelta(seconds=WINDOW_S)
         for seen in fresh:
             rows = conn.execute(
