@@ -130,6 +130,18 @@ def stored_windows(
     return [_window(r) for r in conn.execute(q.order_by(w.c.start_at, w.c.id))]
 
 
+def windows_by_ref(
+    conn: Connection, site: str, refs: Sequence[str]
+) -> dict[str, tuple[MaintenanceWindow, datetime | None]]:
+    """The API's windows named in ``refs``, cancelled ones included: each with when it was cancelled."""
+    pks = [pk for ref in refs if (pk := parse_ref(ref, "W")) is not None]
+    if not pks:
+        return {}
+    w = maintenance_windows
+    rows = conn.execute(select(w).where(w.c.site == site, w.c.id.in_(pks)))
+    return {window_ref(r.id): (_window(r), utc(r.deleted_at)) for r in rows}
+
+
 def stored_visits(
     conn: Connection,
     site: str,
@@ -216,6 +228,28 @@ class MaintenanceBook:
             )
             if done.rowcount == 0:
                 raise NotFound(f"no window {ref}")
+
+    def move_window(self, ref: str, start: datetime, end: datetime, now: datetime) -> MaintenanceWindow:
+        """Move one of the API's windows (owners told of it hear of the move: ``MaintenanceClock``)."""
+        pk = parse_ref(ref, "W")
+        if pk is None:
+            raise NotFound(f"no window {ref} (the site file's windows are changed in the site file)")
+        if end <= start:
+            raise ValueError("a window must end after it starts")
+        if end - start > MAX_WINDOW:
+            raise ValueError(f"a window lasts at most {MAX_WINDOW.days} days")
+        if abs(utc_now(start) - utc_now(now)) > HORIZON:
+            raise ValueError(f"a window starts within {HORIZON.days} days of now")
+        w = maintenance_windows
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(w)
+                .where(w.c.id == pk, w.c.site == self.site.id, w.c.deleted_at.is_(None))
+                .values(start_at=utc_now(start), end_at=utc_now(end))
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no window {ref}")
+            return _window(conn.execute(select(w).where(w.c.id == pk)).one())
 
     def add_visit(
         self,

@@ -3,7 +3,7 @@
 ``POST /maintenance/windows`` plans a window on an asset (during it, non-RED alerts on the asset are
 recorded "during maintenance" and nobody is told; a RED is told as always); ``GET`` lists the site file's
 windows (``S-1``…) and the API's (``W-000001``…); ``DELETE /maintenance/windows/{ref}`` cancels one of the
-API's. ``POST /maintenance/visits`` records a visit, which restarts the asset's plan clock (its overdue
+API's and ``PATCH`` moves it (owners who were told of it hear that it is cancelled or moved). ``POST /maintenance/visits`` records a visit, which restarts the asset's plan clock (its overdue
 alert clears); ``GET /maintenance/visits`` lists them.
 """
 
@@ -176,6 +176,31 @@ def delete_window(request: Request, services: Services, _: Engineer, ref: Window
     with http_errors():
         book(request, services).delete_window(ref, services.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class WindowMove(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"start": "2025-03-06T01:00:00Z", "end": "2025-03-06T03:00:00Z"}]},
+    )
+    start: datetime = Field(description="The new start (ISO-8601 with an offset)")
+    end: datetime = Field(description="The new end (after start)")
+
+
+@router.patch(
+    "/windows/{ref}",
+    summary="Move a maintenance window",
+    response_model=WindowOut,
+    responses={**body(), **missing("window")},
+)
+def move_window(
+    request: Request, services: Services, _: Engineer, ref: WindowRef, payload: WindowMove
+) -> WindowOut:
+    """Move one of the API's windows (``W-…``) to another time; owners who were told of it hear the new
+    time. 404 for the site file's windows (changed in the site file) and cancelled ones."""
+    with http_errors():
+        moved = book(request, services).move_window(ref, payload.start, payload.end, services.clock.now())
+    return WindowOut.of(moved)
 
 
 @router.post(
