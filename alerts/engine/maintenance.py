@@ -26,6 +26,7 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Connection
 
 from alerts.engine.maintenance_db import Visit, stored_visits, stored_windows
+from alerts.engine.report_figures import ServiceVisit
 from facwatch.model import Asset, Level, MaintenancePlan, MaintenanceWindow, Site
 
 OVERDUE = "maintenance.overdue"
@@ -247,6 +248,16 @@ def visits(
     return stored_visits(conn, site, since, until, building=building)
 
 
+def service_visits(
+    conn: Connection, site: str, since: datetime, until: datetime, building: str | None = None
+) -> list[ServiceVisit]:
+    """The recorded visits as the owners' reports count them (``report_figures.VisitSource``)."""
+    return [
+        ServiceVisit(v.asset, v.at, v.kind, v.who, v.what)
+        for v in stored_visits(conn, site, since, until, building=building)
+    ]
+
+
 __all__ = [
     "CERTIFICATE",
     "OVERDUE",
@@ -265,6 +276,7 @@ __all__ = [
     "decide_plan",
     "decide_window",
     "due_announcements",
+    "service_visits",
     "visits",
     "window_at",
 ]

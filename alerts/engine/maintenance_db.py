@@ -68,7 +68,9 @@ maintenance_visits = Table(
     Column("photos", Text, nullable=False, server_default="[]"),
     Column("created_by", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("kind", String(20), nullable=False, server_default="maintenance"),
 )
+VISIT_KINDS = ("maintenance", "inspection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Visit:
     at: datetime
     what: str
     photos: tuple[str, ...] = ()
+    kind: str = "maintenance"
+    """``maintenance`` (a visit of the plan) or ``inspection`` (the yearly inspection, 检验)."""
 
 
 def window_ref(pk: int) -> str:
@@ -105,7 +109,16 @@ def _visit(row: Any) -> Visit:
     assert at is not None
     photos = tuple(str(p) for p in json.loads(row.photos or "[]"))
     return Visit(
-        visit_ref(row.id), row.site, row.asset, row.building, row.company, row.who, at, row.what, photos
+        visit_ref(row.id),
+        row.site,
+        row.asset,
+        row.building,
+        row.company,
+        row.who,
+        at,
+        row.what,
+        photos,
+        row.kind,
     )
 
 
@@ -262,8 +275,11 @@ class MaintenanceBook:
         photos: Sequence[str],
         actor: str,
         now: datetime,
+        kind: str = "maintenance",
     ) -> Visit:
         building = self._check(asset, company)
+        if kind not in VISIT_KINDS:
+            raise ValueError(f"a visit's kind is one of {', '.join(VISIT_KINDS)}, got {kind!r}")
         if utc_now(at) > utc_now(now) + timedelta(minutes=10):
             raise ValueError("a visit is recorded once it has happened (its time is in the future)")
         with self.engine.begin() as conn:
@@ -280,6 +296,7 @@ class MaintenanceBook:
                         photos=json.dumps(list(photos), ensure_ascii=False),
                         created_by=actor,
                         created_at=utc_now(now),
+                        kind=kind,
                     )
                 )
             )

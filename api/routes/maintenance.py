@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -44,6 +44,7 @@ VISIT_EXAMPLE: dict[str, JsonValue] = {
     "at": "2025-03-05T02:40:00Z",
     "what": "半月保养：门机、曳引机、制动器检查 door operator, machine and brake checked",
     "photos": ["https://photos.example/v1.jpg"],
+    "kind": "maintenance",
 }
 
 
@@ -108,6 +109,9 @@ class VisitIn(BaseModel):
     at: datetime = Field(description="When the visit was (ISO-8601 with an offset)")
     what: str = Field(min_length=1, max_length=4000, description="What was done")
     photos: list[str] = Field(default_factory=list, max_length=20, description="References to photos")
+    kind: Literal["maintenance", "inspection"] = Field(
+        default="maintenance", description="A visit of the plan, or the yearly inspection (检验)"
+    )
 
 
 class VisitOut(BaseModel):
@@ -120,6 +124,7 @@ class VisitOut(BaseModel):
     at: datetime = Field(description="When (UTC)")
     what: str = Field(description="What was done")
     photos: list[str] = Field(description="References to photos")
+    kind: str = Field(default="maintenance", description="``maintenance`` or ``inspection``")
 
     @classmethod
     def of(cls, v: Visit) -> VisitOut:
@@ -132,6 +137,7 @@ class VisitOut(BaseModel):
             at=v.at,
             what=v.what,
             photos=list(v.photos),
+            kind=v.kind,
         )
 
 
@@ -223,6 +229,7 @@ def add_visit(request: Request, services: Services, who: Engineer, payload: Visi
             photos=payload.photos,
             actor=who.name,
             now=services.clock.now(),
+            kind=payload.kind,
         )
     return VisitOut.of(saved)
 

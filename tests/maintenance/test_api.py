@@ -91,3 +91,15 @@ def test_a_window_is_moved(world: World) -> None:
         c.patch("/api/v1/maintenance/windows/W-000001", json=new, headers=world.auth("viewer")).status_code
         == 403
     )
+
+
+def test_an_inspection_is_recorded_as_one(world: World) -> None:
+    c, engineer = world.client, world.auth("engineer")
+    visit = {"asset": "b1-elev-1", "who": "市特检院", "at": "2024-04-28T10:00:00+08:00", "what": "年检"}
+    made = c.post("/api/v1/maintenance/visits", json={**visit, "kind": "inspection"}, headers=engineer)
+    assert made.status_code == 201, made.text
+    assert made.json()["kind"] == "inspection"
+    plain = c.post("/api/v1/maintenance/visits", json=visit, headers=engineer)
+    assert plain.json()["kind"] == "maintenance"
+    wrong = c.post("/api/v1/maintenance/visits", json={**visit, "kind": "repair"}, headers=engineer)
+    assert wrong.status_code == 422

@@ -1,5 +1,6 @@
 """Arrival signs (alerts/engine/arrival_db.py): the sensors' signs of a person's hands on a machine, kept
-so that a restart between the sign and the check-in keeps the corroboration.
+so that a restart between the sign and the check-in keeps the corroboration; and a visit's ``kind``
+(``maintenance`` or ``inspection``, alerts/engine/maintenance_db.py), which the owners' reports count apart.
 
 Revision ID: 0016
 Revises: 0015
@@ -26,8 +27,12 @@ def upgrade() -> None:
         sa.Column("sign", sa.String(32), nullable=False),
     )
     op.create_index("ix_arrival_signs_asset", "arrival_signs", ["site", "asset", "at"])
+    with op.batch_alter_table("maintenance_visits") as batch:
+        batch.add_column(sa.Column("kind", sa.String(20), nullable=False, server_default="maintenance"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("maintenance_visits") as batch:
+        batch.drop_column("kind")
     op.drop_index("ix_arrival_signs_asset", "arrival_signs")
     op.drop_table("arrival_signs")
