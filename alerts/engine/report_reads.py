@@ -85,16 +85,20 @@ def hours_run(
 
 
 TRIPS_CHUNK = timedelta(days=1)
-"""Trips are counted from the raw ``running`` points, a day at a time (a month at 1 Hz is 2.6 M points)."""
+TRIP_STOP_MS = 5_000
+"""Trips are counted on the ``running`` flag's maximum per 5 s (the store aggregates; a month at 1 Hz is
+2.6 M raw points): a stop of 10 s or more (a landing's door cycle) always holds a whole idle window, so runs
+between such stops are counted exactly; shorter halts are not a trip's end."""
 
 
 def trips(reader: TelemetryReader, site: str, asset: str, since: datetime, until: datetime) -> int | None:
-    """Trips the elevator made: its ``running`` flag rising (``rf.rising_edges``) in the stored points."""
+    """Trips the elevator made: its ``running`` flag rising (``rf.rising_edges``), a day at a time."""
     count, last, seen = 0, None, False
     at = since
     while at < until:
         end = min(at + TRIPS_CHUNK, until)
-        values = [p.value for p in reader.query(site, asset, "running", ms_from_utc(at), ms_from_utc(end))]
+        points = reader.query(site, asset, "running", ms_from_utc(at), ms_from_utc(end), TRIP_STOP_MS, "max")
+        values = [p.value for p in points]
         if values:
             seen = True
             count += rf.rising_edges(values, last)
