@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from facwatch import sitefile
@@ -19,6 +19,7 @@ from facwatch.errors import ConfigError, ConfigProblems
 from facwatch.model import Site
 from facwatch.owner_config import OwnerReportSettings
 from facwatch.report_settings import ReportSettings as ReportSettings
+from facwatch.report_settings import distinct_secrets, one_public_url
 from facwatch.sitefile import demo_site_text as demo_site_text
 from facwatch.sitefile import load_site as load_site
 from facwatch.sitetypes import Lang
@@ -262,6 +263,17 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     owner_reports: OwnerReportSettings = OwnerReportSettings()
     cluster: ClusterSettings = ClusterSettings()
+    public_url: str | None = None
+    """Where owners reach facwatch (``https://fw.example.com``): the one address of every owner-facing link
+    (report pages, QR codes); ``[reports]``/``[owner_reports]`` ``public_url`` are filled from it
+    (``facwatch.report_settings.one_public_url``)."""
+
+    @model_validator(mode="after")
+    def _owner_links(self) -> Settings:
+        url = one_public_url(self.public_url, self.reports.public_url, self.owner_reports.public_url)
+        distinct_secrets(self.reports.page_secret, self.owner_reports.secret)
+        self.public_url = self.reports.public_url = self.owner_reports.public_url = url
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,8 @@
   certificate in the site file, clears.
 - **The owners** of the asset's building hear of a window the day before it starts (``ANNOUNCE_BEFORE``;
   at once when it is planned later than that) and when it is over (``due_announcements``), through the
-  outbox: quiet hours hold them until morning.
+  outbox: quiet hours hold them until morning. Owners who were told of one of the API's windows hear when
+  it is cancelled before it began or moved (``decide_change``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Connection
 
 from alerts.engine.maintenance_db import Visit, stored_visits, stored_windows
+from alerts.engine.report_figures import ServiceVisit
 from facwatch.model import Asset, Level, MaintenancePlan, MaintenanceWindow, Site
 
 OVERDUE = "maintenance.overdue"
@@ -158,6 +160,10 @@ class Moment(StrEnum):
     """The day before: the asset will be under maintenance (owners may plan around it)."""
     DONE = "done"
     """The window is over: the asset is back in service."""
+    CANCELLED = "cancelled"
+    """A window the owners were told of was cancelled before it began."""
+    MOVED = "moved"
+    """A window the owners were told of was moved to another time (``Announcement.was``: the one told)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,8 @@ class Announcement:
     company: str
     """The company's name, or empty."""
     at: datetime
+    was: datetime | None = None
+    """For ``MOVED``: the start the owners were told before."""
 
 
 def due_announcements(window: MaintenanceWindow, now: datetime) -> tuple[Moment, ...]:
@@ -181,6 +189,46 @@ def due_announcements(window: MaintenanceWindow, now: datetime) -> tuple[Moment,
     if window.end <= now < window.end + ANNOUNCE_DONE_WITHIN:
         return (Moment.DONE,)
     return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """The owners were told of window ``ref`` starting at ``start`` (the minute in the outbox key)."""
+
+    ref: str
+    start: datetime
+
+
+class ChangeReason(StrEnum):
+    SAME = "nothing to tell: the window is as the owners were told"
+    CANCELLED = "cancelled before it began: the owners who were told hear it is off"
+    CANCELLED_LATE = "cancelled after it began, or long ago: nothing more to tell"
+    MOVED = "moved: the owners who were told hear the new time"
+    MOVED_PAST = "moved, but the new time has begun: the end is told as usual"
+
+
+def decide_change(
+    told: Told, window: MaintenanceWindow, cancelled_at: datetime | None, now: datetime
+) -> tuple[Moment | None, ChangeReason]:
+    """What the owners who were told of a window hear when it was cancelled or moved since."""
+    if cancelled_at is not None:
+        if cancelled_at < window.start and now < window.start + ANNOUNCE_DONE_WITHIN:
+            return Moment.CANCELLED, ChangeReason.CANCELLED
+        return None, ChangeReason.CANCELLED_LATE
+    if window.start.replace(second=0, microsecond=0) == told.start:
+        return None, ChangeReason.SAME
+    if now >= window.start:
+        return None, ChangeReason.MOVED_PAST
+    return Moment.MOVED, ChangeReason.MOVED
+
+
+def change_key(site: str, window: MaintenanceWindow, moment: Moment, now: datetime) -> str:
+    """The outbox key of a change: a move to a start within a day takes the day-before notice's key (it
+    says the same and more), a later one its own (the day-before notice still reminds them)."""
+    key = f"maint:{site}:{window.ref}:{window.start:%Y%m%dT%H%M}"
+    if moment is Moment.MOVED and window.start - ANNOUNCE_BEFORE <= now:
+        return f"{key}:{Moment.PLANNED.value}"
+    return f"{key}:{moment.value}"
 
 
 @runtime_checkable
@@ -200,20 +248,35 @@ def visits(
     return stored_visits(conn, site, since, until, building=building)
 
 
+def service_visits(
+    conn: Connection, site: str, since: datetime, until: datetime, building: str | None = None
+) -> list[ServiceVisit]:
+    """The recorded visits as the owners' reports count them (``report_figures.VisitSource``)."""
+    return [
+        ServiceVisit(v.asset, v.at, v.kind, v.who, v.what)
+        for v in stored_visits(conn, site, since, until, building=building)
+    ]
+
+
 __all__ = [
     "CERTIFICATE",
     "OVERDUE",
     "Announcement",
     "Announcer",
+    "ChangeReason",
     "Moment",
     "PlanStatus",
+    "Told",
     "Visit",
     "WindowChange",
     "WindowFacts",
+    "change_key",
     "covering",
+    "decide_change",
     "decide_plan",
     "decide_window",
     "due_announcements",
+    "service_visits",
     "visits",
     "window_at",
 ]

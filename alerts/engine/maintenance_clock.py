@@ -5,23 +5,26 @@ Each run (at most every ``EVERY`` of the clock's time) it
   any other: an overdue visit or an expiring certificate opens a YELLOW alert (and its ticket); the visit
   or the renewed certificate clears it, and it resolves after its hold;
 - tells the owners of a building about its windows the day before and when they are over, through the
-  notifier's ``announce`` when it has one (``alerts.notify.outbox.OutboxNotifier``).
+  notifier's ``announce`` when it has one (``alerts.notify.outbox.OutboxNotifier``); and, when one of the
+  API's windows they were told of is cancelled before it began or moved, that it is (``_changes``: the
+  day-before notices in the outbox are what they were told).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import Connection, select, update
 
-from alerts.engine import maintenance
-from alerts.engine.db import alerts, tickets
+from alerts.engine import arrival_db, maintenance
+from alerts.engine.db import alerts, notifications, tickets
 from alerts.engine.maintenance import PLAN_KINDS, Announcement, Announcer, Moment
 from alerts.engine.maintenance_arrival import WINDOW_S, Arrival, Seen
-from alerts.engine.maintenance_db import last_visits, stored_windows
+from alerts.engine.maintenance_db import last_visits, stored_windows, windows_by_ref
 from alerts.engine.tickets import SYSTEM
 from facwatch.model import AlertState, Finding, Level, MaintenancePlan, Site, ms_from_utc
 
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("alerts.engine.maintenance")
 EVERY = timedelta(seconds=60)
+TOLD_WITHIN = timedelta(days=32)
+"""Day-before notices looked at for a cancellation or a move: a notice goes out at most a day before its
+window, which lasts at most 31 days; a move announced after that is not."""
 
 
 class MaintenanceClock:
@@ -100,13 +106,57 @@ class MaintenanceClock:
                         key, self.site.id, moment, window, asset, company.name if company else "", at
                     )
                 )
+        due.extend(self._changes(conn, now))
         if due:
             added = self.announcer.announce(conn, due, now)  # the outbox's keys: each once
             if added:
                 log.info("maintenance announced", site=self.site.id, added=added)
 
+    def _changes(self, conn: Connection, now: datetime) -> list[Announcement]:
+        """The API's windows whose owners were told (a day-before notice in the outbox) and that were
+        cancelled or moved since: what to tell them (each once: the outbox's keys)."""
+        prefix = f"maint:{self.site.id}:"
+        keys = conn.execute(
+            select(notifications.c.key).where(
+                notifications.c.key.like(f"{prefix}W-%:{Moment.PLANNED.value}:%"),
+                notifications.c.created_at >= now - TOLD_WITHIN,
+            )
+        ).scalars()
+        told: set[maintenance.Told] = set()
+        for key in keys:
+            ref, start, *_ = str(key)[len(prefix) :].split(":")
+            with contextlib.suppress(ValueError):
+                told.add(maintenance.Told(ref, datetime.strptime(start, "%Y%m%dT%H%M").replace(tzinfo=UTC)))
+        if not told:
+            return []
+        found = windows_by_ref(conn, self.site.id, sorted({t.ref for t in told}))
+        out: list[Announcement] = []
+        for t in sorted(told, key=lambda t: (t.ref, t.start)):
+            if t.ref not in found or (asset := self.site.asset(found[t.ref][0].asset)) is None:
+                continue
+            window, cancelled_at = found[t.ref]
+            moment, _reason = maintenance.decide_change(t, window, cancelled_at, now)
+            if moment is None:
+                continue
+            company = self.site.maintenance.company(window.company)
+            out.append(
+                Announcement(
+                    maintenance.change_key(self.site.id, window, moment, now),
+                    self.site.id,
+                    moment,
+                    window,
+                    asset,
+                    company.name if company else "",
+                    now,
+                    was=t.start,
+                )
+            )
+        return out
+
     def corroborate(self, conn: Connection, fresh: Sequence[Seen], changes: Changes) -> None:
-        """Check-ins shown by the code only that a sign on their asset now corroborates (the sign came after)."""
+        """Keep the signs the tick drained (``arrival_db``: a restart does not forget them), and upgrade the
+        check-ins shown by the code only that a sign on their asset now corroborates (the sign came after)."""
+        arrival_db.keep(conn, self.site.id, fresh)
         window = timedelta(seconds=WINDOW_S)
         for seen in fresh:
             rows = conn.execute(

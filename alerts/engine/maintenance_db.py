@@ -68,7 +68,9 @@ maintenance_visits = Table(
     Column("photos", Text, nullable=False, server_default="[]"),
     Column("created_by", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("kind", String(20), nullable=False, server_default="maintenance"),
 )
+VISIT_KINDS = ("maintenance", "inspection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Visit:
     at: datetime
     what: str
     photos: tuple[str, ...] = ()
+    kind: str = "maintenance"
+    """``maintenance`` (a visit of the plan) or ``inspection`` (the yearly inspection, 检验)."""
 
 
 def window_ref(pk: int) -> str:
@@ -105,7 +109,16 @@ def _visit(row: Any) -> Visit:
     assert at is not None
     photos = tuple(str(p) for p in json.loads(row.photos or "[]"))
     return Visit(
-        visit_ref(row.id), row.site, row.asset, row.building, row.company, row.who, at, row.what, photos
+        visit_ref(row.id),
+        row.site,
+        row.asset,
+        row.building,
+        row.company,
+        row.who,
+        at,
+        row.what,
+        photos,
+        row.kind,
     )
 
 
@@ -128,6 +141,18 @@ def stored_windows(
     if at is not None:
         q = q.where(w.c.start_at <= at, w.c.end_at > at)
     return [_window(r) for r in conn.execute(q.order_by(w.c.start_at, w.c.id))]
+
+
+def windows_by_ref(
+    conn: Connection, site: str, refs: Sequence[str]
+) -> dict[str, tuple[MaintenanceWindow, datetime | None]]:
+    """The API's windows named in ``refs``, cancelled ones included: each with when it was cancelled."""
+    pks = [pk for ref in refs if (pk := parse_ref(ref, "W")) is not None]
+    if not pks:
+        return {}
+    w = maintenance_windows
+    rows = conn.execute(select(w).where(w.c.site == site, w.c.id.in_(pks)))
+    return {window_ref(r.id): (_window(r), utc(r.deleted_at)) for r in rows}
 
 
 def stored_visits(
@@ -217,6 +242,28 @@ class MaintenanceBook:
             if done.rowcount == 0:
                 raise NotFound(f"no window {ref}")
 
+    def move_window(self, ref: str, start: datetime, end: datetime, now: datetime) -> MaintenanceWindow:
+        """Move one of the API's windows (owners told of it hear of the move: ``MaintenanceClock``)."""
+        pk = parse_ref(ref, "W")
+        if pk is None:
+            raise NotFound(f"no window {ref} (the site file's windows are changed in the site file)")
+        if end <= start:
+            raise ValueError("a window must end after it starts")
+        if end - start > MAX_WINDOW:
+            raise ValueError(f"a window lasts at most {MAX_WINDOW.days} days")
+        if abs(utc_now(start) - utc_now(now)) > HORIZON:
+            raise ValueError(f"a window starts within {HORIZON.days} days of now")
+        w = maintenance_windows
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(w)
+                .where(w.c.id == pk, w.c.site == self.site.id, w.c.deleted_at.is_(None))
+                .values(start_at=utc_now(start), end_at=utc_now(end))
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no window {ref}")
+            return _window(conn.execute(select(w).where(w.c.id == pk)).one())
+
     def add_visit(
         self,
         *,
@@ -228,8 +275,11 @@ class MaintenanceBook:
         photos: Sequence[str],
         actor: str,
         now: datetime,
+        kind: str = "maintenance",
     ) -> Visit:
         building = self._check(asset, company)
+        if kind not in VISIT_KINDS:
+            raise ValueError(f"a visit's kind is one of {', '.join(VISIT_KINDS)}, got {kind!r}")
         if utc_now(at) > utc_now(now) + timedelta(minutes=10):
             raise ValueError("a visit is recorded once it has happened (its time is in the future)")
         with self.engine.begin() as conn:
@@ -246,6 +296,7 @@ class MaintenanceBook:
                         photos=json.dumps(list(photos), ensure_ascii=False),
                         created_by=actor,
                         created_at=utc_now(now),
+                        kind=kind,
                     )
                 )
             )

@@ -93,6 +93,8 @@ class AssetMonth:
     """Hours the machine ran (its ``running`` channel), None when the store holds nothing."""
     visits: int
     incidents: int
+    trips: int | None = None
+    """Trips an elevator made (its ``running`` flag rising), None for other machines or no history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,16 @@ Span = tuple[datetime, datetime | None]
 """When a fault (an alert) began and ended (None: not yet)."""
 
 
+def rising_edges(values: Sequence[float], before: float | None = None) -> int:
+    """How often a 0/1 flag rose (a trip: an elevator's ``running`` flag), after ``before``."""
+    count, last = 0, before
+    for v in values:
+        if last is not None and last < 0.5 <= v:
+            count += 1
+        last = v
+    return count
+
+
 def fault_free_days(faults: Sequence[Span], days: Sequence[tuple[datetime, datetime]]) -> int:
     """Days on which no fault was present (began before the day ended, did not end before it began)."""
     free = 0
@@ -194,9 +206,10 @@ def monthly(
     faults: Sequence[Span],
     visits: Sequence[ServiceVisit],
     hours: Mapping[str, float | None],
+    trips: Mapping[str, int | None] | None = None,
 ) -> MonthlyFigures:
     """``repairs``: the building's tickets opened in the month; ``faults``: its alerts present in the month;
-    ``hours``: hours run per asset."""
+    ``hours``: hours run per asset; ``trips``: trips per elevator."""
     days = local_days(period, site.timezone)
     opened = tuple(r for r in repairs if period.start <= r.created_at < period.end)
     assets = tuple(
@@ -207,6 +220,7 @@ def monthly(
             hours_run=hours.get(a.id),
             visits=sum(1 for v in visits if v.asset == a.id),
             incidents=sum(1 for r in opened if r.asset == a.id),
+            trips=(trips or {}).get(a.id),
         )
         for a in site.assets
         if a.building == building

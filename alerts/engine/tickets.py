@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from alerts.engine import clocks, lifecycle, rota
+from alerts.engine import arrival_db, clocks, lifecycle, rota
 from alerts.engine.clocks import Clock
 from alerts.engine.db import (
     alert_ref,
@@ -286,7 +286,7 @@ class TicketWriter:
             checkin_code=asset.checkin_code if asset else "",
             firing=firing,
             wrong_codes=wrong,
-            sign=None if self.signs is None else self.signs.newest(row.asset),
+            sign=arrival_db.newest(conn, self.site.id, row.asset, self.signs, now),
             companies=frozenset(c.id for c in self.site.maintenance.companies),
         )
 

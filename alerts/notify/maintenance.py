@@ -1,7 +1,8 @@
 """Owners told about maintenance (pure): an ``Announcement`` of the engine becomes outbox items.
 
 The owner groups of the asset's building (``owner_groups``) hear of a window the day before
-(``owner_maintenance_planned``) and when it is over (``owner_maintenance_done``), in their language, from
+(``owner_maintenance_planned``) and when it is over (``owner_maintenance_done``), and that a window they were
+told of is cancelled (``owner_maintenance_cancelled``) or moved (``owner_maintenance_moved``), in their language, from
 templates a site may override like any other. Neither is urgent: in the owners' quiet hours both wait
 for the morning (and join its digest).
 """
@@ -19,7 +20,12 @@ from alerts.notify.messages import SERVICE, Templates, languages, localized
 from facwatch.config import NotifySettings
 from facwatch.model import Site
 
-TEMPLATE = {Moment.PLANNED: "owner_maintenance_planned", Moment.DONE: "owner_maintenance_done"}
+TEMPLATE = {
+    Moment.PLANNED: "owner_maintenance_planned",
+    Moment.DONE: "owner_maintenance_done",
+    Moment.CANCELLED: "owner_maintenance_cancelled",
+    Moment.MOVED: "owner_maintenance_moved",
+}
 COMPANY = {"zh": "维保单位", "en": "the maintenance company"}
 WORK = {"zh": "例行维保", "en": "routine maintenance"}
 
@@ -43,6 +49,7 @@ def fields(site: Site, announcement: Announcement, lang: str, *, key: str) -> Ma
         "company": localized(announcement.company, lang) if announcement.company else COMPANY[lang],
         "work": localized(window.what, lang) if window.what else WORK[lang],
         "ref": ref_of(key),
+        "was": _when(announcement.was, site.timezone, lang) if announcement.was else "",
     }
 
 

@@ -38,7 +38,7 @@ FIELDS = frozenset(
         "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
         "service", "phone", "handled", "expect", "found", "rating", "finding_name",
-        "start", "end", "company", "work",
+        "start", "end", "company", "work", "was",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""

@@ -3,7 +3,7 @@
 ``POST /maintenance/windows`` plans a window on an asset (during it, non-RED alerts on the asset are
 recorded "during maintenance" and nobody is told; a RED is told as always); ``GET`` lists the site file's
 windows (``S-1``…) and the API's (``W-000001``…); ``DELETE /maintenance/windows/{ref}`` cancels one of the
-API's. ``POST /maintenance/visits`` records a visit, which restarts the asset's plan clock (its overdue
+API's and ``PATCH`` moves it (owners who were told of it hear that it is cancelled or moved). ``POST /maintenance/visits`` records a visit, which restarts the asset's plan clock (its overdue
 alert clears); ``GET /maintenance/visits`` lists them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -44,6 +44,7 @@ VISIT_EXAMPLE: dict[str, JsonValue] = {
     "at": "2025-03-05T02:40:00Z",
     "what": "半月保养：门机、曳引机、制动器检查 door operator, machine and brake checked",
     "photos": ["https://photos.example/v1.jpg"],
+    "kind": "maintenance",
 }
 
 
@@ -107,6 +108,9 @@ class VisitIn(BaseModel):
     at: datetime = Field(description="When the visit was (ISO-8601 with an offset)")
     what: str = Field(min_length=1, max_length=4000, description="What was done")
     photos: list[str] = Field(default_factory=list, max_length=20, description="References to photos")
+    kind: Literal["maintenance", "inspection"] = Field(
+        default="maintenance", description="A visit of the plan, or the yearly inspection (检验)"
+    )
 
 
 class VisitOut(BaseModel):
@@ -119,6 +123,7 @@ class VisitOut(BaseModel):
     at: datetime = Field(description="When (UTC)")
     what: str = Field(description="What was done")
     photos: list[str] = Field(description="References to photos")
+    kind: str = Field(default="maintenance", description="``maintenance`` or ``inspection``")
 
     @classmethod
     def of(cls, v: Visit) -> VisitOut:
@@ -131,6 +136,7 @@ class VisitOut(BaseModel):
             at=v.at,
             what=v.what,
             photos=list(v.photos),
+            kind=v.kind,
         )
 
 
@@ -176,6 +182,31 @@ def delete_window(request: Request, services: Services, _: Engineer, ref: Window
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class WindowMove(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"start": "2025-03-06T01:00:00Z", "end": "2025-03-06T03:00:00Z"}]},
+    )
+    start: datetime = Field(description="The new start (ISO-8601 with an offset)")
+    end: datetime = Field(description="The new end (after start)")
+
+
+@router.patch(
+    "/windows/{ref}",
+    summary="Move a maintenance window",
+    response_model=WindowOut,
+    responses={**body(), **missing("window")},
+)
+def move_window(
+    request: Request, services: Services, _: Engineer, ref: WindowRef, payload: WindowMove
+) -> WindowOut:
+    """Move one of the API's windows (``W-…``) to another time; owners who were told of it hear the new
+    time. 404 for the site file's windows (changed in the site file) and cancelled ones."""
+    with http_errors():
+        moved = book(request, services).move_window(ref, payload.start, payload.end, services.clock.now())
+    return WindowOut.of(moved)
+
+
 @router.post(
     "/visits",
     summary="Record a maintenance visit",
@@ -196,6 +227,7 @@ def add_visit(request: Request, services: Services, who: Engineer, payload: Visi
             photos=payload.photos,
             actor=who.name,
             now=services.clock.now(),
+            kind=payload.kind,
         )
     return VisitOut.of(saved)
 

@@ -73,3 +73,33 @@ def test_visits_are_recorded_and_listed(world: World, state_engine: Engine) -> N
         "/api/v1/maintenance/visits", json={**visit, "at": "2024-06-01T00:00:00Z"}, headers=engineer
     )
     assert future.status_code == 422 and "future" in future.json()["detail"]
+
+
+def test_a_window_is_moved(world: World) -> None:
+    c, engineer = world.client, world.auth("engineer")
+    made = c.post("/api/v1/maintenance/windows", json=WINDOW, headers=engineer).json()
+    new = {"start": "2024-05-06T09:00:00+08:00", "end": "2024-05-06T11:00:00+08:00"}
+    moved = c.patch(f"/api/v1/maintenance/windows/{made['ref']}", json=new, headers=engineer)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["start"].startswith("2024-05-06T01:00:00") and moved.json()["what"] == WINDOW["what"]
+    backwards = {"start": new["end"], "end": new["start"]}
+    assert (
+        c.patch("/api/v1/maintenance/windows/W-000001", json=backwards, headers=engineer).status_code == 422
+    )
+    assert c.patch("/api/v1/maintenance/windows/S-1", json=new, headers=engineer).status_code == 404
+    assert (
+        c.patch("/api/v1/maintenance/windows/W-000001", json=new, headers=world.auth("viewer")).status_code
+        == 403
+    )
+
+
+def test_an_inspection_is_recorded_as_one(world: World) -> None:
+    c, engineer = world.client, world.auth("engineer")
+    visit = {"asset": "b1-elev-1", "who": "市特检院", "at": "2024-04-28T10:00:00+08:00", "what": "年检"}
+    made = c.post("/api/v1/maintenance/visits", json={**visit, "kind": "inspection"}, headers=engineer)
+    assert made.status_code == 201, made.text
+    assert made.json()["kind"] == "inspection"
+    plain = c.post("/api/v1/maintenance/visits", json=visit, headers=engineer)
+    assert plain.json()["kind"] == "maintenance"
+    wrong = c.post("/api/v1/maintenance/visits", json={**visit, "kind": "repair"}, headers=engineer)
+    assert wrong.status_code == 422

@@ -2,7 +2,7 @@
 time: findings open alerts and tickets, engineers acknowledge, check in and resolve with a cost, a pump's
 low discharge pressure comes back three times and the engine raises a YELLOW rectification order, which is
 then fixed. Telemetry for August (hours run, the pump's pressure before and after the fix) goes into a real
-SQLite telemetry store; maintenance visits come from a stand-in for the maintenance plans' ``visits``."""
+SQLite telemetry store; maintenance visits are recorded in the maintenance book, as the API records them."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from alerts.engine.events import EventBus
+from alerts.engine.maintenance import service_visits
+from alerts.engine.maintenance_db import MaintenanceBook
 from alerts.engine.policy import RECURRENCE_SUFFIX
 from alerts.engine.ports import ActionRequest
-from alerts.engine.report_figures import ServiceVisit
 from alerts.engine.service import AlertService
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Finding, Level, Reading, Site, Ticket, TicketAction, ms_from_utc
@@ -63,19 +64,16 @@ AUGUST = (local(8, 1, 0), local(9, 1, 0))
 HOURS_PER_DAY = 16  # the b1 machines run 06:00-22:00 local time
 
 
-def visits_of(
-    conn: Connection, site: str, since: datetime, until: datetime, building: str | None
-) -> list[ServiceVisit]:
-    """A stand-in for the maintenance plans' ``visits`` (another module), adapted to the reports' values."""
-    done = [
-        ServiceVisit("b1-elev-1", local(8, 5), "maintenance", "Otis 王工", "lubricated the guide rails"),
-        ServiceVisit("b1-elev-2", local(8, 6), "maintenance", "Otis 王工", "door operator adjusted"),
-        ServiceVisit("b1-elev-1", local(8, 20), "maintenance", "Otis 王工", "brake checked"),
-        ServiceVisit("b1-elev-1", local(8, 25), "inspection", "市特检院", "annual inspection passed"),
-        ServiceVisit("b2-elev-1", local(8, 7), "maintenance", "Otis 李工", "routine"),
-    ]
-    buildings = {"b1-elev-1": "b1", "b1-elev-2": "b1", "b2-elev-1": "b2"}
-    return [v for v in done if since <= v.at < until and (building is None or buildings[v.asset] == building)]
+VISITS = (
+    ("b1-elev-1", local(8, 5), "maintenance", "Otis 王工", "lubricated the guide rails"),
+    ("b1-elev-2", local(8, 6), "maintenance", "Otis 王工", "door operator adjusted"),
+    ("b1-elev-1", local(8, 20), "maintenance", "Otis 王工", "brake checked"),
+    ("b1-elev-1", local(8, 25), "inspection", "市特检院", "annual inspection passed"),
+    ("b2-elev-1", local(8, 7), "maintenance", "Otis 李工", "routine"),
+)
+"""Recorded through the maintenance book, as ``POST /api/v1/maintenance/visits`` does."""
+visits_of = service_visits
+"""The reports' visit source: the maintenance visits recorded in the state database (their default)."""
 
 
 @dataclass
@@ -131,6 +129,20 @@ def play(engine: Engine, store_path: Path) -> Quarter:
         TicketAction.RESOLVE, "eng-chen", note="pressure back to rated", cost=RECTIFICATION_COST
     )
     service.act(rectification.id, fix, RECTIFIED_AT)
+
+    book = MaintenanceBook(engine, site)
+    for asset, at, kind, who, what in VISITS:
+        book.add_visit(
+            asset=asset,
+            who=who,
+            company=None,
+            at=at,
+            what=what,
+            photos=[],
+            actor="eng-wang",
+            now=at,
+            kind=kind,
+        )
 
     store = SqliteStore(store_path)
     store.write(_telemetry())

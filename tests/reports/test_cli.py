@@ -56,6 +56,10 @@ def test_report_renders_one_on_demand(quarter: Quarter, tmp_path: Path) -> None:
     assert all((out / name).stat().st_size > 0 for name in printed)
     message = (out / "monthly-b1-2026-08.en.txt").read_text("utf-8")
     assert "27 of 31 days were fault-free" in message  # the same figures as the tests of the figures
+    # the visits recorded through the maintenance book, with no other source given
+    assert "maintained your building's machines 3 times and had them inspected 1 times" in message
+    page = (out / "monthly-b1-2026-08.en.html").read_text("utf-8")
+    assert "Trips" in page and "annual inspection passed" in page
 
 
 def test_a_wrong_ask_names_what_was_wrong(quarter: Quarter, tmp_path: Path) -> None:

@@ -87,6 +87,12 @@ def test_the_monthly_list_counts_visits_hours_faults_and_handling(quarter: Quart
     hours = {a.asset: a.hours_run for a in figures.assets}
     assert hours["b1-elev-1"] == pytest.approx(HOURS_PER_DAY * 31)
     assert hours["b1-panel"] is None  # no telemetry: left out, not shown as zero
+    trips = {a.asset: a.trips for a in figures.assets}
+    assert (
+        trips["b1-elev-1"] == trips["b1-elev-2"] == 31
+    )  # the car starts once a day at 06:00 in the test data
+    assert trips["b1-pump-1"] is None  # a pump makes no trips (its hours are above)
+    assert [(v.by, v.note) for v in figures.visits][-1] == ("市特检院", "annual inspection passed")
     august = [t for t in _in(quarter, "2026-08") if t.building == "b1"]
     assert [r.ref for r in figures.incidents] == [t.id for t in sorted(august, key=lambda t: t.created_at)]
     responses = [(t.acknowledged_at - t.created_at).total_seconds() for t in august if t.acknowledged_at]

@@ -79,7 +79,8 @@ def _monthly(f: MonthlyFigures, site: Site, lang: str) -> Document:
     w = partial(word, lang)
     visits = tuple((when(v.at, tz), _asset(site, v.asset, lang), w(v.kind), v.by, v.note) for v in f.visits)
     machines = tuple(
-        (name(a.name, lang), w("none") if a.hours_run is None else f"{a.hours_run:.1f}", str(a.visits), str(a.incidents))
+        (name(a.name, lang), w("none") if a.hours_run is None else f"{a.hours_run:.1f}",
+         w("none") if a.trips is None else str(a.trips), str(a.visits), str(a.incidents))
         for a in f.assets
     )  # fmt: skip
     incidents = tuple(
@@ -103,7 +104,8 @@ def _monthly(f: MonthlyFigures, site: Site, lang: str) -> Document:
         Section(w("monthly"), summary),
         Section(w("visits"), () if visits else (w("no_visits"),),
                 ((w("opened"), w("asset"), w("kind"), w("by"), w("note")), *visits) if visits else ()),
-        Section(w("machines"), (), ((w("asset"), w("hours_run"), w("maintenance"), w("incidents")), *machines)),
+        Section(w("machines"), (), ((w("asset"), w("hours_run"), w("trips"), w("maintenance"), w("incidents")),
+                                      *machines)),
         Section(w("incidents"), () if incidents else (w("no_incidents"),),
                 ((w("ticket"), w("opened"), w("asset"), w("level"), w("response"), w("on_site"), w("fix")),
                  *incidents) if incidents else ()),

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine
 
 from alerts.engine.errors import NotFound
+from alerts.engine.maintenance import service_visits
 from alerts.engine.periods import parse_period, period_at, previous
 from alerts.engine.report_figures import VisitSource
 from alerts.engine.report_reads import read_monthly, read_quarterly, read_repair
@@ -42,7 +43,8 @@ class Rendered:
 
 
 class Reports:
-    """Reads a report's figures and writes its forms. ``telemetry`` and ``visits`` are optional seams."""
+    """Reads a report's figures and writes its forms. ``telemetry`` is optional; ``visits`` defaults to the
+    maintenance visits recorded in the state database."""
 
     def __init__(
         self,
@@ -59,7 +61,8 @@ class Reports:
         self.settings = settings or ReportSettings()
         self.sla = sla or SlaSettings()
         self.telemetry = telemetry
-        self.visits = visits
+        self.visits = visits if visits is not None else service_visits
+        """The maintenance visits recorded through the API (``alerts.engine.maintenance``) unless given."""
 
     def figures(self, kind: str, building: str, subject: str, now: datetime) -> Figures:
         """Raises NotFound (unknown building or ticket, a ticket of another building), ValueError (a bad
