@@ -54,6 +54,7 @@ REQUIRED: dict[tuple[str, str], Scope] = {
     ("POST", "/api/v1/maintenance/windows"): Scope.ENGINEER,
     ("GET", "/api/v1/maintenance/windows"): Scope.ENGINEER,
     ("DELETE", "/api/v1/maintenance/windows/{ref}"): Scope.ENGINEER,
+    ("PATCH", "/api/v1/maintenance/windows/{ref}"): Scope.ENGINEER,
     ("POST", "/api/v1/maintenance/visits"): Scope.ENGINEER,
     ("GET", "/api/v1/maintenance/visits"): Scope.ENGINEER,
 }
