@@ -28,7 +28,7 @@ from tests.cluster.workers import (
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.waiting import wait_until
-from tests.multisite.sites import TokenStream
+from tests.reliability.eventlog_harness import EventStream
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_a_killed_workers_site_is_taken_over_and_its_entrapment_told_once(
 
         victim = workers[0]
         site = sorted(victim.running_sites())[0]
-        stream = TokenStream(apis[1].api, ADMIN)  # a client of the *other* replica
+        stream = EventStream(apis[1].api, token=ADMIN)  # a client of the *other* replica
         publisher.stuck.add(site)  # someone is trapped in site's car
         wait_until(lambda: len(reds(apis[0].api, site)) >= 1, 30, "the RED opened by the owner")
         stage("RED opened")
@@ -106,7 +106,7 @@ def test_a_killed_workers_site_is_taken_over_and_its_entrapment_told_once(
         assert red[0]["state"] in ("firing", "open", "pending", "active"), red[0]
         alert_id = red[0]["id"]
         wait_until(
-            lambda: any(t == "alert" and d.get("id") == alert_id for t, d in list(stream.events)),
+            lambda: stream.saw("alert", alert_id),
             20,
             "the RED on the other replica's event stream",
         )
