@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,11 @@ def test_the_messages_say_the_figures(quarter: Quarter, tmp_path: Path) -> None:
     reports.write("quarterly", "b2", "2026-Q3", "zh+en", tmp_path, local(10, 5))
     zh = (tmp_path / "quarterly-b2-2026-Q3.zh.txt").read_text("utf-8")
     assert "共完成维修 5 项（上季度 2 项" in zh and "¥2,000.00" in zh
+
+
+def test_starting_facwatch_does_not_load_matplotlib() -> None:
+    """The charts' library costs seconds to import on a busy machine: it is loaded when a report is drawn, not
+    when a worker or the API starts (every process start waits for it otherwise)."""
+    probe = "import sys, facwatch.app, facwatch.cli; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from importlib import resources
-
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from alerts.engine.report_figures import MonthlyFigures, QuarterlyFigures, RepairFigures
-from alerts.notify.reports import charts
 from alerts.notify.reports.words import action_name, change, duration, level_name, money, name, when, word
 from facwatch.model import Site
+
+if TYPE_CHECKING:  # matplotlib is imported when a report is drawn, not when a process starts (seconds)
+    from matplotlib.figure import Figure
+
+    from alerts.notify.reports.charts import Chart
 
 Figures = MonthlyFigures | RepairFigures | QuarterlyFigures
 
@@ -186,10 +188,14 @@ def _quarterly(f: QuarterlyFigures, site: Site, lang: str, currency: str) -> Doc
 
 
 def chart_images(figures: Figures, site: Site, lang: str, currency: str = "¥") -> list[tuple[str, bytes]]:
+    from alerts.notify.reports import charts
+
     return [(label, charts.png(fig)) for label, fig in _charts(figures, site, lang, currency)]
 
 
-def _charts(figures: Figures, site: Site, lang: str, currency: str) -> list[charts.Chart]:
+def _charts(figures: Figures, site: Site, lang: str, currency: str) -> list[Chart]:
+    from alerts.notify.reports import charts
+
     if isinstance(figures, MonthlyFigures):
         return charts.monthly_charts(figures, lang)
     if isinstance(figures, RepairFigures):
@@ -269,6 +275,10 @@ def _lines(doc: Document) -> list[Line]:
 
 def _text_pages(doc: Document) -> list[Figure]:
     """The sections as A4 pages of text, tables in aligned columns."""
+    from matplotlib.figure import Figure
+
+    from alerts.notify.reports import charts
+
     pages: list[Figure] = []
     per_page = 46
     lines = _lines(doc)
@@ -287,6 +297,8 @@ def _text_pages(doc: Document) -> list[Figure]:
 
 
 def pdf(figures: Figures, site: Site, lang: str, currency: str = "¥", now: datetime | None = None) -> bytes:
+    from matplotlib.backends.backend_pdf import PdfPages
+
     doc = document(figures, site, lang, currency)
     buffer = io.BytesIO()
     metadata: dict[str, str | datetime] = {"Title": doc.title, "Subject": doc.subtitle, "Creator": "facwatch"}
