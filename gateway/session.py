@@ -95,6 +95,8 @@ class Connector:
         """Why the session stopped on its own (the broker refused the credentials), else None."""
         self.released = False
         """The site is no longer held here: the connection was closed for good."""
+        self.declined = 0
+        """Reconnects not made because the site is no longer held here."""
 
     def release(self, client: mqtt.Client) -> None:
         """Close the connection and make no other (paho's loop ends after a disconnect of ours)."""
@@ -239,6 +241,7 @@ class Connector:
 
     def _on_pre_connect(self, client: mqtt.Client, session: Session) -> None:
         if self._not_held():
+            self.declined += 1
             # paho counts an OSError as a failed attempt and backs off: no CONNECT reaches the broker, so the
             # new owner keeps the session (a disconnect made in on_disconnect would not stop the reconnect)
             raise OSError("the site is no longer held by this process")

@@ -111,7 +111,9 @@ def test_a_resumed_gateway_that_no_longer_holds_the_site_does_not_reconnect(
         first = codec.decode_json(later[0][1])[0].ts_ms
         # (it may also get some of the first five: the old owner's last ack came after the lease was lost)
         wait_until(lambda: floors(store_b, first) == 40, 15, "every later reading at the new owner")
+        wait_until(lambda: old._connector.declined >= 1, 10, "the old owner's reconnect declined")
         assert new.connected and not old.connected  # no reconnect, no session taken back
+        assert new._connector.generation == 1  # the new owner's connection was never taken over
         assert floors(store_a, first) == 0
     finally:
         device.close()
