@@ -102,6 +102,7 @@ class System:
             templates=Templates(self.settings.notify.template_dir),
             tell_fallback=self.tell_fallback,
             fencing=None if self.owner is None else self.owner.fencing,
+            holds=None if self.owner is None else self.owner.holds,
         )
         self.runtimes: dict[str, SiteRuntime] = {}
         for site in self.sites:

@@ -16,6 +16,7 @@ the alert service stays, so the API can read and act on the site while nobody ru
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +79,8 @@ class Shared:
     """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
     fencing: Callable[[str], Callable[[Connection], None] | None] | None = None
     """A site's fence for its engine's writes (facwatch/worker.py, leases); None: no fence (one owner)."""
+    holds: Callable[[str], bool] | None = None
+    """Whether this process holds a site now (its gateway acknowledges only then); None: always (one owner)."""
 
 
 def site_file(configured: Path | None, default: Path, site: str, single: bool) -> Path:
@@ -161,6 +164,9 @@ class SiteRuntime:
                 on_findings=self._on_gateway_findings if alerting else None,
                 clock=self.shared.clock,
                 session_expiry_s=self.settings.mqtt.session_expiry_s,
+                holds=None
+                if self.shared.holds is None
+                else functools.partial(self.shared.holds, self.site.id),
             )
             if not self._telemetry_started:
                 self.telemetry.start()

@@ -3,7 +3,8 @@ delivery, webhooks) without the API, and takes its sites through leases.
 
     PostgreSQL:  LeaseKeeper(LeaseStore(engine, lease_s)) ── on_won(site, epoch) ─► SiteRuntime.start() (own thread)
                                                           └─ on_lost(site) ───────► SiteRuntime.stop()
-                 each site's AlertService fenced with keeper.fencing(site); stop(): every site given back at once
+                 each site's AlertService fenced with keeper.fencing(site), its gateway acks only while
+                 keeper.holds(site); stop(): every site given back at once
     SQLite:      no leases: the worker owns every site, and a lock file next to the state database refuses a
                  second worker on the same file
 
@@ -85,6 +86,8 @@ class Ownership(Protocol):
 
     def fencing(self, site: str) -> Fence | None: ...
 
+    def holds(self, site: str) -> bool: ...
+
     def start(self, runtimes: Mapping[str, Startable]) -> None: ...
 
     def stop(self) -> None: ...
@@ -115,6 +118,9 @@ class SiteLeases:
 
     def fencing(self, site: str) -> Fence:
         return self.keeper.fencing(site)
+
+    def holds(self, site: str) -> bool:
+        return self.keeper.holds(site)
 
     def start(self, runtimes: Mapping[str, Startable]) -> None:
         self._runtimes = runtimes
@@ -164,6 +170,9 @@ class SoleOwner:
 
     def fencing(self, site: str) -> Fence | None:
         return None
+
+    def holds(self, site: str) -> bool:
+        return True
 
     def start(self, runtimes: Mapping[str, Startable]) -> None:
         for runtime in runtimes.values():

@@ -8,6 +8,9 @@
 - Subscriptions are made in ``on_connect``, so every reconnect resubscribes; reconnects back off
   exponentially up to 30 s; a broker that refuses the credentials stops the session with a clear error
   (``failure``).
+- ``holds`` (a leased site): once this process no longer holds the site, the connection is closed and never
+  made again (``release``), also when a paused process resumes and finds its connection taken over: the
+  broker keeps the session's unacknowledged messages for the next owner.
 - Every message is handed to ``deliver`` with the connection it arrived on (``generation``): an
   acknowledgement only makes sense on the same connection.
 """
@@ -73,6 +76,7 @@ class Connector:
         start_timeout_s: float,
         session_expiry_s: int,
         keepalive_s: int,
+        holds: Callable[[], bool] | None = None,
     ) -> None:
         self._settings = settings
         self._site = site
@@ -83,11 +87,26 @@ class Connector:
         self._start_timeout_s = start_timeout_s
         self._session_expiry_s = session_expiry_s
         self._keepalive_s = keepalive_s
+        self._holds = holds
         self.client_id = client_id(settings, site)
         self.generation = 0
         """Connections made so far (the current one's number)."""
         self.failure: str | None = None
         """Why the session stopped on its own (the broker refused the credentials), else None."""
+        self.released = False
+        """The site is no longer held here: the connection was closed for good."""
+        self.declined = 0
+        """Reconnects not made because the site is no longer held here."""
+
+    def release(self, client: mqtt.Client) -> None:
+        """Close the connection and make no other (paho's loop ends after a disconnect of ours)."""
+        if not self.released:
+            self.released = True
+            self._log.warning("mqtt.released", reason="the site is no longer held by this process")
+        client.disconnect()
+
+    def _not_held(self) -> bool:
+        return self.released or (self._holds is not None and not self._holds())
 
     def open(self) -> Session:
         """Connect and subscribe; returns once subscribed. Raises StartupError after ``start_timeout_s``."""
@@ -132,6 +151,7 @@ class Connector:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        client.on_pre_connect = self._on_pre_connect
         client.on_socket_open = lambda _client, _session, _sock: setattr(session, "socket_open", True)
         client.user_data_set(session)
         properties: Properties | None = None
@@ -186,6 +206,9 @@ class Connector:
             else:
                 self._log.warning("mqtt.connect_refused", reason=str(reason))
             return
+        if self._not_held():
+            self.release(client)  # reconnected after a pause past the lease: leave the session to the owner
+            return
         self.generation += 1
         filters = [(f, 1) for f in topics.subscriptions(self._site)]
         client.subscribe(filters)
@@ -211,8 +234,17 @@ class Connector:
             session.refusal_code = _UNSUPPORTED_PROTOCOL
             session.refused.set()
             client.disconnect()
+        elif self._not_held():
+            self.release(client)  # no reconnect: the session's next connection is the new owner's
         elif not self._closing.is_set() and session.subscribed.is_set():
             self._log.warning("mqtt.disconnected", reason=str(reason))
+
+    def _on_pre_connect(self, client: mqtt.Client, session: Session) -> None:
+        if self._not_held():
+            self.declined += 1
+            # paho counts an OSError as a failed attempt and backs off: no CONNECT reaches the broker, so the
+            # new owner keeps the session (a disconnect made in on_disconnect would not stop the reconnect)
+            raise OSError("the site is no longer held by this process")
 
     def _on_message(self, client: mqtt.Client, session: Session, message: mqtt.MQTTMessage) -> None:
         self._deliver(message, self.generation)

@@ -16,6 +16,11 @@
   meanwhile; the persistent session (a client id per site, ``<prefix>-<site id>``; no clean start; MQTT 5
   session expiry ``session_expiry_s``) makes the broker redeliver whatever was not acknowledged when the
   gateway went away, and keep what arrives while no gateway consumes the site. The store's writes are idempotent, so redelivery is safe.
+- Only while the site is held: a leased site's gateway (``holds``, the lease keeper's cheap local check) takes
+  and acknowledges messages only while this process still holds the site. A worker resumed after a pause past
+  its lease must not acknowledge what it receives (the new owner would never see it): it leaves every message
+  unacknowledged and closes its connection for good (``gateway/session.py``), so the broker redelivers them
+  to the session's next connection, the new owner's. Its runtime is stopped by the lease keeper meanwhile.
 - Back-pressure: the network thread blocks on the full queue, stops reading the socket, and the broker
   holds the messages. Nothing is dropped. (A sink stalled for longer than 1.5 × keepalive gets the
   connection closed by the broker; the gateway reconnects and the broker redelivers.)
@@ -89,6 +94,7 @@ class Gateway:
         session_expiry_s: int | None = None,
         keepalive_s: int = 30,
         presence_tolerance: float = 3.0,
+        holds: Callable[[], bool] | None = None,
     ) -> None:
         self._settings = settings
         self._site = site
@@ -96,6 +102,7 @@ class Gateway:
         self._dead_letters = dead_letters
         self._on_batch = on_batch
         self._on_findings = on_findings
+        self._holds = holds
         self._presence_checked = 0.0
         self._clock: Clock = clock or WallClock()
         self._url: BrokerUrl = parse_broker_url(settings.url)
@@ -124,6 +131,7 @@ class Gateway:
             start_timeout_s=start_timeout_s,
             session_expiry_s=settings.session_expiry_s if session_expiry_s is None else session_expiry_s,
             keepalive_s=keepalive_s,
+            holds=holds,
         )
 
     # --- public ------------------------------------------------------------------------------------
@@ -200,6 +208,8 @@ class Gateway:
     # --- the network thread ---------------------------------------------------------------------
 
     def _on_message(self, message: mqtt.MQTTMessage, generation: int) -> None:
+        if not self._held():
+            return  # not acknowledged: the broker redelivers it to the site's owner
         item = _Message(
             message.topic,
             bytes(message.payload),
@@ -350,9 +360,19 @@ class Gateway:
                 return False
             delay = min(delay * 2, 5.0)
 
+    def _held(self) -> bool:
+        """Whether this process still holds the site (always, unless leased). When it no longer does, the
+        connection is closed for good, so that what was not acknowledged goes to the next owner."""
+        if self._holds is None or self._holds():
+            return True
+        session = self._session
+        if session is not None and not self._connector.released:
+            self._connector.release(session.client)
+        return False
+
     def _ack(self, batch: list[_Message]) -> None:
         session = self._session
-        if session is None:
+        if session is None or not self._held():
             return
         for message in batch:
             # After a reconnect the broker redelivers what was not acknowledged; acking the old

@@ -125,6 +125,14 @@ class LeaseKeeper:
             held = self._held.get(site)
             return None if held is None else held.epoch
 
+    def holds(self, site: str) -> bool:
+        """Whether ``site`` is held here now: held, and its local deadline (monotonic clock) not passed. Cheap
+        (no database): the gateway asks it before it acknowledges a message, and a worker resumed after a
+        pause past its lease answers False at once, before the watchdog has stopped the site."""
+        with self._state:
+            held = self._held.get(site)
+            return held is not None and time.monotonic() < held.deadline
+
     def fencing(self, site: str) -> Callable[[Connection], None]:
         """The hook for ``AlertService(fencing=...)``: fences each write with the epoch held now."""
 
@@ -260,7 +268,9 @@ class LeaseKeeper:
     def _extend(self, site: str, epoch: int, sent: float) -> None:
         with self._state:
             held = self._held.get(site)
-            if held is not None and held.epoch == epoch:
+            # A deadline already passed stays passed (``holds`` said False: the gateway let the session go);
+            # the watchdog drops the site, and a later round may take it again under a new epoch.
+            if held is not None and held.epoch == epoch and held.deadline > time.monotonic():
                 held.deadline = sent + self.lease_s - self.margin_s
         self._changed.set()
 

@@ -133,3 +133,52 @@ def test_a_joining_worker_takes_sites_over_without_losing_or_repeating_alerts(
         assert not overlaps([first, joining])  # the one gave a site up before the other started it
     finally:
         publisher.close()
+
+
+def test_a_resumed_worker_leaves_the_sites_messages_to_the_new_owner(
+    tmp_path: Path,
+    procs: ProcFactory,
+    cluster_db: Engine,
+    mosquitto: MosquittoBroker,
+    http_receiver: HttpReceiver,
+) -> None:
+    """Issue 14, the lease gap: a worker SIGCONTed after a pause past its lease must not take the site's MQTT
+    session back and acknowledge what arrives (its judgement is refused by the fence, and the new owner would
+    never see those readings). The entrapment begins as the paused worker resumes: the new owner opens it."""
+    sites = write_sites(tmp_path / "sites", 2, http_receiver.url)
+    workers = [procs(f"w{i}", lease_s=LEASE_S) for i in (1, 2)]
+    api = procs("api", parts="api")
+    start_all([*workers, api])
+    publisher = Publisher(mosquitto.port, sites, every_s=0.2)
+    try:
+        _settled(cluster_db, workers, [1, 1])
+        paused, other = workers
+        site = sorted(paused.running_sites())[0]
+        assert paused.proc is not None
+        paused.proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(lambda: owners(cluster_db).get(site) == other.name, LEASE_S + 10, "taken over")
+            wait_until(lambda: site in other.running_sites(), 30, "the new owner runs the site")
+            taken_ms = int(time.time() * 1000)
+            seen = len(paused.records())
+            publisher.stuck.add(site)  # readings of the entrapment arrive right after the resume
+        finally:
+            paused.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: site not in paused.running_sites(), 30, "the resumed worker stopped the site")
+        wait_until(lambda: len(reds(api.api, site)) >= 1, 30, "the new owner's RED")
+        after = [str(r.get("event")) for r in paused.records()[seen:] if r.get("site") == site]
+        gap = (
+            after[: after.index("leases.won")] if "leases.won" in after else after
+        )  # (it may win it back later)
+        assert "mqtt.released" in gap and "mqtt.connected" not in gap, gap  # the session was not taken back
+        red = reds(api.api, site)
+        assert len(red) == 1, red
+        assert red[0]["state"] == "firing", red[0]
+        assert reds(api.api, sites[1 - sites.index(site)]) == []
+        end_ms = int(time.time() * 1000) - 2000
+        acked = publisher.acked_between(site, taken_ms, end_ms)
+        assert acked
+        wait_until(lambda: acked <= stored(api.api, site, taken_ms, end_ms), 30, "every reading stored")
+        assert not _repeated_posts(http_receiver)
+    finally:
+        publisher.close()
