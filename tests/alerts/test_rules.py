@@ -61,7 +61,7 @@ ALARM = {**STUCK, "alarm_button": 1}
         ([(MOVING, 2), (ALARM, 1)], [(ENTRAPMENT_KIND, True, 2.0)]),
         # alarm first, then the load condition holds too: still one entrapment, no second start
         ([(MOVING, 2), (ALARM, 10)], [(ENTRAPMENT_KIND, True, 2.0)]),
-        # the alarm button at a landing is not an entrapment between floors (it is 平层困人's: below)
+        # the alarm button at a landing, doors open, is no entrapment (doors shut: 平层困人, in the table below)
         ([(MOVING, 2), ({**AT_FLOOR, "door_open": 1, "alarm_button": 1}, 5)], []),
         # vibration above 0.35 g for 3 s → abnormal vibration (RED); back to normal → cleared
         (
