@@ -15,10 +15,10 @@ The composite signals and their reasoning are in docs/detectors.md; in short:
   ``ENTRAPMENT_LOAD_KG``); RED after ``ENTRAPMENT_HOLD_S``. ``alarm_entrapment``: the alarm button in a
   car stopped outside the door zone — RED at once.
 - the elevator faults of Chinese elevator-IoT practice (docs/detectors.md, "Elevator faults"):
-  ``landing_entrapment`` (平层困人), ``door_open_running`` (运行中开门), ``moving_doors_open`` (开门走车),
-  ``stopped_outside_door_zone`` (门区外停梯), ``overtravel_top`` / ``overtravel_bottom`` (冲顶 / 蹲底). Each reads 0
-  while ``inspection_mode`` (检修) is set, as do the entrapments and ``door_idle``; ``service_floor`` (the
-  out-of-service watch) is None then.
+  ``landing_entrapment`` (平层困人; ``landing_alarm``: the same with the alarm button, at once),
+  ``door_open_running`` (运行中开门), ``moving_doors_open`` (开门走车), ``stopped_outside_door_zone`` (门区外停梯),
+  ``overtravel_top`` / ``overtravel_bottom`` (冲顶 / 蹲底). Each reads 0 while ``inspection_mode`` (检修) is
+  set, as do the entrapments and ``door_idle``; ``service_floor`` (the out-of-service watch) is None then.
 - ``burst``: a running pump's discharge pressure under half of rated while its flow surges past 120 %.
 - ``dry_run``: a running pump drawing well under its rated current with almost no flow.
 - ``cavitation``: suction pressure under 0.5 bar while water still moves.

@@ -77,6 +77,15 @@ def landing_entrapment_signal(_asset: Asset, values: Values) -> float | None:
     return 1.0 if trapped and not _inspection(values) else 0.0
 
 
+def landing_alarm_signal(asset: Asset, values: Values) -> float | None:
+    """1.0 while the alarm button is pressed in a car that holds someone at a landing with its doors closed
+    and its drive off (平层困人 the passenger reports: no reason to wait the minute)."""
+    trapped = landing_entrapment_signal(asset, values)
+    if trapped is None or "alarm_button" not in values:
+        return None
+    return 1.0 if trapped == 1.0 and _flag(values, "alarm_button") else 0.0
+
+
 def door_open_running_signal(_asset: Asset, values: Values) -> float | None:
     """1.0 while the door contact reads open in a running car, or in a car standing outside the door zone
     (where the safety circuit stops a car whose door opened: 运行中开门); chatter is one sample at a time."""
@@ -235,6 +244,7 @@ SIGNALS: Mapping[str, Signal] = {
     "entrapment": entrapment_signal,
     "alarm_entrapment": alarm_signal,
     "landing_entrapment": landing_entrapment_signal,
+    "landing_alarm": landing_alarm_signal,
     "door_open_running": door_open_running_signal,
     "moving_doors_open": moving_doors_open_signal,
     "stopped_outside_door_zone": stopped_outside_signal,

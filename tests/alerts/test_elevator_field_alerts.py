@@ -42,6 +42,26 @@ def test_a_passenger_trapped_at_a_landing_opens_a_red_alert_and_people_are_told(
     assert h.notified(), "the on-call engineer and the building's owners are told"
 
 
+def test_a_passenger_at_a_landing_who_presses_the_alarm_gets_a_red_alert_at_once(
+    engine: Engine, site: Site
+) -> None:
+    h = Harness(engine, site)
+    h.feed(MOVING, 0, 2)
+    h.feed(AT_FLOOR, 2, 5)  # at a landing, doors shut, someone inside: a slow rider, for all anyone knows
+    assert h.service.list_alerts().items == [] and h.notified() == []
+    h.feed({**AT_FLOOR, "alarm_button": 1}, 7, 1)  # ... who presses the alarm button: no minute to wait
+    (alert,) = h.service.list_alerts().items
+    assert (alert.kind, alert.level, alert.asset) == (
+        "elevator.entrapment_at_landing",
+        Level.RED,
+        "b1-elev-1",
+    )
+    assert alert.ticket_id is not None
+    assert h.notified(), "the on-call engineer and the building's owners are told"
+    h.feed({**AT_FLOOR, "alarm_button": 1}, 8, 60)  # the minute passes too: still the one alert
+    assert len(h.service.list_alerts().items) == 1
+
+
 def test_a_car_moving_with_its_doors_open_opens_a_red_alert_within_seconds(
     engine: Engine, site: Site
 ) -> None:

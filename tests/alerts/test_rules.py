@@ -61,8 +61,8 @@ ALARM = {**STUCK, "alarm_button": 1}
         ([(MOVING, 2), (ALARM, 1)], [(ENTRAPMENT_KIND, True, 2.0)]),
         # alarm first, then the load condition holds too: still one entrapment, no second start
         ([(MOVING, 2), (ALARM, 10)], [(ENTRAPMENT_KIND, True, 2.0)]),
-        # the alarm button at a landing is not an entrapment
-        ([(MOVING, 2), ({**AT_FLOOR, "alarm_button": 1}, 5)], []),
+        # the alarm button at a landing, doors open, is no entrapment (doors shut: 平层困人, in the table below)
+        ([(MOVING, 2), ({**AT_FLOOR, "door_open": 1, "alarm_button": 1}, 5)], []),
         # vibration above 0.35 g for 3 s → abnormal vibration (RED); back to normal → cleared
         (
             [(MOVING, 1), ({**MOVING, "vibration_rms_g": 0.6}, 7), (MOVING, 2)],
@@ -88,6 +88,8 @@ CREEP = {**OPEN_AT_LANDING, "in_door_zone": 0, "speed_mps": 0.15, "running": 0, 
 TOP = {**EMPTY_STUCK, "floor": 18, "limit_switch": 1}
 BOTTOM = {**EMPTY_STUCK, "floor": 1, "limit_switch": 1}
 INSPECTION = {"inspection_mode": 1}
+LANDING_ALARM = {**AT_FLOOR, "alarm_button": 1}
+"""At a landing, doors shut, someone inside pressing the alarm button."""
 FIELD_LEVELS = {
     "elevator.entrapment": Level.RED,
     "elevator.entrapment_at_landing": Level.RED,
@@ -115,6 +117,18 @@ def _chatter(seconds_: int, pattern: tuple[int, ...]) -> list[tuple[Mapping[str,
             [(MOVING, 2), (AT_FLOOR, 61), (OPEN_AT_LANDING, 2)],
             [("elevator.entrapment_at_landing", True, 62.0), ("elevator.entrapment_at_landing", False, 63.0)],
         ),
+        # ... at once when the passenger presses the alarm button in that car (a person says so)
+        ([(MOVING, 2), (AT_FLOOR, 5), (LANDING_ALARM, 2)], [("elevator.entrapment_at_landing", True, 7.0)]),
+        # ... the alarm, then the minute: one entrapment, cleared once when the doors open
+        (
+            [(MOVING, 2), (AT_FLOOR, 5), (LANDING_ALARM, 60), (OPEN_AT_LANDING, 2)],
+            [("elevator.entrapment_at_landing", True, 7.0), ("elevator.entrapment_at_landing", False, 67.0)],
+        ),
+        # the alarm button at a landing with the doors open (a passenger who can walk out) is not one
+        ([(MOVING, 2), ({**OPEN_AT_LANDING, "alarm_button": 1}, 20)], []),
+        # ... nor in an empty car (nobody inside to press it: a wiring fault), nor in a car the drive runs
+        ([(MOVING, 2), ({**LANDING_ALARM, "load_kg": 0}, 20)], []),
+        ([(MOVING, 2), ({**LANDING_ALARM, "running": 1}, 20)], []),
         # a rider who waits 50 s before pressing a button is not trapped
         ([(MOVING, 2), (AT_FLOOR, 50), (MOVING, 5)], []),
         # an empty car parked at a landing, doors shut, is not an entrapment
@@ -155,6 +169,8 @@ def _chatter(seconds_: int, pattern: tuple[int, ...]) -> list[tuple[Mapping[str,
         ([(MOVING, 2), ({**STUCK, **INSPECTION}, 60)], []),
         # ... pressing the alarm button to test it
         ([(MOVING, 2), ({**ALARM, **INSPECTION}, 10)], []),
+        # ... at a landing, doors shut, for long, testing the alarm button there too
+        ([(MOVING, 2), ({**LANDING_ALARM, **INSPECTION}, 90)], []),
         # ... at a landing, doors shut, for long
         ([(MOVING, 2), ({**AT_FLOOR, **INSPECTION}, 90)], []),
         # ... working with the door open outside the door zone
