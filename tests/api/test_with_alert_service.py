@@ -13,18 +13,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from alerts.engine.eventlog import LogTailer
-from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
-from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
-from api.deps import ApiServices
 from api.main import create_app
 from facwatch.clock import ManualClock
-from facwatch.config import SlaSettings, load_site
+from facwatch.config import load_site
 from facwatch.model import Reading, ms_from_utc
 from tests.alerts.helpers import DATABASES
 from tests.api.conftest import LOCAL_TARGETS
-from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
+from tests.api.fakes import T0
+from tests.fixtures.engine_api import engine_api
 from tests.fixtures.postgres import state_engine as state_engine_on
 from tests.fixtures.receivers import HttpReceiver
 
@@ -53,20 +51,8 @@ class Desk:
 
 def _desk(state_engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     site = load_site("demo", variables={"data_dir": str(tmp_path)})
-    bus = EventBus()
-    clock = ManualClock(T0)
-    service = AlertService(state_engine, site, SlaSettings(), bus, OutboxNotifier(site))
-    tokens = TokenStore(state_engine, clock)
-    services = ApiServices(
-        site=site,
-        alerts=service,
-        telemetry=FakeTelemetry(),
-        dead_letters=FakeDeadLetters(),
-        tokens=tokens,
-        bus=bus,
-        clock=clock,
-        event_log=True,
-    )
+    api = engine_api(state_engine, site, T0, event_log=True)
+    services, service, tokens, clock, bus = api.services, api.alerts, api.tokens, api.clock, api.bus
     tailer = LogTailer(state_engine, bus)  # the event log to this process's streams, as facwatch.app does
     bus.on_wake(tailer.wake)
     tailer.start()

@@ -12,19 +12,16 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alerts.engine.events import EventBus
 from alerts.engine.service import AlertService
-from alerts.notify.outbox import OutboxNotifier
-from api.auth import TokenStore
-from api.deps import ApiServices
 from api.main import create_app
 from api.server import serve
 from facwatch.clock import ManualClock
-from facwatch.config import SlaSettings, load_site
+from facwatch.config import load_site
 from facwatch.model import Site, ms_from_utc
 from facwatch.state import migrate, open_engine
 from tests.alerts.helpers import DATABASES
-from tests.api.fakes import T0, FakeDeadLetters, FakeTelemetry
+from tests.api.fakes import T0
+from tests.fixtures.engine_api import engine_api
 from tests.fixtures.postgres import state_engine as state_engine_on
 
 
@@ -62,18 +59,8 @@ def demo_site(tmp_path: Path) -> Site:
 
 def _desk(engine: Engine, tmp_path: Path, site: Site | None = None) -> Iterator[Desk]:
     site = site or demo_site(tmp_path)
-    bus, clock = EventBus(), ManualClock(T0)
-    service = AlertService(engine, site, SlaSettings(), bus, OutboxNotifier(site))
-    tokens = TokenStore(engine, clock)
-    services = ApiServices(
-        site=site,
-        alerts=service,
-        telemetry=FakeTelemetry(),
-        dead_letters=FakeDeadLetters(),
-        tokens=tokens,
-        bus=bus,
-        clock=clock,
-    )
+    api = engine_api(engine, site, T0)
+    services, service, tokens, clock, bus = api.services, api.alerts, api.tokens, api.clock, api.bus
     handle = serve(create_app(services, webhooks_worker=False), "127.0.0.1", 0)
     try:
         # the first message builds the jieba tokenizer (about a second; far more on a loaded machine)

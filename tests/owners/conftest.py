@@ -15,20 +15,16 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import Engine
 
-from alerts.engine.events import EventBus
 from alerts.engine.owner_desk import OwnerDesk
 from alerts.engine.owner_values import DeskLimits
 from alerts.engine.service import AlertService
-from alerts.notify.outbox import OutboxNotifier
-from api.auth import TokenStore
-from api.deps import ApiServices
 from api.main import create_app
 from api.owner_setup import PhotoDirectory
 from facwatch.clock import ManualClock
-from facwatch.config import SlaSettings, load_site, parse_site
+from facwatch.config import load_site, parse_site
 from facwatch.model import Site
 from tests.alerts.helpers import DATABASES
-from tests.api.fakes import FakeDeadLetters, FakeTelemetry
+from tests.fixtures.engine_api import engine_api
 from tests.fixtures.postgres import state_engine as state_engine_on
 
 SECRET = "test-secret-for-owner-reports-0123456789"
@@ -97,19 +93,8 @@ def owners_over(
     limits: DeskLimits | None = None,
     updates_url: str | None = None,
 ) -> Iterator[Owners]:
-    bus = EventBus()
-    clock = ManualClock(T0)
-    service = AlertService(engine, site, SlaSettings(), bus, OutboxNotifier(site))
-    tokens = TokenStore(engine, clock)
-    services = ApiServices(
-        site=site,
-        alerts=service,
-        telemetry=FakeTelemetry(),
-        dead_letters=FakeDeadLetters(),
-        tokens=tokens,
-        bus=bus,
-        clock=clock,
-    )
+    api = engine_api(engine, site, T0)
+    services, service, tokens, clock, bus = api.services, api.alerts, api.tokens, api.clock, api.bus
     photo_dir = tmp_path / "owner-photos"
     desk = OwnerDesk(
         engine, site, service, SECRET, PhotoDirectory(photo_dir), limits or DeskLimits(), updates_url
