@@ -36,13 +36,13 @@ from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
 from api.multisite import SiteAlerts, SiteTelemetry
-from api.owner_setup import make_desk
 from api.readiness import Check, Readiness, lag_probe, state_db_probe
 from api.server import ServerHandle, serve
 from api.targets import TargetPolicy
 from facwatch.clock import Clock, WallClock
 from facwatch.config import PARTS, Settings
 from facwatch.model import Site, TelemetryReader
+from facwatch.owner_setup import make_desk
 from facwatch.runtime import Shared, SiteRuntime
 from facwatch.state import migrate, open_engine
 from facwatch.worker import Ownership, ownership

@@ -432,7 +432,7 @@ def _demo_report_links(site: Site, secret: str, api_url: str, out: Path) -> str:
     """The owners' report page of each building: QR codes written to ``out``, links for the banner."""
     from datetime import timedelta
 
-    from api.owner_setup import write_qr_codes
+    from facwatch.owner_setup import write_qr_codes
 
     expires = datetime.now(UTC) + timedelta(days=365)
     written = write_qr_codes(site, secret, api_url, out, expires)

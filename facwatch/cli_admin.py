@@ -29,7 +29,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 def cmd_qr(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from api.owner_setup import write_qr_codes
+    from facwatch.owner_setup import write_qr_codes
 
     settings = load_settings(args.config)
     config = settings.owner_reports

@@ -164,7 +164,7 @@ class AlertsApi(Protocol):
 
 
 class PhotoFiles(Protocol):
-    """Where the owners' cleaned photos are kept, by name (``api.owner_setup.PhotoDirectory``: files, 0600)."""
+    """Where the owners' cleaned photos are kept, by name (``facwatch.owner_setup.PhotoDirectory``: files, 0600)."""
 
     def write(self, name: str, data: bytes) -> None: ...
 

@@ -19,10 +19,10 @@ from alerts.engine.owner_desk import OwnerDesk
 from alerts.engine.owner_values import DeskLimits
 from alerts.engine.service import AlertService
 from api.main import create_app
-from api.owner_setup import PhotoDirectory
 from facwatch.clock import ManualClock
 from facwatch.config import load_site, parse_site
 from facwatch.model import Site
+from facwatch.owner_setup import PhotoDirectory
 from tests.alerts.helpers import DATABASES
 from tests.fixtures.engine_api import engine_api
 from tests.fixtures.postgres import state_engine as state_engine_on

@@ -25,10 +25,10 @@ from alerts.notify.outbox import OutboxNotifier
 from api.auth import TokenStore
 from api.deps import ApiServices
 from api.main import create_app
-from api.owner_setup import PhotoDirectory, write_qr_codes
 from api.server import ServerHandle, serve
 from facwatch.clock import WallClock
 from facwatch.config import SlaSettings, load_site
+from facwatch.owner_setup import PhotoDirectory, write_qr_codes
 from facwatch.state import migrate, open_engine
 from tests.api.fakes import FakeDeadLetters, FakeTelemetry
 from tests.fixtures.servers import find_server
