@@ -18,6 +18,7 @@ from alerts.engine.store import alert_json, ticket_json
 from alerts.notify.channel_words import LANGS, channel
 from alerts.notify.findings import finding_name
 from facwatch.model import (
+    OLD_CATEGORIES,
     Alert,
     AlertState,
     Asset,
@@ -33,8 +34,7 @@ from facwatch.model import (
     TicketState,
     utc_from_ms,
 )
-from facwatch.owner_config import OLD_CATEGORIES
-from facwatch.owner_config import Category as OwnerCategory
+from facwatch.model import Category as OwnerCategory
 
 
 def as_utc(when: datetime) -> datetime:

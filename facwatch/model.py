@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, get_args
 
 
 class AssetKind(StrEnum):
@@ -244,6 +244,13 @@ class RotaEntry:
     night: str
     building: str | None = None
     asset_kind: AssetKind | None = None
+
+
+Category = Literal["leak", "elevator", "power", "noise", "cleaning", "security", "other"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+"""What an owner may report, on the report page and through ``POST /tickets`` (the order of its menu)."""
+OLD_CATEGORIES = {"water": "leak", "fire": "security"}
+"""Names ``POST /tickets`` took before the seven categories: still accepted, stored under the new name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,19 +9,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from facwatch.errors import ConfigError
 from facwatch.files import write_private
-from facwatch.model import DEFAULT_OWNER_SLA, CategorySla, OwnerSlaPolicy
-
-Category = Literal["leak", "elevator", "power", "noise", "cleaning", "security", "other"]
-CATEGORIES: tuple[str, ...] = get_args(Category)
-"""What an owner may report, on the report page and through ``POST /tickets`` (the order of its menu)."""
-OLD_CATEGORIES = {"water": "leak", "fire": "security"}
-"""Names ``POST /tickets`` took before the seven categories: still accepted, stored under the new name."""
+from facwatch.model import CATEGORIES, DEFAULT_OWNER_SLA, CategorySla, OwnerSlaPolicy
 
 
 class CategorySlaIn(BaseModel):

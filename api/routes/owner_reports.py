@@ -24,7 +24,7 @@ from alerts.engine.owner_values import RateLimited, ReportForm, ReportStatus, To
 from api.deps import Services
 from api.errors import http_errors
 from api.responses import INVALID, ErrorOut, Responses, body, example, missing
-from facwatch.owner_config import CATEGORIES, Category
+from facwatch.model import CATEGORIES, Category
 
 PHOTO_PATH = "/api/v1/report/photos"
 """The photo upload's path: its body limit is the desk's ``photo_max_bytes`` (api/main.py)."""
