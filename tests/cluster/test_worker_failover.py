@@ -7,10 +7,8 @@ reading the broker acknowledged meanwhile is missing from the store."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 from sqlalchemy import Engine
 
@@ -20,7 +18,8 @@ from tests.cluster.workers import (
     Publisher,
     owners,
     reds,
-    shares,
+    repeated_posts,
+    settled,
     start_all,
     stored,
     write_sites,
@@ -55,10 +54,7 @@ def test_a_killed_workers_site_is_taken_over_and_its_entrapment_told_once(
     publisher = Publisher(mosquitto.port, sites)
     stream = None
     try:
-        wait_until(lambda: sorted(shares(cluster_db).values()) == [4, 4, 4], 60, "4 + 4 + 4 sites leased")
-        wait_until(
-            lambda: sorted(len(w.running_sites()) for w in workers) == [4, 4, 4], 60, "every site running"
-        )
+        settled(cluster_db, workers, [4, 4, 4])
         stage("every site running")
         running = [w.running_sites() for w in workers]
         assert set().union(*running) == set(sites)
@@ -120,13 +116,7 @@ def test_a_killed_workers_site_is_taken_over_and_its_entrapment_told_once(
             30,
             "the engineer's message",
         )
-        with http_receiver.lock:
-            posts = [
-                (path, orjson.dumps(body))
-                for path, body in zip(http_receiver.paths, http_receiver.received, strict=True)
-                if path.startswith(f"/{site}/")
-            ]
-        repeated = [post for post, n in Counter(posts).items() if n > 1]
+        repeated = repeated_posts(http_receiver, f"/{site}/")
         assert not repeated, repeated
         print(f"takeover after SIGKILL: {took:.2f} s (lease {LEASE_S:g} s)")
     finally:

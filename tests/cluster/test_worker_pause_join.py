@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 from sqlalchemy import Engine
 
 from tests.cluster.conftest import ProcFactory
 from tests.cluster.workers import (
-    Proc,
     Publisher,
     overlaps,
     owners,
     reds,
-    shares,
+    repeated_posts,
+    settled,
     start_all,
     stored,
     write_sites,
@@ -37,17 +35,6 @@ from tests.fixtures.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 LEASE_S = 4.0
-
-
-def _settled(engine: Engine, workers: list[Proc], each: list[int]) -> None:
-    wait_until(lambda: sorted(shares(engine).values()) == each, 60, f"shares {each}")
-    wait_until(lambda: sorted(len(w.running_sites()) for w in workers) == each, 60, f"{each} sites running")
-
-
-def _repeated_posts(receiver: HttpReceiver) -> list[tuple[str, bytes]]:
-    with receiver.lock:
-        posts = [(p, orjson.dumps(b)) for p, b in zip(receiver.paths, receiver.received, strict=True)]
-    return [post for post, n in Counter(posts).items() if n > 1]
 
 
 def test_a_paused_worker_writes_nothing_once_its_lease_is_gone(
@@ -63,7 +50,7 @@ def test_a_paused_worker_writes_nothing_once_its_lease_is_gone(
     start_all([*workers, api])
     publisher = Publisher(mosquitto.port, sites)
     try:
-        _settled(cluster_db, workers, [3, 3])
+        settled(cluster_db, workers, [3, 3])
         paused, other = workers
         site = sorted(paused.running_sites())[0]
         assert paused.proc is not None
@@ -81,10 +68,10 @@ def test_a_paused_worker_writes_nothing_once_its_lease_is_gone(
         assert red[0]["state"] == "firing", red[0]
         assert all(reds(api.api, s) == [] for s in sites if s != site)
         # It rejoins: the shares settle again, no site running in both.
-        _settled(cluster_db, workers, [3, 3])
+        settled(cluster_db, workers, [3, 3])
         assert not paused.running_sites() & other.running_sites()
         assert len(reds(api.api, site)) == 1
-        assert not _repeated_posts(http_receiver)
+        assert not repeated_posts(http_receiver)
     finally:
         publisher.close()
 
@@ -102,13 +89,13 @@ def test_a_joining_worker_takes_sites_over_without_losing_or_repeating_alerts(
     start_all([first, api])
     publisher = Publisher(mosquitto.port, sites)
     try:
-        _settled(cluster_db, [first], [6])
+        settled(cluster_db, [first], [6])
         before, after = sites[:3], sites[3:]
         publisher.stuck.update(before)
         wait_until(lambda: all(len(reds(api.api, s)) == 1 for s in before), 30, "three REDs before the join")
         joining = procs("w2", lease_s=LEASE_S)
         joining.start(timeout=120)
-        _settled(cluster_db, [first, joining], [3, 3])
+        settled(cluster_db, [first, joining], [3, 3])
         moved = joining.running_sites()
         assert moved and not moved & first.running_sites()
         publisher.stuck.update(after)
@@ -123,13 +110,13 @@ def test_a_joining_worker_takes_sites_over_without_losing_or_repeating_alerts(
             red = reds(api.api, site)
             assert len(red) == 1, (site, red)
             assert red[0]["state"] == "firing", red[0]
-        assert not _repeated_posts(http_receiver)
+        assert not repeated_posts(http_receiver)
 
         def told() -> set[str]:
             return {p.split("/")[1] for p in list(http_receiver.paths) if p.endswith("/engineer")}
 
         wait_until(lambda: told() >= set(sites), 30, "every site's engineer told")
-        assert not _repeated_posts(http_receiver)
+        assert not repeated_posts(http_receiver)
         assert not overlaps([first, joining])  # the one gave a site up before the other started it
     finally:
         publisher.close()
@@ -151,7 +138,7 @@ def test_a_resumed_worker_leaves_the_sites_messages_to_the_new_owner(
     start_all([*workers, api])
     publisher = Publisher(mosquitto.port, sites, every_s=0.2)
     try:
-        _settled(cluster_db, workers, [1, 1])
+        settled(cluster_db, workers, [1, 1])
         paused, other = workers
         site = sorted(paused.running_sites())[0]
         assert paused.proc is not None
@@ -179,6 +166,6 @@ def test_a_resumed_worker_leaves_the_sites_messages_to_the_new_owner(
         acked = publisher.acked_between(site, taken_ms, end_ms)
         assert acked
         wait_until(lambda: acked <= stored(api.api, site, taken_ms, end_ms), 30, "every reading stored")
-        assert not _repeated_posts(http_receiver)
+        assert not repeated_posts(http_receiver)
     finally:
         publisher.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,8 @@ from sqlalchemy import Engine, text
 
 from gateway import codec, topics
 from tests.fixtures.facwatch_process import FacwatchProcess
+from tests.fixtures.receivers import HttpReceiver
+from tests.fixtures.waiting import wait_until
 from tests.reliability.eventlog_harness import MOVING, STUCK
 
 ADMIN = "cluster-admin-token-0123456789abcdef"
@@ -249,3 +251,20 @@ def start_all(processes: Sequence[Proc]) -> None:
         thread.join()
     if failures:
         raise failures[0]
+
+
+def settled(engine: Engine, workers: Sequence[Proc], each: list[int]) -> None:
+    """Wait until the leases and the sites running are shared as ``each`` (sorted counts per worker)."""
+    wait_until(lambda: sorted(shares(engine).values()) == each, 60, f"shares {each}")
+    wait_until(lambda: sorted(len(w.running_sites()) for w in workers) == each, 60, f"{each} sites running")
+
+
+def repeated_posts(receiver: HttpReceiver, prefix: str = "/") -> list[tuple[str, bytes]]:
+    """The messages (path, body) the receiver got more than once, of the paths under ``prefix``."""
+    with receiver.lock:
+        posts = [
+            (path, orjson.dumps(body))
+            for path, body in zip(receiver.paths, receiver.received, strict=True)
+            if path.startswith(prefix)
+        ]
+    return [post for post, n in Counter(posts).items() if n > 1]
