@@ -2,18 +2,78 @@
 
 Everything here is a frozen dataclass or an enum, with no I/O. Timestamps of telemetry are integers in
 epoch milliseconds (cheap, exact, what devices send); times of alerts and tickets are timezone-aware UTC
-``datetime`` values. The ports at the bottom are the seams between parts: the gateway writes to a
+``datetime`` values. The ports (``telemetry.py``) are the seams between parts: the gateway writes to a
 ``ReadingSink`` without knowing the store, the API reads from a ``TelemetryReader`` without knowing
-whether SQLite or InfluxDB answers.
+whether SQLite or InfluxDB answers. One module per subject; every name is importable from
+``facwatch.model`` itself: the site and its parts here, ``incidents`` (findings, alerts, tickets),
+``telemetry``, ``owners`` (report categories and their deadlines), ``maintenance``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Generic, Literal, Protocol, TypeVar, get_args
+
+from facwatch.model.incidents import (
+    Alert,
+    AlertState,
+    Deadlines,
+    Finding,
+    Page,
+    Ticket,
+    TicketAction,
+    TicketEvent,
+    TicketState,
+)
+from facwatch.model.maintenance import Company, Maintenance, MaintenancePlan, MaintenanceWindow
+from facwatch.model.owners import (
+    CATEGORIES,
+    DEFAULT_OWNER_SLA,
+    OLD_CATEGORIES,
+    Category,
+    CategorySla,
+    OwnerSlaPolicy,
+)
+from facwatch.model.telemetry import (
+    DeadLetter,
+    DeadLetterReason,
+    DeadLetterSink,
+    Point,
+    Reading,
+    ReadingSink,
+    TelemetryReader,
+)
+
+__all__ = [  # the names of the subject modules, re-exported (every name defined below is public too)
+    "CATEGORIES",
+    "DEFAULT_OWNER_SLA",
+    "OLD_CATEGORIES",
+    "Alert",
+    "AlertState",
+    "Category",
+    "CategorySla",
+    "Company",
+    "DeadLetter",
+    "DeadLetterReason",
+    "DeadLetterSink",
+    "Deadlines",
+    "Finding",
+    "Maintenance",
+    "MaintenancePlan",
+    "MaintenanceWindow",
+    "OwnerSlaPolicy",
+    "Page",
+    "Point",
+    "Reading",
+    "ReadingSink",
+    "TelemetryReader",
+    "Ticket",
+    "TicketAction",
+    "TicketEvent",
+    "TicketState",
+]
 
 
 class AssetKind(StrEnum):
@@ -246,47 +306,6 @@ class RotaEntry:
     asset_kind: AssetKind | None = None
 
 
-Category = Literal["leak", "elevator", "power", "noise", "cleaning", "security", "other"]
-CATEGORIES: tuple[str, ...] = get_args(Category)
-"""What an owner may report, on the report page and through ``POST /tickets`` (the order of its menu)."""
-OLD_CATEGORIES = {"water": "leak", "fire": "security"}
-"""Names ``POST /tickets`` took before the seven categories: still accepted, stored under the new name."""
-
-
-@dataclass(frozen=True, slots=True)
-class CategorySla:
-    """Deadlines of an owner-reported ticket of one category, in seconds from the report. ``acknowledge_s``
-    None: the settings' ``sla.owner_acknowledge_s`` (every report is acknowledged); the others None: no clock."""
-
-    acknowledge_s: float | None = None
-    on_site_s: float | None = None
-    fixed_s: float | None = None
-
-
-_HOUR = 3600.0
-DEFAULT_OWNER_SLA: Mapping[str, CategorySla] = {
-    "leak": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
-    "elevator": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
-    "power": CategorySla(on_site_s=0.5 * _HOUR, fixed_s=24 * _HOUR),
-    "security": CategorySla(acknowledge_s=300.0, on_site_s=0.25 * _HOUR),
-    "noise": CategorySla(fixed_s=72 * _HOUR),
-    "cleaning": CategorySla(fixed_s=24 * _HOUR),
-    "other": CategorySla(),
-}
-"""Defaults from practice: a leak, a stopped elevator or a power cut gets an engineer on site within 30 minutes."""
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerSlaPolicy:
-    """The site file's ``[owner_sla.<category>]`` tables over ``DEFAULT_OWNER_SLA`` (docs/owners.md); a category
-    without one: ``other``."""
-
-    categories: Mapping[str, CategorySla] = field(default_factory=lambda: dict(DEFAULT_OWNER_SLA))
-
-    def of(self, category: str) -> CategorySla:
-        return self.categories.get(category) or self.categories.get("other") or CategorySla()
-
-
 @dataclass(frozen=True, slots=True)
 class Site:
     id: str
@@ -333,295 +352,3 @@ class Site:
 
     def escalation_chain(self) -> tuple[Person, ...]:
         return tuple(p for pid in self.on_call if (p := self.person(pid)) is not None)
-
-
-# --- telemetry ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One value of one channel of one asset at one time. Booleans are stored as 0.0 / 1.0."""
-
-    site: str
-    asset: str
-    channel: str
-    ts_ms: int
-    value: float
-    seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """A point of a history query: a raw reading or an aggregate over a window starting at ``ts_ms``."""
-
-    ts_ms: int
-    channel: str
-    value: float
-
-
-class DeadLetterReason(StrEnum):
-    MALFORMED = "malformed"
-    BAD_TOPIC = "bad_topic"
-    UNKNOWN_SITE = "unknown_site"
-    UNKNOWN_ASSET = "unknown_asset"
-    UNKNOWN_CHANNEL = "unknown_channel"
-    WRONG_TYPE = "wrong_type"
-    NOT_FINITE = "not_finite"
-    OUT_OF_RANGE = "out_of_range"
-    TIMESTAMP_SKEW = "timestamp_skew"
-    """Older than ``max_skew_s``."""
-    FUTURE_TIMESTAMP = "future_timestamp"
-    """More than ``max_future_s`` ahead of the gateway's clock."""
-    RETAINED = "retained"
-    """A retained telemetry or event message: an old value replayed by the broker, not a measurement."""
-    TOO_LARGE = "too_large"
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    topic: str
-    reason: DeadLetterReason
-    detail: str
-    payload: bytes
-    """Truncated to a bounded size before it is stored."""
-    received_ms: int
-    id: int | None = None
-
-
-# --- findings, alerts, tickets ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a detector or rule concluded about an asset at a time: the input of the alert engine.
-
-    ``active`` is True while the condition holds and False when it has cleared, so the engine can
-    resolve what it opened. ``kind`` is dotted, e.g. ``elevator.entrapment`` or ``threshold.high``.
-    """
-
-    site: str
-    asset: str
-    kind: str
-    ts_ms: int
-    active: bool
-    level: Level
-    summary: str
-    channel: str | None = None
-    value: float | None = None
-    detail: Mapping[str, float] = field(default_factory=dict)
-
-
-class AlertState(StrEnum):
-    FIRING = "firing"
-    RESOLVED = "resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    id: str
-    site: str
-    asset: str
-    building: str
-    kind: str
-    level: Level
-    state: AlertState
-    summary: str
-    opened_at: datetime
-    updated_at: datetime
-    ticket_id: str | None = None
-    resolved_at: datetime | None = None
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None
-    count: int = 1
-    """How many times the finding fired while this alert was open."""
-    escalation_step: int = 0
-    """0: the on-call engineer; 1: supervisor; 2: manager (index into the site's escalation chain)."""
-    silenced_until: datetime | None = None
-    """While set and in the future, changes of this alert notify nobody (they are still recorded)."""
-    silence_reason: str | None = None
-    suppressed_by: str | None = None
-    """Inhibited by another alert (e.g. ``A-000007 power.outage``): recorded, nobody notified."""
-    flapping: bool = False
-    """Opened and closed too often: held open, not re-notified."""
-    late: bool = False
-    """Arrived late (replayed) and had already cleared: recorded, not dispatched."""
-    predicted_at: datetime | None = None
-    """For a predicted failure (``*.wear_predicted``): when the channel is predicted to reach its limit."""
-
-
-class TicketState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    DISPATCHED = "dispatched"
-    ON_SITE = "on_site"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    REOPENED = "reopened"
-
-
-class TicketAction(StrEnum):
-    ACKNOWLEDGE = "acknowledge"
-    DISPATCH = "dispatch"
-    CHECK_IN = "check_in"
-    PROGRESS = "progress"
-    PLAN_B = "plan_b"
-    RESOLVE = "resolve"
-    CLOSE = "close"
-    REOPEN = "reopen"
-    CANCEL = "cancel"
-    COMMENT = "comment"
-
-
-@dataclass(frozen=True, slots=True)
-class Deadlines:
-    acknowledge: datetime | None = None
-    on_site: datetime | None = None
-    fixed: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TicketEvent:
-    ts: datetime
-    action: str
-    actor: str
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    id: str
-    site: str
-    asset: str
-    building: str
-    kind: str
-    level: Level
-    state: TicketState
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    deadlines: Deadlines
-    alert_ids: tuple[str, ...] = ()
-    timeline: tuple[TicketEvent, ...] = ()
-    assignee: str | None = None
-    acknowledged_at: datetime | None = None
-    on_site_at: datetime | None = None
-    resolved_at: datetime | None = None
-    source: str = "sensor"
-    """``sensor`` (opened by an alert) or ``owner`` (reported through the API)."""
-    unit: str | None = None
-    category: str | None = None
-    description: str = ""
-    photo_urls: tuple[str, ...] = ()
-    location: str | None = None
-    progress_percent: float | None = None
-    eta: datetime | None = None
-    """The engineer's latest estimate of when it is fixed (dispatch or progress)."""
-    closed_at: datetime | None = None
-    planned_at: datetime | None = None
-    """Non-urgent work created at night: when it is planned (the next day-hours slot); None: at once."""
-    company: str | None = None
-    """The maintenance company it was dispatched to, if any."""
-    arrival: str | None = None
-    """How arrival was shown: ``code`` (the posted code only) or ``corroborated`` (the sensors agree)."""
-    cost: float | None = None
-    """What the repair cost (in the site's currency), given when it was resolved or closed."""
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """A page of a list: ``next`` is the opaque cursor of the following page, or None at the end."""
-
-    items: Sequence[T]
-    next: str | None = None
-
-
-# --- ports: the seams between parts ------------------------------------------------------------------
-
-
-class ReadingSink(Protocol):
-    """Where the gateway puts validated readings. ``write`` returns only once they are durable."""
-
-    def write(self, readings: Sequence[Reading]) -> None: ...
-
-
-class DeadLetterSink(Protocol):
-    def put(self, letters: Sequence[DeadLetter]) -> None: ...
-
-
-class TelemetryReader(Protocol):
-    """History queries that every telemetry store answers the same way. ``limit``: the first points only
-    (oldest first), so a caller can tell "too many" without holding them all."""
-
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]: ...
-
-    def latest(self, site: str, asset: str) -> dict[str, Point]: ...
-
-
-# --- maintenance (docs/maintenance.md) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Company:
-    """A maintenance company: the party an asset's plan names and a ticket can be dispatched to."""
-
-    id: str
-    name: str
-    contacts: tuple[Person, ...] = ()
-    """Its on-call contacts (role ``company``), told through their own channels and language."""
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenancePlan:
-    asset: str
-    interval_days: float
-    """A visit at least this often (elevators: 15 days by default)."""
-    company: str | None = None
-    certificate: str = ""
-    """The inspection certificate's number (elevators: inspected every year)."""
-    certificate_expires: datetime | None = None
-    """UTC midnight of the expiry date in the site's time zone; None: no certificate kept."""
-    last_visit: datetime | None = None
-    """The last visit before facwatch recorded any (the plan's clock starts there)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceWindow:
-    """A planned window of maintenance work on an asset, from the site file (``ref`` ``S-<n>``) or the
-    API (``W-000001``)."""
-
-    ref: str
-    asset: str
-    start: datetime
-    end: datetime
-    company: str | None = None
-    what: str = ""
-
-    def covers(self, asset: str, when: datetime) -> bool:
-        return asset == self.asset and self.start <= when < self.end
-
-
-@dataclass(frozen=True, slots=True)
-class Maintenance:
-    companies: tuple[Company, ...] = ()
-    plans: tuple[MaintenancePlan, ...] = ()
-    windows: tuple[MaintenanceWindow, ...] = ()
-
-    def company(self, company_id: str | None) -> Company | None:
-        return next((c for c in self.companies if c.id == company_id), None)
-
-    def plan(self, asset: str) -> MaintenancePlan | None:
-        return next((p for p in self.plans if p.asset == asset), None)

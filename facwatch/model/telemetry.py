@@ -1,0 +1,87 @@
+"""Readings, history points, dead letters, and the ports the gateway writes to and the API reads from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one channel of one asset at one time. Booleans are stored as 0.0 / 1.0."""
+
+    site: str
+    asset: str
+    channel: str
+    ts_ms: int
+    value: float
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A point of a history query: a raw reading or an aggregate over a window starting at ``ts_ms``."""
+
+    ts_ms: int
+    channel: str
+    value: float
+
+
+class DeadLetterReason(StrEnum):
+    MALFORMED = "malformed"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_SITE = "unknown_site"
+    UNKNOWN_ASSET = "unknown_asset"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    OUT_OF_RANGE = "out_of_range"
+    TIMESTAMP_SKEW = "timestamp_skew"
+    """Older than ``max_skew_s``."""
+    FUTURE_TIMESTAMP = "future_timestamp"
+    """More than ``max_future_s`` ahead of the gateway's clock."""
+    RETAINED = "retained"
+    """A retained telemetry or event message: an old value replayed by the broker, not a measurement."""
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    reason: DeadLetterReason
+    detail: str
+    payload: bytes
+    """Truncated to a bounded size before it is stored."""
+    received_ms: int
+    id: int | None = None
+
+
+class ReadingSink(Protocol):
+    """Where the gateway puts validated readings. ``write`` returns only once they are durable."""
+
+    def write(self, readings: Sequence[Reading]) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    def put(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class TelemetryReader(Protocol):
+    """History queries that every telemetry store answers the same way. ``limit``: the first points only
+    (oldest first), so a caller can tell "too many" without holding them all."""
+
+    def query(
+        self,
+        site: str,
+        asset: str,
+        channel: str,
+        start_ms: int,
+        end_ms: int,
+        every_ms: int | None = None,
+        fn: str = "mean",
+        limit: int | None = None,
+    ) -> list[Point]: ...
+
+    def latest(self, site: str, asset: str) -> dict[str, Point]: ...
