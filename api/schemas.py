@@ -5,7 +5,6 @@ Datetimes are serialised as ISO-8601 UTC (``...Z``); the ``from_*`` builders map
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Annotated, Generic, TypeVar, get_args
@@ -15,24 +14,18 @@ from fastapi import Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, JsonValue
 
 from alerts.engine.store import alert_json, ticket_json
-from alerts.notify.channel_words import LANGS, channel
+from alerts.notify.channel_words import LANGS
 from alerts.notify.findings import finding_name
 from facwatch.model import (
     OLD_CATEGORIES,
     Alert,
     AlertState,
-    Asset,
-    AssetKind,
-    DeadLetter,
-    DeadLetterReason,
     Level,
-    Point,
     Site,
     Ticket,
     TicketAction,
     TicketEvent,
     TicketState,
-    utc_from_ms,
 )
 from facwatch.model import Category as OwnerCategory
 
@@ -55,15 +48,6 @@ ALERT_EXAMPLE: dict[str, JsonValue] = {
     "ticket_id": "T7", "count": 1, "acknowledged_at": None, "acknowledged_by": None, "escalation_step": 0,
     "silenced_until": None, "silence_reason": None, "suppressed_by": None, "flapping": False, "late": False,
     "predicted_at": None,
-}  # fmt: skip
-SLA_ROW_EXAMPLE: dict[str, JsonValue] = {
-    "site": "lakeside", "level": "red", "tickets": 3, "acknowledged": 3, "arrived": 3, "fixed": 3,
-    "ack_p50_s": 24.0, "ack_p90_s": 51.0, "arrive_p50_s": 150.0, "arrive_p90_s": 172.0, "fix_p50_s": 2400.0,
-    "fix_p90_s": 5100.0, "ack_breaches": 0, "arrive_breaches": 0, "fix_breaches": 0,
-}  # fmt: skip
-INCIDENT_ROW_EXAMPLE: dict[str, JsonValue] = {
-    "period": "2024-Q2", "site": "lakeside", "asset": "b1-elev-1", "kind": "elevator.entrapment",
-    "level": "red", "count": 2,
 }  # fmt: skip
 TICKET_EXAMPLE: dict[str, JsonValue] = {
     "id": "T7", "site": "lakeside", "asset": "b1-elev-1", "building": "b1", "kind": "elevator.entrapment",
@@ -283,175 +267,9 @@ class ActionIn(BaseModel):
     )
 
 
-class LatestValueOut(BaseModel):
-    ts: datetime = Field(description="When the value was read")
-    value: float = Field(description="The value, in the channel's unit")
-    label: dict[str, str] = Field(
-        default_factory=dict, description="The channel's name for people, by language (`zh`, `en`)"
-    )
-    unit: str = Field(
-        default="", description="The channel's unit (`A`, `bar`, `m³/h`), empty when it has none"
-    )
-    internal: bool = Field(
-        default=False, description="One of facwatch's own figures (e.g. `local_hour`): never shown to people"
-    )
-    boolean: bool = Field(default=False, description="A yes/no channel (1 or 0), e.g. `door_open`")
-
-
 def kind_label(kind: str, summary: str) -> dict[str, str]:
     """An alert kind's name for people by language (alerts/notify/findings.py); an owner's report: its words."""
     return {lang: finding_name(kind, lang, summary) for lang in LANGS}
-
-
-def channel_words(name: str) -> dict[str, object]:
-    """A channel's label, unit, internal and boolean flags for the API (alerts.notify.channel_words: one registry)."""
-    entry = channel(name)
-    return {
-        "label": {lang: entry.label(lang) for lang in LANGS},
-        "unit": entry.unit,
-        "internal": entry.internal,
-        "boolean": entry.boolean,
-    }
-
-
-class AssetOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "b1-elev-1",
-                    "site": "lakeside",
-                    "kind": "elevator",
-                    "building": "b1",
-                    "building_name": "Building 1",
-                    "name": "Elevator 1",
-                    "interval_s": 10.0,
-                    "rated": {"current_a": 40.0},
-                    "last_seen": "2024-05-01T08:00:00Z",
-                    "latest": {"current_a": {"ts": "2024-05-01T08:00:00Z", "value": 12.5}},
-                }
-            ]
-        }
-    )
-    id: str = Field(description="The asset's id")
-    site: str = Field(description="Id of the site")
-    kind: AssetKind = Field(description="What kind of machine it is")
-    building: str = Field(description="Id of its building")
-    building_name: str = Field(description="Its building's name")
-    name: str = Field(description="Its name")
-    interval_s: float = Field(description="Seconds between its readings, as configured")
-    rated: dict[str, float] = Field(description="Its rated values per channel (e.g. rated current)")
-    last_seen: datetime | None = Field(description="Time of the newest reading of any channel")
-    latest: dict[str, LatestValueOut] = Field(description="The latest value of each channel")
-
-    @classmethod
-    def from_asset(cls, site: str, asset: Asset, building_name: str, latest: Mapping[str, Point]) -> AssetOut:
-        values = {
-            channel: LatestValueOut(ts=utc_from_ms(point.ts_ms), value=point.value, **channel_words(channel))
-            for channel, point in sorted(latest.items())
-        }
-        last_ms = max((p.ts_ms for p in latest.values()), default=None)
-        return cls(
-            id=asset.id,
-            site=site,
-            kind=asset.kind,
-            building=asset.building,
-            building_name=building_name,
-            name=asset.name,
-            interval_s=asset.interval_s,
-            rated=dict(asset.rated),
-            last_seen=None if last_ms is None else utc_from_ms(last_ms),
-            latest=values,
-        )
-
-
-class PointOut(BaseModel):
-    ts: datetime = Field(description="When (the window's start for an aggregate)")
-    channel: str = Field(description="The channel read")
-    value: float = Field(description="The value (or the window's aggregate)")
-
-
-class ReadingsOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "asset": "b1-pump-1",
-                    "channel": "pressure_bar",
-                    "start": "2024-05-01T08:00:00Z",
-                    "end": "2024-05-01T09:00:00Z",
-                    "every_s": 600.0,
-                    "fn": "mean",
-                    "points": [{"ts": "2024-05-01T08:00:00Z", "channel": "pressure_bar", "value": 3.2}],
-                }
-            ]
-        }
-    )
-    asset: str = Field(description="Id of the asset")
-    channel: str = Field(description="The channel read")
-    start: datetime = Field(description="Start of the span (inclusive)")
-    end: datetime = Field(description="End of the span (exclusive)")
-    every_s: float | None = Field(description="The aggregation window in seconds, or null for raw points")
-    fn: str | None = Field(description="The aggregate (mean, min, max, last), or null for raw points")
-    points: list[PointOut] = Field(description="The points, oldest first")
-
-
-class DeadLetterOut(BaseModel):
-    id: int | None = Field(description="The dead letter's id")
-    topic: str = Field(description="The MQTT topic it came on")
-    reason: DeadLetterReason = Field(description="Why it was refused")
-    detail: str = Field(description="What exactly was wrong")
-    payload: str = Field(description="The (truncated) payload as text; undecodable bytes are replaced")
-    received_at: datetime = Field(description="When the gateway received it")
-
-    @classmethod
-    def from_letter(cls, letter: DeadLetter) -> DeadLetterOut:
-        return cls(
-            id=letter.id,
-            topic=letter.topic,
-            reason=letter.reason,
-            detail=letter.detail,
-            payload=letter.payload.decode("utf-8", errors="replace"),
-            received_at=utc_from_ms(letter.received_ms),
-        )
-
-
-class DeadLetterPageOut(PageOut[DeadLetterOut]):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {
-                            "id": 4,
-                            "topic": "facwatch/lakeside/b1-elev-9/state",
-                            "reason": "unknown_asset",
-                            "detail": "no asset b1-elev-9",
-                            "payload": '{"door": 1}',
-                            "received_at": "2024-05-01T08:00:00Z",
-                        }
-                    ],
-                    "next": None,
-                    "counts": {"unknown_asset": 1},
-                }
-            ]
-        }
-    )
-    counts: dict[str, int] = Field(description="Dead letters kept so far, per reason")
-
-
-class HealthOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"status": "ok", "site": "lakeside", "time": "2024-05-01T08:00:00Z", "subscribers": 2}
-            ]
-        }
-    )
-    status: str = Field(description="`ok` while the process runs")
-    site: str = Field(description="Id of the site this process watches")
-    time: datetime = Field(description="The process's clock")
-    subscribers: int = Field(description="Event stream subscribers now")
 
 
 # --- sites ---------------------------------------------------------------------------------------------
@@ -548,89 +366,3 @@ class OwnerTicketIn(BaseModel):
     photo_urls: list[HttpUrl] = Field(description="Photos (at most 10)", default_factory=list, max_length=10)
     location: str | None = Field(description="Where in the building", default=None, max_length=200)
     site: str | None = Field(default=None, max_length=64, description="Defaults to the API's site")
-
-
-# --- reports -------------------------------------------------------------------------------------------
-
-
-class SlaRowOut(BaseModel):
-    """SLA compliance of one level on one site: counts, p50/p90 times in seconds, breaches."""
-
-    site: str = Field(description="Id of the site")
-    level: Level = Field(description="The tickets' level")
-    tickets: int = Field(description="Tickets opened in the span")
-    acknowledged: int = Field(description="Of them, acknowledged")
-    arrived: int = Field(description="Of them, reached on site")
-    fixed: int = Field(description="Of them, fixed")
-    ack_p50_s: float | None = Field(description="Median seconds to acknowledge, or null without any")
-    ack_p90_s: float | None = Field(
-        description="90th percentile of seconds to acknowledge, or null without any"
-    )
-    arrive_p50_s: float | None = Field(description="Median seconds to reach the site, or null without any")
-    arrive_p90_s: float | None = Field(
-        description="90th percentile of seconds to reach the site, or null without any"
-    )
-    fix_p50_s: float | None = Field(description="Median seconds to fix, or null without any")
-    fix_p90_s: float | None = Field(description="90th percentile of seconds to fix, or null without any")
-    ack_breaches: int = Field(description="Tickets that missed the acknowledge deadline")
-    arrive_breaches: int = Field(description="Tickets that missed the on-site deadline")
-    fix_breaches: int = Field(description="Tickets that missed the fix deadline")
-    arrived_corroborated: int = Field(
-        default=0, description="Of the arrivals, those the sensors corroborated (the rest: the code only)"
-    )
-    arrive_corroborated_p50_s: float | None = Field(
-        default=None, description="Median seconds to reach the site, corroborated arrivals only"
-    )
-    arrive_code_only_p50_s: float | None = Field(
-        default=None, description="Median seconds to reach the site, arrivals shown by the code only"
-    )
-    company: str | None = Field(
-        default=None, description="Null: every ticket of the level; a company: the tickets dispatched to it"
-    )
-
-
-class SlaReportOut(BaseModel):
-    since: datetime = Field(description="Start of the span (inclusive)")
-    until: datetime = Field(description="End of the span (exclusive)")
-    rows: list[SlaRowOut] = Field(description="One row per site and level")
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "since": "2024-04-01T00:00:00Z",
-                    "until": "2024-05-01T00:00:00Z",
-                    "rows": [SLA_ROW_EXAMPLE],
-                }
-            ]
-        }
-    )
-
-
-class IncidentRowOut(BaseModel):
-    period: str = Field(description="`2024-05` (month) or `2024-Q2` (quarter)")
-    site: str = Field(description="Id of the site")
-    asset: str = Field(description="Id of the asset")
-    kind: str = Field(description="The alerts' kind")
-    level: Level = Field(description="The alerts' level")
-    count: int = Field(description="Alerts opened")
-
-
-class IncidentReportOut(BaseModel):
-    since: datetime = Field(description="Start of the span (inclusive)")
-    until: datetime = Field(description="End of the span (exclusive)")
-    period: str = Field(description="`month` or `quarter`")
-    rows: list[IncidentRowOut] = Field(description="One row per period, asset, kind and level")
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "since": "2024-01-01T00:00:00Z",
-                    "until": "2024-07-01T00:00:00Z",
-                    "period": "quarter",
-                    "rows": [INCIDENT_ROW_EXAMPLE],
-                }
-            ]
-        }
-    )

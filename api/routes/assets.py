@@ -15,7 +15,8 @@ from api.errors import not_found, unprocessable
 from api.params import parse_every, parse_fn, parse_id_cursor, parse_time
 from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
-from api.schemas import AssetOut, PageOut, PointOut, ReadingsOut
+from api.schemas import PageOut
+from api.schemas_assets import AssetOut, PointOut, ReadingsOut
 from facwatch.model import Site, utc_from_ms
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses=AUTHENTICATED)

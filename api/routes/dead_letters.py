@@ -8,7 +8,7 @@ from api.deps import Engineer, Services
 from api.errors import http_errors
 from api.responses import AUTHENTICATED
 from api.routes.common import Cursor, Limit, every_site
-from api.schemas import DeadLetterOut, DeadLetterPageOut
+from api.schemas_assets import DeadLetterOut, DeadLetterPageOut
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTHENTICATED)
 

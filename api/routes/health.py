@@ -24,7 +24,7 @@ from api import datapath
 from api.deps import Services, Viewer, read_in_thread
 from api.readiness import Readiness
 from api.responses import AUTHENTICATED, missing
-from api.schemas import HealthOut
+from api.schemas_assets import HealthOut
 
 router = APIRouter(tags=["health"])
 api_router = APIRouter(tags=["health"], responses=AUTHENTICATED)

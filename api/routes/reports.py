@@ -12,7 +12,7 @@ from api.deps import Manager, Services
 from api.errors import http_errors, not_found, unprocessable
 from api.responses import AUTHENTICATED, missing
 from api.routes.common import Ident, TimeParam, window
-from api.schemas import IncidentReportOut, IncidentRowOut, SlaReportOut, SlaRowOut
+from api.schemas_reports import IncidentReportOut, IncidentRowOut, SlaReportOut, SlaRowOut
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=AUTHENTICATED)
 

@@ -260,7 +260,8 @@ def test_every_message_the_outbox_sends_is_in_its_recipients_language_only(site:
 
 
 def test_the_api_gives_a_label_beside_each_raw_name(site: Site) -> None:
-    from api.schemas import AlertOut, AssetOut, alert_dict
+    from api.schemas import AlertOut, alert_dict
+    from api.schemas_assets import AssetOut
     from facwatch.model import Alert, AlertState, Point
 
     alert = Alert("A-000001", site.id, "b1-elev-1", "b1", "pump.tripped.recurrence", Level.YELLOW,
