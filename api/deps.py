@@ -71,6 +71,13 @@ class ApiServices:
 
     reports: Reports | None = None
     """The owners' report pages (``api.routes.report_pages``); None: no pages (404)."""
+    judges: Callable[[str], bool] | None = None
+    """Whether this process judges a site's owner messages as they arrive (it runs the site's alerts and holds
+    it); when not, the route only keeps them and the site's owner judges them (``ChatService.catch_up``).
+    None: always (one process, or tests of the API on an engine)."""
+
+    def judges_site(self, site_id: str) -> bool:
+        return self.judges is None or self.judges(site_id)
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -141,6 +141,7 @@ class System:
                 readiness=self._readiness(),
                 event_log=True,
                 reports=self.runtimes[self.site.id].reports,  # the pages of the first site
+                judges=self._judges,
             )
             api = self.settings.api
             targets = TargetPolicy(api.webhook_allow_http, tuple(api.webhook_allow_hosts))
@@ -251,6 +252,13 @@ class System:
         if self.engine_lag is not None:
             return self.engine_lag()
         return max((r.lag_s() for r in self.runtimes.values()), default=0.0)
+
+    def _judges(self, site_id: str) -> bool:
+        """Whether this process judges the site now: it runs the site's alerts, and holds the site."""
+        runtime = self.runtimes.get(site_id)
+        if "alerts" not in self.parts or runtime is None or not runtime.running:
+            return False
+        return self.owner is None or self.owner.holds(site_id)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)

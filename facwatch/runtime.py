@@ -30,7 +30,7 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from alerts.engine import eventlog
-from alerts.engine.chat import ChatService
+from alerts.engine.chat import CATCH_UP_S, ChatService
 from alerts.engine.checkpoint import Checkpointer
 from alerts.engine.eventlog import LogReader
 from alerts.engine.events import Event, EventBus
@@ -127,6 +127,7 @@ class SiteRuntime:
         self._telemetry_started = False
         self._chat: ChatService | None = None
         self._chat_due = 0.0
+        self._chat_look = 0.0
         self._log = log.bind(site=site.id)
         shared.bus.on_wake(self._wake_reader)
 
@@ -335,12 +336,16 @@ class SiteRuntime:
             self.alerts.tick(now)
         except Exception:
             self._log.exception("tick failed")
-        if self.site.chat.groups and time.monotonic() >= self._chat_due:
-            self._chat_due = time.monotonic() + CHAT_TICK_S
-            try:  # the owners' ladder: rungs that ended, complaints no sensor confirmed; old chat text forgotten
+        if self.site.chat.groups and time.monotonic() >= self._chat_look:
+            self._chat_look = time.monotonic() + CATCH_UP_S
+            try:  # the owners' messages an API replica kept; each minute the ladder at now, old text forgotten
                 if self._chat is None:
                     self._chat = ChatService.build(self.shared.engine, self.site, self.alerts)
-                self._chat.tick(now)
+                if time.monotonic() >= self._chat_due:
+                    self._chat_due = time.monotonic() + CHAT_TICK_S
+                    self._chat.tick(now)
+                else:
+                    self._chat.catch_up(now)
             except Exception:
                 self._log.exception("chat tick failed")
 

@@ -1,14 +1,24 @@
 """The shell around the owners' chat (docs/owners.md): mask, analyse, keep (once per ``msg_id``), join, climb the ladder.
 
-``receive(message, now)`` is what the route and every connector call. The ladder is judged at the message's
-event time (never past ``now``), so a replayed day of chat climbs the rungs when it did then; ``tick(now)``
-judges it again between messages (a complaint no sensor confirmed within ``silent_s``). Findings go to
+``receive(message, now)`` is what the route and every connector call: the message is kept first (the state
+database has it before the answer), then judged at once when this process judges the site (``judges()``: it
+runs the site's alerts and holds its lease; always, in one process). The ladder is judged at the message's
+event time (never past ``now``), so a replayed day of chat climbs the rungs when it did then. Findings go to
 the engine through ``FindingSink.observe_findings`` (``AlertService`` answers it).
+
+The site's owner judges what others kept: ``catch_up(now)`` (every ``CATCH_UP_S`` in the owner's runtime)
+judges each message kept since its last look, in event-time order, as ``receive`` would have (an API replica
+that does not run the site only keeps the message: its findings would be unfenced writes of the engine).
+Messages are found by ``received_at`` with a margin of ``CATCH_UP_SKEW`` for replicas' clocks, and each is
+judged once per service (judging again is harmless: a finding the engine has is not news, and a message
+joined to a ticket is not noted twice). ``tick(now)`` catches up, then judges the ladder at ``now`` (a complaint
+no sensor confirmed within ``silent_s``) and forgets old text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -41,6 +51,10 @@ RUNGS = (STEWARD, MOOD, CRISIS)
 ACTOR = "owners-chat"
 """The actor of the timeline notes a complaint leaves on a ticket."""
 MAX_TEXT = 4000
+CATCH_UP_S = 2.0
+"""How often the site's owner looks for messages that an API replica kept without judging them."""
+CATCH_UP_SKEW = timedelta(seconds=60)
+"""How far back of the newest ``received_at`` seen the owner looks again (replicas' clocks differ)."""
 
 
 @runtime_checkable
@@ -78,15 +92,28 @@ class Received:
 
 class ChatService:
     def __init__(
-        self, engine: Engine, site: Site, alerts: AlertsApi, sink: FindingSink | None, analyser: Analyser
+        self,
+        engine: Engine,
+        site: Site,
+        alerts: AlertsApi,
+        sink: FindingSink | None,
+        analyser: Analyser,
+        judges: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine, self.site, self.alerts, self.sink = engine, site, alerts, sink
-        self.analyser = analyser
+        self.analyser, self.judges = analyser, judges
+        self._lock = threading.Lock()  # one judgement at a time: the route's threads and the owner's loop
+        self._seen: datetime | None = None  # the newest received_at caught up with
+        self._judged: dict[str, datetime] = {}  # msg_id -> received_at, within CATCH_UP_SKEW of _seen
 
     @classmethod
-    def build(cls, engine: Engine, site: Site, alerts: AlertsApi) -> ChatService:
+    def build(
+        cls, engine: Engine, site: Site, alerts: AlertsApi, judges: Callable[[], bool] = lambda: True
+    ) -> ChatService:
+        """``judges``: whether this process judges the site's messages as they arrive (it runs the site's
+        alerts and holds it); when not, ``receive`` only keeps them and the owner catches up."""
         sink = alerts if isinstance(alerts, FindingSink) else None
-        return cls(engine, site, alerts, sink, Analyser(_site_lexicon(site)))
+        return cls(engine, site, alerts, sink, Analyser(_site_lexicon(site)), judges)
 
     def group(self, group_id: str) -> ChatGroup:
         group = self.site.chat.group(group_id)
@@ -121,13 +148,47 @@ class ChatService:
                 conn.execute(insert(chat_messages).values(**row))
         except IntegrityError:
             return self._stored(message.msg_id)
-        ticket = self._judge(at, now, join_text=(message.msg_id, text))
+        ticket = None
+        if self.judges():
+            with self._lock:
+                ticket = self._judge(at, now, join_text=(message.msg_id, text))
         return Received(message.msg_id, False, analysis.complaint, analysis.asset_kind, analysis.mood, ticket)
 
+    def catch_up(self, now: datetime) -> int:
+        """Judge the messages kept since the last look and not judged here yet, in event-time order, each as
+        ``receive`` would have. For the site's owner (every ``CATCH_UP_S``). Returns how many."""
+        with self._lock:
+            since = (self._seen or now) - CATCH_UP_SKEW
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        chat_messages.c.msg_id,
+                        chat_messages.c.at,
+                        chat_messages.c.received_at,
+                        chat_messages.c.text,
+                    )
+                    .where(chat_messages.c.site == self.site.id, chat_messages.c.received_at > since)
+                    .order_by(chat_messages.c.at, chat_messages.c.msg_id)
+                ).all()
+            fresh = [row for row in rows if row.msg_id not in self._judged]
+            for row in fresh:
+                self._judge(_utc(row.at), now, join_text=(row.msg_id, row.text or ""))
+                self._judged[row.msg_id] = _utc(row.received_at)
+            newest = max((_utc(row.received_at) for row in rows), default=None)
+            if newest is not None and (self._seen is None or newest > self._seen):
+                self._seen = newest
+            elif self._seen is None:
+                self._seen = since + CATCH_UP_SKEW
+            horizon = self._seen - CATCH_UP_SKEW
+            self._judged = {m: at for m, at in self._judged.items() if at > horizon}
+            return len(fresh)
+
     def tick(self, now: datetime) -> None:
-        """Judge the ladder again at ``now`` (rungs that ended, complaints no sensor confirmed) and forget
-        the text of messages past ``keep_days``. For the clocks' loop (every minute is plenty)."""
-        self._judge(now, now, join_text=None)
+        """Catch up, judge the ladder again at ``now`` (rungs that ended, complaints no sensor confirmed) and
+        forget the text of messages past ``keep_days``. For the clocks' loop (every minute is plenty)."""
+        self.catch_up(now)
+        with self._lock:
+            self._judge(now, now, join_text=None)
         self.purge(now)
 
     def purge(self, now: datetime) -> int:
@@ -216,14 +277,24 @@ class ChatService:
         return joined
 
     def _note(self, msg_id: str, ticket_id: str, figures: Figures, text: str, now: datetime) -> str:
-        note = f"业主群 owners' group {figures.group}: {text}"
-        self.alerts.act(ticket_id, ActionRequest(TicketAction.COMMENT, ACTOR, note=note), now)
+        """The complaint on the ticket's timeline, once: the message is claimed for the ticket first (two
+        processes may judge it at the same moment), and given back if the note cannot be written."""
+        mine = (chat_messages.c.site == self.site.id) & (chat_messages.c.msg_id == msg_id)
         with self.engine.begin() as conn:
-            conn.execute(
+            claimed = conn.execute(
                 update(chat_messages)
-                .where(chat_messages.c.site == self.site.id, chat_messages.c.msg_id == msg_id)
+                .where(mine, chat_messages.c.ticket_id.is_(None))
                 .values(ticket_id=ticket_id)
-            )
+            ).rowcount
+        if claimed != 1:
+            return ticket_id  # noted by another judgement
+        note = f"业主群 owners' group {figures.group}: {text}"
+        try:
+            self.alerts.act(ticket_id, ActionRequest(TicketAction.COMMENT, ACTOR, note=note), now)
+        except Exception:
+            with self.engine.begin() as conn:
+                conn.execute(update(chat_messages).where(mine).values(ticket_id=None))
+            raise
         return ticket_id
 
 

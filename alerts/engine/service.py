@@ -201,7 +201,7 @@ class AlertService:
         with self._lock:
             changes = Changes(tickets={pk})
             refused: CheckInRefused | TooManyCheckIns | None = None
-            with self.begin() as conn:
+            with self.people_begin() as conn:
                 row = conn.execute(select(tickets).where(tickets.c.id == pk).with_for_update()).first()
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}")
@@ -295,7 +295,7 @@ class AlertService:
         now = utc_now(now)
         with self._lock:
             changes = Changes(alerts={pk})
-            with self.begin() as conn:
+            with self.people_begin() as conn:
                 alert = store.get_alert(conn, pk)
                 ticket_pk = None if alert.ticket_id is None else parse_ref(alert.ticket_id, "T")
                 ticket = None
@@ -339,7 +339,7 @@ class AlertService:
             raise ValueError("a silence needs a reason")
         with self._lock:
             changes = Changes(alerts={pk})
-            with self.begin() as conn:
+            with self.people_begin() as conn:
                 alert = store.get_alert(conn, pk)
                 conn.execute(
                     update(alerts)
@@ -366,7 +366,7 @@ class AlertService:
         if report.site != self.site.id:
             raise ValueError(f"unknown site {report.site!r}")
         with self._lock:
-            with self.begin() as conn:
+            with self.people_begin() as conn:
                 pk = owner_tickets.open_owner(self.tickets, conn, report, now)
                 self._record(conn, Changes(tickets={pk}), now)
                 ticket = store.get_ticket(conn, pk)
@@ -399,6 +399,16 @@ class AlertService:
         with self.engine.begin() as conn:
             if self.fencing is not None:
                 self.fencing(conn)
+            yield conn
+
+    @contextlib.contextmanager
+    def people_begin(self) -> Iterator[Connection]:
+        """A write that a person asked for through the API (an action on a ticket, an acknowledgement, a
+        silence, an owner's report): not fenced. Any API replica makes these, whether or not its process
+        holds the site (``--only api``, or ``--only worker,api`` for a site another worker holds); they are
+        row-locked changes of stored tickets and alerts, not judgements, so they need no lease. The fence
+        guards what only the site's owner may write: the judgements, the clocks and the checkpoint."""
+        with self.engine.begin() as conn:
             yield conn
 
     def _record(self, conn: Connection, changes: Changes, now: datetime) -> None:

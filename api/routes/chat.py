@@ -82,7 +82,10 @@ class ChatOut(BaseModel):
     complaint: bool = Field(description="Judged a complaint about the facilities")
     asset_kind: str | None = Field(description="The kind of machine it is about, if recognised")
     mood: str = Field(description="The message's mood")
-    ticket_id: str | None = Field(description="The ticket it opened or joined, if any")
+    ticket_id: str | None = Field(
+        description="The ticket it opened or joined, if any (null when another process judges the site: it does so "
+        "within seconds)"
+    )
 
 
 def chat_service(request: Request, services: ApiServices, site_id: str | None = None) -> ChatService:
@@ -98,7 +101,10 @@ def chat_service(request: Request, services: ApiServices, site_id: str | None = 
         chat = chats.get(site.id)
         if chat is None:
             alerts = site_service(services.alerts, site.id)
-            chat = chats[site.id] = ChatService.build(services.tokens.engine, site, alerts)
+            sid = site.id
+            chat = chats[sid] = ChatService.build(
+                services.tokens.engine, site, alerts, judges=lambda: services.judges_site(sid)
+            )
         return chat
 
 

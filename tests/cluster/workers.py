@@ -60,13 +60,14 @@ night = "eng-wang"
 """
 
 
-def write_sites(folder: Path, count: int, receiver: str) -> list[str]:
+def write_sites(folder: Path, count: int, receiver: str, extra: str = "") -> list[str]:
     """``count`` tiny site files (one elevator each) in ``folder``; ``receiver``: a ``json://host:port/`` URL
-    under which each site's messages go to ``<site>/engineer`` and ``<site>/owners``."""
+    under which each site's messages go to ``<site>/engineer`` and ``<site>/owners``; ``extra``: more of the
+    site file (formatted like it: ``{site}``, ``{receiver}``)."""
     folder.mkdir(parents=True, exist_ok=True)
     sites = [f"s{i:02d}" for i in range(count)]
     for site in sites:
-        body = _SITE.format(site=site, elevator=ELEVATOR, receiver=receiver)
+        body = (_SITE + extra).format(site=site, elevator=ELEVATOR, receiver=receiver)
         (folder / f"{site}.toml").write_text(body, encoding="utf-8")
     return sites
 
