@@ -67,6 +67,11 @@ class OutboxNotifier:
             items.extend(plan_announcement(self.site, self.settings, self.planner.templates, announcement))
         return self.outbox.enqueue(conn, items, now)
 
+    def withdraw(self, conn: Connection, keys: Sequence[str], now: datetime) -> int:
+        """Held announcements to owners that are no longer true (``alerts.engine.maintenance.Announcer``)."""
+        del now  # a held notification has not been sent, whatever the time
+        return self.outbox.withdraw(conn, keys)
+
 
 def fallback_person(site: Site) -> Person | None:
     """The site's fallback person for undelivered RED: ``[escalation] fallback``, else the last of the chain."""
