@@ -183,6 +183,7 @@ def parse_maintenance(
         raise fail("maintenance_plans: one plan per asset")
     windows: list[MaintenanceWindow] = []
     refs: dict[str, int] = {}
+    starts: dict[tuple[str, datetime], int] = {}  # one window per asset and start: each is told apart
     for i, w in enumerate(raw.maintenance_windows):
         where = f"maintenance_windows[{i}]"
         known(where, w.asset, w.company)
@@ -196,6 +197,8 @@ def parse_maintenance(
                 + ("" if w.ref else " (the same asset and start: give one a `ref`)")
             )
         refs[ref] = i
+        if (twin := starts.setdefault((w.asset, start), i)) != i:
+            raise fail(f"{where}: {w.asset} already has a window starting then (maintenance_windows[{twin}])")
         windows.append(MaintenanceWindow(ref, w.asset, start, end, w.company, w.what))
     return Maintenance(companies=companies, plans=tuple(plans), windows=tuple(windows))
 

@@ -54,6 +54,7 @@ def test_refs_survive_reordering_the_file() -> None:
     [
         (A + A, "ref 'S-lift-march' is also maintenance_windows[0]'s"),  # the same ref twice
         (B + B, "give one a `ref`"),  # the same asset and start, neither with a ref
+        (A + A.replace("lift-march", "lift-b"), "already has a window starting then"),  # told apart how?
         (A.replace('"lift-march"', '"7"'), "digits alone"),  # would read as the old S-<n>
         (A.replace('"lift-march"', '"a:b"'), "ref"),  # a ref is a word: letters, digits, - and _
     ],
