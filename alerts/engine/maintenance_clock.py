@@ -99,7 +99,9 @@ class MaintenanceClock:
             return
         told = self._told(conn, now)
         said = {  # what the owners were told of the site file's windows, whatever the ref then
-            (t.asset, t.start, moment) for t, moment, _key, status in told if status != WITHDRAWN
+            (t.asset, t.start, moment)
+            for t, moment, _key, status in told
+            if status != WITHDRAWN and maintenance.from_site_file(t.ref)
         }
         stored = stored_windows(conn, self.site.id, ending_after=now - maintenance.ANNOUNCE_DONE_WITHIN)
         due: list[Announcement] = []
