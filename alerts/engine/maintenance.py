@@ -209,6 +209,7 @@ class ChangeReason(StrEnum):
     CANCELLED_LATE = "cancelled after it began, or long ago: nothing more to tell"
     MOVED = "moved: the owners who were told hear the new time"
     MOVED_PAST = "moved, but the new time has begun: the end is told as usual"
+    MOVED_AFTER_TOLD_BEGAN = "a new time after the one told had begun: a new window, told the day before"
     SAME_ELSEWHERE = "nothing to tell: the same asset and start under another ref (a ref added, an old S-n)"
     GONE_UNKNOWN = "gone from the site file, told before facwatch kept its end: nothing to tell"
 
@@ -225,6 +226,8 @@ def decide_change(
         return None, ChangeReason.SAME
     if now >= window.start:
         return None, ChangeReason.MOVED_PAST
+    if now >= told.start:  # e.g. a site-file entry's ref used again for the next visit
+        return None, ChangeReason.MOVED_AFTER_TOLD_BEGAN
     return Moment.MOVED, ChangeReason.MOVED
 
 

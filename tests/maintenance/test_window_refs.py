@@ -13,6 +13,7 @@ from alerts.engine.maintenance import (
     ChangeReason,
     Moment,
     Told,
+    decide_change,
     decide_site_change,
     parse_key,
     window_key,
@@ -124,3 +125,35 @@ def test_a_site_file_window_key_carries_its_end() -> None:
     api = MaintenanceWindow("W-000001", "b1-elev-1", T, T + 2 * H)
     assert window_key("lakeside", api, Moment.DONE) == "maint:lakeside:W-000001:20250305T0100:done"
     assert parse_key("lakeside", "maint:lakeside:W-000001:garbage:done") is None
+
+
+W = MaintenanceWindow("W-000001", "b1-elev-1", T, T + 2 * H)
+LATER = MaintenanceWindow("W-000001", "b1-elev-1", T + 48 * H, T + 50 * H)
+
+
+@pytest.mark.parametrize(
+    ("told", "window", "cancelled_at", "now", "moment", "reason"),
+    [
+        # as told
+        (Told("W-000001", T), W, None, NOW, None, ChangeReason.SAME),
+        # cancelled before it began
+        (Told("W-000001", T), W, NOW, NOW, Moment.CANCELLED, ChangeReason.CANCELLED),
+        # cancelled after it began: nothing more to tell
+        (Told("W-000001", T), W, T + H, T + H, None, ChangeReason.CANCELLED_LATE),
+        # moved to a later time before the one told
+        (Told("W-000001", T), LATER, None, NOW, Moment.MOVED, ChangeReason.MOVED),
+        # moved, and the new time has begun: its end is told as usual
+        (Told("W-000001", T + 50 * H), LATER, None, T + 49 * H, None, ChangeReason.MOVED_PAST),
+        # the told time had begun (done), the same ref has a new time: a new window, not a move
+        (Told("W-000001", T), LATER, None, T + 3 * H, None, ChangeReason.MOVED_AFTER_TOLD_BEGAN),
+    ],
+)
+def test_what_owners_hear_of_a_change(
+    told: Told,
+    window: MaintenanceWindow,
+    cancelled_at: datetime | None,
+    now: datetime,
+    moment: Moment | None,
+    reason: ChangeReason,
+) -> None:
+    assert decide_change(told, window, cancelled_at, now) == (moment, reason)
