@@ -17,6 +17,7 @@ certificate_expires = 2026-01-31
 last_visit = 2025-02-20
 
 [[maintenance_windows]]
+ref = "lift-0305"              # optional: the window's identity (S-lift-0305); else S-<asset>-<local start>
 asset = "b1-elev-1"
 start = 2025-03-05T09:00:00+08:00   # a local time without offset is in the site's time zone
 end = 2025-03-05T11:00:00+08:00
@@ -51,6 +52,8 @@ DEFAULT_INTERVAL_DAYS = {AssetKind.ELEVATOR: 15.0, AssetKind.PUMP: 30.0, AssetKi
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
 _APPRISE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 LANGS = ("zh", "en", "zh+en", "en+zh")
+_REF = r"^[A-Za-z0-9_-]{1,40}$"
+"""A window's own ``ref`` (``S-<ref>``); digits alone are refused: they were the old file-order ``S-<n>``."""
 
 
 class _Strict(BaseModel):
@@ -95,11 +98,19 @@ class PlanIn(_Strict):
 
 
 class WindowIn(_Strict):
+    ref: str | None = Field(default=None, pattern=_REF)
     asset: str
     start: datetime
     end: datetime
     company: str | None = None
     what: str = ""
+
+    @field_validator("ref")
+    @classmethod
+    def _not_a_number(cls, ref: str | None) -> str | None:
+        if ref is not None and ref.isdigit():
+            raise ValueError("a ref of digits alone is refused (the old S-<n> numbering): use a word")
+        return ref
 
 
 class MaintenanceIn(_Strict):
@@ -171,14 +182,34 @@ def parse_maintenance(
     if len({p.asset for p in plans}) != len(plans):
         raise fail("maintenance_plans: one plan per asset")
     windows: list[MaintenanceWindow] = []
+    refs: dict[str, int] = {}
+    starts: dict[tuple[str, datetime], int] = {}  # one window per asset and start: each is told apart
     for i, w in enumerate(raw.maintenance_windows):
         where = f"maintenance_windows[{i}]"
         known(where, w.asset, w.company)
         start, end = local_time(w.start, tz), local_time(w.end, tz)
         if end <= start:
             raise fail(f"{where}: end must be after start")
-        windows.append(MaintenanceWindow(f"S-{i + 1}", w.asset, start, end, w.company, w.what))
+        ref = window_ref(w.ref, w.asset, start, tz)
+        if ref in refs:
+            raise fail(
+                f"{where}: ref {ref!r} is also maintenance_windows[{refs[ref]}]'s"
+                + ("" if w.ref else " (the same asset and start: give one a `ref`)")
+            )
+        refs[ref] = i
+        if (twin := starts.setdefault((w.asset, start), i)) != i:
+            raise fail(f"{where}: {w.asset} already has a window starting then (maintenance_windows[{twin}])")
+        windows.append(MaintenanceWindow(ref, w.asset, start, end, w.company, w.what))
     return Maintenance(companies=companies, plans=tuple(plans), windows=tuple(windows))
+
+
+def window_ref(own: str | None, asset: str, start: datetime, tz: str) -> str:
+    """A site-file window's identity, which survives reordering the file: ``S-<ref>`` when the entry has a
+    ``ref``, else ``S-<asset>-<local start>`` (``S-b1-elev-1-20250305T0900``), so that such a window moved
+    in the file is another window (the old one reads as cancelled)."""
+    if own:
+        return f"S-{own}"
+    return f"S-{asset}-{start.astimezone(ZoneInfo(tz)):%Y%m%dT%H%M}"
 
 
 def _company(c: CompanyIn, variables: dict[str, str], fail: Callable[[str], ConfigError]) -> Company:

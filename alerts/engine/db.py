@@ -190,6 +190,7 @@ notifications = Table(
     # 0004 (issue 7): what delivery and grouping need to know of a notification.
     Column("status", String(10), nullable=False, server_default="ready"),
     # held (waiting for its group or the end of quiet hours) | ready (receipts made) | merged (into a digest)
+    # | withdrawn (held, then no longer true: never sent; a maintenance window cancelled or moved meanwhile)
     Column("level", String(10), nullable=True),
     Column("asset", String(64), nullable=True),
     Column("lang", String(8), nullable=True),

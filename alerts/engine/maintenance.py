@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -197,6 +197,10 @@ class Told:
 
     ref: str
     start: datetime
+    asset: str = ""
+    """The asset the notice was about (the outbox row's)."""
+    end: datetime | None = None
+    """The end they were told (site-file windows' keys carry it; None in the API's and in older keys)."""
 
 
 class ChangeReason(StrEnum):
@@ -205,6 +209,9 @@ class ChangeReason(StrEnum):
     CANCELLED_LATE = "cancelled after it began, or long ago: nothing more to tell"
     MOVED = "moved: the owners who were told hear the new time"
     MOVED_PAST = "moved, but the new time has begun: the end is told as usual"
+    MOVED_AFTER_TOLD_BEGAN = "a new time after the one told had begun: a new window, told the day before"
+    SAME_ELSEWHERE = "nothing to tell: the same asset and start under another ref (a ref added, an old S-n)"
+    GONE_UNKNOWN = "gone from the site file, told before facwatch kept its end: nothing to tell"
 
 
 def decide_change(
@@ -219,16 +226,79 @@ def decide_change(
         return None, ChangeReason.SAME
     if now >= window.start:
         return None, ChangeReason.MOVED_PAST
+    if now >= told.start:  # e.g. a site-file entry's ref used again for the next visit
+        return None, ChangeReason.MOVED_AFTER_TOLD_BEGAN
     return Moment.MOVED, ChangeReason.MOVED
+
+
+def from_site_file(ref: str) -> bool:
+    """``S-…`` (the site file's windows) rather than ``W-000001`` (the API's)."""
+    return ref.startswith("S-")
+
+
+def _minute(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y%m%dT%H%M}"
+
+
+def window_key(site: str, window: MaintenanceWindow, moment: Moment) -> str:
+    """The outbox key of an announcement: ``maint:<site>:<ref>:<start>:<moment>``; a site-file window's
+    also carries its end, so that its removal from the file can still be told with the time told."""
+    key = f"maint:{site}:{window.ref}:{_minute(window.start)}:{moment.value}"
+    return f"{key}:{_minute(window.end)}" if from_site_file(window.ref) else key
+
+
+def parse_key(site: str, key: str, asset: str = "") -> tuple[Told, Moment] | None:
+    """What an announcement's outbox key (with its audience's suffix) says was told, or None."""
+    prefix = f"maint:{site}:"
+    if not key.startswith(prefix):
+        return None
+    parts = key[len(prefix) :].split(":")
+    if len(parts) < 3 or parts[2] not in Moment.__members__.values():
+        return None
+    start = _parse_minute(parts[1])
+    if start is None:
+        return None
+    end = _parse_minute(parts[3]) if len(parts) > 3 else None  # a long key's hashed tail: no end
+    return Told(parts[0], start, asset, end), Moment(parts[2])
+
+
+def _parse_minute(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def change_key(site: str, window: MaintenanceWindow, moment: Moment, now: datetime) -> str:
     """The outbox key of a change: a move to a start within a day takes the day-before notice's key (it
     says the same and more), a later one its own (the day-before notice still reminds them)."""
-    key = f"maint:{site}:{window.ref}:{window.start:%Y%m%dT%H%M}"
     if moment is Moment.MOVED and window.start - ANNOUNCE_BEFORE <= now:
-        return f"{key}:{Moment.PLANNED.value}"
-    return f"{key}:{moment.value}"
+        return window_key(site, window, Moment.PLANNED)
+    return window_key(site, window, moment)
+
+
+def decide_site_change(
+    told: Told, windows: Sequence[MaintenanceWindow], now: datetime
+) -> tuple[MaintenanceWindow | None, Moment | None, ChangeReason]:
+    """What the owners who were told of a site-file window hear, the file being ``windows`` now.
+
+    The window is found by its ref (an entry's own ``ref`` survives any edit: a new time is a move); else
+    by its asset and start (the same window under a new ref: a ``ref`` added, or told as ``S-<n>`` by an
+    older facwatch). Gone from the file, it was cancelled when facwatch read the file (``now``)."""
+    same_ref = next((w for w in windows if w.ref == told.ref), None)
+    if same_ref is not None:
+        return (same_ref, *decide_change(told, same_ref, None, now))
+    minute = told.start.replace(second=0, microsecond=0)
+    same = next(
+        (w for w in windows if w.asset == told.asset and w.start.replace(second=0, microsecond=0) == minute),
+        None,
+    )
+    if same is not None:
+        return same, None, ChangeReason.SAME_ELSEWHERE
+    if told.end is None:
+        return None, None, ChangeReason.GONE_UNKNOWN
+    gone = MaintenanceWindow(told.ref, told.asset, told.start, told.end)
+    return (gone, *decide_change(told, gone, now, now))
 
 
 @runtime_checkable
@@ -236,6 +306,11 @@ class Announcer(Protocol):
     """Writes announcements to owners into the outbox, in the caller's transaction (``OutboxNotifier``)."""
 
     def announce(self, conn: Connection, announcements: Sequence[Announcement], now: datetime) -> int: ...
+
+    def withdraw(self, conn: Connection, keys: Sequence[str], now: datetime) -> int:
+        """Withdraw the notifications under ``keys`` that are still held (quiet hours), unsent; returns
+        how many were withdrawn (one already released, or sent, stays: it was told)."""
+        ...
 
 
 # --- the reports' query ----------------------------------------------------------------------------------
@@ -274,11 +349,15 @@ __all__ = [
     "covering",
     "decide_change",
     "decide_plan",
+    "decide_site_change",
     "decide_window",
     "due_announcements",
+    "from_site_file",
+    "parse_key",
     "service_visits",
     "visits",
     "window_at",
+    "window_key",
 ]
 
 

@@ -3,7 +3,8 @@
 The parts, each in its own module:
 
 - ``alerts.notify.writer``: the outbox rows, written in the caller's transaction under an idempotency key;
-  group windows and quiet hours (``held``), digests (``merged``), one receipt per channel.
+  group windows and quiet hours (``held``), digests (``merged``), one receipt per channel; a held row
+  that is no longer true is ``withdrawn`` (``OutboxNotifier.withdraw``).
 - ``alerts.notify.dispatcher``: claims due receipts and sends each in isolation
   (``alerts.notify.isolation``: a thread per send, a hard deadline, slots per target).
 - ``alerts.notify.delivery``: the one pure decision of what a send's end means (retry, fallback, give up).
@@ -66,6 +67,11 @@ class OutboxNotifier:
         for announcement in announcements:
             items.extend(plan_announcement(self.site, self.settings, self.planner.templates, announcement))
         return self.outbox.enqueue(conn, items, now)
+
+    def withdraw(self, conn: Connection, keys: Sequence[str], now: datetime) -> int:
+        """Held announcements to owners that are no longer true (``alerts.engine.maintenance.Announcer``)."""
+        del now  # a held notification has not been sent, whatever the time
+        return self.outbox.withdraw(conn, keys)
 
 
 def fallback_person(site: Site) -> Person | None:

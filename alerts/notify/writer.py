@@ -5,7 +5,8 @@ under an idempotency key (``T-000001:A-000001:engineer:eng-wang``): writing the 
 nothing, so a replayed batch or a restarted clock never notifies twice. A row that waits (the group window,
 or the owners' quiet hours) is ``held``; when its time comes (``release_held``), everything held for the same
 recipient goes out as one message (a digest with the count and the worst cases first) and the members are
-``merged`` into it. A ``ready`` notification has one receipt per channel, in the recipient's order: RED
+``merged`` into it; one whose reason went away while it waited (a maintenance window cancelled or moved) is
+``withdrawn`` and never sent. A ``ready`` notification has one receipt per channel, in the recipient's order: RED
 goes to the first ``red_channels`` at once, anything else to the first; the others are ``standby``.
 """
 
@@ -77,6 +78,20 @@ class Outbox:
                 self.add_receipts(conn, nid, item.targets, item.level, now)
             added += 1
         return added
+
+    def withdraw(self, conn: Connection, keys: Sequence[str]) -> int:
+        """Withdraw the notifications under ``keys`` still ``held`` (nothing sent, no receipts): they become
+        ``withdrawn`` and are never released. One released meanwhile (``release_held`` locks what it takes)
+        is left alone. Returns how many were withdrawn."""
+        if not keys:
+            return 0
+        n = notifications
+        done = conn.execute(
+            update(n)
+            .where(n.c.key.in_([fit_key(k) for k in keys]), n.c.status == "held")
+            .values(status="withdrawn", release_at=None)
+        )
+        return int(done.rowcount or 0)
 
     def _join_batch(self, conn: Connection, item: Outgoing, release: datetime) -> datetime:
         """Everything waiting for one recipient leaves together: at the earliest release among them."""

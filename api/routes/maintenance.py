@@ -2,7 +2,7 @@
 
 ``POST /maintenance/windows`` plans a window on an asset (during it, non-RED alerts on the asset are
 recorded "during maintenance" and nobody is told; a RED is told as always); ``GET`` lists the site file's
-windows (``S-1``…) and the API's (``W-000001``…); ``DELETE /maintenance/windows/{ref}`` cancels one of the
+windows (``S-lift-0305``, ``S-b1-elev-1-20250305T0900``…) and the API's (``W-000001``…); ``DELETE /maintenance/windows/{ref}`` cancels one of the
 API's and ``PATCH`` moves it (owners who were told of it hear that it is cancelled or moved). ``POST /maintenance/visits`` records a visit, which restarts the asset's plan clock (its overdue
 alert clears); ``GET /maintenance/visits`` lists them.
 """
@@ -74,7 +74,7 @@ class WindowIn(BaseModel):
 
 class WindowOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [WINDOW_EXAMPLE]})
-    ref: str = Field(description="``W-000001`` (the API's) or ``S-1`` (the site file's)")
+    ref: str = Field(description="``W-000001`` (the API's) or ``S-<ref>`` (the site file's)")
     asset: str = Field(description="The asset under maintenance")
     start: datetime = Field(description="When the work starts (UTC)")
     end: datetime = Field(description="When the work ends (UTC)")

@@ -52,7 +52,7 @@ def test_plans_companies_and_windows_become_domain_values() -> None:
     assert elevator.certificate_expires == datetime(2026, 1, 30, 16, 0, tzinfo=UTC)  # local midnight
     (window,) = m.windows
     assert (window.ref, window.start, window.end) == (
-        "S-1",
+        "S-b1-elev-1-20250305T0900",  # no ref of its own: the asset and the local start
         datetime(2025, 3, 5, 1, 0, tzinfo=UTC),
         datetime(2025, 3, 5, 3, 0, tzinfo=UTC),
     )
