@@ -352,7 +352,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stopper.event.set()
 
     # The start-up lock first, before the slow part of the start (imports, migrations, restore): a process
-    # that may not run beside the others is refused within a second or two (facwatch/sole_owner.py).
+    # that may not run beside the others is refused at once (facwatch/sole_owner.py).
     probe = open_engine(settings.state_url)
     try:
         me = Holder(Role.WORKER if only.leased else Role.ALONE, worker_name(settings))

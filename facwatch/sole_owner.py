@@ -158,7 +158,9 @@ class PgGuard:
         self._thread = threading.Thread(target=self._keep, name="facwatch-sole-owner", daemon=True)
         self._thread.start()
 
-    def _take(self) -> psycopg.Connection[TupleRow]:
+    def _take(self, *, again: bool = False) -> psycopg.Connection[TupleRow]:
+        """Connect and take every lock; ``again``: after a break, when the server may not yet have noticed
+        that this process's former connection is gone (it holds the lock until then: wait, not refuse)."""
         try:
             conn = psycopg.connect(
                 self._conninfo,
@@ -184,6 +186,8 @@ class PgGuard:
                 ).fetchone()
                 if row is None or not row[0]:
                     others = self._holders(conn, part)
+                    if again and others and all(other == self._me for other in others):
+                        raise _Unreachable("the lock is still held by this process's former connection")
                     raise StartupError(refusal(self._me, part, others, self._where, sqlite=False))
         except BaseException:
             with contextlib.suppress(psycopg.Error):
@@ -205,15 +209,15 @@ class PgGuard:
 
     def _keep(self) -> None:
         """Ping the connection; when it breaks, take the locks again as soon as the database answers."""
-        broken = False
+        broken, waiting = False, ""
         while not self._stop.wait(PING_S):
             try:
                 if broken:
-                    conn = self._take()
+                    conn = self._take(again=True)
                     old, self._conn = self._conn, conn
                     with contextlib.suppress(psycopg.Error):
                         old.close()
-                    broken = False
+                    broken, waiting = False, ""
                     log.info("sole_owner.lock_taken_again", holder=self._me.label())
                 else:
                     self._conn.execute("SELECT 1")
@@ -221,8 +225,10 @@ class PgGuard:
                 if not broken:
                     log.warning("sole_owner.connection_lost", error=str(exc).splitlines()[0][:200])
                 broken = True
-            except _Unreachable:
-                continue  # still away: try again after the next pause
+            except _Unreachable as exc:  # still away: try again after the next pause
+                if str(exc) != waiting:
+                    waiting = str(exc)
+                    log.info("sole_owner.waiting", reason=waiting.splitlines()[0][:200])
             except StartupError as exc:
                 log.critical("sole_owner.lock_lost", reason=str(exc))
                 self._on_lost(f"lost the lock on the state database while it was away, and {exc}")

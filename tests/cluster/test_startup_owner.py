@@ -5,7 +5,8 @@ PostgreSQL, Mosquitto and InfluxDB:
   once, its message naming the worker and what to do; the worker runs on;
 - a process without ``--only worker`` runs: a worker exits 1 at once, naming it; so does a second such process;
 - the lock of a running process without ``--only worker`` is taken by a worker while its connection is gone
-  (the database away): the process stops every site and exits 1, naming the worker."""
+  (the database away): the process stops every site and exits 1, naming the worker; while the server
+  still holds its former connection's lock, it waits and takes the lock again, its sites running on."""
 
 from __future__ import annotations
 
@@ -97,3 +98,26 @@ def test_a_process_whose_lock_a_worker_took_meanwhile_stops_every_site(
     assert solo.running_sites() == set()  # every site stopped
     assert "lost the lock on the state database while it was away" in solo.tail()
     assert "worker intruder (facwatch run --only worker)" in solo.tail()
+
+
+def test_a_process_waits_for_its_own_former_connection_and_takes_the_lock_again(
+    tmp_path: Path, procs: ProcFactory, cluster_db: Engine
+) -> None:
+    sites = write_sites(tmp_path / "sites", 2, "json://127.0.0.1:9/")
+    solo = procs("solo", parts="gateway,alerts")
+    solo.start(timeout=50)
+    wait_until(lambda: solo.running_sites() == set(sites), 30, "the process runs both sites")
+    url = cluster_db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # The process's lock connection breaks, while the server still has a session of the same name holding
+    # the lock (as when the server has not yet noticed that the former connection is gone).
+    with psycopg.connect(url, autocommit=True, application_name="facwatch alone solo") as former:
+        row = former.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'facwatch alone solo' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()
+        assert row is not None
+        former.execute("SELECT pg_terminate_backend(%s, 5000)", (row[0],))
+        former.execute("SELECT pg_advisory_lock(%s, %s)", (NAMESPACE, PART_KEYS["gateway"]))
+        wait_until(lambda: solo.count("former connection") > 0, 20, "the process waits for it")
+    wait_until(lambda: solo.count("sole_owner.lock_taken_again") > 0, 20, "the lock taken again")
+    assert solo.alive and solo.running_sites() == set(sites)
