@@ -44,8 +44,9 @@ from facwatch.config import PARTS, Settings
 from facwatch.model import Site, TelemetryReader
 from facwatch.owner_setup import make_desk
 from facwatch.runtime import Shared, SiteRuntime
+from facwatch.sole_owner import Guard, Holder, Role, claim
 from facwatch.state import migrate, open_engine
-from facwatch.worker import Ownership, ownership
+from facwatch.worker import Ownership, ownership, worker_name
 from gateway.embedded import EmbeddedBroker
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -76,6 +77,12 @@ class System:
     """How the fallback person is told of a state-database outage; default: apprise via alerts.notify.direct."""
     leased: bool = False
     """``--only worker``: the sites are taken through leases (PostgreSQL) or owned alone (SQLite), facwatch/worker.py."""
+    guard: Guard | None = None
+    """The start-up lock (facwatch/sole_owner.py) when the caller took it (``facwatch run`` does, before the
+    slow part of the start); else ``start`` takes it. Released last by ``stop``."""
+    failure: str | None = None
+    """Why this process stopped its sites by itself (its start-up lock taken by another kind of process while
+    the database was away), if it did."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
@@ -115,6 +122,12 @@ class System:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     def start(self, *, embedded_broker: bool = False) -> None:
+        """Start every part; first the start-up lock (facwatch/sole_owner.py): ``StartupError``, with nothing
+        started, when a process of the other kind (workers / one process running every site) already runs
+        the sites on this state database."""
+        if self.guard is None:
+            me = Holder(Role.WORKER if self.leased else Role.ALONE, worker_name(self.settings))
+            self.guard = claim(self.engine, self.parts, me, self._lost_guard)
         if embedded_broker:
             self.broker = EmbeddedBroker()
             self.broker.start("127.0.0.1", _free_port(preferred=1883))
@@ -171,6 +184,9 @@ class System:
             self.broker.stop()
         for runtime in self.runtimes.values():
             runtime.close()
+        guard, self.guard = self.guard, None
+        if guard is not None:  # last: no other process runs the sites before these have stopped
+            guard.release()
         for close in self._closers:
             with contextlib.suppress(Exception):
                 close()
@@ -181,6 +197,10 @@ class System:
         if self.api is None:
             raise RuntimeError("the API is not running")
         return f"http://{self.settings.api.host}:{self.api.port}"
+
+    def _lost_guard(self, reason: str) -> None:
+        self.failure = reason
+        threading.Thread(target=self.stop, name="facwatch-stop", daemon=True).start()
 
     # --- the first site's parts (one-site callers and tests) --------------------------------------------
 
@@ -285,6 +305,7 @@ def build(
     tell_fallback: Callable[[str, str], bool] | None = None,
     single: Sequence[str] | None = None,
     leased: bool = False,
+    guard: Guard | None = None,
 ) -> System:
     """A system serving ``site`` (or every site of a sequence). ``single``: the ids named by ``site =``, whose
     local files keep the one-site names; None: the site, when there is one."""
@@ -305,6 +326,7 @@ def build(
         single=frozenset(ids if single is None and len(ids) == 1 else single or ()),
         tell_fallback=tell_fallback,
         leased=leased,
+        guard=guard,
     )
 
 

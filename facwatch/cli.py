@@ -336,24 +336,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from facwatch.app import System, build
-    from facwatch.worker import parse_only
+    from facwatch.sole_owner import Holder, Role, claim
+    from facwatch.state import open_engine
+    from facwatch.worker import parse_only, worker_name
 
     settings = load_settings(args.config)
     logs.configure(settings.log_format, settings.log_level)
     loaded = load_sites(settings, variables={"data_dir": str(settings.data_dir.resolve())})
     only = parse_only(args.only)
+    stopper = _Stopper()
+    lost: list[str] = []
+
+    def on_lost(reason: str) -> None:  # another kind of process took the lock meanwhile: stop every site
+        lost.append(reason)
+        stopper.event.set()
+
+    # The start-up lock first, before the slow part of the start (imports, migrations, restore): a process
+    # that may not run beside the others is refused at once (facwatch/sole_owner.py).
+    probe = open_engine(settings.state_url)
+    try:
+        me = Holder(Role.WORKER if only.leased else Role.ALONE, worker_name(settings))
+        guard = claim(probe, only.parts, me, on_lost)
+    finally:
+        probe.dispose()
+    from facwatch.app import System, build
+
     single = [item.site.id for item in loaded if item.source.single]
     sites = [item.site for item in loaded]
-    system: System = build(settings, sites, parts=only.parts, single=single, leased=only.leased)
-    stopper = _Stopper()
+    system: System = build(settings, sites, parts=only.parts, single=single, leased=only.leased, guard=guard)
     system.start()
     if system.api is not None:
         print(f"facwatch running: API on {system.api_url}/", flush=True)
     try:
         stopper.wait(None)
     finally:
-        system.stop()
+        system.stop()  # releases the start-up lock last
+    if lost:
+        print(f"facwatch: {lost[0]}; every site stopped", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 from facwatch.files import private_file
 
@@ -33,11 +33,22 @@ def open_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATION_LOCK = 0x6677_6D69_6772_0001
+"""Key of the PostgreSQL advisory lock that processes migrating one database take in turn."""
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    On PostgreSQL the upgrade runs in one transaction that first takes an advisory lock of a fixed key
+    (``pg_advisory_xact_lock``, released at commit): processes started together on an empty database (API
+    replicas and workers in compose) migrate one after another, and each after the first finds the schema
+    at the newest revision and does nothing. SQLite: unchanged."""
     location = str(resources.files("facwatch").joinpath("migrations"))
     cfg = Config()
     cfg.set_main_option("script_location", location)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

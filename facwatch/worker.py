@@ -5,8 +5,10 @@ delivery, webhooks) without the API, and takes its sites through leases.
                                                           └─ on_lost(site) ───────► SiteRuntime.stop()
                  each site's AlertService fenced with keeper.fencing(site), its gateway acks only while
                  keeper.holds(site); stop(): every site given back at once
-    SQLite:      no leases: the worker owns every site, and a lock file next to the state database refuses a
-                 second worker on the same file
+    SQLite:      no leases: the worker owns every site
+    Either way the process first takes the start-up lock (facwatch/sole_owner.py, in System.start): workers
+    share it on PostgreSQL, a process running the sites without leases holds it alone, so neither starts
+    beside the other (nor a second worker on one SQLite file)
 
 A site is started in a thread of its own when its lease is won (restoring its state takes a moment, and the
 keeper must go on renewing meanwhile); it is stopped in the keeper's thread when the lease is lost, so the
@@ -16,15 +18,12 @@ same site apart, and a start whose lease was lost meanwhile does not run.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine
@@ -97,7 +96,7 @@ def ownership(settings: Settings, engine: Engine, sites: Sequence[str]) -> Owner
     """Leases on PostgreSQL; on SQLite the one worker owns every site."""
     if engine.dialect.name == "postgresql":
         return SiteLeases(engine, sites, lease_s=settings.cluster.lease_s, me=worker_name(settings))
-    return SoleOwner(engine)
+    return SoleOwner()
 
 
 class SiteLeases:
@@ -149,24 +148,8 @@ class SiteLeases:
 
 
 class SoleOwner:
-    """SQLite: one worker owns every site. A lock on ``<state db>.worker.lock`` refuses a second worker on
-    the same file (as far as the file system's locks reach: one machine)."""
-
-    def __init__(self, engine: Engine) -> None:
-        database = engine.url.database
-        self._lock: IO[bytes] | None = None
-        if database and database != ":memory:":
-            path = Path(database).with_name(Path(database).name + ".worker.lock")
-            handle = path.open("ab")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                raise StartupError(
-                    f"another worker already runs on the SQLite state database {database}: with SQLite one "
-                    "process owns every site (use PostgreSQL for several workers)"
-                ) from None
-            self._lock = handle
+    """SQLite: no leases, the one worker owns every site. That it is the only process running the sites on
+    the state file is the start-up lock's work (facwatch/sole_owner.py), as for every process."""
 
     def fencing(self, site: str) -> Fence | None:
         return None
@@ -179,10 +162,7 @@ class SoleOwner:
             runtime.start()
 
     def stop(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            with contextlib.suppress(OSError):
-                lock.close()
+        pass
 
 
 __all__ = ["ROLES", "Only", "Ownership", "SiteLeases", "SoleOwner", "ownership", "parse_only", "worker_name"]
