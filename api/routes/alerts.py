@@ -8,6 +8,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Request, Response
 
+from alerts.engine.ports import AlertQuery
 from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
 from api.errors import http_errors, unprocessable
 from api.responses import AUTHENTICATED, body, missing, page_of
@@ -44,20 +45,20 @@ async def list_alerts(
 ) -> Response:
     """``since``/``until`` bound when the alert opened: ``since <= opened_at < until``."""
     start, end = window(since, until)
-    sites = site_filter(principal, site)
+    query = AlertQuery(
+        site=site_filter(principal, site),
+        building=building,
+        asset=asset,
+        level=level,
+        state=state,
+        since=start,
+        until=end,
+        limit=limit,
+        cursor=cursor,
+    )
 
     def answer() -> Response:
-        page = services.alerts.list_alerts(
-            site=sites,
-            building=building,
-            asset=asset,
-            level=level,
-            state=state,
-            since=start,
-            until=end,
-            limit=limit,
-            cursor=cursor,
-        )
+        page = services.alerts.list_alerts(query)
         return page_response([alert_dict(a) for a in page.items], page.next)
 
     with http_errors():

@@ -7,7 +7,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from alerts.engine.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest, OwnerReport, TicketQuery
 from api.auth import Scope
 from api.deps import Engineer, Services, Viewer, read_in_thread
 from api.errors import forbidden, http_errors, unprocessable
@@ -53,21 +53,21 @@ async def list_tickets(
 ) -> Response:
     """Newest first; ``since``/``until`` bound when the ticket was created."""
     start, end = window(since, until)
-    sites = site_filter(principal, site)
+    query = TicketQuery(
+        site=site_filter(principal, site),
+        building=building,
+        asset=asset,
+        state=state,
+        level=level,
+        source=source,
+        since=start,
+        until=end,
+        limit=limit,
+        cursor=cursor,
+    )
 
     def answer() -> Response:
-        page = services.alerts.list_tickets(
-            site=sites,
-            building=building,
-            asset=asset,
-            state=state,
-            level=level,
-            source=source,
-            since=start,
-            until=end,
-            limit=limit,
-            cursor=cursor,
-        )
+        page = services.alerts.list_tickets(query)
         return page_response([ticket_dict(t) for t in page.items], page.next)
 
     with http_errors():
