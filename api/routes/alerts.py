@@ -9,11 +9,21 @@ import structlog
 from fastapi import APIRouter, Path, Request, Response
 
 from alerts.engine.ports import AlertQuery
-from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
+from api.deps import Engineer, Manager, Services, Viewer
 from api.errors import http_errors, unprocessable
 from api.responses import AUTHENTICATED, body, missing, page_of
-from api.routes.common import Cursor, Ident, Limit, SiteParam, TimeParam, own, site_filter, window
-from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
+from api.routes.common import (
+    Cursor,
+    Ident,
+    Limit,
+    SiteParam,
+    TimeParam,
+    own,
+    page_answer,
+    site_filter,
+    window,
+)
+from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict
 from facwatch.model import AlertState, Level
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTHENTICATED)
@@ -56,13 +66,7 @@ async def list_alerts(
         limit=limit,
         cursor=cursor,
     )
-
-    def answer() -> Response:
-        page = services.alerts.list_alerts(query)
-        return page_response([alert_dict(a) for a in page.items], page.next)
-
-    with http_errors():
-        return await read_in_thread(request, answer)
+    return await page_answer(request, lambda: services.alerts.list_alerts(query), alert_dict)
 
 
 @router.get("/{alert_id}", summary="Get one alert", response_model=AlertOut, responses=NOT_FOUND)
