@@ -10,7 +10,18 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, literal, literal_column, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Table,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+)
 
 from alerts.engine.db import (
     FIRING_KEY_SQL,
@@ -26,7 +37,7 @@ from alerts.engine.db import (
     utc,
 )
 from alerts.engine.errors import NotFound
-from alerts.engine.ports import AlertQuery, TicketQuery
+from alerts.engine.ports import AlertQuery, ListQuery, TicketQuery
 from alerts.engine.rows import ALERT, TICKET, alert_from_row, aware, ticket_from_row
 from alerts.engine.shapes import alert_json, ticket_json
 from facwatch.model import Alert, AlertState, Level, Page, Ticket, TicketEvent
@@ -96,6 +107,26 @@ def _after(
     return tuple_(*keys) < tuple_(*values)
 
 
+def _filtered(query: Select[Any], table: Table, began: Column[Any], q: ListQuery) -> Select[Any]:
+    """``query`` over ``table`` with the filters every list has (``ListQuery``); ``began`` is the column of when
+    an item began (``since``/``until``: ``[since, until)``)."""
+    if isinstance(q.site, str):
+        query = query.where(table.c.site == q.site)
+    elif q.site is not None:  # the sites a token is limited to
+        query = query.where(table.c.site.in_(q.site))
+    if q.building is not None:
+        query = query.where(table.c.building == q.building)
+    if q.asset is not None:
+        query = query.where(table.c.asset == q.asset)
+    if q.level is not None:
+        query = query.where(table.c.level == q.level.value)
+    if q.since is not None:
+        query = query.where(began >= utc(q.since))
+    if q.until is not None:
+        query = query.where(began < utc(q.until))
+    return query
+
+
 def list_alerts(conn: Connection, q: AlertQuery) -> Page[Alert]:
     """Firing first, worst level first, newest first; ``since``/``until`` bound when the alert opened:
     ``[since, until)``. The cursor is the last item's sort key (keyset pagination over ``ix_alerts_list``)."""
@@ -103,20 +134,9 @@ def list_alerts(conn: Connection, q: AlertQuery) -> Page[Alert]:
     # The page's keys from the alerts alone: the sort keys name their columns unqualified (``state`` and
     # ``level`` are columns of ``tickets`` too), so they are selected before the join.
     query = select(alerts.c.id, firing_key.label("firing"), level_key.label("rank"), alerts.c.opened_at)
-    if isinstance(q.site, str):
-        query = query.where(alerts.c.site == q.site)
-    elif q.site is not None:  # the sites a token is limited to
-        query = query.where(alerts.c.site.in_(q.site))
-    if q.building is not None:
-        query = query.where(alerts.c.building == q.building)
-    if q.since is not None:
-        query = query.where(alerts.c.opened_at >= utc(q.since))
-    if q.until is not None:
-        query = query.where(alerts.c.opened_at < utc(q.until))
-    if q.asset is not None:
-        query = query.where(alerts.c.asset == q.asset)
+    query = _filtered(query, alerts, alerts.c.opened_at, q)
     if q.level is not None:  # the key too, so that the index is searched rather than scanned
-        query = query.where(alerts.c.level == q.level.value, level_key == _LEVEL_KEYS[q.level])
+        query = query.where(level_key == _LEVEL_KEYS[q.level])
     if q.state is not None:
         query = query.where(alerts.c.state == q.state.value, firing_key == int(q.state is AlertState.FIRING))
     if q.cursor is not None:
@@ -169,22 +189,9 @@ def list_tickets(conn: Connection, q: TicketQuery) -> Page[Ticket]:
     the last item's sort key (keyset pagination over ``ix_tickets_list`` / ``ix_tickets_state_list``)."""
     limit = _page_limit(q.limit)
     query = select(*TICKET.columns)
-    if isinstance(q.site, str):
-        query = query.where(tickets.c.site == q.site)
-    elif q.site is not None:  # the sites a token is limited to
-        query = query.where(tickets.c.site.in_(q.site))
-    if q.building is not None:
-        query = query.where(tickets.c.building == q.building)
-    if q.level is not None:
-        query = query.where(tickets.c.level == q.level.value)
+    query = _filtered(query, tickets, tickets.c.created_at, q)
     if q.source is not None:
         query = query.where(tickets.c.source == q.source)
-    if q.since is not None:
-        query = query.where(tickets.c.created_at >= utc(q.since))
-    if q.until is not None:
-        query = query.where(tickets.c.created_at < utc(q.until))
-    if q.asset is not None:
-        query = query.where(tickets.c.asset == q.asset)
     if q.state is not None:
         query = query.where(tickets.c.state == q.state.value)
     if q.cursor is not None:
