@@ -12,8 +12,18 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from alerts.engine.errors import NotFound
-from alerts.engine.ports import ActionRequest, AlertsApi, IncidentCount, OwnerReport, SlaFigures
-from facwatch.model import Alert, AlertState, Level, Page, Point, TelemetryReader, Ticket, TicketState
+from alerts.engine.ports import (
+    ALL_ALERTS,
+    ALL_TICKETS,
+    ActionRequest,
+    AlertQuery,
+    AlertsApi,
+    IncidentCount,
+    OwnerReport,
+    SlaFigures,
+    TicketQuery,
+)
+from facwatch.model import Alert, Page, Point, TelemetryReader, Ticket
 
 
 class SiteAlerts:
@@ -32,60 +42,14 @@ class SiteAlerts:
             raise NotFound(f"no site {site!r}")
         return service
 
-    def list_alerts(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        level: Level | None = None,
-        state: AlertState | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Alert]:
-        return self._reader.list_alerts(
-            site=site,
-            building=building,
-            asset=asset,
-            level=level,
-            state=state,
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-        )
+    def list_alerts(self, query: AlertQuery = ALL_ALERTS) -> Page[Alert]:
+        return self._reader.list_alerts(query)
 
     def get_alert(self, alert_id: str) -> Alert:
         return self._reader.get_alert(alert_id)
 
-    def list_tickets(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        state: TicketState | None = None,
-        level: Level | None = None,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Ticket]:
-        return self._reader.list_tickets(
-            site=site,
-            building=building,
-            asset=asset,
-            state=state,
-            level=level,
-            source=source,
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-        )
+    def list_tickets(self, query: TicketQuery = ALL_TICKETS) -> Page[Ticket]:
+        return self._reader.list_tickets(query)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         return self._reader.get_ticket(ticket_id)

@@ -134,6 +134,7 @@ def page_costs(data_dir: str, rounds: int = 60) -> dict[str, tuple[float, float]
     row mapping, the JSON body), in this process on the server's database: the app's own cost per request,
     without HTTP, queueing or the other processes on the machine (run while the server is idle)."""
     from alerts.engine.events import EventBus
+    from alerts.engine.ports import AlertQuery, TicketQuery
     from alerts.engine.service import AlertService
     from alerts.notify.outbox import OutboxNotifier
     from api.schemas import alert_dict, page_response, ticket_dict
@@ -146,11 +147,11 @@ def page_costs(data_dir: str, rounds: int = 60) -> dict[str, tuple[float, float]
     service = AlertService(engine, site, SlaSettings(), EventBus(), OutboxNotifier(site))
 
     def alerts_page() -> bytes:
-        page = service.list_alerts(limit=100)
+        page = service.list_alerts(AlertQuery(limit=100))
         return bytes(page_response([alert_dict(a) for a in page.items], page.next).body)
 
     def tickets_page(state: TicketState | None, limit: int) -> bytes:
-        page = service.list_tickets(state=state, limit=limit)
+        page = service.list_tickets(TicketQuery(state=state, limit=limit))
         return bytes(page_response([ticket_dict(t) for t in page.items], page.next).body)
 
     pages: dict[str, Callable[[], bytes]] = {

@@ -43,7 +43,7 @@ from alerts.detection.chat.ladder import (
 from alerts.detection.chat.lexicon import Lexicon, default_lexicon
 from alerts.detection.chat.privacy import mask
 from alerts.engine.chat_db import chat_messages
-from alerts.engine.ports import ActionRequest, AlertsApi
+from alerts.engine.ports import ActionRequest, AlertQuery, AlertsApi
 from facwatch.model import AlertState, AssetKind, ChatGroup, Finding, Site, TicketAction, utc_from_ms
 
 RUNGS = (STEWARD, MOOD, CRISIS)
@@ -250,7 +250,7 @@ class ChatService:
         ]
 
     def _firing(self) -> list[FiringAlert]:
-        page = self.alerts.list_alerts(site=self.site.id, state=AlertState.FIRING, limit=500)
+        page = self.alerts.list_alerts(AlertQuery(site=self.site.id, state=AlertState.FIRING, limit=500))
         return [FiringAlert(a.asset, a.kind, a.ticket_id) for a in page.items]
 
     def _judge(self, at: datetime, now: datetime, join_text: tuple[str, str] | None) -> str | None:

@@ -1,5 +1,8 @@
 """What the alert engine offers the API: queries over alerts and tickets, and ticket actions.
 
+A list query is one value (``AlertQuery``, ``TicketQuery``), built once where the question is asked (the API's
+route, the chat, a report) and passed as it is through every layer down to the SQL (``alerts.engine.store``).
+
 ``alerts.engine.service.AlertService`` implements it on the state database; the API depends only on this.
 """
 
@@ -90,20 +93,48 @@ class ActionRequest:
     """For ``resolve`` and ``close``: what the repair cost (site currency, >= 0); kept on the ticket."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListQuery:
+    """The filters every list has, and which page: each filter ``None`` asks for everything."""
+
+    site: str | tuple[str, ...] | None = None
+    """One site, the sites a token is limited to (a tuple), or every site (None)."""
+    building: str | None = None
+    asset: str | None = None
+    level: Level | None = None
+    since: datetime | None = None
+    """With ``until``: ``[since, until)`` of when the item began (an alert opened, a ticket was created)."""
+    until: datetime | None = None
+    limit: int = 100
+    """Items on a page (1..1000; more is read as 1000)."""
+    cursor: str | None = None
+    """The previous page's ``next``; None for the first page."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertQuery(ListQuery):
+    """Which alerts a list shows (``AlertsApi.list_alerts``)."""
+
+    state: AlertState | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketQuery(ListQuery):
+    """Which tickets a list shows (``AlertsApi.list_tickets``)."""
+
+    state: TicketState | None = None
+    source: str | None = None
+    """``sensor`` or ``owner``."""
+
+
+ALL_ALERTS = AlertQuery()
+"""No filter, the first page: the default of ``list_alerts``."""
+ALL_TICKETS = TicketQuery()
+"""No filter, the first page: the default of ``list_tickets``."""
+
+
 class AlertsApi(Protocol):
-    def list_alerts(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        level: Level | None = None,
-        state: AlertState | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Alert]:
+    def list_alerts(self, query: AlertQuery = ALL_ALERTS) -> Page[Alert]:
         """Firing alerts first, worst level first, then newest first."""
         ...
 
@@ -111,20 +142,7 @@ class AlertsApi(Protocol):
         """Raises NotFound."""
         ...
 
-    def list_tickets(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        state: TicketState | None = None,
-        level: Level | None = None,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Ticket]:
+    def list_tickets(self, query: TicketQuery = ALL_TICKETS) -> Page[Ticket]:
         """Newest first; items carry no timeline (``get_ticket`` does)."""
         ...
 

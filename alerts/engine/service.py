@@ -35,13 +35,21 @@ from alerts.engine.maintenance import Announcer
 from alerts.engine.maintenance_arrival import Signs
 from alerts.engine.maintenance_clock import MaintenanceClock
 from alerts.engine.notices import Notifier
-from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
+from alerts.engine.ports import (
+    ALL_ALERTS,
+    ALL_TICKETS,
+    ActionRequest,
+    AlertQuery,
+    IncidentCount,
+    OwnerReport,
+    SlaFigures,
+    TicketQuery,
+)
 from alerts.engine.sweep import Sweeper
 from alerts.engine.tickets import TicketWriter
 from facwatch.config import SlaSettings
 from facwatch.model import (
     Alert,
-    AlertState,
     Finding,
     Level,
     Page,
@@ -219,65 +227,17 @@ class AlertService:
 
     # --- queries (AlertsApi) ------------------------------------------------------------------------------
 
-    def list_alerts(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        level: Level | None = None,
-        state: AlertState | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Alert]:
+    def list_alerts(self, query: AlertQuery = ALL_ALERTS) -> Page[Alert]:
         with self.engine.connect() as conn:
-            return store.list_alerts(
-                conn,
-                site=site,
-                building=building,
-                asset=asset,
-                level=level,
-                state=state,
-                since=since,
-                until=until,
-                limit=limit,
-                cursor=cursor,
-            )
+            return store.list_alerts(conn, query)
 
     def get_alert(self, alert_id: str) -> Alert:
         with self.engine.connect() as conn:
             return store.get_alert_ref(conn, alert_id)
 
-    def list_tickets(
-        self,
-        *,
-        site: str | tuple[str, ...] | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        state: TicketState | None = None,
-        level: Level | None = None,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Ticket]:
+    def list_tickets(self, query: TicketQuery = ALL_TICKETS) -> Page[Ticket]:
         with self.engine.connect() as conn:
-            return store.list_tickets(
-                conn,
-                site=site,
-                building=building,
-                asset=asset,
-                state=state,
-                level=level,
-                source=source,
-                since=since,
-                until=until,
-                limit=limit,
-                cursor=cursor,
-            )
+            return store.list_tickets(conn, query)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         pk = parse_ref(ticket_id, "T")

@@ -10,7 +10,18 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, literal, literal_column, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Table,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+)
 
 from alerts.engine.db import (
     FIRING_KEY_SQL,
@@ -26,9 +37,10 @@ from alerts.engine.db import (
     utc,
 )
 from alerts.engine.errors import NotFound
+from alerts.engine.ports import AlertQuery, ListQuery, TicketQuery
 from alerts.engine.rows import ALERT, TICKET, alert_from_row, aware, ticket_from_row
 from alerts.engine.shapes import alert_json, ticket_json
-from facwatch.model import Alert, AlertState, Level, Page, Ticket, TicketEvent, TicketState
+from facwatch.model import Alert, AlertState, Level, Page, Ticket, TicketEvent
 
 
 def _alert_query() -> Select[Any]:
@@ -95,43 +107,40 @@ def _after(
     return tuple_(*keys) < tuple_(*values)
 
 
-def list_alerts(
-    conn: Connection,
-    *,
-    site: str | tuple[str, ...] | None,
-    asset: str | None,
-    level: Level | None,
-    state: AlertState | None,
-    limit: int,
-    cursor: str | None,
-    building: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Page[Alert]:
+def _filtered(query: Select[Any], table: Table, began: Column[Any], q: ListQuery) -> Select[Any]:
+    """``query`` over ``table`` with the filters every list has (``ListQuery``); ``began`` is the column of when
+    an item began (``since``/``until``: ``[since, until)``)."""
+    if isinstance(q.site, str):
+        query = query.where(table.c.site == q.site)
+    elif q.site is not None:  # the sites a token is limited to
+        query = query.where(table.c.site.in_(q.site))
+    if q.building is not None:
+        query = query.where(table.c.building == q.building)
+    if q.asset is not None:
+        query = query.where(table.c.asset == q.asset)
+    if q.level is not None:
+        query = query.where(table.c.level == q.level.value)
+    if q.since is not None:
+        query = query.where(began >= utc(q.since))
+    if q.until is not None:
+        query = query.where(began < utc(q.until))
+    return query
+
+
+def list_alerts(conn: Connection, q: AlertQuery) -> Page[Alert]:
     """Firing first, worst level first, newest first; ``since``/``until`` bound when the alert opened:
     ``[since, until)``. The cursor is the last item's sort key (keyset pagination over ``ix_alerts_list``)."""
-    limit = _page_limit(limit)
+    limit = _page_limit(q.limit)
     # The page's keys from the alerts alone: the sort keys name their columns unqualified (``state`` and
     # ``level`` are columns of ``tickets`` too), so they are selected before the join.
     query = select(alerts.c.id, firing_key.label("firing"), level_key.label("rank"), alerts.c.opened_at)
-    if isinstance(site, str):
-        query = query.where(alerts.c.site == site)
-    elif site is not None:  # the sites a token is limited to
-        query = query.where(alerts.c.site.in_(site))
-    if building is not None:
-        query = query.where(alerts.c.building == building)
-    if since is not None:
-        query = query.where(alerts.c.opened_at >= utc(since))
-    if until is not None:
-        query = query.where(alerts.c.opened_at < utc(until))
-    if asset is not None:
-        query = query.where(alerts.c.asset == asset)
-    if level is not None:  # the key too, so that the index is searched rather than scanned
-        query = query.where(alerts.c.level == level.value, level_key == _LEVEL_KEYS[level])
-    if state is not None:
-        query = query.where(alerts.c.state == state.value, firing_key == int(state is AlertState.FIRING))
-    if cursor is not None:
-        firing, rank, opened, pk = _match(_ALERT_CURSOR, cursor).groups()
+    query = _filtered(query, alerts, alerts.c.opened_at, q)
+    if q.level is not None:  # the key too, so that the index is searched rather than scanned
+        query = query.where(level_key == _LEVEL_KEYS[q.level])
+    if q.state is not None:
+        query = query.where(alerts.c.state == q.state.value, firing_key == int(q.state is AlertState.FIRING))
+    if q.cursor is not None:
+        firing, rank, opened, pk = _match(_ALERT_CURSOR, q.cursor).groups()
         values = (
             literal(int(firing), Integer),
             literal(int(rank), Integer),
@@ -175,44 +184,18 @@ def get_ticket(conn: Connection, pk: int) -> Ticket:
     return ticket_from_row(row, timeline)
 
 
-def list_tickets(
-    conn: Connection,
-    *,
-    site: str | tuple[str, ...] | None,
-    asset: str | None,
-    state: TicketState | None,
-    limit: int,
-    cursor: str | None,
-    building: str | None = None,
-    level: Level | None = None,
-    source: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Page[Ticket]:
+def list_tickets(conn: Connection, q: TicketQuery) -> Page[Ticket]:
     """Newest first; ``since``/``until`` bound when the ticket was created: ``[since, until)``. The cursor is
     the last item's sort key (keyset pagination over ``ix_tickets_list`` / ``ix_tickets_state_list``)."""
-    limit = _page_limit(limit)
+    limit = _page_limit(q.limit)
     query = select(*TICKET.columns)
-    if isinstance(site, str):
-        query = query.where(tickets.c.site == site)
-    elif site is not None:  # the sites a token is limited to
-        query = query.where(tickets.c.site.in_(site))
-    if building is not None:
-        query = query.where(tickets.c.building == building)
-    if level is not None:
-        query = query.where(tickets.c.level == level.value)
-    if source is not None:
-        query = query.where(tickets.c.source == source)
-    if since is not None:
-        query = query.where(tickets.c.created_at >= utc(since))
-    if until is not None:
-        query = query.where(tickets.c.created_at < utc(until))
-    if asset is not None:
-        query = query.where(tickets.c.asset == asset)
-    if state is not None:
-        query = query.where(tickets.c.state == state.value)
-    if cursor is not None:
-        created, pk = _match(_TICKET_CURSOR, cursor).groups()
+    query = _filtered(query, tickets, tickets.c.created_at, q)
+    if q.source is not None:
+        query = query.where(tickets.c.source == q.source)
+    if q.state is not None:
+        query = query.where(tickets.c.state == q.state.value)
+    if q.cursor is not None:
+        created, pk = _match(_TICKET_CURSOR, q.cursor).groups()
         values = (literal(_from_micros(created), TS), literal(int(pk), Integer))
         query = query.where(_after((tickets.c.created_at, tickets.c.id), values))
     query = query.order_by(tickets.c.created_at.desc(), tickets.c.id.desc())

@@ -8,11 +8,22 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Request, Response
 
-from api.deps import Engineer, Manager, Services, Viewer, read_in_thread
+from alerts.engine.ports import AlertQuery
+from api.deps import Engineer, Manager, Services, Viewer
 from api.errors import http_errors, unprocessable
 from api.responses import AUTHENTICATED, body, missing, page_of
-from api.routes.common import Cursor, Ident, Limit, SiteParam, TimeParam, own, site_filter, window
-from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict, page_response
+from api.routes.common import (
+    Cursor,
+    Ident,
+    Limit,
+    SiteParam,
+    TimeParam,
+    own,
+    page_answer,
+    site_filter,
+    window,
+)
+from api.schemas import AlertOut, PageOut, SilenceIn, alert_dict
 from facwatch.model import AlertState, Level
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTHENTICATED)
@@ -44,24 +55,18 @@ async def list_alerts(
 ) -> Response:
     """``since``/``until`` bound when the alert opened: ``since <= opened_at < until``."""
     start, end = window(since, until)
-    sites = site_filter(principal, site)
-
-    def answer() -> Response:
-        page = services.alerts.list_alerts(
-            site=sites,
-            building=building,
-            asset=asset,
-            level=level,
-            state=state,
-            since=start,
-            until=end,
-            limit=limit,
-            cursor=cursor,
-        )
-        return page_response([alert_dict(a) for a in page.items], page.next)
-
-    with http_errors():
-        return await read_in_thread(request, answer)
+    query = AlertQuery(
+        site=site_filter(principal, site),
+        building=building,
+        asset=asset,
+        level=level,
+        state=state,
+        since=start,
+        until=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await page_answer(request, lambda: services.alerts.list_alerts(query), alert_dict)
 
 
 @router.get("/{alert_id}", summary="Get one alert", response_model=AlertOut, responses=NOT_FOUND)

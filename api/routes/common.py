@@ -1,16 +1,22 @@
-"""Query parameters shared by the list routes: ``?limit=N&cursor=C`` and time windows ``since``/``until``."""
+"""Query parameters shared by the list routes: ``?limit=N&cursor=C`` and time windows ``since``/``until``;
+and how a list route answers a page (``page_answer``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Query
+from fastapi import Query, Request, Response
 
 from api.auth import Principal
-from api.errors import forbidden, not_found, unprocessable
+from api.deps import read_in_thread
+from api.errors import forbidden, http_errors, not_found, unprocessable
 from api.params import parse_time
-from facwatch.model import utc_from_ms
+from api.schemas import page_response
+from facwatch.model import Page, utc_from_ms
+
+T = TypeVar("T")
 
 MAX_LIMIT = 1000
 
@@ -64,3 +70,17 @@ def every_site(principal: Principal, what: str) -> None:
     """403 for a token limited to sites, on what serves every site at once."""
     if principal.sites is not None:
         raise forbidden(f"{what} serve every site: a token limited to sites may not use them")
+
+
+async def page_answer(
+    request: Request, read: Callable[[], Page[T]], item_json: Callable[[T], dict[str, object]]
+) -> Response:
+    """A list's page as its JSON body (``{"items": [...], "next": cursor}``), read in a worker thread
+    (``read_in_thread``); the engine's errors (a bad cursor, a store outage) answered as HTTP errors."""
+
+    def answer() -> Response:
+        page = read()
+        return page_response([item_json(item) for item in page.items], page.next)
+
+    with http_errors():
+        return await read_in_thread(request, answer)

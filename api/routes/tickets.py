@@ -7,19 +7,28 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from alerts.engine.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest, OwnerReport, TicketQuery
 from api.auth import Scope
-from api.deps import Engineer, Services, Viewer, read_in_thread
+from api.deps import Engineer, Services, Viewer
 from api.errors import forbidden, http_errors, unprocessable
 from api.responses import AUTHENTICATED, TOO_LARGE, ErrorOut, ValidationErrorOut, body, missing, page_of
-from api.routes.common import Cursor, Ident, Limit, SiteParam, TimeParam, own, site_filter, window
+from api.routes.common import (
+    Cursor,
+    Ident,
+    Limit,
+    SiteParam,
+    TimeParam,
+    own,
+    page_answer,
+    site_filter,
+    window,
+)
 from api.schemas import (
     ActionIn,
     OwnerTicketIn,
     PageOut,
     TicketDetailOut,
     TicketOut,
-    page_response,
     ticket_dict,
 )
 from facwatch.model import Level, Site, TicketState
@@ -53,25 +62,19 @@ async def list_tickets(
 ) -> Response:
     """Newest first; ``since``/``until`` bound when the ticket was created."""
     start, end = window(since, until)
-    sites = site_filter(principal, site)
-
-    def answer() -> Response:
-        page = services.alerts.list_tickets(
-            site=sites,
-            building=building,
-            asset=asset,
-            state=state,
-            level=level,
-            source=source,
-            since=start,
-            until=end,
-            limit=limit,
-            cursor=cursor,
-        )
-        return page_response([ticket_dict(t) for t in page.items], page.next)
-
-    with http_errors():
-        return await read_in_thread(request, answer)
+    query = TicketQuery(
+        site=site_filter(principal, site),
+        building=building,
+        asset=asset,
+        state=state,
+        level=level,
+        source=source,
+        since=start,
+        until=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await page_answer(request, lambda: services.alerts.list_tickets(query), ticket_dict)
 
 
 @router.post(

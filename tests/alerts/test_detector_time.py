@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from alerts.detection.rules import ENTRAPMENT_KIND, Rules
 from alerts.detection.threshold import ThresholdDetector
+from alerts.engine.ports import AlertQuery
 from facwatch.config import load_site
 from facwatch.model import Finding, Reading, utc_from_ms
 from tests.alerts.helpers import DATABASES, MOVING, STUCK, T0_MS, Harness, frame, state_engine
@@ -109,7 +110,7 @@ def test_a_future_dated_reading_then_an_entrapment_is_red_within_10_s(engine: En
     h.service.observe(frame(MOVING, now + 6 * DAY_MS), now=utc_from_ms(now + 10_000))  # one bad clock
     for s in range(11, 30):
         h.service.observe(frame(STUCK, now + s * 1000), now=utc_from_ms(now + s * 1000))
-    (alert,) = h.service.list_alerts(asset="b1-elev-1").items
+    (alert,) = h.service.list_alerts(AlertQuery(asset="b1-elev-1")).items
     assert alert.kind == ENTRAPMENT_KIND and alert.level.value == "red"
     assert (alert.opened_at - utc_from_ms(now + 11_000)).total_seconds() <= 10
     assert [n.kind.value for n in h.notices] == ["opened"]

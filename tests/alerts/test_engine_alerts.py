@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.engine import store
-from alerts.engine.ports import ActionRequest
+from alerts.engine.ports import ActionRequest, AlertQuery
 from facwatch.model import (
     DATAPATH_ASSET,
     AlertPolicy,
@@ -85,9 +85,9 @@ def test_the_third_incident_in_30_days_raises_a_yellow_rectification_with_48_hou
     h = harness(engine, site)
     for day in (0, 9):
         incident(h, "b1-pump-1", "pump.pipe_burst", day * DAY)
-    assert h.service.list_alerts(level=Level.YELLOW).items == []
+    assert h.service.list_alerts(AlertQuery(level=Level.YELLOW)).items == []
     incident(h, "b1-pump-1", "pump.pipe_burst", 20 * DAY)
-    (rectify,) = h.service.list_alerts(level=Level.YELLOW).items
+    (rectify,) = h.service.list_alerts(AlertQuery(level=Level.YELLOW)).items
     assert rectify.kind == "pump.pipe_burst.recurrence" and rectify.state is AlertState.FIRING
     assert "3 times in 30 days" in rectify.summary
     assert rectify.opened_at == h.at(20 * DAY)
@@ -98,7 +98,7 @@ def test_the_third_incident_in_30_days_raises_a_yellow_rectification_with_48_hou
     assert ticket.alert_ids == (rectify.id,)  # a ticket of its own, not the burst's
     # A fourth burst while it is open raises no second rectification; resolving the ticket resolves it.
     incident(h, "b1-pump-1", "pump.pipe_burst", 21 * DAY)
-    assert len(h.service.list_alerts(level=Level.YELLOW).items) == 1
+    assert len(h.service.list_alerts(AlertQuery(level=Level.YELLOW)).items) == 1
     h.service.act(rectify.ticket_id, ActionRequest(TicketAction.RESOLVE, "eng-wang"), h.at(22 * DAY))
     assert h.service.get_alert(rectify.id).state is AlertState.RESOLVED
 
@@ -228,7 +228,7 @@ def test_a_replayed_condition_that_cleared_long_ago_is_recorded_not_dispatched(
         h.service.tick(now)  # the application's clock ticks on meanwhile
     assert h.notices == []  # still replaying
     h.service.observe(frame(STUCK, ms_from_utc(now)), now=now)
-    firing = h.service.list_alerts(state=AlertState.FIRING).items
+    firing = h.service.list_alerts(AlertQuery(state=AlertState.FIRING)).items
     assert len(firing) == 1 and firing[0].opened_at == h.at(44) and not firing[0].late
     assert len(h.kinds("opened")) == 1
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from alerts.engine.ports import ActionRequest
+from alerts.engine.ports import ActionRequest, AlertQuery
 from facwatch.model import AlertState, Finding, Level, Reading, Site, TicketAction, ms_from_utc, utc_from_ms
 from simulator.engine import Simulation, Tick
 from simulator.scenario import parse_scenario
@@ -70,7 +70,7 @@ def test_entrapment_is_red_within_10_s_and_escalates_at_the_minute_marks(engine:
     )
     onset = START + timedelta(seconds=30)
     run(h, sim, 30 + 250, {"b2-elev-1"})
-    (alert,) = h.service.list_alerts(state=AlertState.FIRING).items
+    (alert,) = h.service.list_alerts(AlertQuery(state=AlertState.FIRING)).items
     assert alert.kind == "elevator.entrapment" and alert.level is Level.RED
     assert timedelta(0) <= alert.opened_at - onset <= timedelta(seconds=10)
     (opened,) = h.kinds("opened")
@@ -118,7 +118,7 @@ def test_three_pipe_bursts_in_30_days_give_a_yellow_with_a_48_hour_deadline(
         h.service.tick(start + timedelta(hours=2))  # normal since: the burst's alert resolves
     bursts = [a for a in h.service.list_alerts().items if a.kind == "pump.pipe_burst"]
     assert len(bursts) == 3 and all(a.state is AlertState.RESOLVED for a in bursts)
-    (rectify,) = h.service.list_alerts(level=Level.YELLOW).items
+    (rectify,) = h.service.list_alerts(AlertQuery(level=Level.YELLOW)).items
     assert rectify.kind == "pump.pipe_burst.recurrence" and rectify.state is AlertState.FIRING
     third = max(a.opened_at for a in bursts)
     assert rectify.opened_at == third and rectify.ticket_id

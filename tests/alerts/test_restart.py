@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 from alerts.detection.rules import Rules
 from alerts.engine.checkpoint import MAGIC, Checkpointer, Snapshot, checkpoints, decode, encode
 from alerts.engine.db import notifications
-from alerts.engine.ports import OwnerReport
+from alerts.engine.ports import AlertQuery, OwnerReport
 from facwatch.config import load_site
 from facwatch.model import AlertState, TicketAction
 from ingest.sqlite_store import SqliteStore
@@ -57,7 +57,7 @@ def test_clocks_that_ran_out_while_down_escalate_once_when_back(
     h = Harness(engine, demo_site(http_receiver), words=False)
     h.feed(STUCK, 0, 6)  # RED entrapment on b1-elev-1: acknowledge due at +60 s, on site at +180 s
     h.feed(STUCK, 0, 6, asset="b2-elev-1")
-    (b2,) = h.service.list_alerts(asset="b2-elev-1").items
+    (b2,) = h.service.list_alerts(AlertQuery(asset="b2-elev-1")).items
     assert b2.ticket_id
     h.act(b2.ticket_id, TicketAction.ACKNOWLEDGE, 30, actor="eng-wang")  # b2's acknowledge clock stops
     report = OwnerReport("lakeside", "b1", "water", "no water on 12", "owner-1203")
@@ -149,7 +149,9 @@ BURST = {**PUMP_OK, "discharge_pressure_bar": 1.4, "flow_m3h": 50.0, "motor_curr
 
 def firing(h: Harness, asset: str, kind: str) -> list[Any]:
     return [
-        a for a in h.service.list_alerts(asset=asset).items if a.kind == kind and a.state == AlertState.FIRING
+        a
+        for a in h.service.list_alerts(AlertQuery(asset=asset)).items
+        if a.kind == kind and a.state == AlertState.FIRING
     ]
 
 
@@ -180,7 +182,7 @@ def test_a_condition_that_ended_while_down_resolves_after_its_hold(engine: Engin
     h.feed(AT_FLOOR, 40, 5)  # the first readings after the restart show the car at a landing
     h.service.tick(h.at(45 + 61))  # the hold (60 s) passes
     assert not firing(h, "b1-elev-1", "elevator.entrapment")
-    (alert,) = h.service.list_alerts(asset="b1-elev-1").items
+    (alert,) = h.service.list_alerts(AlertQuery(asset="b1-elev-1")).items
     assert alert.state == AlertState.RESOLVED and alert.count == 1
 
 

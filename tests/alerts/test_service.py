@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound, TooManyCheckIns
+from alerts.engine.ports import AlertQuery, TicketQuery
 from facwatch.model import AlertState, Level, TicketAction, TicketState
 from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
@@ -90,7 +91,7 @@ def test_clears_then_resolves_after_the_hold(h: Harness) -> None:
     assert h.service.get_ticket(alert.ticket_id).timeline[-1].action == "alert_resolved"
     # It comes back: a new alert joins the still-open ticket.
     h.feed(STUCK, 100, 10)
-    firing = h.service.list_alerts(state=AlertState.FIRING).items
+    firing = h.service.list_alerts(AlertQuery(state=AlertState.FIRING)).items
     assert len(firing) == 1 and firing[0].ticket_id == alert.ticket_id
     assert len(h.service.get_ticket(alert.ticket_id).alert_ids) == 2
 
@@ -215,12 +216,12 @@ def test_notifications_reach_the_right_audiences_through_apprise(
 def test_pagination_and_filters(h: Harness) -> None:
     h.feed(STUCK, 0, 6, asset="b1-elev-1")
     h.feed(STUCK, 10, 6, asset="b2-elev-1")
-    first = h.service.list_alerts(limit=1)
+    first = h.service.list_alerts(AlertQuery(limit=1))
     assert len(first.items) == 1 and first.next is not None
-    second = h.service.list_alerts(limit=1, cursor=first.next)
+    second = h.service.list_alerts(AlertQuery(limit=1, cursor=first.next))
     assert second.next is None
     assert {first.items[0].asset, second.items[0].asset} == {"b1-elev-1", "b2-elev-1"}
     assert first.items[0].asset == "b2-elev-1"  # newest first among equals
-    assert [a.asset for a in h.service.list_alerts(asset="b1-elev-1").items] == ["b1-elev-1"]
-    assert h.service.list_alerts(level=Level.ORANGE).items == []
-    assert len(h.service.list_tickets(state=TicketState.OPEN).items) == 2
+    assert [a.asset for a in h.service.list_alerts(AlertQuery(asset="b1-elev-1")).items] == ["b1-elev-1"]
+    assert h.service.list_alerts(AlertQuery(level=Level.ORANGE)).items == []
+    assert len(h.service.list_tickets(TicketQuery(state=TicketState.OPEN)).items) == 2

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from alerts.engine import store
 from alerts.engine.errors import IllegalTransition
-from alerts.engine.ports import ActionRequest, OwnerReport
+from alerts.engine.ports import ActionRequest, AlertQuery, OwnerReport, TicketQuery
 from facwatch.model import AlertState, Finding, Level, TicketAction, TicketState, ms_from_utc
 from tests.alerts.helpers import DATABASES, HOLD, MOVING, STUCK, T0, Harness, demo_site, state_engine
 from tests.fixtures.receivers import HttpReceiver
@@ -45,18 +45,18 @@ def owner_report(**kw: object) -> OwnerReport:
 def test_list_filters_by_building_and_time(h: Harness) -> None:
     h.feed(STUCK, 0, 6, asset="b1-elev-1")
     h.feed(STUCK, 3600, 6, asset="b2-elev-1")
-    assert [a.asset for a in h.service.list_alerts(building="b2").items] == ["b2-elev-1"]
-    assert [a.asset for a in h.service.list_alerts(since=h.at(1800)).items] == ["b2-elev-1"]
-    assert [a.asset for a in h.service.list_alerts(until=h.at(1800)).items] == ["b1-elev-1"]
-    assert h.service.list_alerts(since=h.at(HOLD), until=h.at(HOLD)).items == []  # [since, until)
+    assert [a.asset for a in h.service.list_alerts(AlertQuery(building="b2")).items] == ["b2-elev-1"]
+    assert [a.asset for a in h.service.list_alerts(AlertQuery(since=h.at(1800))).items] == ["b2-elev-1"]
+    assert [a.asset for a in h.service.list_alerts(AlertQuery(until=h.at(1800))).items] == ["b1-elev-1"]
+    assert h.service.list_alerts(AlertQuery(since=h.at(HOLD), until=h.at(HOLD))).items == []  # [since, until)
     h.service.open_owner_ticket(owner_report(), h.at(7200))
-    assert [t.asset for t in h.service.list_tickets(building="b2").items] == ["b2-elev-1"]
-    assert [t.source for t in h.service.list_tickets(source="owner").items] == ["owner"]
-    assert len(h.service.list_tickets(source="sensor").items) == 2
-    assert [t.level for t in h.service.list_tickets(level=Level.ORANGE).items] == [Level.ORANGE]
-    assert [t.asset for t in h.service.list_tickets(since=h.at(1800), until=h.at(7200)).items] == [
-        "b2-elev-1"
-    ]
+    assert [t.asset for t in h.service.list_tickets(TicketQuery(building="b2")).items] == ["b2-elev-1"]
+    assert [t.source for t in h.service.list_tickets(TicketQuery(source="owner")).items] == ["owner"]
+    assert len(h.service.list_tickets(TicketQuery(source="sensor")).items) == 2
+    assert [t.level for t in h.service.list_tickets(TicketQuery(level=Level.ORANGE)).items] == [Level.ORANGE]
+    assert [
+        t.asset for t in h.service.list_tickets(TicketQuery(since=h.at(1800), until=h.at(7200))).items
+    ] == ["b2-elev-1"]
 
 
 def test_acknowledging_an_alert_acknowledges_its_ticket_and_stops_the_clock(h: Harness) -> None:
@@ -231,7 +231,7 @@ def test_incident_report_counts_per_month_and_quarter_in_site_time(h: Harness) -
 
 def test_api_json_keeps_the_old_keys_and_adds_the_new(h: Harness) -> None:
     h.feed(STUCK, 0, 6)
-    (alert,) = h.service.list_alerts(state=AlertState.FIRING).items
+    (alert,) = h.service.list_alerts(AlertQuery(state=AlertState.FIRING)).items
     data = store.alert_json(alert)
     assert {"id", "level", "state", "ticket_id", "count", "escalation_step"} <= set(data)
     assert {"silenced_until", "suppressed_by", "flapping", "late", "predicted_at"} <= set(data)

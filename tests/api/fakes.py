@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from alerts.engine.errors import CheckInRefused, IllegalTransition, NotFound
-from alerts.engine.ports import ActionRequest, IncidentCount, OwnerReport, SlaFigures
+from alerts.engine.ports import (
+    ALL_ALERTS,
+    ALL_TICKETS,
+    ActionRequest,
+    AlertQuery,
+    IncidentCount,
+    OwnerReport,
+    SlaFigures,
+    TicketQuery,
+)
 from facwatch.model import (
     Alert,
     AlertState,
@@ -95,33 +104,22 @@ class FakeAlerts:
         self.tickets[ticket.id] = ticket
         return alert
 
-    def list_alerts(
-        self,
-        *,
-        site: str | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        level: Level | None = None,
-        state: AlertState | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Alert]:
-        self.filters.append({"site": site, "building": building, "since": since, "until": until})
+    def list_alerts(self, query: AlertQuery = ALL_ALERTS) -> Page[Alert]:
+        q = query
+        self.filters.append({"site": q.site, "building": q.building, "since": q.since, "until": q.until})
         chosen = [
             a
             for a in self.alerts
-            if (site is None or a.site == site)
-            and (building is None or a.building == building)
-            and (asset is None or a.asset == asset)
-            and (level is None or a.level == level)
-            and (state is None or a.state == state)
-            and (since is None or a.opened_at >= since)
-            and (until is None or a.opened_at < until)
+            if (q.site is None or a.site == q.site)
+            and (q.building is None or a.building == q.building)
+            and (q.asset is None or a.asset == q.asset)
+            and (q.level is None or a.level == q.level)
+            and (q.state is None or a.state == q.state)
+            and (q.since is None or a.opened_at >= q.since)
+            and (q.until is None or a.opened_at < q.until)
         ]
         chosen.sort(key=lambda a: (a.state != AlertState.FIRING, a.level.rank, -a.opened_at.timestamp()))
-        return paginate(chosen, limit, cursor)
+        return paginate(chosen, q.limit, q.cursor)
 
     def get_alert(self, alert_id: str) -> Alert:
         for alert in self.alerts:
@@ -129,33 +127,21 @@ class FakeAlerts:
                 return alert
         raise NotFound(f"no alert {alert_id}")
 
-    def list_tickets(
-        self,
-        *,
-        site: str | None = None,
-        building: str | None = None,
-        asset: str | None = None,
-        state: TicketState | None = None,
-        level: Level | None = None,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Ticket]:
+    def list_tickets(self, query: TicketQuery = ALL_TICKETS) -> Page[Ticket]:
+        q = query
         chosen = [
             dataclasses.replace(t, timeline=())
             for t in sorted(self.tickets.values(), key=lambda t: t.created_at, reverse=True)
-            if (site is None or t.site == site)
-            and (building is None or t.building == building)
-            and (asset is None or t.asset == asset)
-            and (state is None or t.state == state)
-            and (level is None or t.level == level)
-            and (source is None or t.source == source)
-            and (since is None or t.created_at >= since)
-            and (until is None or t.created_at < until)
+            if (q.site is None or t.site == q.site)
+            and (q.building is None or t.building == q.building)
+            and (q.asset is None or t.asset == q.asset)
+            and (q.state is None or t.state == q.state)
+            and (q.level is None or t.level == q.level)
+            and (q.source is None or t.source == q.source)
+            and (q.since is None or t.created_at >= q.since)
+            and (q.until is None or t.created_at < q.until)
         ]
-        return paginate(chosen, limit, cursor)
+        return paginate(chosen, q.limit, q.cursor)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         try:

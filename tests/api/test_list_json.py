@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, insert
 
 from alerts.engine import db as adb
 from alerts.engine import rows, rowspec, store
+from alerts.engine.ports import TicketQuery
 from api.schemas import AlertOut, TicketOut, alert_dict, page_response, ticket_dict
 from bench.api_load import seed
 from facwatch.config import load_site
@@ -151,7 +152,7 @@ def test_the_ticket_pages_are_the_tickets_with_their_alerts(seeded: Engine) -> N
     cursor = None
     with seeded.connect() as conn:
         while True:
-            page = store.list_tickets(conn, site=None, asset=None, state=None, limit=100, cursor=cursor)
+            page = store.list_tickets(conn, TicketQuery(limit=100, cursor=cursor))
             assert len(page.items) <= 100
             seen += page.items
             if page.next is None:

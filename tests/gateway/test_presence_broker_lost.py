@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.engine.ports import AlertQuery
 from facwatch.config import load_site
 from facwatch.model import DATAPATH_ASSET, AlertState, Site
 from gateway import topics
@@ -83,7 +84,7 @@ def test_a_lost_broker_is_one_datapath_alert_and_no_device_goes_offline(
         return all(p.online for p in gateway.presence().values())
 
     def alerts() -> list[tuple[str, str, AlertState]]:
-        page = system.alerts.list_alerts(site=site.id, limit=100)
+        page = system.alerts.list_alerts(AlertQuery(site=site.id, limit=100))
         return sorted((a.asset, a.kind, a.state) for a in page.items)
 
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.engine.ports import AlertQuery
 from facwatch.config import load_site
 from facwatch.model import DATAPATH_ASSET, AlertState
 from gateway import codec, topics
@@ -50,7 +51,7 @@ def test_a_store_outage_raises_the_datapath_alert_within_60_s(
             device.client.publish(topic, codec.encode(int(time.time() * 1000), {"floor": 3}), qos=1)
 
     def datapath() -> list[tuple[str, AlertState, str]]:
-        page = system.alerts.list_alerts(asset=DATAPATH_ASSET, limit=100)
+        page = system.alerts.list_alerts(AlertQuery(asset=DATAPATH_ASSET, limit=100))
         return [(a.kind, a.state, a.level.value) for a in page.items]
 
     publisher = threading.Thread(target=publish, daemon=True)

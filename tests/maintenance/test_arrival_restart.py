@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, inspect, select
 
 from alerts.engine.arrival_db import arrival_signs
+from alerts.engine.ports import AlertQuery
 from facwatch.model import Finding, Level, TicketAction, ms_from_utc
 from facwatch.state import migrate, open_engine
 from tests.alerts.helpers import DATABASES, state_engine
@@ -75,7 +76,7 @@ def test_a_pump_stopped_locally_before_a_restart_corroborates_the_check_in_after
         site.id, "b1-pump-1", "pump.wear_predicted", ms_from_utc(DAY_T), True, Level.YELLOW, "bearing wear"
     )
     after.service.observe_findings([finding], DAY_T + timedelta(seconds=6))
-    (alert,) = after.service.list_alerts(asset="b1-pump-1").items
+    (alert,) = after.service.list_alerts(AlertQuery(asset="b1-pump-1")).items
     code = {a.id: a.checkin_code for a in site.assets}
     ticket = after.act(
         alert.ticket_id, TicketAction.CHECK_IN, DAY_T + timedelta(minutes=10), checkin_code=code["b1-pump-1"]

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from alerts.engine.events import EventBus
 from alerts.engine.maintenance import CERTIFICATE, OVERDUE
 from alerts.engine.maintenance_db import MaintenanceBook
-from alerts.engine.ports import ActionRequest
+from alerts.engine.ports import ActionRequest, AlertQuery
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import Dispatcher, OutboxNotifier
 from facwatch.config import SlaSettings
@@ -80,7 +80,9 @@ class Month:
             self.service.observe(frame(STUCK, ms + i * 1000), at + timedelta(seconds=i))
 
     def alerts(self, kind: str, asset: str = ELEVATOR) -> list[Alert]:
-        return [a for a in self.service.list_alerts(asset=asset, limit=500).items if a.kind == kind]
+        return [
+            a for a in self.service.list_alerts(AlertQuery(asset=asset, limit=500)).items if a.kind == kind
+        ]
 
     def told(self, path: str, words: str) -> list[Any]:
         with self.receiver.lock:

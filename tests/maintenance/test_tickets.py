@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from alerts.engine.db import notifications
 from alerts.engine.events import EventBus
-from alerts.engine.ports import ActionRequest
+from alerts.engine.ports import ActionRequest, AlertQuery
 from alerts.engine.service import AlertService
 from alerts.notify.outbox import Dispatcher, OutboxNotifier
 from facwatch.config import SlaSettings
@@ -67,7 +67,11 @@ class Desk:
     def trapped(self, asset: str, at: datetime) -> Alert:
         self.feed(asset, MOVING, at, 3)
         self.feed(asset, STUCK, at + timedelta(seconds=3), 8)
-        (alert,) = [a for a in self.service.list_alerts(asset=asset).items if a.kind == "elevator.entrapment"]
+        (alert,) = [
+            a
+            for a in self.service.list_alerts(AlertQuery(asset=asset)).items
+            if a.kind == "elevator.entrapment"
+        ]
         return alert
 
     def act(self, ticket: str | None, action: TicketAction, at: datetime, **kw: Any) -> Ticket:
@@ -161,7 +165,7 @@ def test_night_yellow_waits_for_day_hours_and_a_night_red_does_not(
     )
     desk.service.observe_findings([wear], NIGHT_T)
     red = desk.trapped("b1-elev-1", NIGHT_T + timedelta(minutes=1))
-    (yellow,) = [a for a in desk.service.list_alerts(asset="b1-pump-1").items]
+    (yellow,) = [a for a in desk.service.list_alerts(AlertQuery(asset="b1-pump-1")).items]
     planned = desk.service.get_ticket(yellow.ticket_id or "")
     eight = datetime(2025, 3, 2, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
     assert planned.planned_at == eight

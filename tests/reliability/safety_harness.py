@@ -20,6 +20,7 @@ import apprise
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.engine.ports import AlertQuery
 from facwatch.app import System, build
 from facwatch.config import load_settings, load_site
 from facwatch.model import Alert, AlertState, Site
@@ -122,7 +123,7 @@ class Elevator:
 
 
 def entrapments(system: System) -> list[Alert]:
-    page = system.alerts.list_alerts(asset=ELEVATOR, limit=100)
+    page = system.alerts.list_alerts(AlertQuery(asset=ELEVATOR, limit=100))
     return [a for a in page.items if a.kind == ENTRAPMENT]
 
 

@@ -17,7 +17,7 @@ from alerts.engine.events import EventBus
 from alerts.engine.maintenance import service_visits
 from alerts.engine.maintenance_db import MaintenanceBook
 from alerts.engine.policy import RECURRENCE_SUFFIX
-from alerts.engine.ports import ActionRequest
+from alerts.engine.ports import ActionRequest, TicketQuery
 from alerts.engine.service import AlertService
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import Finding, Level, Reading, Site, Ticket, TicketAction, ms_from_utc
@@ -103,7 +103,7 @@ def play(engine: Engine, store_path: Path) -> Quarter:
     service = AlertService(engine, site, sla, EventBus(), RecordingNotifier(site, [], words=False))
     for i in INCIDENTS:
         service.observe_findings([_finding(i, i.at, True)])
-        page = service.list_tickets(asset=i.asset, limit=10).items
+        page = service.list_tickets(TicketQuery(asset=i.asset, limit=10)).items
         ticket = next(t for t in page if t.kind == i.kind)
         actor = "eng-wang"
         service.act(
@@ -120,7 +120,9 @@ def play(engine: Engine, store_path: Path) -> Quarter:
         done = ActionRequest(TicketAction.RESOLVE, actor, note="fixed", cost=i.cost)
         service.act(ticket.id, done, fixed)
     rectification = next(
-        t for t in service.list_tickets(asset=PUMP, limit=20).items if t.kind.endswith(RECURRENCE_SUFFIX)
+        t
+        for t in service.list_tickets(TicketQuery(asset=PUMP, limit=20)).items
+        if t.kind.endswith(RECURRENCE_SUFFIX)
     )
     service.act(rectification.id, ActionRequest(TicketAction.ACKNOWLEDGE, "sup-li"), local(8, 15, 11))
     note = "found a worn impeller and a leaking check valve; replaced both"
@@ -147,7 +149,7 @@ def play(engine: Engine, store_path: Path) -> Quarter:
     store = SqliteStore(store_path)
     store.write(_telemetry())
     quarter = Quarter(engine, site, service, store, sla, store_path.parent)
-    for t in service.list_tickets(limit=100).items:
+    for t in service.list_tickets(TicketQuery(limit=100)).items:
         quarter.tickets[t.id] = t
     return quarter
 

@@ -9,6 +9,7 @@ import pytest
 
 from alerts.engine.errors import NotFound
 from alerts.engine.periods import parse_period, previous
+from alerts.engine.ports import AlertQuery
 from alerts.engine.report_figures import MonthlyFigures, QuarterlyFigures, RepairFigures
 from alerts.engine.reports import percentile
 from alerts.notify.reports.service import Reports
@@ -106,7 +107,7 @@ def test_the_repair_report_shows_what_kept_happening_what_was_done_and_the_readi
     figures = _reports(quarter).figures("repair", "b1", ticket.id, local(8, 24))
     assert isinstance(figures, RepairFigures)
     assert figures.base_kind == LOW and figures.ticket.asset == PUMP
-    alerts = quarter.service.list_alerts(asset=PUMP, limit=50).items
+    alerts = quarter.service.list_alerts(AlertQuery(asset=PUMP, limit=50)).items
     assert list(figures.occurrences) == sorted(a.opened_at for a in alerts if a.kind == LOW)
     assert len(figures.occurrences) == 3
     notes = " | ".join(e.note for e in figures.timeline)
