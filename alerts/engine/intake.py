@@ -125,6 +125,13 @@ def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: in
     return title, "\n".join(lines)
 
 
+def _named(finding: Finding) -> str:
+    """A finding in a log line: ``red elevator.entrapment on b1-elev-1 since 08:00:04``."""
+    state = "since" if finding.active else "cleared"
+    when = f"{utc_from_ms(finding.ts_ms):%H:%M:%S}"
+    return f"{finding.level.value} {finding.kind} on {finding.asset} {state} {when}"
+
+
 # --- the shell: put, commit, tell -----------------------------------------------------------------------
 
 
@@ -361,9 +368,14 @@ class Intake:
 
     def _drop_stale(self, why: str) -> None:
         """Drop every queued judgement: judged under a lease that is gone, judged again by the new owner."""
-        dropped = self._queue.drop_all()
-        if not dropped:
+        if not len(self._queue):
             return
+        waited_s = self.lag_s()
+        findings: list[str] = []
+        for entry in self._queue.head(10):
+            with contextlib.suppress(Exception):  # undecodable: dropped all the same
+                findings.extend(_named(f) for f in entry.judgement().findings)
+        dropped = self._queue.drop_all()
         self.dropped += dropped
         DROPPED_STALE.labels(self._site).inc(dropped)
         BACKLOG.labels(self._site).set(len(self._queue))
@@ -373,6 +385,8 @@ class Intake:
             why=why[:300],
             reason="judged under a lease that is lost: the new owner judges these readings again from the "
             "telemetry store (no checkpoint was written past them)",
+            oldest_s=round(waited_s, 1),  # beyond the new owner's replay (REPLAY_MAX_S): see the docstring
+            findings=findings[:10],
         )
 
     def _bug(self, entry: Entry | None, exc: Exception) -> bool:
