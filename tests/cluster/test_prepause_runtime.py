@@ -60,7 +60,10 @@ def test_no_checkpoint_while_a_finding_waits_not_even_the_clean_stops(
     try:
         runtime.start()  # restored (nothing) and checkpointed at once
         first = written_at(system.engine)
-        assert first is not None
+        assert first is not None and runtime.intake is not None
+        with runtime.intake.judging():  # a batch judged, its judgement not queued yet: no checkpoint
+            runtime.alerts.judge([Reading(site.id, ELEVATOR, "floor", ms_from_utc(t0), 5.0)])
+            assert runtime.checkpoint.write(datetime.now(UTC)) is None
         receive(MOVING, 0, 10)
         receive(STUCK, 10, 10)  # someone trapped: the RED's commit is slow
         wait_until(waiting.is_set, 20, "the entrapment's commit under way")
