@@ -30,9 +30,10 @@
   checkpoint is never written while an entry waits here (``uncommitted``, read by
   ``alerts/engine/checkpoint.py`` under the lock that keeps judging out of it), so the site's checkpoint
   predates every dropped judgement and the new owner judges their readings again from the telemetry store
-  (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time) or gets them
-  through MQTT redelivery (a site not held acknowledges nothing). An entry left by a crash or by a stop
-  during a state-database outage was never refused: it is committed at the next start, as before.
+  (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time; a reading
+  still in this worker's local spool is not in the store yet) or gets them through MQTT redelivery (a site
+  not held acknowledges nothing). An entry left by a crash or by a stop during a state-database outage was
+  never refused: it is committed at the next start, as before (docs/architecture.md, "Leases", the limits).
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
