@@ -152,6 +152,8 @@ class SiteRuntime:
         self._threads = []
         if alerting:
             self.intake = self._new_intake()
+            # No checkpoint past a judgement the state database does not have yet (the clean stop's too).
+            self.checkpoint.uncommitted = self.intake.uncommitted
             self.intake.start()  # what an earlier run left queued is committed before anything new
             self._restore()  # before the first new reading is judged
             self.dispatcher = self._new_dispatcher()
@@ -254,7 +256,8 @@ class SiteRuntime:
         if intake is None:
             raise RuntimeError(f"site {self.site.id} is not running here")
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
-        intake.put(self.alerts.judge(readings, now=self.shared.clock.now()))
+        with intake.judging():  # counted as uncommitted until queued: no checkpoint in between
+            intake.put(self.alerts.judge(readings, now=self.shared.clock.now()))
 
     def _queue_findings(self, findings: Sequence[Finding]) -> None:
         """Findings from outside the rules (presence, the data path), queued like the rules' own."""

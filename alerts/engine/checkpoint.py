@@ -9,6 +9,13 @@ site: ``MAGIC``, a version number, then the zlib-compressed pickle, at most ``MA
 logged and not written: the previous one stays). The blob is written and read only by facwatch itself,
 in its own state database.
 
+A checkpoint is written only when everything judged before it is committed: while the site's findings queue
+holds a judgement (``uncommitted``, the intake's count of batches being judged or queued, read under the same
+lock), the checkpoint is skipped (logged at debug, counted in ``facwatch_checkpoint_skipped_total``) and the
+previous one stays. Otherwise a checkpoint could hold detector state that consumed readings whose findings
+then never reach the state database (the commit refused after a lease is lost, the queue dropped): the next
+owner's replay starts after the checkpoint and would never judge them again.
+
 On start (``restore``):
 1. the checkpoint is read; one that cannot be read (another version, corrupt, too big, another site) is
    logged and ignored, never a crash. An asset's state is taken only if its profile and rated values are
@@ -22,7 +29,8 @@ On start (``restore``):
    the engine unless the engine already knows it: an onset no newer than the last alert of its asset and
    kind is not news (it was judged before the crash and may have resolved since), so an incident is
    never recorded twice. Without a checkpoint the same replay warms the detectors from fresh.
-4. A new checkpoint is written at once, so the next start does not replay the same history again.
+4. A new checkpoint is written at once, so the next start does not replay the same history again (skipped,
+   like any other, while what an earlier run left queued is not committed yet).
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, delete, insert, select
 
 from alerts.detection.rules import AssetState
@@ -51,6 +60,12 @@ MAX_BYTES = 64 * 1024 * 1024
 EVERY_S = 10.0
 REPLAY_MAX_S = 900.0
 REPLAY_CHUNK_MS = 10_000
+
+SKIPPED = Counter(
+    "facwatch_checkpoint_skipped_total",
+    "Checkpoints not written because judged findings were not committed yet",
+    ["site"],
+)
 
 metadata = MetaData()
 checkpoints = Table(
@@ -127,8 +142,11 @@ class Checkpointer:
         *,
         every_s: float = EVERY_S,
         replay_max_s: float = REPLAY_MAX_S,
+        uncommitted: Callable[[], int] | None = None,
     ) -> None:
         self.service = service
+        self.uncommitted = uncommitted
+        """Judgements not committed yet (``Intake.uncommitted``): while any, no checkpoint is written."""
         self.reader = reader
         self.every_s = every_s
         self.replay_max_s = replay_max_s
@@ -140,11 +158,16 @@ class Checkpointer:
     def due(self, now: datetime) -> bool:
         return self._last_write is None or (now - self._last_write).total_seconds() >= self.every_s
 
-    def write(self, now: datetime) -> int:
-        """Take a consistent copy and store it; the size in bytes (0: too big, not written)."""
+    def write(self, now: datetime) -> int | None:
+        """Take a consistent copy and store it; the size in bytes (0: too big, not written; None: skipped,
+        something judged is not committed yet)."""
         now = utc_now(now)
         # Only the copy holds up detection (about 45 µs per asset); compressing happens outside.
-        pickled = self.service.under_lock(lambda: pickle.dumps(self._snapshot(now), protocol=5))
+        pickled = self.service.under_lock(lambda: self._copy(now))
+        if pickled is None:
+            SKIPPED.labels(self.site.id).inc()
+            log.debug("checkpoint.skipped", site=self.site.id, reason="judged findings not committed yet")
+            return None
         blob = _frame(pickled)
         self._last_write = now
         if len(blob) > MAX_BYTES:
@@ -156,6 +179,12 @@ class Checkpointer:
                 insert(checkpoints).values(site=self.site.id, version=VERSION, written_at=now, data=blob)
             )
         return len(blob)
+
+    def _copy(self, now: datetime) -> bytes | None:
+        """The pickled snapshot, None while a judgement is not committed (called under the lock)."""
+        if self.uncommitted is not None and self.uncommitted() > 0:
+            return None
+        return pickle.dumps(self._snapshot(now), protocol=5)
 
     def _snapshot(self, now: datetime) -> Snapshot:
         rules = self.service.rules

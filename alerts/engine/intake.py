@@ -22,9 +22,18 @@
   one bad entry never holds up the findings behind it.
 - Bounded: at ``max_entries`` queued judgements ``put`` waits (the gateway stops acknowledging: the broker
   holds the messages). Findings are rare (a change of a condition), so the bound is far away.
-- A commit refused because this worker no longer holds the site's lease (``StaleOwner``) is not a bug: the
-  entry stays queued (retried with backoff, committed if the site comes back), and the new owner has the
-  readings through MQTT redelivery and the telemetry store's replay.
+- A commit refused because this worker no longer holds the site's lease (``StaleOwner``) is not a bug, and
+  it is final: a lease once lost is never renewed under the same epoch, so everything queued here was judged
+  under a lease that is gone. The refused entry and every entry behind it (and any queued later, until the
+  site is stopped) are dropped, logged as ``intake.dropped_stale`` with how many and why, and never committed
+  under another epoch (a worker that wins the site back starts a new intake). Nothing is lost by this: the
+  checkpoint is never written while an entry waits here (``uncommitted``, read by
+  ``alerts/engine/checkpoint.py`` under the lock that keeps judging out of it), so the site's checkpoint
+  predates every dropped judgement and the new owner judges their readings again from the telemetry store
+  (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time; a reading
+  still in this worker's local spool is not in the store yet) or gets them through MQTT redelivery (a site
+  not held acknowledges nothing). An entry left by a crash or by a stop during a state-database outage was
+  never refused: it is committed at the next start, as before (docs/architecture.md, "Leases", the limits).
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
@@ -34,7 +43,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -58,6 +67,11 @@ STATE_DB_DOWN = Gauge("facwatch_intake_state_db_down", "1 while commits to the s
 COMMITTED = Counter("facwatch_intake_committed_total", "Judgements committed to the state database", ["site"])
 SET_ASIDE = Counter(
     "facwatch_intake_set_aside_total", "Queued judgements set aside after failing as a bug", ["site"]
+)
+DROPPED_STALE = Counter(
+    "facwatch_intake_dropped_stale_total",
+    "Queued judgements dropped because the site's lease was lost (the new owner judges them again)",
+    ["site"],
 )
 
 _RETRY_MAX_S = 2.0
@@ -112,6 +126,13 @@ def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: in
     return title, "\n".join(lines)
 
 
+def _named(finding: Finding) -> str:
+    """A finding in a log line: ``red elevator.entrapment on b1-elev-1 since 08:00:04``."""
+    state = "since" if finding.active else "cleared"
+    when = f"{utc_from_ms(finding.ts_ms):%H:%M:%S}"
+    return f"{finding.level.value} {finding.kind} on {finding.asset} {state} {when}"
+
+
 # --- the shell: put, commit, tell -----------------------------------------------------------------------
 
 
@@ -148,13 +169,17 @@ class Intake:
         self._told_at: float | None = None
         self._told_outage = False
         self._bug_attempts = 0
-        self._stale = False  # the last commit was refused: the site's lease is another worker's
+        self._stale = False  # a commit was refused: the lease this intake worked under is gone for good
+        self._judging = 0  # batches being judged whose judgement is not queued yet (``judging``)
+        self._judging_lock = threading.Lock()
         self._inherited = self._queue.last_id()
         """Entries up to this id were queued by an earlier run: committed first, and noted as late."""
         self.committed = 0
         """Judgements committed since start (for tests and metrics)."""
         self.refused = 0
-        """Commits refused because another worker holds the site's lease (kept queued)."""
+        """Commits refused because this worker no longer holds the site's lease."""
+        self.dropped = 0
+        """Judgements dropped after a refusal (judged under a lost lease; the new owner judges them again)."""
         self.tells: list[str] = []
         """Titles of the direct messages sent to the fallback person (newest last)."""
         self._log = log.bind(site=site)
@@ -171,6 +196,26 @@ class Intake:
         if oldest is None:
             return 0.0
         return max(0.0, (ms_from_utc(self._clock.now()) - oldest) / 1000)
+
+    def uncommitted(self) -> int:
+        """Judgements not in the state database yet: being judged, or queued (what the checkpoint waits for).
+
+        Read it while no batch is judged (``AlertService.under_lock``): a batch counted by ``judging`` before
+        its rules ran and uncounted only once its judgement is queued is never missed in between."""
+        with self._judging_lock:
+            judging = self._judging
+        return judging + len(self._queue)
+
+    @contextlib.contextmanager
+    def judging(self) -> Iterator[None]:
+        """Wrap judging a batch and putting its judgement: counted in ``uncommitted`` throughout."""
+        with self._judging_lock:
+            self._judging += 1
+        try:
+            yield
+        finally:
+            with self._judging_lock:
+                self._judging -= 1
 
     def down_s(self) -> float:
         """How long commits have been failing (0 while the state database answers)."""
@@ -189,7 +234,8 @@ class Intake:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Commit what is queued (for up to ``timeout_s``), then stop; the rest waits for the next start."""
+        """Commit what is queued (for up to ``timeout_s``), then stop; the rest waits for the next start,
+        unless a commit was refused (the lease is lost): then it is dropped (see the module's docstring)."""
         deadline = time.monotonic() + timeout_s
         while self._thread is not None and (len(self._queue) or self._idle) and time.monotonic() < deadline:
             if self._down_since is not None or self._stale:
@@ -206,6 +252,8 @@ class Intake:
                 self._log.warning("intake.stop_abandoned", backlog=len(self._queue))
                 return
             self._thread = None
+        if self._stale:
+            self._drop_stale("queued after the refusal")  # never committed under another epoch
         if len(self._queue):
             self._log.warning("intake.stopped_with_backlog", backlog=len(self._queue))
         self._queue.close()
@@ -250,6 +298,12 @@ class Intake:
     def _run(self) -> None:
         delay = 0.05
         while not self._stopping.is_set():
+            if self._stale:  # the lease is gone: nothing more is committed here, until the site is stopped
+                with self._wake:
+                    self._idle = None
+                self._drop_stale("queued after the refusal")
+                self._stopping.wait(0.2)
+                continue
             try:
                 progress = self._commit_next()
             except Exception:  # the queue file itself failed: keep going, it is retried
@@ -258,10 +312,6 @@ class Intake:
                 continue
             if progress:
                 delay = 0.05
-                continue
-            if self._stale:
-                self._stopping.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
                 continue
             if self._down_since is not None:
                 self._maybe_tell()
@@ -299,10 +349,10 @@ class Intake:
                 with self._wake:
                     self._idle = merge(idle, self._idle) if self._idle is not None else idle
             if isinstance(exc, StaleOwner):
-                if not self._stale:
-                    self._log.warning("intake.not_owner", backlog=len(self._queue), error=str(exc)[:300])
+                self._log.warning("intake.not_owner", backlog=len(self._queue), error=str(exc)[:300])
                 self._stale = True
                 self.refused += 1
+                self._drop_stale(f"refused: {exc}")
                 return False
             if is_outage(exc):
                 self._failed(exc, attempt)
@@ -312,11 +362,33 @@ class Intake:
             self._queue.delete(entry.id)
             BACKLOG.labels(self._site).set(len(self._queue))
         self._bug_attempts = 0
-        self._stale = False
         self.committed += 1
         COMMITTED.labels(self._site).inc()
         self._recovered()
         return True
+
+    def _drop_stale(self, why: str) -> None:
+        """Drop every queued judgement: judged under a lease that is gone, judged again by the new owner."""
+        if not len(self._queue):
+            return
+        waited_s = self.lag_s()
+        findings: list[str] = []
+        for entry in self._queue.head(10):
+            with contextlib.suppress(Exception):  # undecodable: dropped all the same
+                findings.extend(_named(f) for f in entry.judgement().findings)
+        dropped = self._queue.drop_all()
+        self.dropped += dropped
+        DROPPED_STALE.labels(self._site).inc(dropped)
+        BACKLOG.labels(self._site).set(len(self._queue))
+        self._log.warning(
+            "intake.dropped_stale",
+            dropped=dropped,
+            why=why[:300],
+            reason="judged under a lease that is lost: the new owner judges these readings again from the "
+            "telemetry store (no checkpoint was written past them)",
+            oldest_s=round(waited_s, 1),  # beyond the new owner's replay (REPLAY_MAX_S): see the docstring
+            findings=findings[:10],
+        )
 
     def _bug(self, entry: Entry | None, exc: Exception) -> bool:
         """A commit failed and the database answers: a bug. Retried a few times, then the entry is set

@@ -183,6 +183,15 @@ class FindingsQueue:
                 self._conn.execute("DELETE FROM findings_queue WHERE id = ?", (entry_id,))
             self._recount()
 
+    def drop_all(self) -> int:
+        """Forget every entry (judged under a lease that is lost); how many were dropped."""
+        with self._lock:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                dropped = self._conn.execute("DELETE FROM findings_queue").rowcount
+            self._recount()
+        return int(dropped)
+
     def put_aside(self, entry: Entry, error: str) -> None:
         """Move an entry that cannot be committed (a bug, not an outage) out of the way, with the error."""
         with self._lock:

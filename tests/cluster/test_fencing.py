@@ -1,5 +1,6 @@
 """Fencing on a real PostgreSQL: a write with a stale epoch is refused and nothing of it lands; the intake
-keeps the refused finding queued; a worker SIGSTOP'd past its lease writes nothing once it runs again."""
+drops the refused finding (the new owner judges it again); a worker SIGSTOP'd past its lease writes nothing
+once it runs again."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_the_fence_refuses_another_epoch_another_owner_and_an_expired_lease(engi
             fence(conn, SITE, owner, epoch)
 
 
-def test_a_refused_commit_keeps_the_finding_queued_and_the_new_owner_opens_it_once(
+def test_a_refused_commit_drops_the_stale_finding_and_the_new_owner_opens_it_once(
     engine: Engine, site: Site, tmp_path: Path
 ) -> None:
     store = LeaseStore(engine, lease_s=5)
@@ -105,7 +106,8 @@ def test_a_refused_commit_keeps_the_finding_queued_and_the_new_owner_opens_it_on
         second = entrapment("b1-elev-2")
         intake.put(Judgement((second,), second.ts_ms, None))
         wait_until(lambda: intake.refused >= 1, 20, "the stale commit refused")
-        assert intake.backlog() == 1  # kept, not set aside, not dropped
+        wait_until(lambda: intake.dropped == 1, 20, "the stale finding dropped")
+        assert intake.backlog() == 0  # dropped, not set aside: never committed under another epoch
         assert alerts_of(engine, "b1-elev-2") == []  # nothing of it landed
 
         # The new owner gets the readings again (MQTT redelivery, replay) and opens the alert.
@@ -120,10 +122,13 @@ def test_a_refused_commit_keeps_the_finding_queued_and_the_new_owner_opens_it_on
         service_b.observe_findings([second], datetime.now(UTC))
         (opened,) = alerts_of(engine, "b1-elev-2")
 
-        # b hands the site back: a's queued finding commits with a's new epoch, and opens nothing twice.
+        # b hands the site back: a's intake (its lease gone for good) commits nothing more, even with a's
+        # new epoch: what it judges is dropped, and nothing opens twice.
         assert store.release(SITE, "b", 2)
         held["a"] = store.acquire(SITE, "a")
-        wait_until(lambda: intake.backlog() == 0, 20, "the queued finding committed after the site came back")
+        intake.put(Judgement((second,), second.ts_ms, None))
+        wait_until(lambda: intake.dropped == 2, 20, "a's intake dropping what it judged after the refusal")
+        assert intake.committed == 1 and intake.refused == 1
         assert alerts_of(engine, "b1-elev-2") == [opened]
     finally:
         intake.stop()
