@@ -12,13 +12,15 @@ do; otherwise every device goes offline between moments and the engineers hear o
   heartbeat without a timestamp, heard at whatever time the gateway's clock says;
 - ``jump(step)`` runs ``step`` (the script moving the system's clock) under the fleet's lock and has every
   device say ``online`` right after it, so the gateway hears each device in the new time at once;
+- ``silent()`` keeps them quiet for a block (connected, no heartbeat);
 - ``close()`` says ``offline``, disconnects, and joins the heartbeat thread (each wait bounded).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import structlog
 
@@ -72,6 +74,7 @@ class Fleet:
             await_connections(list(self._devices.values()), self._closing, self.url, connect_timeout_s)
         except BaseException:
             shutdown(list(self._devices.values()), PublishReport())
+            self._devices = {}
             raise
         self._thread = threading.Thread(target=self._hold, name="simulator-fleet-heartbeat", daemon=True)
         self._thread.start()
@@ -110,6 +113,13 @@ class Fleet:
         with self._lock:
             step()
             self._beat()
+
+    @contextmanager
+    def silent(self) -> Iterator[None]:
+        """The devices say nothing for the block (connections held, no heartbeat): a network stall, or a
+        script that moves the clock without them (which the gateway then judges as silence)."""
+        with self._lock:
+            yield
 
     def close(self) -> None:
         """Say ``offline``, disconnect and stop holding; every wait is bounded."""

@@ -10,9 +10,10 @@ the gateway has heard each device in the new time, so no silence is ever judged 
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,8 @@ WINDOW = MaintenanceWindow(
     "半月保养 half-monthly maintenance",
 )
 JOIN_S = 10.0
+STOP_S = 45.0
+"""The system's stop is given this long (each of its parts joins within 10 s; a 30 s SQLite lock wait fits)."""
 
 
 class ScriptClock:
@@ -69,6 +72,17 @@ def compound(receiver: HttpReceiver) -> Site:
     return dataclasses.replace(demo_site(receiver), maintenance=Maintenance(plans=plans, windows=(WINDOW,)))
 
 
+def stop_bounded(system: System, timeout: float = STOP_S) -> None:
+    """``system.stop()`` in a thread joined with a timeout: a stop that hangs fails the test with every
+    thread's stack instead of hanging the run."""
+    thread = threading.Thread(target=system.stop, name="month-stop", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        faulthandler.dump_traceback(all_threads=True)
+        raise AssertionError(f"the system did not stop within {timeout:.0f} s (stacks above)")
+
+
 class Stage:
     """The running month: the system, its clock, the held fleet, an admin's API client, the receiver."""
 
@@ -81,6 +95,14 @@ class Stage:
 
     def close(self) -> None:
         self.client.close()
+
+    def wait(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
+        """``wait_until``, and when it fails every thread's stack on stderr first: a stall names itself."""
+        try:
+            wait_until(predicate, timeout, what)
+        except Exception:
+            faulthandler.dump_traceback(all_threads=True)
+            raise
 
     # --- time ------------------------------------------------------------------------------------------
 
@@ -98,7 +120,7 @@ class Stage:
         """Move the clock to ``when`` with the devices in step: they speak right after the jump, and the
         script goes on once the gateway has heard each of them in the new time."""
         self.fleet.jump(lambda: self.clock.set(when))
-        wait_until(lambda: self.heard_since(when), 15, f"every device heard after the jump to {when}")
+        self.wait(lambda: self.heard_since(when), 15, f"every device heard after the jump to {when}")
 
     @contextmanager
     def moment(self, scenario: str) -> Iterator[None]:
@@ -151,5 +173,5 @@ class Stage:
         return [b for b in self.posts(path) if words in f"{b['title']} {b['message']}"]
 
     def wait_told(self, path: str, words: str, timeout: float = 20) -> list[Any]:
-        wait_until(lambda: self.told(path, words), timeout, f"{path} told {words!r}")
+        self.wait(lambda: self.told(path, words), timeout, f"{path} told {words!r}")
         return self.told(path, words)

@@ -8,7 +8,9 @@ door fault the simulator plays during it recorded "during maintenance S-1" with 
 entrapment during it told to the engineer with the window on its ticket's timeline. Day 5 the missed visit
 and day 10 the expiring certificate, YELLOWs read through the API and at the engineers' receiver, each a
 message of its own; day 12 the visit recorded through the API resolves the overdue alert. No device is
-ever heard as offline across the skipped days.
+ever heard as offline across the skipped days; the second test shows what the engineers hear when a jump
+leaves the devices behind (the draft's trouble). A wait that fails, or a stop that does not return within
+45 s, prints every thread's stack.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from facwatch.config import load_settings
 from simulator.fleet import Fleet
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.servers import free_port
-from tests.fixtures.waiting import wait_until
 
-from .month_script import D0, DAY, ELEVATOR, WINDOW, WINDOW_START, ScriptClock, Stage, compound
+from .month_script import D0, DAY, ELEVATOR, WINDOW, WINDOW_START, ScriptClock, Stage, compound, stop_bounded
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +53,15 @@ def stage(tmp_path: Path, mosquitto: Any, http_receiver: HttpReceiver) -> Iterat
     finally:
         if stage is not None:
             stage.close()
-        system.stop()  # first: the devices leaving afterwards is heard by nobody
-        fleet.close()
+        try:
+            stop_bounded(system)  # first: the devices leaving afterwards is heard by nobody
+        finally:
+            fleet.close()
 
 
 def test_a_month_through_the_simulator(stage: Stage) -> None:
     s = stage
-    wait_until(lambda: s.heard_since(D0), 15, "the compound's devices heard")
+    s.wait(lambda: s.heard_since(D0), 15, "the compound's devices heard")
 
     # The day before the window (day 2, 16:00): the owners of building 1 are told.
     s.jump(WINDOW_START - DAY)
@@ -67,9 +70,9 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
     # During the window: a door fault (ORANGE) is recorded, not told; an entrapment (RED) is told.
     s.jump(WINDOW_START + 5 * MINUTE)
     with s.moment("month_door"):
-        wait_until(lambda: s.alerts("elevator.door_fault"), 30, "the door fault recorded")
+        s.wait(lambda: s.alerts("elevator.door_fault"), 30, "the door fault recorded")
     with s.moment("month_entrapment"):
-        wait_until(lambda: s.alerts("elevator.entrapment"), 30, "the entrapment alert")
+        s.wait(lambda: s.alerts("elevator.entrapment"), 30, "the entrapment alert")
         s.wait_told("engineer", "困人")
     s.act(s.alerts("elevator.entrapment")[0]["ticket_id"], action="acknowledge")
     (door,) = s.alerts("elevator.door_fault")
@@ -83,7 +86,7 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
     # landing again), its alert resolves, and the engineer resolves the ticket.
     s.act(red["ticket_id"], action="check_in", checkin_code=CODE)
     with s.moment("quiet"):
-        wait_until(lambda: s.alerts("elevator.entrapment")[0]["resolved_at"], 30, "the entrapment resolved")
+        s.wait(lambda: s.alerts("elevator.entrapment")[0]["resolved_at"], 30, "the entrapment resolved")
     s.act(red["ticket_id"], action="resolve", note="乘客已救出 passenger freed")
 
     # After the window: the owners are told it is over.
@@ -92,7 +95,7 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
 
     # Day 5: the visit is overdue, a YELLOW for the engineers, in a message of its own.
     s.jump(D0 + 5 * DAY + timedelta(hours=1))
-    wait_until(lambda: s.alerts("maintenance.overdue"), 20, "the overdue visit")
+    s.wait(lambda: s.alerts("maintenance.overdue"), 20, "the overdue visit")
     (overdue,) = s.alerts("maintenance.overdue")
     assert overdue["level"] == "yellow" and overdue["asset"] == ELEVATOR
     s.jump(s.clock.now() + MINUTE)  # past the engineers' group wait (10 s)
@@ -102,7 +105,7 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
 
     # Day 10: the certificate of the other car expires within 30 days: a YELLOW too.
     s.jump(D0 + 10 * DAY + timedelta(hours=1))
-    wait_until(lambda: s.alerts("maintenance.certificate_expiring"), 20, "the expiring certificate")
+    s.wait(lambda: s.alerts("maintenance.certificate_expiring"), 20, "the expiring certificate")
     (cert,) = s.alerts("maintenance.certificate_expiring")
     assert cert["level"] == "yellow" and "TSX-0113" in cert["summary"]
     s.jump(s.clock.now() + MINUTE)
@@ -115,7 +118,7 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
     answer = s.client.post("/api/v1/maintenance/visits", json=visit)
     assert answer.status_code == 201, answer.text
     s.jump(s.clock.now() + 2 * MINUTE)  # the plan clock's next look clears it; 5 s later it resolves
-    wait_until(lambda: s.alerts("maintenance.overdue")[0]["resolved_at"], 20, "the overdue resolved")
+    s.wait(lambda: s.alerts("maintenance.overdue")[0]["resolved_at"], 20, "the overdue resolved")
 
     # Each owners' message once, in Chinese, with the window's local times; no device was ever offline.
     (before,) = s.told("owners-b1", "计划维保")
@@ -124,3 +127,19 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
     assert "半月保养" in after["message"]
     assert s.alerts("device.offline") == []
     assert s.told("engineer", "设备离线") == []
+
+
+def test_a_jump_the_devices_miss_is_heard_as_silence(stage: Stage) -> None:
+    """Broken on purpose: the clock jumps while the devices say nothing (as when a script restarts the
+    simulator between moments), so the gateway judges each of them silent, the offline alerts open and the
+    engineers hear of it; once the devices speak again they are back online."""
+    s = stage
+    s.wait(lambda: s.heard_since(D0), 15, "the compound's devices heard")
+    assets = {a.id for a in s.system.site.assets}
+    with s.fleet.silent():
+        s.clock.set(D0 + DAY)
+        s.wait(lambda: {a["asset"] for a in s.alerts("device.offline")} == assets, 20, "all offline")
+        s.clock.set(D0 + DAY + MINUTE)  # past the offline rule's pending period and the group wait
+        (digest,) = s.wait_told("engineer", "[BLUE]")  # one message listing the nine
+        assert "9 条告警与通知" in digest["title"]
+    s.wait(lambda: all(a["resolved_at"] for a in s.alerts("device.offline")), 20, "all back online")
