@@ -67,7 +67,7 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 1883
 
 
-class _Device:
+class Device:
     """One asset's MQTT client: will, retained presence, and the last message handed to paho."""
 
     def __init__(self, site: Site, asset: Asset, host: str, port: int, run_id: str) -> None:
@@ -169,47 +169,66 @@ def run_publisher(
     start = ms_from_utc(datetime.now(UTC)) if start_ms is None else start_ms
     sim = Simulation(site, scenario, seed=seed, start_ms=start)
     run_id = f"{seed}-{start % 100_000_000}"
-    devices = {a.id: _Device(site, a, host, port, run_id) for a in site.assets}
+    devices = {a.id: Device(site, a, host, port, run_id) for a in site.assets}
     report = PublishReport(start_ms=start, per_asset={a.id: 0 for a in site.assets})
     for device in devices.values():
         device.client.loop_start()
     try:
-        _await_connections(list(devices.values()), stop, broker_url, connect_timeout_s)
+        await_connections(list(devices.values()), stop, broker_url, connect_timeout_s)
         report.status = len(devices)
         log.info("simulator publishing", site=site.id, devices=len(devices), speed=speed, broker=broker_url)
-        wall0 = time.monotonic()
-        while not stop.is_set():
-            if duration_s is not None and sim.tick_index * sim.step_s >= duration_s:
-                break
-            delay = wall0 + sim.tick_index * sim.step_s / speed - time.monotonic()
-            if delay > 0 and stop.wait(delay):
-                break
-            for tick in sim.step():
-                device = devices[tick.asset.id]
-                if tick.wire == "offline":
-                    if not device.dropped:
-                        device.drop()
-                        report.dropped += 1
-                    continue
-                if device.dropped:
-                    # Back on the network: a fresh connection, which says online again.
-                    back = devices[tick.asset.id] = _Device(site, tick.asset, host, port, run_id)
-                    back.seq, back.alarm = device.seq, device.alarm  # its counters survive the outage
-                    back.client.loop_start()
-                    device = back
-                    report.status += 1
-                _send(device, tick, report)
-            report.seconds += 1
-            if progress is not None:
-                progress(report.seconds)
-        report.end_ms = sim.now_ms
+        where = (host, port, run_id)
+        play(sim, devices, report, where, speed=speed, duration_s=duration_s, stop=stop, progress=progress)
     finally:
-        _shutdown(list(devices.values()), report)
+        shutdown(list(devices.values()), report)
     log.info("simulator stopped", telemetry=report.telemetry, events=report.events, seconds=report.seconds)
     return report
 
 
-def _await_connections(devices: list[_Device], stop: threading.Event, url: str, timeout_s: float) -> None:
+def play(
+    sim: Simulation,
+    devices: dict[str, Device],
+    report: PublishReport,
+    where: tuple[str, int, str],
+    *,
+    speed: float,
+    duration_s: float | None,
+    stop: threading.Event,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """Step ``sim`` in real time (× ``speed``) and send each tick through the connected ``devices``, until
+    ``stop`` or ``duration_s`` simulated seconds. A device that comes back from ``device_offline`` gets a
+    fresh connection (``where``: broker host, port and the run's id), put in its place in ``devices``."""
+    host, port, run_id = where
+    wall0 = time.monotonic()
+    while not stop.is_set():
+        if duration_s is not None and sim.tick_index * sim.step_s >= duration_s:
+            break
+        delay = wall0 + sim.tick_index * sim.step_s / speed - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            break
+        for tick in sim.step():
+            device = devices[tick.asset.id]
+            if tick.wire == "offline":
+                if not device.dropped:
+                    device.drop()
+                    report.dropped += 1
+                continue
+            if device.dropped:
+                # Back on the network: a fresh connection, which says online again.
+                back = devices[tick.asset.id] = Device(sim.site, tick.asset, host, port, run_id)
+                back.seq, back.alarm = device.seq, device.alarm  # its counters survive the outage
+                back.client.loop_start()
+                device = back
+                report.status += 1
+            _send(device, tick, report)
+        report.seconds += 1
+        if progress is not None:
+            progress(report.seconds)
+    report.end_ms = sim.now_ms
+
+
+def await_connections(devices: list[Device], stop: threading.Event, url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     for device in devices:
         while not device.connected.wait(0.05):
@@ -233,7 +252,7 @@ MALFORMED: tuple[bytes, ...] = (
 an empty batch. ``%d`` is the reading's timestamp."""
 
 
-def _send(device: _Device, tick: Tick, report: PublishReport) -> None:
+def _send(device: Device, tick: Tick, report: PublishReport) -> None:
     device.publish(device.telemetry_topic, codec.encode(tick.ts_ms, tick.values, seq=device.seq))
     device.seq += 1
     report.telemetry += 1
@@ -249,7 +268,7 @@ def _send(device: _Device, tick: Tick, report: PublishReport) -> None:
     device.alarm = alarm
 
 
-def _shutdown(devices: list[_Device], report: PublishReport) -> None:
+def shutdown(devices: list[Device], report: PublishReport) -> None:
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     for device in devices:
         if device.connected.is_set():

@@ -188,13 +188,15 @@ class AlertService:
         open pending alerts that have held, resolve alerts normal for their hold, close resolved tickets
         whose asset stayed normal for ``close_hold_s``, and ask the owners a day after resolution."""
         now = utc_now(now)
+        # The judging lock first and alone, as ``under_lock`` takes them (judging, then state): taken inside
+        # the state lock it deadlocked with a checkpoint's copy, holding the tick's transaction open.
+        with self._judging:
+            fresh = self.signs.drain()
         with self._lock:
             changes = Changes()
             with self.begin() as conn:
                 self.sweeper.run(conn, now, changes)
                 self.maintenance.run(conn, now, changes)
-                with self._judging:
-                    fresh = self.signs.drain()
                 self.maintenance.corroborate(conn, fresh, changes)
                 self._record(conn, changes, now)
             self._wake(changes)
