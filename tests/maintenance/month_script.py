@@ -33,7 +33,7 @@ DAY = timedelta(days=1)
 D0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, day 0 of the month
 WINDOW_START = D0 + 3 * DAY + timedelta(hours=7)  # day 3, 16:00 in Shanghai
 WINDOW = MaintenanceWindow(
-    "S-1",
+    "S-half-month",  # the site file's `ref = "half-month"`
     ELEVATOR,
     WINDOW_START,
     WINDOW_START + timedelta(hours=2),
@@ -62,7 +62,7 @@ class ScriptClock:
 
 
 def compound(receiver: HttpReceiver) -> Site:
-    """The demo compound (its audiences posting to the receiver), with two plans and the window S-1."""
+    """The demo compound (its audiences posting to the receiver), with two plans and the window S-half-month."""
     plans = (
         MaintenancePlan(ELEVATOR, 15.0, last_visit=D0 - 10 * DAY),  # due on day 5
         MaintenancePlan(

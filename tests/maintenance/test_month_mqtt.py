@@ -3,8 +3,8 @@ outbox, apprise, API) on a clock the script moves from one moment to the next, f
 devices, held on the broker for the whole month (``tests/maintenance/month_script.py``), and what owners and
 engineers receive read at a real HTTP receiver.
 
-The site file's window S-1 on an elevator: its owners told the day before and when it is over, each once; a
-door fault the simulator plays during it recorded "during maintenance S-1" with no ticket and no message; an
+The site file's window S-half-month (its `ref`) on an elevator: its owners told the day before and when it is over, each once; a
+door fault the simulator plays during it recorded "during maintenance S-half-month" with no ticket and no message; an
 entrapment during it told to the engineer with the window on its ticket's timeline. Day 5 the missed visit
 and day 10 the expiring certificate, YELLOWs read through the API and at the engineers' receiver, each a
 message of its own; day 12 the visit recorded through the API resolves the overdue alert. No device is
@@ -76,11 +76,13 @@ def test_a_month_through_the_simulator(stage: Stage) -> None:
         s.wait_told("engineer", "困人")
     s.act(s.alerts("elevator.entrapment")[0]["ticket_id"], action="acknowledge")
     (door,) = s.alerts("elevator.door_fault")
-    assert door["suppressed_by"].startswith("during maintenance S-1") and door["ticket_id"] is None
+    assert door["suppressed_by"].startswith("during maintenance S-half-month") and door["ticket_id"] is None
     (red,) = s.alerts("elevator.entrapment")
     assert red["level"] == "red" and red["suppressed_by"] is None and red["ticket_id"] is not None
     ticket = s.ticket(red["ticket_id"])
-    assert any(e["action"] == "during_maintenance" and "S-1" in e["note"] for e in ticket["timeline"])
+    assert any(
+        e["action"] == "during_maintenance" and "S-half-month" in e["note"] for e in ticket["timeline"]
+    )
     assert s.told("", "门故障") == []  # nobody: the RED was sent after it, the door fault never was
     # The engineer shows arrival with the code at the car; the car is freed (a quiet moment: it stands at a
     # landing again), its alert resolves, and the engineer resolves the ticket.
