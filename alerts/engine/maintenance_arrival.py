@@ -130,3 +130,8 @@ class Signs:
         """The signs since the last call (for check-ins made before their sign)."""
         fresh, self._fresh = self._fresh, []
         return fresh
+
+    def give_back(self, drained: list[Seen]) -> None:
+        """Signs a failed tick drained, put back before the newer ones, for the next tick."""
+        self._fresh[:0] = drained
+        del self._fresh[:-1000]

@@ -192,14 +192,19 @@ class AlertService:
         # the state lock it deadlocked with a checkpoint's copy, holding the tick's transaction open.
         with self._judging:
             fresh = self.signs.drain()
-        with self._lock:
-            changes = Changes()
-            with self.begin() as conn:
-                self.sweeper.run(conn, now, changes)
-                self.maintenance.run(conn, now, changes)
-                self.maintenance.corroborate(conn, fresh, changes)
-                self._record(conn, changes, now)
-            self._wake(changes)
+        try:
+            with self._lock:
+                changes = Changes()
+                with self.begin() as conn:
+                    self.sweeper.run(conn, now, changes)
+                    self.maintenance.run(conn, now, changes)
+                    self.maintenance.corroborate(conn, fresh, changes)
+                    self._record(conn, changes, now)
+                self._wake(changes)
+        except BaseException:
+            with self._judging:  # not written: the next tick corroborates them
+                self.signs.give_back(fresh)
+            raise
 
     # --- people -----------------------------------------------------------------------------------------
 

@@ -97,3 +97,31 @@ def test_migration_0016_matches_the_table_and_downgrades(tmp_path: Path) -> None
     migrate(made)
     assert "arrival_signs" in inspect(made).get_table_names()
     made.dispose()
+
+
+def test_a_tick_that_fails_keeps_the_sign_for_the_next_one(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    site = compound(http_receiver)
+    desk = Desk(engine, site, http_receiver)
+    trapped = desk.trapped("b2-elev-1", DAY_T)
+    desk.feed("b2-elev-1", RESCUE, DAY_T + timedelta(minutes=2), 5)
+    refused = {"once": True}
+
+    def blip(_conn: object) -> None:  # the tick's transaction fails once, as in a state-database blip
+        if refused.pop("once", False):
+            raise ConnectionError("state database unreachable")
+
+    desk.service.fencing = blip
+    with pytest.raises(ConnectionError):
+        desk.service.tick(DAY_T + timedelta(minutes=2, seconds=6))
+    desk.service.tick(DAY_T + timedelta(minutes=2, seconds=7))
+    desk.dispatcher.close()
+
+    after = Desk(engine, site, http_receiver)  # restarted: only the stored sign corroborates
+    code = {a.id: a.checkin_code for a in site.assets}
+    ticket = after.act(
+        trapped.ticket_id, TicketAction.CHECK_IN, DAY_T + timedelta(minutes=4), checkin_code=code["b2-elev-1"]
+    )
+    assert ticket.arrival == "corroborated"
+    after.dispatcher.close()
