@@ -211,7 +211,11 @@ class TicketWriter:
     ) -> None:
         """Tell the on-call person (at ``planned``, the day person, for non-urgent work created at night)."""
         ref, aref = ticket_ref(pk), alert_ref(alert_pk)
-        row = conn.execute(select(tickets.c.ack_due, tickets.c.on_site_due).where(tickets.c.id == pk)).one()
+        row = conn.execute(
+            select(
+                tickets.c.ack_due, tickets.c.on_site_due, tickets.c.acknowledged_at, tickets.c.on_site_at
+            ).where(tickets.c.id == pk)
+        ).one()
         notice = Notice(
             kind=NoticeKind.OPENED,
             key=f"{ref}:{aref}",
@@ -228,6 +232,8 @@ class TicketWriter:
                 "finding": finding.kind,
                 "ack_due": row.ack_due,
                 "on_site_due": row.on_site_due,
+                "acknowledged_at": row.acknowledged_at,  # an alert joining a ticket someone already took
+                "on_site_at": row.on_site_at,
                 "opened_at": when,
                 "channel": finding.channel,
                 "value": finding.value,

@@ -38,7 +38,7 @@ FIELDS = frozenset(
         "action", "actor", "detail", "note", "percent", "minutes_left", "eta", "plan_b",
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
         "service", "phone", "handled", "expect", "found", "rating", "finding_name",
-        "start", "end", "company", "work", "was",
+        "start", "end", "company", "work", "was", "dues",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
@@ -152,6 +152,42 @@ def local_time(when: datetime | None, tz: str, lang: str, *, seconds: bool = Fal
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
     return when.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+DUES = {
+    "zh": {
+        "due": "请于 {ack} 前确认，{on_site} 前到场。",
+        "acknowledged": "工单已于 {at} 确认，请于 {on_site} 前到场。",
+        "on_site": "工程师已于 {at} 到场。",
+    },
+    "en": {
+        "due": "acknowledge by {ack}, on site by {on_site}.",
+        "acknowledged": "acknowledged at {at}; on site by {on_site}.",
+        "on_site": "an engineer has been on site since {at}.",
+    },
+}
+
+
+def dues_words(
+    ack_due: datetime | None,
+    on_site_due: datetime | None,
+    acknowledged_at: datetime | None,
+    on_site_at: datetime | None,
+    tz: str,
+    lang: str,
+) -> str:
+    """What the ticket still asks of the engineer: an alert that joins a ticket already acknowledged, or
+    with someone on site, says so rather than repeat deadlines that no longer apply."""
+    words = DUES.get(lang, DUES["zh"])
+
+    def at(when: datetime | None) -> str:
+        return local_time(when, tz, lang, seconds=True)
+
+    if on_site_at is not None:
+        return words["on_site"].format(at=at(on_site_at))
+    if acknowledged_at is not None:
+        return words["acknowledged"].format(at=at(acknowledged_at), on_site=at(on_site_due))
+    return words["due"].format(ack=at(ack_due), on_site=at(on_site_due))
 
 
 def owner_words(

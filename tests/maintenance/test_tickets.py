@@ -187,3 +187,39 @@ def test_night_yellow_waits_for_day_hours_and_a_night_red_does_not(
         lambda: any("T-000001" in b["title"] for b in desk.posts("engineer")), 10, "the YELLOW sent at 08:00"
     )
     desk.dispatcher.close()
+
+
+def test_an_alert_joining_a_ticket_with_the_engineer_on_site_says_so(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    """An overdue visit found while the car's entrapment ticket is open joins that ticket: its message to the
+    engineer says someone is on site, not the entrapment's deadlines of an hour ago."""
+    desk = Desk(engine, compound(http_receiver), http_receiver)
+    red = desk.trapped("b1-elev-1", DAY_T)
+    code = desk.site.asset("b1-elev-1").checkin_code
+    desk.act(red.ticket_id, TicketAction.CHECK_IN, DAY_T + timedelta(minutes=2), checkin_code=code)
+    later = DAY_T + timedelta(hours=1)
+    overdue = Finding(
+        desk.site.id,
+        "b1-elev-1",
+        "maintenance.overdue",
+        ms_from_utc(later),
+        True,
+        Level.YELLOW,
+        "visit overdue",
+    )
+    desk.service.observe_findings([overdue], later)
+    (joined,) = [
+        a for a in desk.service.list_alerts(AlertQuery(asset="b1-elev-1")).items if a.level is Level.YELLOW
+    ]
+    assert joined.ticket_id == red.ticket_id
+    desk.dispatcher.deliver_pending(later + timedelta(minutes=5))
+
+    def told() -> list[Any]:
+        return [b for b in desk.posts("engineer") if b["title"].startswith("[YELLOW]")]
+
+    wait_until(told, 10, "the engineer told of the overdue visit")
+    (message,) = told()
+    assert "工程师已于 10:02" in message["message"], message["message"]
+    assert "前确认" not in message["message"]
+    desk.dispatcher.close()
