@@ -8,6 +8,8 @@ mistake into a 500 on one database and not on the other.
 - ``storable``: for the owners' chat, whose messages are kept rather than refused (a platform does not fix
   and resend a message): NUL removed, lone surrogates replaced by U+FFFD.
 - ``printable``: for answers that quote the input (validation errors): lone surrogates shown escaped.
+- ``NUL_IN_URL``/``nul_in_url``: a NUL in a request's path or query string (``%00``) is ``422`` before any
+  route runs (api/limits.py): a filter with one reached PostgreSQL and answered 500.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 NUL = "\x00"
+
+
+NUL_IN_URL = b'{"detail":"the URL holds a NUL character (%00), which is not accepted"}'
+
+
+def nul_in_url(path: str, query: bytes) -> bool:
+    """Whether a request's (decoded) path or its (raw) query string holds a NUL."""
+    return NUL in path or b"%00" in query
 
 
 def printable(text: str) -> str:

@@ -44,3 +44,20 @@ def test_a_lone_surrogate_is_422_and_a_wrong_code_is_said_once(any_desk: Desk) -
     assert (wrong.status_code, wrong.json()["detail"]) == (422, WRONG)
     arrived = desk.act(ticket_id, action="check_in", checkin_code="QJ9N-39Y3")
     assert arrived.status_code == 200 and arrived.json()["state"] == "on_site"
+
+
+def test_a_nul_in_a_query_or_a_path_is_422_on_every_database(any_desk: Desk) -> None:  # noqa: F811
+    desk = any_desk
+    desk.alarm("b1-elev-1", T0)
+    for path, params in [
+        ("/api/v1/alerts", {"building": "b1\x00"}),  # a filter: it reached PostgreSQL (500)
+        ("/api/v1/tickets", {"building": "b1\x00"}),
+        ("/api/v1/alerts", {"site": "\x00"}),
+        ("/api/v1/maintenance/windows", {"asset": "\x00"}),
+        ("/api/v1/webhooks/%00", {}),  # a path
+    ]:
+        refused = desk.client.get(path, params=params, headers=desk.headers)
+        assert refused.status_code == 422, (path, params, refused.text)
+        assert "NUL" in refused.json()["detail"]
+    [alert] = desk.get("/alerts", building="b1")["items"]
+    assert alert["level"] == "red"
