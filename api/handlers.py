@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.errors import UNPROCESSABLE
+from api.text import printable
 
 log = structlog.get_logger("api.errors")
 
@@ -36,7 +37,8 @@ def excerpt(value: object, size: int = EXCERPT) -> str | int | float | bool | No
 
 
 def _cut(text: str, size: int) -> str:
-    return text if len(text) <= size else text[:size] + f"… ({len(text)} characters)"
+    text = text if len(text) <= size else text[:size] + f"… ({len(text)} characters)"
+    return printable(text)  # a lone surrogate quoted back must not break the answer
 
 
 def short_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:

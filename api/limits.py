@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.text import NUL_IN_URL, nul_in_url
+
 DEFAULT_LIMIT = 1024 * 1024
 """Bytes a request body may have, unless its route says otherwise."""
 
@@ -59,6 +61,9 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if nul_in_url(str(scope.get("path", "")), bytes(scope.get("query_string", b""))):
+            await _answer(send, 422, NUL_IN_URL)
             return
         limit = limit_for(str(scope.get("path", "")), self.limits, self.default)
         declared = declared_length(list(scope.get("headers", [])))

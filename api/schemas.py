@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from alerts.engine.store import alert_json, ticket_json
 from alerts.notify.channel_words import LANGS
 from alerts.notify.findings import finding_name
+from api.text import TextIn
 from facwatch.model import (
     OLD_CATEGORIES,
     Alert,
@@ -229,7 +230,7 @@ class TicketDetailOut(TicketOut):
         return cls.model_validate({**ticket_json(ticket), "timeline": timeline})
 
 
-class ActionIn(BaseModel):
+class ActionIn(TextIn):
     """A ticket action; the actor is the calling token's name."""
 
     action: TicketAction = Field(description="What to do to the ticket")
@@ -321,7 +322,7 @@ class SiteOut(BaseModel):
 # --- alert actions and owner reports -------------------------------------------------------------------
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(TextIn):
     """Notify nobody about an alert for a while: give ``until`` or ``duration_s`` (not both), and why."""
 
     model_config = ConfigDict(
@@ -339,7 +340,7 @@ class SilenceIn(BaseModel):
     reason: str = Field(description="Why (kept with the alert)", min_length=1, max_length=500)
 
 
-class OwnerTicketIn(BaseModel):
+class OwnerTicketIn(TextIn):
     """A problem reported by an owner (through a property-management system or the front desk)."""
 
     model_config = ConfigDict(

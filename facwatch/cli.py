@@ -47,7 +47,8 @@ examples:
   facwatch demo                             everything in one process: broker, simulator, board on :8000
   facwatch check --config facwatch.toml     validate a settings file and its site files
   facwatch run --config facwatch.toml       the production process against your broker and store
-  facwatch token create ops --scope manager print a new API token
+  facwatch token --config facwatch.toml create ops --scope manager
+                                            print a new API token (kept in that file's state database)
 
 'facwatch COMMAND --help' describes a command. Documentation: README.md and docs/ in the source.
 """

@@ -77,7 +77,9 @@ def next_state(state: TicketState, action: TicketAction) -> TicketState:
 def check_in(asset_code: str, given: str | None) -> None:
     """Arrival must be proven with the code posted at the asset (no code posted: nothing to prove)."""
     if asset_code and given != asset_code:
-        raise CheckInRefused("check-in refused: the code does not match the one posted at the asset")
+        raise CheckInRefused(
+            "the code does not match the one posted at the asset"
+        )  # the API says "check-in refused: "
 
 
 STOPS: Mapping[TicketAction, frozenset[Clock]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from api.deps import ApiServices, Integration, Services
 from api.errors import UNPROCESSABLE
 from api.multisite import site_service
 from api.responses import AUTHENTICATED, INVALID, TOO_LARGE, ErrorOut, Responses, body, example, missing
+from api.text import storable
 from facwatch.model import ms_from_utc
 
 router = APIRouter(prefix="/chat", tags=["chat"])
@@ -109,6 +111,14 @@ def chat_service(request: Request, services: ApiServices, site_id: str | None = 
 
 
 async def _receive(request: Request, services: ApiServices, message: ChatMessage) -> Received:
+    message = replace(  # kept, never refused for a stray character (api/text.py)
+        message,
+        group=storable(message.group),
+        msg_id=storable(message.msg_id),
+        sender=storable(message.sender),
+        text=storable(message.text),
+    )
+
     def work() -> Received:
         return chat_service(request, services, message.site).receive(message, services.clock.now())
 

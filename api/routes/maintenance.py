@@ -21,6 +21,7 @@ from api.deps import ApiServices, Engineer, Services
 from api.errors import http_errors
 from api.responses import AUTHENTICATED, body, missing
 from api.routes.common import Ident, TimeParam, window
+from api.text import TextIn
 from facwatch.model import MaintenanceWindow
 
 router = APIRouter(prefix="/maintenance", tags=["maintenance"], responses=AUTHENTICATED)
@@ -58,7 +59,7 @@ def book(request: Request, services: ApiServices) -> MaintenanceBook:
         return found
 
 
-class WindowIn(BaseModel):
+class WindowIn(TextIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -95,7 +96,7 @@ class WindowsOut(BaseModel):
     items: list[WindowOut] = Field(description="The windows, by start")
 
 
-class VisitIn(BaseModel):
+class VisitIn(TextIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -24,6 +24,7 @@ from alerts.engine.owner_values import RateLimited, ReportForm, ReportStatus, To
 from api.deps import Services
 from api.errors import http_errors
 from api.responses import INVALID, ErrorOut, Responses, body, example, missing
+from api.text import TextIn
 from facwatch.model import CATEGORIES, Category
 
 PHOTO_PATH = "/api/v1/report/photos"
@@ -188,7 +189,7 @@ async def upload_photo(
     return PhotoOut(id=pid)
 
 
-class ReportIn(BaseModel):
+class ReportIn(TextIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -26,6 +26,7 @@ from api.routes.owner_reports import (
     _desk,
 )
 from api.routes.reports import _span
+from api.text import TextIn
 
 router = APIRouter(tags=["owners' reports"], responses=AUTHENTICATED)
 CONFLICT: Responses = {409: {"model": ErrorOut, "description": "Already judged, or not enough points"}}
@@ -61,7 +62,7 @@ def get_photo(request: Request, _: Viewer, report_id: ReportId, position: Positi
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(TextIn):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"valid": True}]})
     valid: bool = Field(default=True, description="Whether the report was true and useful")
 
@@ -182,7 +183,7 @@ def leaderboard(
     )
 
 
-class RedeemIn(BaseModel):
+class RedeemIn(TextIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"phone": "13812345678", "points": 20, "reason": "a bag of rice"}]},

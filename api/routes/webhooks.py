@@ -14,6 +14,7 @@ from api.errors import http_errors, not_found
 from api.responses import AUTHENTICATED, TOO_LARGE, missing, page_of
 from api.routes.common import Cursor, Limit, every_site
 from api.schemas import PageOut
+from api.text import TextIn
 from api.webhooks import ROLLOVER, Delivery, Webhook, WebhookStore
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=AUTHENTICATED)
@@ -22,7 +23,7 @@ WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = missing("webhook")
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(TextIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
