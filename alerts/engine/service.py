@@ -148,8 +148,10 @@ class AlertService:
 
     def under_lock(self, work: Callable[[], T]) -> T:
         """Run ``work`` while no batch is judged or committed: the checkpoint (alerts/engine/checkpoint.py)
-        copies the rules, motion and replay tracker at one moment. The locks in the one order used everywhere
-        (``_lock``, then ``_judging``, as ``tick`` takes them): crossed, the two deadlocked and froze the site."""
+        copies the rules, motion and replay tracker at one moment. The only place that holds both locks, and
+        in this order: ``_lock`` first (waiting for a slow commit does not hold detection up), then
+        ``_judging``. Everything else takes one at a time; crossed, the two deadlocked and froze the site
+        (``tests/alerts/test_lock_order.py``, ``tests/alerts/test_service_locks.py``)."""
         with self._lock, self._judging:
             return work()
 
@@ -189,8 +191,8 @@ class AlertService:
         open pending alerts that have held, resolve alerts normal for their hold, close resolved tickets
         whose asset stayed normal for ``close_hold_s``, and ask the owners a day after resolution."""
         now = utc_now(now)
-        # The judging lock first and alone, as ``under_lock`` takes them (judging, then state): taken inside
-        # the state lock it deadlocked with a checkpoint's copy, holding the tick's transaction open.
+        # One lock at a time (only ``under_lock`` holds both): the judging lock taken inside the state lock
+        # deadlocked with a checkpoint's copy, holding the tick's transaction open.
         with self._judging:
             fresh = self.signs.drain()
         try:

@@ -235,7 +235,9 @@ def test_a_writer_paused_inside_its_transaction_holds_no_takeover_up_and_lands_n
     assert zombies == 0
 
 
-def test_every_write_of_the_engine_is_fenced(engine: Engine, site: Site) -> None:
+def test_every_write_of_the_engine_is_fenced_and_what_people_do_is_not(engine: Engine, site: Site) -> None:
+    """The engine's writes (findings, the clocks, the checkpoint) are refused to a stale owner; what people do
+    through an API (act, acknowledge, silence, report) lands whoever holds the site: any replica makes it."""
     store = LeaseStore(engine, lease_s=5)
     assert store.acquire(SITE, "a") == 1
     service = AlertService(
@@ -252,25 +254,29 @@ def test_every_write_of_the_engine_is_fenced(engine: Engine, site: Site) -> None
     expire(engine)
     assert store.acquire(SITE, "b") == 2  # a is stale from here on
     now = datetime.now(UTC)
-    writes = [
-        # (what, the write)
+    engine_writes = [
         ("a finding", lambda: service.observe_findings([entrapment("b2-elev-1")], now)),
         ("the clocks", lambda: service.tick(now)),
-        ("a ticket action", lambda: service.act(alert.ticket_id or "", ActionRequest(TicketAction.ACKNOWLEDGE, "eng"), now)),
-        ("an acknowledgement", lambda: service.acknowledge_alert(alert.id, "eng", now)),
-        ("a silence", lambda: service.silence_alert(alert.id, until=now + timedelta(hours=1), reason="x", actor="eng", now=now)),
-        ("an owner's ticket", lambda: service.open_owner_ticket(OwnerReport(SITE, "b1", "elevator", "stuck", "o1"), now)),
         ("the checkpoint", lambda: Checkpointer(service, None).write(now)),
-    ]  # fmt: skip
+    ]
     refused = []
-    for what, write in writes:
+    for what, write in engine_writes:
         try:
             write()
         except StaleOwner:
             refused.append(what)
-    assert refused == [what for what, _ in writes]
+    assert refused == [what for what, _ in engine_writes]
     (unchanged,) = service.list_alerts().items
-    assert unchanged == alert  # nothing a stale owner did landed
+    assert unchanged == alert  # nothing the engine of a stale owner did landed
     assert len(service.list_tickets().items) == 1
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM detector_checkpoints")).scalar_one() == 0
+    # What people do lands: the ticket acknowledged, the alert silenced, an owner's report opened.
+    service.act(alert.ticket_id or "", ActionRequest(TicketAction.ACKNOWLEDGE, "eng"), now)
+    service.acknowledge_alert(alert.id, "eng", now)
+    silenced = service.silence_alert(
+        alert.id, until=now + timedelta(hours=1), reason="x", actor="eng", now=now
+    )
+    assert silenced.silenced_until is not None and silenced.acknowledged_at is not None
+    service.open_owner_ticket(OwnerReport(SITE, "b1", "elevator", "stuck", "o1"), now)
+    assert len(service.list_tickets().items) == 2

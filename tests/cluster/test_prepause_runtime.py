@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.engine.checkpoint import checkpoints
 from alerts.engine.intake import Judgement, Late
+from alerts.engine.ports import AlertQuery
 from facwatch.app import build
 from facwatch.config import load_settings, load_site
 from facwatch.model import Reading, ms_from_utc
@@ -55,7 +56,7 @@ def test_no_checkpoint_while_a_finding_waits_not_even_the_clean_stops(
             runtime._on_batch([Reading(site.id, ELEVATOR, ch, ts_ms, float(v)) for ch, v in values.items()])
 
     def entrapments() -> list[str]:
-        return [a.state.value for a in runtime.alerts.list_alerts(asset=ELEVATOR).items]
+        return [a.state.value for a in runtime.alerts.list_alerts(AlertQuery(asset=ELEVATOR)).items]
 
     try:
         runtime.start()  # restored (nothing) and checkpointed at once
