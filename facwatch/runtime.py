@@ -83,6 +83,23 @@ class Shared:
     """Whether this process holds a site now (its gateway acknowledges only then); None: always (one owner)."""
 
 
+class _Phases:
+    """The milliseconds each phase of a stop took (for the ``site.stopped`` line)."""
+
+    def __init__(self) -> None:
+        self.began = self._mark = time.monotonic()
+        self.ms: dict[str, int] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.ms[name] = round((now - self._mark) * 1000)
+        self._mark = now
+
+    @property
+    def total_ms(self) -> int:
+        return round((self._mark - self.began) * 1000)
+
+
 def site_file(configured: Path | None, default: Path, site: str, single: bool) -> Path:
     """A site's own local file: the configured or default path, with ``-<site>`` before the suffix unless the
     site is the one named by ``site =`` (whose files keep the one-site names)."""
@@ -123,6 +140,7 @@ class SiteRuntime:
         self.dispatcher: Dispatcher | None = None
         self.mqtt_reader: LogReader | None = None
         self._stop = threading.Event()
+        self._stopping = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._telemetry_started = False
         self._chat: ChatService | None = None
@@ -185,28 +203,61 @@ class SiteRuntime:
 
     def stop(self) -> None:
         """Give the site up, in the order of the data flow: stop reading (what is not acknowledged stays with
-        the broker), commit what was judged, then a last look at the clocks, the outbox and the checkpoint."""
+        the broker), commit what was judged, then a last look at the clocks, the outbox and the checkpoint.
+
+        ``site.stopped`` gives each phase's milliseconds (``ms``) and what could not be finished
+        (``unfinished``: findings left in the local queue for the next start, a last step that failed)."""
         if not self.running:
             return
+        if not self._stopping.acquire(blocking=False):
+            # another thread stops it already (a worker's lease keeper, still at it when the process ends)
+            self._log.warning("site.stop_in_progress")
+            return
+        try:
+            self._stop_in_order()
+        finally:
+            self._stopping.release()
+
+    def _stop_in_order(self) -> None:
         self._stop.set()
+        phases = _Phases()
+        unfinished: list[str] = []
         gateway, self.gateway = self.gateway, None
         if gateway is not None:
             gateway.stop()
+            phases.lap("gateway")
         intake, self.intake = self.intake, None
         if intake is not None:
             intake.stop()  # commits what is queued while the database answers; the file keeps the rest
+            phases.lap("intake")
+            if intake.backlog():
+                unfinished.append(
+                    f"{intake.backlog()} judgements with findings left in {self.intake_path.name} "
+                    "for the next start of this site"
+                )
         for thread in self._threads:
             thread.join(timeout=10)
+        phases.lap("loops")
         dispatcher, self.dispatcher = self.dispatcher, None
         if dispatcher is not None:
-            self._tick_once()
-            self._deliver_once(dispatcher)
-            self._checkpoint_once()
+            if not self._tick_once():
+                unfinished.append("the last tick of the SLA clocks")
+            phases.lap("tick")
+            if not self._deliver_once(dispatcher):
+                unfinished.append("the last delivery of the outbox (the next owner sends it)")
+            phases.lap("deliver")
+            if not self._checkpoint_once():
+                unfinished.append("the last checkpoint (the next start restores the one before)")
+            phases.lap("checkpoint")
             dispatcher.close()
         reader, self.mqtt_reader = self.mqtt_reader, None
         if reader is not None:
             reader.stop()
-        self._log.info("site.stopped")
+            phases.lap("reader")
+        if unfinished:
+            self._log.warning("site.stopped", ms=phases.ms, total_ms=phases.total_ms, unfinished=unfinished)
+        else:
+            self._log.info("site.stopped", ms=phases.ms, total_ms=phases.total_ms)
 
     def close(self) -> None:
         """Release the telemetry store (after ``stop``; the process ends)."""
@@ -329,12 +380,15 @@ class SiteRuntime:
         while not self._stop.wait(TICK_S):
             self._tick_once()
 
-    def _tick_once(self) -> None:
+    def _tick_once(self) -> bool:
+        """A tick of the SLA clocks (and, now and then, the owners' chat ladder); False when it failed."""
         now = self.shared.clock.now()
+        ticked = True
         try:
             self.alerts.tick(now)
         except Exception:
             self._log.exception("tick failed")
+            ticked = False
         if self.site.chat.groups and time.monotonic() >= self._chat_due:
             self._chat_due = time.monotonic() + CHAT_TICK_S
             try:  # the owners' ladder: rungs that ended, complaints no sensor confirmed; old chat text forgotten
@@ -343,13 +397,14 @@ class SiteRuntime:
                 self._chat.tick(now)
             except Exception:
                 self._log.exception("chat tick failed")
+        return ticked
 
     def _notify_loop(self) -> None:
         dispatcher = self.dispatcher
         while dispatcher is not None and not self._stop.wait(TICK_S):
             self._deliver_once(dispatcher)
 
-    def _deliver_once(self, dispatcher: Dispatcher) -> None:
+    def _deliver_once(self, dispatcher: Dispatcher) -> bool:
         try:
             now = self.shared.clock.now()
             notify = self.shared.settings.notify
@@ -361,6 +416,8 @@ class SiteRuntime:
             dispatcher.deliver_pending(now)
         except Exception:
             self._log.exception("notification delivery failed")
+            return False
+        return True
 
     def _restore(self) -> None:
         """Detector state from the checkpoint and the store's recent history (alerts/engine/checkpoint.py)."""
@@ -381,11 +438,13 @@ class SiteRuntime:
         while not self._stop.wait(self.checkpoint.every_s):
             self._checkpoint_once()
 
-    def _checkpoint_once(self) -> None:
+    def _checkpoint_once(self) -> bool:
         try:
             self.checkpoint.write(self.shared.clock.now())
         except Exception:
             self._log.exception("checkpoint failed")
+            return False
+        return True
 
     def _datapath_loop(self) -> None:
         """The gateway's figures to the state database, for every API process (api/datapath.py)."""
