@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -34,6 +35,9 @@ from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres_stoppable import StoppablePostgres
 from tests.fixtures.servers import find_server
 from tests.fixtures.waiting import wait_until
+
+STOPS: list[dict[str, Any]] = []
+"""The ``site.stopped`` lines of the SIGTERMed workers (each stop phase's milliseconds)."""
 
 
 class Workers:
@@ -96,9 +100,17 @@ def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[flo
     wait_until(running, workers.lease_s * 4, f"{victim_name}'s sites running again")
     running_s = time.monotonic() - killed
     victim.proc.wait(30)
+    exited_s = time.monotonic() - killed if sig is signal.SIGTERM else 0.0
+    phases = [r for r in victim.records() if r.get("event") == "site.stopped" and "ms" in r]
+    STOPS.extend(phases)
+    detail = ""
+    if sig is signal.SIGTERM:
+        detail = f", exited in {exited_s:.2f} s" + "".join(
+            f"; {r['site']} stopped in {r['total_ms']} ms {r['ms']}" for r in phases
+        )
     print(
         f"  {sig.name}: {victim_name}'s {len(sites)} sites leased in {leased_s:.2f} s, "
-        f"running in {running_s:.2f} s",
+        f"running in {running_s:.2f} s{detail}",
         flush=True,
     )
     return leased_s, running_s
@@ -152,6 +164,14 @@ def run(root: Path, lease_s: float, kills: int, term_kills: int) -> None:
             f"  {label:18} n={len(times):2}  leased p50 {statistics.median(leased):6.2f} s max "
             f"{max(leased):6.2f} s   running p50 {statistics.median(running):6.2f} s max {max(running):6.2f} s"
             f"   (lease {lease_s:g} s)"
+        )
+    if STOPS:
+        names = list(dict.fromkeys(k for r in STOPS for k in r["ms"]))
+        medians = ", ".join(f"{n} {statistics.median(r['ms'].get(n, 0) for r in STOPS):.0f}" for n in names)
+        totals = [r["total_ms"] for r in STOPS]
+        print(
+            f"  a site's stop on SIGTERM (n={len(STOPS)}): p50 {statistics.median(totals):.0f} ms, "
+            f"max {max(totals)} ms; p50 per phase (ms): {medians}"
         )
 
 

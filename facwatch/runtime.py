@@ -3,8 +3,9 @@
     SiteRuntime(site) ── start() ──► intake (findings-<site>.db) ─► restore ─► gateway (<prefix>-<site>)
                                      loops: tick (SLA clocks, chat), notify (outbox), checkpoint, datapath
                                      mqtt-alerts:<site> reader (the alert topic, fed from the event log)
-                     ── stop() ───► gateway drained and disconnected (the broker keeps the session) ─►
-                                     intake committed ─► a last tick, delivery and checkpoint
+                     ── stop() ───► alert-topic reader ─► gateway drained and disconnected (the broker
+                                     keeps the session) ─► intake committed ─► a last tick, delivery and
+                                     checkpoint (``site.stopped``: each phase's ms, what is left unfinished)
                      ── close() ──► the telemetry store released (the process ends)
 
 What every site shares lives in ``Shared`` (the state database, the event bus, the dead letters, the
@@ -202,8 +203,9 @@ class SiteRuntime:
         self._log.info("site.started", parts=sorted(parts))
 
     def stop(self) -> None:
-        """Give the site up, in the order of the data flow: stop reading (what is not acknowledged stays with
-        the broker), commit what was judged, then a last look at the clocks, the outbox and the checkpoint.
+        """Give the site up, in the order of the data flow: stop publishing alert changes and reading (what is
+        not acknowledged stays with the broker), commit what was judged, then a last look at the clocks, the
+        outbox and the checkpoint. Safe to call from two threads: the second returns at once.
 
         ``site.stopped`` gives each phase's milliseconds (``ms``) and what could not be finished
         (``unfinished``: findings left in the local queue for the next start, a last step that failed)."""
@@ -222,6 +224,12 @@ class SiteRuntime:
         self._stop.set()
         phases = _Phases()
         unfinished: list[str] = []
+        # First, while the connection is up: a batch in flight is acknowledged at once (after the gateway's
+        # stop it would wait its MQTT_ACK_S out); what it did not publish, the next owner's reader does.
+        reader, self.mqtt_reader = self.mqtt_reader, None
+        if reader is not None:
+            reader.stop()
+            phases.lap("alert_topic")
         gateway, self.gateway = self.gateway, None
         if gateway is not None:
             gateway.stop()
@@ -250,10 +258,6 @@ class SiteRuntime:
                 unfinished.append("the last checkpoint (the next start restores the one before)")
             phases.lap("checkpoint")
             dispatcher.close()
-        reader, self.mqtt_reader = self.mqtt_reader, None
-        if reader is not None:
-            reader.stop()
-            phases.lap("reader")
         if unfinished:
             self._log.warning("site.stopped", ms=phases.ms, total_ms=phases.total_ms, unfinished=unfinished)
         else:
