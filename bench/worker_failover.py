@@ -18,6 +18,7 @@ Run: .venv/bin/python -m bench.worker_failover [--kills 10] [--term-kills 3] [--
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import tempfile
@@ -76,7 +77,14 @@ class Workers:
 
 def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[float, float]:
     """Kill the worker holding the most sites: (seconds until its sites are leased, until they run)."""
-    wait_until(lambda: workers.settled(engine), 180, "4, 4 and 4 running before a kill")
+    try:
+        wait_until(lambda: workers.settled(engine), 180, "4, 4 and 4 running before a kill")
+    except AssertionError:
+        running = {p.name: sorted(p.running_sites()) for p in workers.live.values()}
+        print(
+            f"  not settled: leases {owners(engine)}, running {running}, logs in {workers.root}", flush=True
+        )
+        raise
     held = owners(engine)
     victim_name = Counter(held.values()).most_common(1)[0][0]
     sites = {s for s, o in held.items() if o == victim_name}
@@ -143,8 +151,8 @@ def run(root: Path, lease_s: float, kills: int, term_kills: int) -> None:
         publisher = Publisher(broker.port, sites)
         start_all([workers.make() for _ in range(3)])
         engine = open_engine(pg.url)
+        clean = failover(engine, workers, signal.SIGTERM, term_kills)  # first: the figure this bench is for
         crash = failover(engine, workers, signal.SIGKILL, kills)
-        clean = failover(engine, workers, signal.SIGTERM, term_kills)
         engine.dispose()
     finally:
         if publisher is not None:
@@ -181,8 +189,9 @@ def main() -> None:
     parser.add_argument("--term-kills", type=int, default=3, help="SIGTERMs (the peer figure)")
     parser.add_argument("--lease", type=float, default=15.0, help="lease seconds")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="facwatch-worker-failover-") as tmp:
-        run(Path(tmp), args.lease, args.kills, args.term_kills)
+    tmp = Path(tempfile.mkdtemp(prefix="facwatch-worker-failover-"))
+    run(tmp, args.lease, args.kills, args.term_kills)
+    shutil.rmtree(tmp, ignore_errors=True)  # kept when the run fails: the workers' logs are there
 
 
 if __name__ == "__main__":
