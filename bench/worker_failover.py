@@ -91,6 +91,7 @@ def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[flo
     victim = workers.live.pop(victim_name)
     survivors = list(workers.live.values())
     before = {p.name: p.count('"site.started"') for p in survivors}
+    logged = len(victim.records())  # its site.stopped lines after the signal are the stop's
     killed = time.monotonic()
     assert victim.proc is not None
     victim.proc.send_signal(sig)
@@ -109,7 +110,7 @@ def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[flo
     running_s = time.monotonic() - killed
     victim.proc.wait(30)
     exited_s = time.monotonic() - killed if sig is signal.SIGTERM else 0.0
-    phases = [r for r in victim.records() if r.get("event") == "site.stopped" and "ms" in r]
+    phases = [r for r in victim.records()[logged:] if r.get("event") == "site.stopped" and "ms" in r]
     STOPS.extend(phases)
     detail = ""
     if sig is signal.SIGTERM:

@@ -140,8 +140,9 @@ class AlertService:
 
     def under_lock(self, work: Callable[[], T]) -> T:
         """Run ``work`` while no batch is judged or committed: the checkpoint (alerts/engine/checkpoint.py)
-        copies the rules, motion and replay tracker at one moment."""
-        with self._judging, self._lock:
+        copies the rules, motion and replay tracker at one moment. The locks in the tick's order (``_lock``,
+        then ``_judging``): the other order let a tick and a checkpoint wait for each other for ever."""
+        with self._lock, self._judging:
             return work()
 
     def observe_findings(self, findings: Sequence[Finding], now: datetime | None = None) -> None:
