@@ -9,8 +9,10 @@ holding the most sites is killed; measured from the kill:
 - **running**: every one of them has been started by its new owner (its log's ``site.started``: checkpoint
   restored, the store's history replayed, the site's MQTT session taken over).
 
-A fresh worker replaces the victim and the shares settle (4, 4, 4) before the next kill. The peer figure:
-SIGTERM (a clean stop releases the leases at once).
+A fresh worker replaces the victim and the shares settle (4, 4, 4) before the next kill. The SIGTERM rounds
+come first (a clean stop: each site released as soon as it has stopped, the sites stopped in parallel), with
+how long the victim took to exit and each of its sites' stop phases (``site.stopped``); the SIGKILL rounds
+after (the leases run out).
 
 Run: .venv/bin/python -m bench.worker_failover [--kills 10] [--term-kills 3] [--lease 15]
 """

@@ -48,6 +48,7 @@ from api import datapath
 from facwatch.clock import Clock
 from facwatch.config import Settings
 from facwatch.model import DATAPATH_ASSET, Finding, Reading, Site, utc_from_ms
+from facwatch.stopping import Phases
 from gateway import topics
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -82,23 +83,6 @@ class Shared:
     """A site's fence for its engine's writes (facwatch/worker.py, leases); None: no fence (one owner)."""
     holds: Callable[[str], bool] | None = None
     """Whether this process holds a site now (its gateway acknowledges only then); None: always (one owner)."""
-
-
-class _Phases:
-    """The milliseconds each phase of a stop took (for the ``site.stopped`` line)."""
-
-    def __init__(self) -> None:
-        self.began = self._mark = time.monotonic()
-        self.ms: dict[str, int] = {}
-
-    def lap(self, name: str) -> None:
-        now = time.monotonic()
-        self.ms[name] = round((now - self._mark) * 1000)
-        self._mark = now
-
-    @property
-    def total_ms(self) -> int:
-        return round((self._mark - self.began) * 1000)
 
 
 def site_file(configured: Path | None, default: Path, site: str, single: bool) -> Path:
@@ -222,7 +206,7 @@ class SiteRuntime:
 
     def _stop_in_order(self) -> None:
         self._stop.set()
-        phases = _Phases()
+        phases = Phases()
         unfinished: list[str] = []
         # First, while the connection is up: a batch in flight is acknowledged at once (after the gateway's
         # stop it would wait its MQTT_ACK_S out); what it did not publish, the next owner's reader does.
