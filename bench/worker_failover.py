@@ -9,8 +9,10 @@ holding the most sites is killed; measured from the kill:
 - **running**: every one of them has been started by its new owner (its log's ``site.started``: checkpoint
   restored, the store's history replayed, the site's MQTT session taken over).
 
-A fresh worker replaces the victim and the shares settle (4, 4, 4) before the next kill. The peer figure:
-SIGTERM (a clean stop releases the leases at once).
+A fresh worker replaces the victim and the shares settle (4, 4, 4) before the next kill. The SIGTERM rounds
+come first (a clean stop: each site released as soon as it has stopped, the sites stopped in parallel), with
+how long the victim took to exit and each of its sites' stop phases (``site.stopped``); the SIGKILL rounds
+after (the leases run out).
 
 Run: .venv/bin/python -m bench.worker_failover [--kills 10] [--term-kills 3] [--lease 15]
 """
@@ -18,12 +20,14 @@ Run: .venv/bin/python -m bench.worker_failover [--kills 10] [--term-kills 3] [--
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -34,6 +38,9 @@ from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres_stoppable import StoppablePostgres
 from tests.fixtures.servers import find_server
 from tests.fixtures.waiting import wait_until
+
+STOPS: list[dict[str, Any]] = []
+"""The ``site.stopped`` lines of the SIGTERMed workers (each stop phase's milliseconds)."""
 
 
 class Workers:
@@ -72,13 +79,21 @@ class Workers:
 
 def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[float, float]:
     """Kill the worker holding the most sites: (seconds until its sites are leased, until they run)."""
-    wait_until(lambda: workers.settled(engine), 180, "4, 4 and 4 running before a kill")
+    try:
+        wait_until(lambda: workers.settled(engine), 180, "4, 4 and 4 running before a kill")
+    except AssertionError:
+        running = {p.name: sorted(p.running_sites()) for p in workers.live.values()}
+        print(
+            f"  not settled: leases {owners(engine)}, running {running}, logs in {workers.root}", flush=True
+        )
+        raise
     held = owners(engine)
     victim_name = Counter(held.values()).most_common(1)[0][0]
     sites = {s for s, o in held.items() if o == victim_name}
     victim = workers.live.pop(victim_name)
     survivors = list(workers.live.values())
     before = {p.name: p.count('"site.started"') for p in survivors}
+    logged = len(victim.records())  # its site.stopped lines after the signal are the stop's
     killed = time.monotonic()
     assert victim.proc is not None
     victim.proc.send_signal(sig)
@@ -96,9 +111,17 @@ def kill_one(engine: Engine, workers: Workers, sig: signal.Signals) -> tuple[flo
     wait_until(running, workers.lease_s * 4, f"{victim_name}'s sites running again")
     running_s = time.monotonic() - killed
     victim.proc.wait(30)
+    exited_s = time.monotonic() - killed if sig is signal.SIGTERM else 0.0
+    phases = [r for r in victim.records()[logged:] if r.get("event") == "site.stopped" and "ms" in r]
+    STOPS.extend(phases)
+    detail = ""
+    if sig is signal.SIGTERM:
+        detail = f", exited in {exited_s:.2f} s" + "".join(
+            f"; {r['site']} stopped in {r['total_ms']} ms {r['ms']}" for r in phases
+        )
     print(
         f"  {sig.name}: {victim_name}'s {len(sites)} sites leased in {leased_s:.2f} s, "
-        f"running in {running_s:.2f} s",
+        f"running in {running_s:.2f} s{detail}",
         flush=True,
     )
     return leased_s, running_s
@@ -131,8 +154,8 @@ def run(root: Path, lease_s: float, kills: int, term_kills: int) -> None:
         publisher = Publisher(broker.port, sites)
         start_all([workers.make() for _ in range(3)])
         engine = open_engine(pg.url)
+        clean = failover(engine, workers, signal.SIGTERM, term_kills)  # first: the figure this bench is for
         crash = failover(engine, workers, signal.SIGKILL, kills)
-        clean = failover(engine, workers, signal.SIGTERM, term_kills)
         engine.dispose()
     finally:
         if publisher is not None:
@@ -153,6 +176,14 @@ def run(root: Path, lease_s: float, kills: int, term_kills: int) -> None:
             f"{max(leased):6.2f} s   running p50 {statistics.median(running):6.2f} s max {max(running):6.2f} s"
             f"   (lease {lease_s:g} s)"
         )
+    if STOPS:
+        names = list(dict.fromkeys(k for r in STOPS for k in r["ms"]))
+        medians = ", ".join(f"{n} {statistics.median(r['ms'].get(n, 0) for r in STOPS):.0f}" for n in names)
+        totals = [r["total_ms"] for r in STOPS]
+        print(
+            f"  a site's stop on SIGTERM (n={len(STOPS)}): p50 {statistics.median(totals):.0f} ms, "
+            f"max {max(totals)} ms; p50 per phase (ms): {medians}"
+        )
 
 
 def main() -> None:
@@ -161,8 +192,9 @@ def main() -> None:
     parser.add_argument("--term-kills", type=int, default=3, help="SIGTERMs (the peer figure)")
     parser.add_argument("--lease", type=float, default=15.0, help="lease seconds")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="facwatch-worker-failover-") as tmp:
-        run(Path(tmp), args.lease, args.kills, args.term_kills)
+    tmp = Path(tempfile.mkdtemp(prefix="facwatch-worker-failover-"))
+    run(tmp, args.lease, args.kills, args.term_kills)
+    shutil.rmtree(tmp, ignore_errors=True)  # kept when the run fails: the workers' logs are there
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from facwatch.owner_setup import make_desk
 from facwatch.runtime import Shared, SiteRuntime
 from facwatch.sole_owner import Guard, Holder, Role, claim
 from facwatch.state import migrate, open_engine
+from facwatch.stopping import stop_sites
 from facwatch.worker import Ownership, ownership, worker_name
 from gateway.embedded import EmbeddedBroker
 from gateway.subscriber import Gateway
@@ -170,8 +171,7 @@ class System:
         self._stop.set()
         if self.owner is not None:
             self.owner.stop()  # the sites held by lease are stopped and released at once
-        for runtime in self.runtimes.values():
-            runtime.stop()
+        stop_sites(self.runtimes)  # the others (no leases), in parallel
         for thread in self._threads:
             thread.join(timeout=10)
         with contextlib.suppress(Exception):

@@ -3,8 +3,9 @@
     SiteRuntime(site) ── start() ──► intake (findings-<site>.db) ─► restore ─► gateway (<prefix>-<site>)
                                      loops: tick (SLA clocks, chat), notify (outbox), checkpoint, datapath
                                      mqtt-alerts:<site> reader (the alert topic, fed from the event log)
-                     ── stop() ───► gateway drained and disconnected (the broker keeps the session) ─►
-                                     intake committed ─► a last tick, delivery and checkpoint
+                     ── stop() ───► alert-topic reader ─► gateway drained and disconnected (the broker
+                                     keeps the session) ─► intake committed ─► a last tick, delivery and
+                                     checkpoint (``site.stopped``: each phase's ms, what is left unfinished)
                      ── close() ──► the telemetry store released (the process ends)
 
 What every site shares lives in ``Shared`` (the state database, the event bus, the dead letters, the
@@ -47,6 +48,7 @@ from api import datapath
 from facwatch.clock import Clock
 from facwatch.config import Settings
 from facwatch.model import DATAPATH_ASSET, Finding, Reading, Site, utc_from_ms
+from facwatch.stopping import Phases
 from gateway import topics
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -123,6 +125,7 @@ class SiteRuntime:
         self.dispatcher: Dispatcher | None = None
         self.mqtt_reader: LogReader | None = None
         self._stop = threading.Event()
+        self._stopping = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._telemetry_started = False
         self._chat: ChatService | None = None
@@ -187,29 +190,65 @@ class SiteRuntime:
         self._log.info("site.started", parts=sorted(parts))
 
     def stop(self) -> None:
-        """Give the site up, in the order of the data flow: stop reading (what is not acknowledged stays with
-        the broker), commit what was judged, then a last look at the clocks, the outbox and the checkpoint."""
+        """Give the site up, in the order of the data flow: stop publishing alert changes and reading (what is
+        not acknowledged stays with the broker), commit what was judged, then a last look at the clocks, the
+        outbox and the checkpoint. Safe to call from two threads: the second returns at once.
+
+        ``site.stopped`` gives each phase's milliseconds (``ms``) and what could not be finished
+        (``unfinished``: findings left in the local queue for the next start, a last step that failed)."""
         if not self.running:
             return
+        if not self._stopping.acquire(blocking=False):
+            # another thread stops it already (a worker's lease keeper, still at it when the process ends)
+            self._log.warning("site.stop_in_progress")
+            return
+        try:
+            self._stop_in_order()
+        finally:
+            self._stopping.release()
+
+    def _stop_in_order(self) -> None:
         self._stop.set()
-        gateway, self.gateway = self.gateway, None
-        if gateway is not None:
-            gateway.stop()
-        intake, self.intake = self.intake, None
-        if intake is not None:
-            intake.stop()  # commits what is queued while the database answers; the file keeps the rest
-        for thread in self._threads:
-            thread.join(timeout=10)
-        dispatcher, self.dispatcher = self.dispatcher, None
-        if dispatcher is not None:
-            self._tick_once()
-            self._deliver_once(dispatcher)
-            self._checkpoint_once()
-            dispatcher.close()
+        phases = Phases()
+        unfinished: list[str] = []
+        # First, while the connection is up: a batch in flight is acknowledged at once (after the gateway's
+        # stop it would wait its MQTT_ACK_S out); what it did not publish, the next owner's reader does.
         reader, self.mqtt_reader = self.mqtt_reader, None
         if reader is not None:
             reader.stop()
-        self._log.info("site.stopped")
+            phases.lap("alert_topic")
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            gateway.stop()
+            phases.lap("gateway")
+        intake, self.intake = self.intake, None
+        if intake is not None:
+            intake.stop()  # commits what is queued while the database answers; the file keeps the rest
+            phases.lap("intake")
+            if intake.backlog():
+                unfinished.append(
+                    f"{intake.backlog()} judgements with findings left in {self.intake_path.name} "
+                    "for the next start of this site"
+                )
+        for thread in self._threads:
+            thread.join(timeout=10)
+        phases.lap("loops")
+        dispatcher, self.dispatcher = self.dispatcher, None
+        if dispatcher is not None:
+            if not self._tick_once():
+                unfinished.append("the last tick of the SLA clocks")
+            phases.lap("tick")
+            if not self._deliver_once(dispatcher):
+                unfinished.append("the last delivery of the outbox (the next owner sends it)")
+            phases.lap("deliver")
+            if not self._checkpoint_once():
+                unfinished.append("the last checkpoint (the next start restores the one before)")
+            phases.lap("checkpoint")
+            dispatcher.close()
+        if unfinished:
+            self._log.warning("site.stopped", ms=phases.ms, total_ms=phases.total_ms, unfinished=unfinished)
+        else:
+            self._log.info("site.stopped", ms=phases.ms, total_ms=phases.total_ms)
 
     def close(self) -> None:
         """Release the telemetry store (after ``stop``; the process ends)."""
@@ -333,12 +372,15 @@ class SiteRuntime:
         while not self._stop.wait(TICK_S):
             self._tick_once()
 
-    def _tick_once(self) -> None:
+    def _tick_once(self) -> bool:
+        """A tick of the SLA clocks (and, now and then, the owners' chat ladder); False when it failed."""
         now = self.shared.clock.now()
+        ticked = True
         try:
             self.alerts.tick(now)
         except Exception:
             self._log.exception("tick failed")
+            ticked = False
         if self.site.chat.groups and time.monotonic() >= self._chat_look:
             self._chat_look = time.monotonic() + CATCH_UP_S
             try:  # the owners' messages an API replica kept; each minute the ladder at now, old text forgotten
@@ -351,13 +393,14 @@ class SiteRuntime:
                     self._chat.catch_up(now)
             except Exception:
                 self._log.exception("chat tick failed")
+        return ticked
 
     def _notify_loop(self) -> None:
         dispatcher = self.dispatcher
         while dispatcher is not None and not self._stop.wait(TICK_S):
             self._deliver_once(dispatcher)
 
-    def _deliver_once(self, dispatcher: Dispatcher) -> None:
+    def _deliver_once(self, dispatcher: Dispatcher) -> bool:
         try:
             now = self.shared.clock.now()
             notify = self.shared.settings.notify
@@ -369,6 +412,8 @@ class SiteRuntime:
             dispatcher.deliver_pending(now)
         except Exception:
             self._log.exception("notification delivery failed")
+            return False
+        return True
 
     def _restore(self) -> None:
         """Detector state from the checkpoint and the store's recent history (alerts/engine/checkpoint.py)."""
@@ -389,11 +434,13 @@ class SiteRuntime:
         while not self._stop.wait(self.checkpoint.every_s):
             self._checkpoint_once()
 
-    def _checkpoint_once(self) -> None:
+    def _checkpoint_once(self) -> bool:
         try:
             self.checkpoint.write(self.shared.clock.now())
         except Exception:
             self._log.exception("checkpoint failed")
+            return False
+        return True
 
     def _datapath_loop(self) -> None:
         """The gateway's figures to the state database, for every API process (api/datapath.py)."""

@@ -102,6 +102,10 @@ def ownership(settings: Settings, engine: Engine, sites: Sequence[str]) -> Owner
 class SiteLeases:
     """A worker's sites from the lease keeper: started when won, stopped when lost."""
 
+    stop_s = 20.0
+    """How long ``stop`` (SIGTERM) waits for the sites to stop and be released (systemd's TimeoutStopSec is
+    30 s); a site still stopping then keeps its lease until it runs out in the database."""
+
     def __init__(self, engine: Engine, sites: Sequence[str], *, lease_s: float, me: str) -> None:
         # An engine of its own: renewals never wait for a connection behind the sites' work (a busy worker's
         # pool is often all in use), or a worker under load would lose its leases at the local deadline.
@@ -127,8 +131,9 @@ class SiteLeases:
         self.keeper.start()
 
     def stop(self) -> None:
-        """Every held site stopped and its lease released (the others take over at once)."""
-        self.keeper.stop()
+        """Every held site stopped and its lease released, the sites in parallel, each released as soon as it
+        has stopped (its next owner starts it while the others are still stopping); bounded by ``stop_s``."""
+        self.keeper.stop(self.stop_s)
         self._engine.dispose()
 
     def _won(self, site: str, epoch: int) -> None:

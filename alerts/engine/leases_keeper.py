@@ -7,10 +7,16 @@ the listener, the rounds alone), and one just after another worker's lease runs 
 are taken when their leases end, not up to a round later). A second thread, the watchdog, enforces the **local deadline** of each held site: the start of its
 last successful renewal (or acquisition) + lease − ``margin_s``. When a renewal fails (the database is gone,
 a round hangs) the watchdog calls ``on_lost`` *before* the lease expires in the database, so the runtime has
-stopped before another worker can take the site. ``stop`` calls ``on_lost`` and releases every site, then
-leaves, so the next owners take over at once.
+stopped before another worker can take the site. ``stop`` leaves, then gives every site up at once, in
+parallel: each site's ``on_lost``, then at once its release, so the next owner starts it while the others
+are still stopping.
 
-Callbacks run one at a time (never two at once), from either thread; they should not block for long.
+A site given up (the surplus, or ``stop``) stays held while ``on_lost`` runs: its last writes (a last tick,
+the delivery, the checkpoint) are still fenced with its epoch, and it is released only once they are done. A
+site lost (``GONE``, ``DEADLINE``) is dropped first: from then on ``holds`` is False and the fence refuses.
+
+Callbacks of one site run one at a time (never two at once), from either thread; those of different sites
+may overlap (``stop``). They should not block for long.
 """
 
 from __future__ import annotations
@@ -75,6 +81,8 @@ class _Held:
     epoch: int
     deadline: float
     """time.monotonic() after which the site counts as lost here (before it expires in the database)."""
+    leaving: bool = False
+    """Being given up: ``on_lost`` runs, the release follows (its writes are still fenced with ``epoch``)."""
 
 
 class LeaseKeeper:
@@ -101,7 +109,8 @@ class LeaseKeeper:
         self._on_won, self._on_lost = on_won, on_lost
         self._held: dict[str, _Held] = {}
         self._state = threading.Lock()
-        self._calls = threading.RLock()
+        self._calls = {site: threading.RLock() for site in self.sites}
+        """One per site: a site's callbacks never overlap; different sites' may (``stop``)."""
         self._stopping = threading.Event()
         self._changed = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -155,18 +164,35 @@ class LeaseKeeper:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the rounds, leave, and hand every site back (``on_lost``, then release)."""
+        """Stop the rounds, leave, and hand every site back at once: each site's ``on_lost`` in a thread of
+        its own, its release as soon as it returns. Waits up to ``timeout_s`` for the sites; a site whose
+        stop takes longer keeps its lease until the lease runs out (the database's clock)."""
+        deadline = time.monotonic() + timeout_s
         self._stopping.set()
         self._changed.set()
         for thread in self._threads:
-            thread.join(timeout_s)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
         try:  # first, so that the others' fair share has grown when they hear of the releases
             self.store.leave(self.me)
         except SQLAlchemyError as exc:
             self._log.warning("leases.leave_failed", error=str(exc)[:200])
-        for site in sorted(self.held()):
-            self._give_up(site)
+        givers = [
+            threading.Thread(target=self._give_up, args=(site,), name=f"facwatch-give-up-{site}", daemon=True)
+            for site in sorted(self.held())
+        ]
+        for giver in givers:
+            giver.start()
+        for giver in givers:
+            giver.join(max(0.0, deadline - time.monotonic()))
+        left = sorted(self.held())
+        if left:
+            self._log.error(
+                "leases.stop_unfinished",
+                sites=left,
+                timeout_s=timeout_s,
+                meaning="still stopping: not released, their leases run out by themselves",
+            )
 
     # --- the rounds ------------------------------------------------------------------------------------
 
@@ -275,7 +301,7 @@ class LeaseKeeper:
         self._changed.set()
 
     def _won(self, site: str, epoch: int, sent: float) -> None:
-        with self._calls:
+        with self._calls[site]:
             with self._state:
                 self._held[site] = _Held(epoch, sent + self.lease_s - self.margin_s)
             self._changed.set()
@@ -285,20 +311,30 @@ class LeaseKeeper:
             self._call(self._on_won, site, epoch)
 
     def _lose(self, site: str, epoch: int, why: Why) -> bool:
-        """Drop ``site`` here (if still held at ``epoch``) and call ``on_lost``; False when already dropped."""
-        with self._calls:
+        """Let ``site`` go (if still held at ``epoch``) and call ``on_lost``; False when already let go.
+
+        ``GIVEN_UP``: the site stays held (its writes fenced with ``epoch``) until ``on_lost`` returns;
+        otherwise it is dropped first (``holds`` False, writes refused), then ``on_lost``."""
+        with self._calls[site]:
             with self._state:
                 held = self._held.get(site)
-                if held is None or held.epoch != epoch:
+                if held is None or held.epoch != epoch or held.leaving:
                     return False
-                del self._held[site]
+                if why is Why.GIVEN_UP:
+                    held.leaving = True
+                else:
+                    del self._held[site]
             HELD.dec()
             LOST.labels(why.name.lower()).inc()
             self._log.warning("leases.lost", site=site, epoch=epoch, why=why.value)
             self._call(self._on_lost, site)
+            with self._state:
+                if self._held.get(site) is held:
+                    del self._held[site]
             return True
 
     def _give_up(self, site: str) -> None:
+        """``on_lost`` while still held, then the release (the next owner may start it at once)."""
         epoch = self.epoch(site)
         if epoch is None or not self._lose(site, epoch, Why.GIVEN_UP):
             return
@@ -319,7 +355,8 @@ class LeaseKeeper:
         while not self._stopping.is_set():
             now = time.monotonic()
             with self._state:
-                due = [(s, h.epoch) for s, h in self._held.items() if h.deadline <= now]
+                # a site being given up is stopping already (and its writes are fenced in the database)
+                due = [(s, h.epoch) for s, h in self._held.items() if h.deadline <= now and not h.leaving]
                 nearest = min((h.deadline for h in self._held.values()), default=now + self.round_s)
             for site, epoch in due:
                 self._lose(site, epoch, Why.DEADLINE)
