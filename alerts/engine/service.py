@@ -151,8 +151,7 @@ class AlertService:
         copies the rules, motion and replay tracker at one moment. The only place that holds both locks, and
         in this order: ``_lock`` first (waiting for a slow commit does not hold detection up), then
         ``_judging``. Everything else takes one at a time; crossed, the two deadlocked and froze the site
-        (``tests/alerts/test_lock_order.py``, ``tests/alerts/test_service_locks.py``,
-        ``tests/cluster/test_worker_shutdown_lock_order.py``)."""
+        (``tests/alerts/test_lock_order.py``)."""
         with self._lock, self._judging:
             return work()
 

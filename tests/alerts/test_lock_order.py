@@ -1,9 +1,11 @@
-"""The engine's two locks are always taken in one order: the SLA clocks' tick (which holds the database lock
-and then takes the rules' lock for the arrival signs) and the checkpoint's snapshot (``under_lock``, every
-few seconds in a worker) must never wait for each other. With the two orders crossed they deadlocked: the
-site's engine froze for good (no RED ever opened again, the gateway stopped judging), with no error logged
-and a transaction left idle on the state database. Real engine, on SQLite and PostgreSQL: the tick and the
-snapshot run flat out while a passenger is trapped, and the RED must still reach the API within seconds."""
+"""The engine's two locks never wait for each other: the SLA clocks' tick takes them one at a time, and only
+the checkpoint's snapshot (``under_lock``, every few seconds in a worker) holds both, the state lock first.
+Crossed (the tick held the state lock and then took the judging lock for the arrival signs, the snapshot the
+other way round) they deadlocked: the site's engine froze for good (no RED ever opened again, the gateway
+stopped judging, a SIGTERM or a handover of the site hung on its stop), with no error logged and a
+transaction left idle on the state database. Three helpers found it at once, from a frozen demo, the
+simulator month and a stuck worker. Real engine, on SQLite and PostgreSQL: the tick and the snapshot run
+flat out while a passenger is trapped, and the RED must still reach the API within seconds."""
 
 from __future__ import annotations
 
