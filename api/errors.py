@@ -4,7 +4,7 @@ NotFound           404
 IllegalTransition  409, naming the ticket's state and the refused action
 StillFiring        409, naming the alert that still fires ("alert A-000012 elevator.entrapment is still firing")
 CheckInRefused     422, "check-in refused: ..." (arrival must be proven with the asset's code)
-TooManyCheckIns    429 with Retry-After (too many wrong check-in codes on the ticket or by the token)
+TooManyCheckIns    429 with Retry-After (too many wrong check-in codes by the token, or on the ticket)
 ValueError         422 (a bad cursor, a bad field for this action)
 """
 

@@ -152,8 +152,10 @@ class TicketFacts:
     """Its alerts whose condition still holds (``A-000012 elevator.entrapment``); alerts that no sensor
     clears (rectification tasks, predictions) are not among them: they end with the ticket."""
     wrong_codes: tuple[datetime, ...] = ()
-    """When wrong check-in codes were given lately, on this ticket or by this actor (``CHECKIN_LOCK_S`` back
-    from the last ``CHECKIN_WINDOW_S`` is enough)."""
+    """When this actor gave wrong check-in codes lately, on any ticket (``CHECKIN_LOOKBACK_S`` back is
+    enough)."""
+    wrong_on_ticket: tuple[datetime, ...] = ()
+    """When anyone gave wrong check-in codes on this ticket lately."""
     sign: Seen | None = None
     """The asset's newest sign of a person's hands on it (arrival evidence, ``maintenance_arrival``)."""
     companies: frozenset[str] = frozenset()
@@ -190,7 +192,17 @@ def decide(facts: TicketFacts, event: ActionRequest, now: datetime) -> tuple[Tic
     detail: dict[str, object] = {}
     reason = REASONS[action]
     if action is A.CHECK_IN:
-        locked = checkin_locked_until(facts.wrong_codes, now)
+        locked = max(
+            (
+                until
+                for until in (
+                    checkin_locked_until(facts.wrong_codes, now),
+                    checkin_locked_until(facts.wrong_on_ticket, now, CHECKIN_MAX_WRONG_TICKET),
+                )
+                if until is not None
+            ),
+            default=None,
+        )
         if locked is not None:
             raise TooManyCheckIns((locked - now).total_seconds())
         check_in(facts.checkin_code, event.checkin_code)
@@ -304,22 +316,29 @@ def decide_follow_up(facts: QuietFacts, now: datetime) -> tuple[bool, QuietReaso
 # --- check-in: a proof of arrival that cannot be guessed ----------------------------------------------
 
 CHECKIN_MAX_WRONG = 5
-"""This many wrong codes within ``CHECKIN_WINDOW_S`` ..."""
+"""This many wrong codes by one token within ``CHECKIN_WINDOW_S`` ..."""
+CHECKIN_MAX_WRONG_TICKET = 20
+"""... or this many on one ticket, from any tokens, ..."""
 CHECKIN_WINDOW_S = 600.0
 CHECKIN_LOCK_S = 600.0
-"""... and check-ins wait this long after the last of them (per ticket, and per token)."""
+"""... and check-ins wait this long after the last of them: that token's on every ticket, or everyone's on
+that ticket. Per token first: one engineer's typos (or a stolen token's guesses) never lock out the engineer
+standing at the trapped car, whose on-site clock is running; the per-ticket bound only stops many tokens
+guessing together. A code has 8+ random characters, so neither bound leaves guessing a chance."""
 CHECKIN_LOOKBACK_S = CHECKIN_WINDOW_S + CHECKIN_LOCK_S
 """How far back the shell must load wrong codes for ``checkin_locked_until`` to see every lock."""
 
 
-def checkin_locked_until(wrong_codes: Sequence[datetime], now: datetime) -> datetime | None:
-    """Until when check-ins wait, or None: ``CHECKIN_MAX_WRONG`` wrong codes within ``CHECKIN_WINDOW_S``
-    lock check-ins for ``CHECKIN_LOCK_S`` after the last of them. Attempts refused while locked are not
-    wrong codes (nobody looked at them), so they do not extend the lock."""
+def checkin_locked_until(
+    wrong_codes: Sequence[datetime], now: datetime, most: int = CHECKIN_MAX_WRONG
+) -> datetime | None:
+    """Until when check-ins wait, or None: ``most`` wrong codes within ``CHECKIN_WINDOW_S`` lock check-ins
+    for ``CHECKIN_LOCK_S`` after the last of them. Attempts refused while locked are not wrong codes (nobody
+    looked at them), so they do not extend the lock."""
     times = sorted(t for t in wrong_codes if t <= now)
     window, lock = timedelta(seconds=CHECKIN_WINDOW_S), timedelta(seconds=CHECKIN_LOCK_S)
     until: datetime | None = None
-    for i in range(CHECKIN_MAX_WRONG - 1, len(times)):
-        if times[i] - times[i - CHECKIN_MAX_WRONG + 1] <= window and times[i] + lock > now:
+    for i in range(most - 1, len(times)):
+        if times[i] - times[i - most + 1] <= window and times[i] + lock > now:
             until = times[i] + lock if until is None else max(until, times[i] + lock)
     return until

@@ -275,23 +275,31 @@ class TicketWriter:
             firing = tuple(
                 f"{alert_ref(r.id)} {r.kind}" for r in rows if not str(r.kind).endswith(MANUAL_SUFFIXES)
             )
-        wrong: tuple[datetime, ...] = ()
+        by_actor: list[datetime] = []
+        on_ticket: list[datetime] = []
         if request.action is TicketAction.CHECK_IN:
             since = now - timedelta(seconds=lifecycle.CHECKIN_LOOKBACK_S)
-            times = conn.execute(
-                select(ticket_events.c.ts).where(
+            refusals = conn.execute(
+                select(ticket_events.c.ts, ticket_events.c.ticket_id, ticket_events.c.actor).where(
                     ticket_events.c.action == CHECKIN_REFUSED,
                     ticket_events.c.ts > since,
                     or_(ticket_events.c.ticket_id == row.id, ticket_events.c.actor == request.actor),
                 )
             )
-            wrong = tuple(t for (ts,) in times if (t := utc(ts)) is not None)
+            for ts, ticket_id, actor in refusals:
+                if (t := utc(ts)) is None:
+                    continue
+                if actor == request.actor:
+                    by_actor.append(t)
+                if ticket_id == row.id:
+                    on_ticket.append(t)
         return lifecycle.TicketFacts(
             state=TicketState(row.state),
             acknowledged=row.acknowledged_at is not None,
             checkin_code=asset.checkin_code if asset else "",
             firing=firing,
-            wrong_codes=wrong,
+            wrong_codes=tuple(by_actor),
+            wrong_on_ticket=tuple(on_ticket),
             sign=arrival_db.newest(conn, self.site.id, row.asset, self.signs, now),
             companies=frozenset(c.id for c in self.site.maintenance.companies),
         )

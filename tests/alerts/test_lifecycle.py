@@ -245,6 +245,12 @@ def _at(*seconds: float) -> tuple[datetime, ...]:
             ActionRequest(A.COMMENT, "eng", note="on my way"),
             ActionReason.COMMENTED,
         ),
+        # five wrong codes on the ticket by other tokens do not hold this one up
+        (
+            TicketFacts(S.DISPATCHED, checkin_code="QJ9N-39Y3", wrong_on_ticket=_at(-50, -40, -30, -20, -10)),
+            ActionRequest(A.CHECK_IN, "eng", checkin_code="QJ9N-39Y3"),
+            ActionReason.CHECKED_IN,
+        ),
         # the right code after the lock is over proves arrival
         (
             TicketFacts(
@@ -291,6 +297,13 @@ def test_decide_allows(facts: TicketFacts, event: ActionRequest, expected: Actio
         # five wrong codes within ten minutes: even the right code waits, for the rest of the ten minutes
         (
             TicketFacts(S.DISPATCHED, checkin_code="QJ9N-39Y3", wrong_codes=_at(-50, -40, -30, -20, -10)),
+            ActionRequest(A.CHECK_IN, "eng", checkin_code="QJ9N-39Y3"),
+            TooManyCheckIns,
+            "try again in 590 s",
+        ),
+        # twenty wrong codes on the ticket from any tokens: check-ins on it wait as well
+        (
+            TicketFacts(S.DISPATCHED, checkin_code="QJ9N-39Y3", wrong_on_ticket=_at(*range(-200, 0, 10))),
             ActionRequest(A.CHECK_IN, "eng", checkin_code="QJ9N-39Y3"),
             TooManyCheckIns,
             "try again in 590 s",
