@@ -47,6 +47,8 @@ from facwatch.runtime import Shared, SiteRuntime
 from facwatch.sole_owner import Guard, Holder, Role, claim
 from facwatch.state import migrate, open_engine
 from facwatch.stopping import stop_sites
+from facwatch.watchdog import LOOK_S as WATCH_S
+from facwatch.watchdog import Watchdog
 from facwatch.worker import Ownership, ownership, worker_name
 from gateway.embedded import EmbeddedBroker
 from gateway.subscriber import Gateway
@@ -117,6 +119,11 @@ class System:
             self.runtimes[site.id] = SiteRuntime(shared, site, single=site.id in self.single)
         # The event log feeds this process's streams (the tailer); each site's runtime feeds its MQTT topic.
         self.tailer = LogTailer(self.engine, self.bus)
+        self.watchdog = Watchdog(
+            lambda: {sid: r.tick_running_s() for sid, r in self.runtimes.items()},
+            self._tell_of_stall,
+            stall_s=self.settings.intake.stall_s,
+        )
         self.bus.on_wake(self.tailer.wake)
         self._closers += [self.dead_letters.close, self.engine.dispose]
 
@@ -142,6 +149,7 @@ class System:
         self.tailer.start()
         if "alerts" in self.parts:
             self._spawn("retention", self._retention_loop)
+            self._spawn("watchdog", self._watchdog_loop)
         if "api" in self.parts:
             services = ApiServices(
                 site=self.site,
@@ -245,6 +253,7 @@ class System:
             checks += [Check("broker", self._broker_probe), Check("telemetry", self._telemetry_probe)]
         if "alerts" in self.parts:
             checks.append(Check("engine", lag_probe(self._engine_lag, ENGINE_LAG_LIMIT_S)))
+            checks.append(Check("clocks", self.watchdog.probe))
         return Readiness(checks)
 
     def _failing(self, reasons: dict[str, str | None]) -> str | None:
@@ -284,6 +293,18 @@ class System:
         thread = threading.Thread(target=target, name=f"facwatch-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _watchdog_loop(self) -> None:
+        """Each running site's SLA clocks turning (facwatch/watchdog.py)."""
+        while not self._stop.wait(min(WATCH_S, self.watchdog.stall_s / 4)):
+            try:
+                self.watchdog.look()
+            except Exception:
+                log.exception("watchdog failed")
+
+    def _tell_of_stall(self, site: str, title: str, body: str) -> bool:
+        tell = self.tell_fallback or self.runtimes[site].tell_fallback
+        return tell(title, body)
 
     def _retention_loop(self) -> None:
         """The event log's retention (shared by the sites)."""

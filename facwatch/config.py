@@ -91,6 +91,9 @@ class IntakeSettings(_Table):
     acknowledging (the broker holds the messages)."""
     tell_fallback_after_s: float = Field(default=60.0, gt=0)
     """While the state database has been unreachable this long, the fallback person is told directly."""
+    stall_s: float = Field(default=30.0, gt=0)
+    """A site whose SLA clocks' tick has not finished for this long is stuck: the fallback person is told
+    directly and ``/readyz`` fails (facwatch/watchdog.py)."""
 
 
 class SpoolSettings(_Table):

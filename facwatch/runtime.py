@@ -131,8 +131,14 @@ class SiteRuntime:
         self._chat: ChatService | None = None
         self._chat_due = 0.0
         self._chat_look = 0.0
+        self.tick_began: float | None = None  # monotonic, while a tick of the SLA clocks runs
         self._log = log.bind(site=site.id)
         shared.bus.on_wake(self._wake_reader)
+
+    def tick_running_s(self) -> float | None:
+        """How long the SLA clocks' current tick has run (None between ticks): facwatch/watchdog.py."""
+        began = self.tick_began
+        return None if began is None or not self.running else time.monotonic() - began
 
     @property
     def running(self) -> bool:
@@ -272,7 +278,7 @@ class SiteRuntime:
             site=self.site.id,
             clock=self.shared.clock,
             max_entries=conf.max_entries,
-            tell_fallback=self.shared.tell_fallback or self._tell_fallback,
+            tell_fallback=self.shared.tell_fallback or self.tell_fallback,
             tell_after_s=conf.tell_fallback_after_s,
         )
 
@@ -329,7 +335,7 @@ class SiteRuntime:
             if finding.asset == DATAPATH_ASSET:
                 self._on_finding(finding)
 
-    def _tell_fallback(self, title: str, body: str) -> bool:
+    def tell_fallback(self, title: str, body: str) -> bool:
         """Tell the fallback person directly (apprise, outside the outbox, which lives in the state database)."""
         person = fallback_person(self.site)
         if person is None or not person.notify:
@@ -376,11 +382,14 @@ class SiteRuntime:
         """A tick of the SLA clocks (and, now and then, the owners' chat ladder); False when it failed."""
         now = self.shared.clock.now()
         ticked = True
+        self.tick_began = time.monotonic()
         try:
             self.alerts.tick(now)
         except Exception:
             self._log.exception("tick failed")
             ticked = False
+        finally:
+            self.tick_began = None
         if self.site.chat.groups and time.monotonic() >= self._chat_look:
             self._chat_look = time.monotonic() + CATCH_UP_S
             try:  # the owners' messages an API replica kept; each minute the ladder at now, old text forgotten

@@ -108,7 +108,7 @@ def test_ready_with_every_part_then_503_naming_the_stopped_broker(
         assert body == {
             "ready": True,
             "failing": {},
-            "checked": ["state_db", "broker", "telemetry", "engine"],
+            "checked": ["state_db", "broker", "telemetry", "engine", "clocks"],
         }
         mosquitto.stop()
         body = wait_ready(system, {"broker"})
