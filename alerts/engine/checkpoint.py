@@ -14,7 +14,10 @@ holds a judgement (``uncommitted``, the intake's count of batches being judged o
 lock), the checkpoint is skipped (logged at debug, counted in ``facwatch_checkpoint_skipped_total``) and the
 previous one stays. Otherwise a checkpoint could hold detector state that consumed readings whose findings
 then never reach the state database (the commit refused after a lease is lost, the queue dropped): the next
-owner's replay starts after the checkpoint and would never judge them again.
+owner's replay starts after the checkpoint and would never judge them again. Each row also stores the lease
+epoch it was written under (``Checkpointer.epoch``, None without leases): a findings queue a killed worker left
+is dropped at its next start when the newest checkpoint is of a later epoch (``stored_epoch``,
+``alerts/engine/intake.py``, ``superseded``).
 
 On start (``restore``):
 1. the checkpoint is read; one that cannot be read (another version, corrupt, too big, another site) is

@@ -32,8 +32,13 @@
   predates every dropped judgement and the new owner judges their readings again from the telemetry store
   (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time; a reading
   still in this worker's local spool is not in the store yet) or gets them through MQTT redelivery (a site
-  not held acknowledges nothing). An entry left by a crash or by a stop during a state-database outage was
-  never refused: it is committed at the next start, as before (docs/architecture.md, "Leases", the limits).
+  not held acknowledges nothing).
+- An entry left by a crash or by a stop during a state-database outage was never refused. Each entry is stored
+  with the lease epoch it was judged under (``epoch``; None without leases), and before the committer commits
+  anything an earlier run left (``_screen``) it reads the epoch of the site's newest checkpoint
+  (``checkpoint_epoch``): an entry judged under an older epoch is dropped like a refused one (``superseded``:
+  a later owner checkpointed the site, so it restored a checkpoint older than the entry and judged its readings
+  again); the others are committed, noted late (docs/architecture.md, "Leases", rule 3 and the limits).
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
