@@ -5,6 +5,8 @@ state database and one telemetry store, wired as ``facwatch/runtime.py`` wires a
 entrapment (its readings stored) while its commits are slow; a checkpoint is attempted meanwhile; A's lease
 runs out and B takes the site over (restore from the checkpoint, replay of the store): the RED opens once,
 by B, at the onset's event time. Then B resolves it and hands the site back to A: nothing opens again.
+The same when A is SIGKILLed with the entrapment in its queue (never refused): B's checkpoint is of a later
+lease epoch than A's entry, so A drops it when it wins the site back; and when A restarts alone, it opens.
 """
 
 from __future__ import annotations
