@@ -113,6 +113,7 @@ class System:
             tell_fallback=self.tell_fallback,
             fencing=None if self.owner is None else self.owner.fencing,
             holds=None if self.owner is None else self.owner.holds,
+            epoch=None if self.owner is None else self.owner.epoch,
         )
         self.runtimes: dict[str, SiteRuntime] = {}
         for site in self.sites:

@@ -83,6 +83,8 @@ class Shared:
     """A site's fence for its engine's writes (facwatch/worker.py, leases); None: no fence (one owner)."""
     holds: Callable[[str], bool] | None = None
     """Whether this process holds a site now (its gateway acknowledges only then); None: always (one owner)."""
+    epoch: Callable[[str], int | None] | None = None
+    """The lease epoch this process holds a site under (None: not held); None: no leases (one owner)."""
 
 
 def site_file(configured: Path | None, default: Path, site: str, single: bool) -> Path:
@@ -160,7 +162,10 @@ class SiteRuntime:
         self._stop = threading.Event()
         self._threads = []
         if alerting:
-            self.intake = self._new_intake()
+            # The epoch each judgement and checkpoint is stored with (0: the lease was lost before the start).
+            epoch = None if self.shared.epoch is None else (self.shared.epoch(self.site.id) or 0)
+            self.checkpoint.epoch = epoch
+            self.intake = self._new_intake(epoch)
             # No checkpoint past a judgement the state database does not have yet (the clean stop's too).
             self.checkpoint.uncommitted = self.intake.uncommitted
             self.intake.start()  # what an earlier run left queued is committed before anything new
@@ -269,8 +274,9 @@ class SiteRuntime:
 
     # --- building ----------------------------------------------------------------------------------------
 
-    def _new_intake(self) -> Intake:
-        """Judged findings wait here (on local disk) until the state database has them."""
+    def _new_intake(self, epoch: int | None) -> Intake:
+        """Judged findings wait here (on local disk) until the state database has them; with leases, what an
+        earlier tenure left is dropped when a later owner's checkpoint supersedes it (``intake.superseded``)."""
         conf = self.shared.settings.intake
         return Intake(
             self.alerts,
@@ -280,6 +286,8 @@ class SiteRuntime:
             max_entries=conf.max_entries,
             tell_fallback=self.shared.tell_fallback or self.tell_fallback,
             tell_after_s=conf.tell_fallback_after_s,
+            epoch=epoch,
+            checkpoint_epoch=None if epoch is None else self.checkpoint.stored_epoch,
         )
 
     def _new_dispatcher(self) -> Dispatcher:

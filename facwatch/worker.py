@@ -87,6 +87,8 @@ class Ownership(Protocol):
 
     def holds(self, site: str) -> bool: ...
 
+    def epoch(self, site: str) -> int | None: ...
+
     def start(self, runtimes: Mapping[str, Startable]) -> None: ...
 
     def stop(self) -> None: ...
@@ -125,6 +127,9 @@ class SiteLeases:
     def holds(self, site: str) -> bool:
         return self.keeper.holds(site)
 
+    def epoch(self, site: str) -> int | None:
+        return self.keeper.epoch(site)
+
     def start(self, runtimes: Mapping[str, Startable]) -> None:
         self._runtimes = runtimes
         self._log.info("worker.leasing", sites=len(runtimes), lease_s=self.keeper.lease_s)
@@ -161,6 +166,9 @@ class SoleOwner:
 
     def holds(self, site: str) -> bool:
         return True
+
+    def epoch(self, site: str) -> int | None:
+        return None
 
     def start(self, runtimes: Mapping[str, Startable]) -> None:
         for runtime in runtimes.values():

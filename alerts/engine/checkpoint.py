@@ -14,7 +14,10 @@ holds a judgement (``uncommitted``, the intake's count of batches being judged o
 lock), the checkpoint is skipped (logged at debug, counted in ``facwatch_checkpoint_skipped_total``) and the
 previous one stays. Otherwise a checkpoint could hold detector state that consumed readings whose findings
 then never reach the state database (the commit refused after a lease is lost, the queue dropped): the next
-owner's replay starts after the checkpoint and would never judge them again.
+owner's replay starts after the checkpoint and would never judge them again. Each row also stores the lease
+epoch it was written under (``Checkpointer.epoch``, None without leases): a findings queue a killed worker left
+is dropped at its next start when the newest checkpoint is of a later epoch (``stored_epoch``,
+``alerts/engine/intake.py``, ``superseded``).
 
 On start (``restore``):
 1. the checkpoint is read; one that cannot be read (another version, corrupt, too big, another site) is
@@ -44,7 +47,19 @@ from datetime import datetime
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+)
 
 from alerts.detection.rules import AssetState
 from alerts.engine.db import alerts, utc, utc_now
@@ -75,8 +90,10 @@ checkpoints = Table(
     Column("version", Integer, nullable=False),
     Column("written_at", DateTime(timezone=True), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    Column("epoch", BigInteger, nullable=True),
 )
-"""Created by facwatch/migrations/versions/0007_checkpoints.py."""
+"""Created by facwatch/migrations/versions/0007_checkpoints.py; ``epoch`` (the lease epoch it was written under,
+NULL without leases) by 0017_checkpoint_epoch.py."""
 
 
 class CheckpointUnreadable(ValueError):
@@ -151,6 +168,9 @@ class Checkpointer:
         self.every_s = every_s
         self.replay_max_s = replay_max_s
         self.site = service.site
+        self.epoch: int | None = None
+        """The site's lease epoch this process holds (set on each start; None: no leases), stored with each
+        checkpoint: a findings queue left by an earlier tenure drops what it supersedes (``stored_epoch``)."""
         self._last_write: datetime | None = None
 
     # --- writing ---------------------------------------------------------------------------------------
@@ -176,7 +196,9 @@ class Checkpointer:
         with self.service.begin() as conn:  # fenced: a former owner never overwrites the new one's
             conn.execute(delete(checkpoints).where(checkpoints.c.site == self.site.id))
             conn.execute(
-                insert(checkpoints).values(site=self.site.id, version=VERSION, written_at=now, data=blob)
+                insert(checkpoints).values(
+                    site=self.site.id, version=VERSION, written_at=now, data=blob, epoch=self.epoch
+                )
             )
         return len(blob)
 
@@ -209,6 +231,14 @@ class Checkpointer:
         with self.service.engine.connect() as conn:
             row = conn.execute(select(checkpoints.c.data).where(checkpoints.c.site == self.site.id)).first()
         return None if row is None else decode(bytes(row.data), self.site.id)
+
+    def stored_epoch(self) -> int | None:
+        """The lease epoch the site's newest checkpoint was written under (None: none, or without leases)."""
+        with self.service.engine.connect() as conn:
+            epoch = conn.execute(
+                select(checkpoints.c.epoch).where(checkpoints.c.site == self.site.id)
+            ).scalar_one_or_none()
+        return None if epoch is None else int(epoch)
 
     def restore(self, now: datetime) -> Restored:
         now = utc_now(now)

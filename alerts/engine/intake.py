@@ -32,8 +32,13 @@
   predates every dropped judgement and the new owner judges their readings again from the telemetry store
   (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time; a reading
   still in this worker's local spool is not in the store yet) or gets them through MQTT redelivery (a site
-  not held acknowledges nothing). An entry left by a crash or by a stop during a state-database outage was
-  never refused: it is committed at the next start, as before (docs/architecture.md, "Leases", the limits).
+  not held acknowledges nothing).
+- An entry left by a crash or by a stop during a state-database outage was never refused. Each entry is stored
+  with the lease epoch it was judged under (``epoch``; None without leases), and before the committer commits
+  anything an earlier run left (``_screen``) it reads the epoch of the site's newest checkpoint
+  (``checkpoint_epoch``): an entry judged under an older epoch is dropped like a refused one (``superseded``:
+  a later owner checkpointed the site, so it restored a checkpoint older than the entry and judged its readings
+  again); the others are committed, noted late (docs/architecture.md, "Leases", rule 3 and the limits).
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
@@ -126,6 +131,15 @@ def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: in
     return title, "\n".join(lines)
 
 
+def superseded(judged_under: int | None, checkpoint_under: int | None) -> bool:
+    """Whether a queued judgement left by an earlier run is dropped instead of committed: it was judged under
+    lease epoch ``judged_under`` and the site's newest checkpoint was written under ``checkpoint_under``, a later
+    tenure (every owner writes one at start once its queue is empty): that owner restored a checkpoint that
+    predates the judgement and judged its readings again. Unknown epochs (no leases, an older queue file, no
+    checkpoint or one from before epochs): never dropped, committed as before."""
+    return judged_under is not None and checkpoint_under is not None and checkpoint_under > judged_under
+
+
 def _named(finding: Finding) -> str:
     """A finding in a log line: ``red elevator.entrapment on b1-elev-1 since 08:00:04``."""
     state = "since" if finding.active else "cleared"
@@ -149,7 +163,12 @@ class Intake:
         max_entries: int = 100_000,
         tell_fallback: TellFallback | None = None,
         tell_after_s: float = 60.0,
+        epoch: int | None = None,
+        checkpoint_epoch: Callable[[], int | None] | None = None,
     ) -> None:
+        """``epoch``: the site's lease epoch this intake judges under (None: no leases), stored with each entry;
+        ``checkpoint_epoch``: reads the epoch of the site's newest checkpoint, asked once before the entries an
+        earlier run left are committed (``superseded``)."""
         if max_entries < 1:
             raise ValueError("max_entries must be positive")
         self._committer = committer
@@ -174,6 +193,10 @@ class Intake:
         self._judging_lock = threading.Lock()
         self._inherited = self._queue.last_id()
         """Entries up to this id were queued by an earlier run: committed first, and noted as late."""
+        self._epoch = epoch
+        self._checkpoint_epoch = checkpoint_epoch
+        self._screened = epoch is None or checkpoint_epoch is None or not len(self._queue)
+        """Whether the inherited entries were checked against the newest checkpoint's epoch (``_screen``)."""
         self.committed = 0
         """Judgements committed since start (for tests and metrics)."""
         self.refused = 0
@@ -282,7 +305,7 @@ class Intake:
         delay = 0.05
         while True:
             try:
-                self._queue.append(judgement, ms_from_utc(self._clock.now()))
+                self._queue.append(judgement, ms_from_utc(self._clock.now()), self._epoch)
                 BACKLOG.labels(self._site).set(len(self._queue))
                 break
             except sqlite3.Error as exc:  # a full disk, a lock: retry, never drop
@@ -305,7 +328,7 @@ class Intake:
                 self._stopping.wait(0.2)
                 continue
             try:
-                progress = self._commit_next()
+                progress = self._screen() if not self._screened else self._commit_next()
             except Exception:  # the queue file itself failed: keep going, it is retried
                 self._log.exception("intake.committer_failed")
                 self._stopping.wait(1.0)
@@ -365,6 +388,46 @@ class Intake:
         self.committed += 1
         COMMITTED.labels(self._site).inc()
         self._recovered()
+        return True
+
+    def _screen(self) -> bool:
+        """Before anything an earlier run left is committed: drop the entries judged under a lease epoch older
+        than the newest checkpoint's (``superseded``); True once done. An outage is retried; a failure that is
+        not one (a bug) is logged and the entries are committed as before."""
+        attempt = (time.monotonic(), self._clock.now())
+        try:
+            newest = None if self._checkpoint_epoch is None else self._checkpoint_epoch()
+        except Exception as exc:
+            if is_outage(exc):
+                self._failed(exc, attempt)
+                return False
+            self._log.error("intake.screen_failed", error=repr(exc)[:300])
+            newest = None
+        self._screened = True
+        self._recovered()
+        if newest is None:
+            return True
+        queued = self._queue.head(len(self._queue))
+        dropped = [e for e in queued if e.id <= self._inherited and superseded(e.epoch, newest)]
+        if not dropped:
+            return True
+        self._queue.drop([e.id for e in dropped])
+        findings: list[str] = []
+        for entry in dropped[:10]:
+            with contextlib.suppress(Exception):  # undecodable: dropped all the same
+                findings.extend(_named(f) for f in entry.judgement().findings)
+        self.dropped += len(dropped)
+        DROPPED_STALE.labels(self._site).inc(len(dropped))
+        BACKLOG.labels(self._site).set(len(self._queue))
+        self._log.warning(
+            "intake.dropped_stale",
+            dropped=len(dropped),
+            why=f"judged under lease epoch {dropped[0].epoch}; the site's newest checkpoint is of epoch {newest}",
+            reason="left by a run that lost the site (killed, or stopped in a state-database outage): a later "
+            "owner restored a checkpoint older than these judgements and judged their readings again",
+            oldest_s=round((ms_from_utc(self._clock.now()) - dropped[0].queued_ms) / 1000, 1),
+            findings=findings[:10],
+        )
         return True
 
     def _drop_stale(self, why: str) -> None:

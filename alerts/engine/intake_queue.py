@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ _SCHEMA = (
     error TEXT NOT NULL
 )""",
 )
+_EPOCH = "epoch"
+"""The lease epoch an entry was judged under (NULL: no leases). A queue file from before it gains it on open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +118,16 @@ class Entry:
     id: int
     queued_ms: int
     body: bytes
+    epoch: int | None = None
+    """The lease epoch it was judged under (None: no leases, or queued by a facwatch before epochs)."""
 
     def judgement(self) -> Judgement:
         return decode(self.body)
+
+
+def _entry(row: tuple[int, int, bytes, int | None]) -> Entry:
+    i, q, b, e = row
+    return Entry(int(i), int(q), bytes(b), None if e is None else int(e))
 
 
 class FindingsQueue:
@@ -130,6 +140,9 @@ class FindingsQueue:
         self._conn.execute("PRAGMA synchronous=FULL")
         for statement in _SCHEMA:
             self._conn.execute(statement)
+        columns = {str(r[1]) for r in self._conn.execute("PRAGMA table_info(findings_queue)")}
+        if _EPOCH not in columns:  # a queue file written before epochs: its entries keep NULL (unknown)
+            self._conn.execute(f"ALTER TABLE findings_queue ADD COLUMN {_EPOCH} INTEGER")
         self._lock = threading.Lock()
         self._count = 0
         self._oldest_ms: int | None = None
@@ -149,13 +162,15 @@ class FindingsQueue:
             rows = self._conn.execute("SELECT id, error FROM findings_set_aside ORDER BY id").fetchall()
         return [(int(i), str(e)) for i, e in rows]
 
-    def append(self, judgement: Judgement, queued_ms: int) -> None:
+    def append(self, judgement: Judgement, queued_ms: int, epoch: int | None = None) -> None:
+        """Queue ``judgement``, judged under lease ``epoch`` (None: no leases); durable on return."""
         body = encode(judgement)
         with self._lock:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.execute(
-                    "INSERT INTO findings_queue (queued_ms, body) VALUES (?, ?)", (queued_ms, body)
+                    "INSERT INTO findings_queue (queued_ms, body, epoch) VALUES (?, ?, ?)",
+                    (queued_ms, body, epoch),
                 )
             self._count += 1
             if self._oldest_ms is None:
@@ -171,9 +186,9 @@ class FindingsQueue:
         """The oldest entries, oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, queued_ms, body FROM findings_queue ORDER BY id LIMIT ?", (limit,)
+                "SELECT id, queued_ms, body, epoch FROM findings_queue ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
-        return [Entry(int(i), int(q), bytes(b)) for i, q, b in rows]
+        return [_entry(row) for row in rows]
 
     def delete(self, entry_id: int) -> None:
         """Forget an entry (its judgement is committed)."""
@@ -189,6 +204,17 @@ class FindingsQueue:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
                 dropped = self._conn.execute("DELETE FROM findings_queue").rowcount
+            self._recount()
+        return int(dropped)
+
+    def drop(self, ids: Sequence[int]) -> int:
+        """Forget these entries (judged under a lease that a later owner's checkpoint supersedes)."""
+        with self._lock:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                dropped = sum(
+                    self._conn.execute("DELETE FROM findings_queue WHERE id = ?", (i,)).rowcount for i in ids
+                )
             self._recount()
         return int(dropped)
 

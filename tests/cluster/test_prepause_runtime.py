@@ -3,6 +3,7 @@ the checkpoint loop's nor the clean stop's (SQLite state, the runtime as ``facwa
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,11 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.engine.checkpoint import checkpoints
 from alerts.engine.intake import Judgement, Late
+from alerts.engine.intake_queue import FindingsQueue
 from alerts.engine.ports import AlertQuery
 from facwatch.app import build
 from facwatch.config import load_settings, load_site
-from facwatch.model import Reading, ms_from_utc
+from facwatch.model import Finding, Level, Reading, ms_from_utc
 from tests.fixtures.waiting import wait_until
 
 ELEVATOR = "b1-elev-1"
@@ -95,4 +97,38 @@ def test_no_checkpoint_while_a_finding_waits_not_even_the_clean_stops(
     finally:
         gate.set()
         down.clear()
+        system.stop()
+
+
+def test_the_runtime_stores_its_lease_epoch_and_drops_a_left_queue_a_later_checkpoint_supersedes(
+    tmp_path: Path,
+) -> None:
+    """The wiring of rule 3 (docs/architecture.md, "Leases"): the epoch the process holds the site under goes
+    with every checkpoint and queued judgement, and a start drops what an older tenure left behind a newer
+    checkpoint. (SQLite state with a stand-in lease epoch; the leases themselves: test_prepause.py.)"""
+    site = load_site("demo", variables={"data_dir": str(tmp_path)})
+    system = build(load_settings(data_dir=tmp_path / "data"), site, parts=["alerts"])
+    runtime = system.runtimes[site.id]
+    held = {"epoch": 4}
+    runtime.shared = dataclasses.replace(runtime.shared, epoch=lambda _site: held["epoch"])
+    t0 = ms_from_utc(datetime.now(UTC) - timedelta(seconds=60))
+    trapped = Finding(
+        site.id, ELEVATOR, "elevator.entrapment", t0, True, Level.RED, "trapped", "speed_mps", 0.0, {}
+    )
+    try:
+        runtime.start()  # epoch 4: its checkpoint at start stores it
+        assert runtime.checkpoint.stored_epoch() == 4
+        runtime.stop()
+        queue = FindingsQueue(runtime.intake_path)  # what a killed tenure 3 left, judged before epoch 4's
+        queue.append(Judgement((trapped,), t0 + 10_000, None), t0, epoch=3)
+        queue.close()
+        held["epoch"] = 5
+        runtime.start()
+        wait_until(
+            lambda: runtime.intake is not None and runtime.intake.dropped == 1, 20, "the entry dropped"
+        )
+        assert runtime.alerts.list_alerts(AlertQuery(asset=ELEVATOR)).items == []
+        runtime._checkpoint_once()
+        assert runtime.checkpoint.stored_epoch() == 5
+    finally:
         system.stop()
