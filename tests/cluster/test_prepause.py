@@ -30,6 +30,7 @@ from alerts.notify.outbox import OutboxNotifier
 from facwatch.config import SlaSettings, load_site
 from facwatch.model import AlertState, Reading, Site, ms_from_utc
 from ingest.influx_store import InfluxStore
+from tests.alerts.helpers import MOVING, STUCK
 from tests.fixtures.influx import Influx
 from tests.fixtures.postgres import fresh_database
 from tests.fixtures.waiting import wait_until
@@ -38,19 +39,6 @@ SITE = "lakeside"
 ELEVATOR = "b1-elev-1"
 ENTRAPMENT = "elevator.entrapment"
 HOLD_S = 4  # the entrapment's hold: the RED opens 4 s after the car stopped between floors
-MOVING: Mapping[str, float] = {
-    "floor": 5,
-    "in_door_zone": 0,
-    "door_open": 0,
-    "speed_mps": 1.6,
-    "motor_current_a": 30,
-    "vibration_rms_g": 0.05,
-    "load_kg": 150,
-    "alarm_button": 0,
-    "running": 1,
-}
-STUCK = {**MOVING, "speed_mps": 0.0, "running": 0, "motor_current_a": 0.5}
-"""Stopped between floors, doors closed, two people inside."""
 
 
 @pytest.fixture
