@@ -309,8 +309,10 @@ class SiteRuntime:
         if intake is None:
             raise RuntimeError(f"site {self.site.id} is not running here")
         # The wall clock tells a replay (old readings) from current data: alerts/engine/alerting.py.
-        with intake.judging():  # counted as uncommitted until queued: no checkpoint in between
-            intake.put(self.alerts.judge(readings, now=self.shared.clock.now()))
+        with (
+            intake.judging() as judged
+        ):  # uncommitted from the rules' taking it until queued: no checkpoint between
+            intake.put(self.alerts.judge(readings, now=self.shared.clock.now(), judged=judged))
 
     def _queue_findings(self, findings: Sequence[Finding]) -> None:
         """Findings from outside the rules (presence, the data path), queued like the rules' own."""

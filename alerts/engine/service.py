@@ -113,12 +113,19 @@ class AlertService:
         if judgement is not None:
             self.commit(judgement)
 
-    def judge(self, readings: Sequence[Reading], now: datetime | None = None) -> Judgement | None:
+    def judge(
+        self,
+        readings: Sequence[Reading],
+        now: datetime | None = None,
+        *,
+        judged: Callable[[], None] | None = None,
+    ) -> Judgement | None:
         """Run the rules on a batch in memory (no database): the findings it causes, to ``commit`` later.
 
         Judging never waits for the state database (it has its own lock), so detection keeps up while the
         database is slow or gone; the caller keeps the judgement durable until it is committed.
-        None for an empty batch.
+        None for an empty batch. ``judged`` is called under the judging lock, as the rules take the batch:
+        from then on the checkpoint's copy holds its effect (``Intake.judging``).
         """
         if not readings:
             return None
@@ -129,6 +136,8 @@ class AlertService:
         for r in readings:
             latest[r.asset] = max(min(r.ts_ms, cap), latest.get(r.asset, 0))
         with self._judging:
+            if judged is not None:
+                judged()
             self.motion.observe(readings, cap)
             self.signs.observe(readings)
             findings = tuple(self.rules.observe(readings, now_ms))

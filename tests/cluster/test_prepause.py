@@ -129,8 +129,8 @@ class Worker:
             ts_ms = ms_from_utc(start + timedelta(seconds=i))
             readings = [Reading(SITE, ELEVATOR, ch, ts_ms, float(v)) for ch, v in values.items()]
             self.store.write(readings)
-            with self.intake.judging():
-                self.intake.put(self.service.judge(readings))
+            with self.intake.judging() as judged:
+                self.intake.put(self.service.judge(readings, judged=judged))
 
 
 def entrapments(engine: Engine) -> list[tuple[int, str, datetime]]:

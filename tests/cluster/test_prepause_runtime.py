@@ -64,8 +64,10 @@ def test_no_checkpoint_while_a_finding_waits_not_even_the_clean_stops(
         runtime.start()  # restored (nothing) and checkpointed at once
         first = written_at(system.engine)
         assert first is not None and runtime.intake is not None
-        with runtime.intake.judging():  # a batch judged, its judgement not queued yet: no checkpoint
-            runtime.alerts.judge([Reading(site.id, ELEVATOR, "floor", ms_from_utc(t0), 5.0)])
+        with (
+            runtime.intake.judging() as judged
+        ):  # a batch judged, its judgement not queued yet: no checkpoint
+            runtime.alerts.judge([Reading(site.id, ELEVATOR, "floor", ms_from_utc(t0), 5.0)], judged=judged)
             assert runtime.checkpoint.write(datetime.now(UTC)) is None
         receive(MOVING, 0, 10)
         receive(STUCK, 10, 10)  # someone trapped: the RED's commit is slow
@@ -131,4 +133,43 @@ def test_the_runtime_stores_its_lease_epoch_and_drops_a_left_queue_a_later_check
         runtime._checkpoint_once()
         assert runtime.checkpoint.stored_epoch() == 5
     finally:
+        system.stop()
+
+
+def test_checkpoints_are_written_under_a_steady_stream_of_readings(tmp_path: Path) -> None:
+    """A busy site's gateway hands batches over back to back, so one is nearly always waiting for the rules:
+    only a batch the rules have taken (and whose judgement is not queued yet) holds the checkpoint back. When a
+    batch was counted from before it waited for the rules, 19 checkpoints of 20 were skipped, and every restart
+    replayed up to ``REPLAY_MAX_S`` of history."""
+    site = load_site("demo", variables={"data_dir": str(tmp_path)})
+    system = build(load_settings(data_dir=tmp_path / "data"), site, parts=["alerts"])
+    runtime = system.runtimes[site.id]
+    elevators = [a.id for a in site.assets if a.kind == "elevator"]
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    stop = threading.Event()
+    batches = 0
+
+    def gateway() -> None:
+        nonlocal batches
+        while not stop.is_set():
+            ts_ms = ms_from_utc(t0 + timedelta(milliseconds=100 * batches))
+            runtime._on_batch(
+                [Reading(site.id, a, ch, ts_ms, float(v)) for a in elevators for ch, v in MOVING.items()]
+            )
+            batches += 1
+
+    feeder = threading.Thread(target=gateway, daemon=True)
+    try:
+        runtime.start()
+        feeder.start()
+        wait_until(lambda: batches > 100, 20, "the stream under way")
+        written = 0
+        for _ in range(20):
+            written += runtime.checkpoint.write(datetime.now(UTC)) is not None
+            stop.wait(0.05)
+        assert written >= 10, f"{written} checkpoints of 20 written under the stream"
+    finally:
+        stop.set()
+        feeder.join(10)
+        runtime.stop()
         system.stop()
