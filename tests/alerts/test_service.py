@@ -168,11 +168,11 @@ def test_the_check_in_lock_is_kept_in_the_state_database_for_every_process(h: Ha
     for s in range(10, 60, 10):  # five wrong codes within a minute, from one process
         with pytest.raises(CheckInRefused):
             h.act(tid, TicketAction.CHECK_IN, s, actor="eng-wang", checkin_code=f"WRONG{s:04d}")
-    h.restart()  # another API process, with nothing in memory
+    h.restart()  # another API process, with nothing in memory: the same token still waits there
     with pytest.raises(TooManyCheckIns) as caught:
-        h.act(tid, TicketAction.CHECK_IN, 60, actor="eng-li", checkin_code="QJ9N-39Y3")
+        h.act(tid, TicketAction.CHECK_IN, 60, actor="eng-wang", checkin_code="QJ9N-39Y3")
     assert caught.value.retry_after_s == 590  # ten minutes after the fifth wrong code
-    ticket = h.act(tid, TicketAction.CHECK_IN, 50 + 600, actor="eng-li", checkin_code="QJ9N-39Y3")
+    ticket = h.act(tid, TicketAction.CHECK_IN, 50 + 600, actor="eng-wang", checkin_code="QJ9N-39Y3")
     assert ticket.state is TicketState.ON_SITE
     actions = [e.action for e in ticket.timeline]
     assert actions.count("checkin_refused") == 5 and actions.count("checkin_blocked") == 1

@@ -115,7 +115,7 @@ def test_prometheus_scrapes_facwatch_and_evaluates_the_rules(demo: Demo, prometh
     wait_until(lambda: prometheus.values('facwatch_ready{part="state_db"}') == [1.0], 30, "readiness scraped")
     assert prometheus.values('up{job="facwatch"}') == [1.0]
     parts = {s["metric"]["part"] for s in prometheus.query("facwatch_ready")["data"]["result"]}
-    assert parts == {"state_db", "broker", "telemetry", "engine"}
+    assert parts == {"state_db", "broker", "telemetry", "engine", "clocks"}
     assert len(prometheus.values("facwatch_alerts_firing")) == 4  # one per level, zeros included
 
     expected = set(re.findall(r"- alert: (\w+)", RULES.read_text()))
