@@ -276,7 +276,7 @@ class SiteRuntime:
 
     def _new_intake(self, epoch: int | None) -> Intake:
         """Judged findings wait here (on local disk) until the state database has them; with leases, what an
-        earlier tenure left is dropped when a later owner's checkpoint supersedes it (``intake.superseded``)."""
+        earlier tenure left is dropped when a later owner's checkpoint supersedes it (``intake_stale.superseded``)."""
         conf = self.shared.settings.intake
         return Intake(
             self.alerts,
