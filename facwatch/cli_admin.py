@@ -1,11 +1,13 @@
 """The ``facwatch`` commands that set things up and look things up rather than run the system: broker
-configuration, QR codes, InfluxDB set-up, API tokens and owner reports on demand (``facwatch.cli`` parses)."""
+configuration, QR codes, InfluxDB set-up, API tokens and owner reports on demand: their parsers
+(``add_admin_commands``, added to ``facwatch.cli``'s) and what they do."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facwatch.config import load_settings, load_site
@@ -14,6 +16,100 @@ from facwatch.site_set import load_sites
 
 if TYPE_CHECKING:
     from api.auth import TokenStore
+
+
+def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """These commands' parsers, added to ``facwatch.cli``'s (after its own commands, in this order)."""
+    broker = sub.add_parser("broker-config", help="write a Mosquitto password file and ACL for a site")
+    broker.add_argument("--site", required=True, help="site file, or demo")
+    broker.add_argument("--out", type=Path, required=True, help="directory for facwatch.passwd/.acl")
+    broker.add_argument("--gateway-user", default="facwatch-gateway", help="the gateway's MQTT user name")
+    broker.set_defaults(func=cmd_broker_config)
+
+    influx = sub.add_parser(
+        "influx-setup",
+        help="create the InfluxDB 1.x database, its retention policies and the 1-minute copy",
+        description="Creates [telemetry] influx_database with a raw retention policy (its default) and a "
+        "continuous query keeping a 1-minute copy for long history. InfluxDB 2.x/3.x: docs/operations.md.",
+    )
+    influx.add_argument("--config", type=Path, required=True, help="settings file (TOML) with [telemetry]")
+    influx.add_argument(
+        "--backfill-days",
+        type=float,
+        default=0.0,
+        help="also build the 1-minute copy of this many past days now (existing or late data)",
+    )
+    influx.set_defaults(func=cmd_influx_setup)
+
+    qr = sub.add_parser(
+        "qr",
+        help="write a QR code per building for the owners' report page (PNG)",
+        description="Each code links to the report page with a signed building token ([owner_reports] "
+        "secret of the settings, or FACWATCH_OWNER_REPORTS__SECRET). Print and post one in each lobby.",
+    )
+    qr.add_argument("--site", required=True, help="site file, or demo")
+    qr.add_argument("--out", type=Path, required=True, help="directory for <building>.png")
+    qr.add_argument("--config", type=Path, default=None, help="settings file (TOML) with [owner_reports]")
+    qr.add_argument(
+        "--url", default=None, help="where owners reach the API (default: public_url, else host:port)"
+    )
+    qr.add_argument(
+        "--days", type=float, default=None, help="how long the codes stay valid (default: token_days)"
+    )
+    qr.set_defaults(func=cmd_qr)
+
+    token = sub.add_parser("token", help="create or revoke API tokens")
+    token.add_argument(
+        "--config", type=Path, default=None, help="settings file (TOML) naming the state database"
+    )
+    token.add_argument(
+        "--data-dir", type=Path, default=None, help="data directory of a demo or run (overrides the settings)"
+    )
+    token_sub = token.add_subparsers(metavar="ACTION", required=True)
+    create = token_sub.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("name", help="who or what the token is for (shown in token list)")
+    create.add_argument(
+        "--scope", action="append", default=None, help="viewer|engineer|manager|integration|admin"
+    )
+    create.add_argument(
+        "--expires", default=None, metavar="SPAN", help="expire after 12h, 90d, 8w, ... (default: never)"
+    )
+    create.add_argument(
+        "--site",
+        action="append",
+        default=None,
+        metavar="SITE",
+        help="limit the token to this site id (repeat for several; default: every site)",
+    )
+    create.set_defaults(func=cmd_token_create)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id", help="the id shown by facwatch token list")
+    revoke.set_defaults(func=cmd_token_revoke)
+    listing = token_sub.add_parser("list", help="list tokens: id, name, scopes (never the token itself)")
+    listing.set_defaults(func=cmd_token_list)
+
+    report = sub.add_parser(
+        "report",
+        help="render an owners' report (page, PDF, charts, message) into a directory",
+        description="Reads the state database (and the telemetry store) named by the settings and writes "
+        "KIND-BUILDING-SUBJECT.LANG.html/.pdf/.txt and its PNG charts to --out (docs/reports.md).",
+    )
+    report.add_argument("--site", required=True, help="site file, or demo")
+    report.add_argument(
+        "--kind", required=True, choices=("monthly", "repair", "quarterly"), help="which report"
+    )
+    report.add_argument("--building", required=True, help="building id (a quarterly covers the compound)")
+    report.add_argument("--out", type=Path, required=True, help="directory for the files")
+    report.add_argument(
+        "--period", default=None, help="YYYY-MM or YYYY-Qn (default: the last one that ended)"
+    )
+    report.add_argument(
+        "--ticket", default=None, help="the rectification ticket of a repair report (T-000012)"
+    )
+    report.add_argument("--lang", default="zh+en", choices=("zh", "en", "zh+en"), help="default: both")
+    report.add_argument("--config", type=Path, default=None, help="settings file naming the state database")
+    report.add_argument("--data-dir", type=Path, default=None, help="data directory (overrides the settings)")
+    report.set_defaults(func=cmd_report)
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:

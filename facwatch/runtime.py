@@ -48,7 +48,7 @@ from api import datapath
 from facwatch.clock import Clock
 from facwatch.config import Settings
 from facwatch.model import DATAPATH_ASSET, Finding, Reading, Site, utc_from_ms
-from facwatch.stopping import Phases
+from facwatch.stopping import stop_in_order
 from gateway import topics
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -214,52 +214,9 @@ class SiteRuntime:
             self._log.warning("site.stop_in_progress")
             return
         try:
-            self._stop_in_order()
+            stop_in_order(self)
         finally:
             self._stopping.release()
-
-    def _stop_in_order(self) -> None:
-        self._stop.set()
-        phases = Phases()
-        unfinished: list[str] = []
-        # First, while the connection is up: a batch in flight is acknowledged at once (after the gateway's
-        # stop it would wait its MQTT_ACK_S out); what it did not publish, the next owner's reader does.
-        reader, self.mqtt_reader = self.mqtt_reader, None
-        if reader is not None:
-            reader.stop()
-            phases.lap("alert_topic")
-        gateway, self.gateway = self.gateway, None
-        if gateway is not None:
-            gateway.stop()
-            phases.lap("gateway")
-        intake, self.intake = self.intake, None
-        if intake is not None:
-            intake.stop()  # commits what is queued while the database answers; the file keeps the rest
-            phases.lap("intake")
-            if intake.backlog():
-                unfinished.append(
-                    f"{intake.backlog()} judgements with findings left in {self.intake_path.name} "
-                    "for the next start of this site"
-                )
-        for thread in self._threads:
-            thread.join(timeout=10)
-        phases.lap("loops")
-        dispatcher, self.dispatcher = self.dispatcher, None
-        if dispatcher is not None:
-            if not self._tick_once():
-                unfinished.append("the last tick of the SLA clocks")
-            phases.lap("tick")
-            if not self._deliver_once(dispatcher):
-                unfinished.append("the last delivery of the outbox (the next owner sends it)")
-            phases.lap("deliver")
-            if not self._checkpoint_once():
-                unfinished.append("the last checkpoint (the next start restores the one before)")
-            phases.lap("checkpoint")
-            dispatcher.close()
-        if unfinished:
-            self._log.warning("site.stopped", ms=phases.ms, total_ms=phases.total_ms, unfinished=unfinished)
-        else:
-            self._log.info("site.stopped", ms=phases.ms, total_ms=phases.total_ms)
 
     def close(self) -> None:
         """Release the telemetry store (after ``stop``; the process ends)."""
@@ -276,7 +233,7 @@ class SiteRuntime:
 
     def _new_intake(self, epoch: int | None) -> Intake:
         """Judged findings wait here (on local disk) until the state database has them; with leases, what an
-        earlier tenure left is dropped when a later owner's checkpoint supersedes it (``intake.superseded``)."""
+        earlier tenure left is dropped when a later owner's checkpoint supersedes it (``intake_stale.superseded``)."""
         conf = self.shared.settings.intake
         return Intake(
             self.alerts,

@@ -12,8 +12,7 @@
   ticket opened or joined by an entry that waited gets an ``opened_late`` timeline entry saying why
   ("state database unreachable for N s").
 - While the database has been unreachable for more than ``tell_after_s`` (60 s), the fallback person is told
-  directly through ``tell_fallback`` (apprise, outside the outbox, which lives in that database), once per
-  outage, naming the RED and ORANGE conditions that wait; and told again when it is back.
+  directly, once per outage, and again when it is back (``alerts/engine/intake_tell.py``).
 - A batch that caused no finding is not written to disk: its only effect (the engine noting how current
   each asset's data is, and opening or resolving what held long enough) is kept in memory, merged, and
   committed when the queue is empty; the SLA ticker does the same from the wall clock anyway.
@@ -22,23 +21,10 @@
   one bad entry never holds up the findings behind it.
 - Bounded: at ``max_entries`` queued judgements ``put`` waits (the gateway stops acknowledging: the broker
   holds the messages). Findings are rare (a change of a condition), so the bound is far away.
-- A commit refused because this worker no longer holds the site's lease (``StaleOwner``) is not a bug, and
-  it is final: a lease once lost is never renewed under the same epoch, so everything queued here was judged
-  under a lease that is gone. The refused entry and every entry behind it (and any queued later, until the
-  site is stopped) are dropped, logged as ``intake.dropped_stale`` with how many and why, and never committed
-  under another epoch (a worker that wins the site back starts a new intake). Nothing is lost by this: the
-  checkpoint is never written while an entry waits here (``uncommitted``, read by
-  ``alerts/engine/checkpoint.py`` under the lock that keeps judging out of it), so the site's checkpoint
-  predates every dropped judgement and the new owner judges their readings again from the telemetry store
-  (its restore's replay, at most ``REPLAY_MAX_S`` back: a takeover comes within the lease time; a reading
-  still in this worker's local spool is not in the store yet) or gets them through MQTT redelivery (a site
-  not held acknowledges nothing).
-- An entry left by a crash or by a stop during a state-database outage was never refused. Each entry is stored
-  with the lease epoch it was judged under (``epoch``; None without leases), and before the committer commits
-  anything an earlier run left (``_screen``) it reads the epoch of the site's newest checkpoint
-  (``checkpoint_epoch``): an entry judged under an older epoch is dropped like a refused one (``superseded``:
-  a later owner checkpointed the site, so it restored a checkpoint older than the entry and judged its readings
-  again); the others are committed, noted late (docs/architecture.md, "Leases", rule 3 and the limits).
+- A commit refused because this worker no longer holds the site's lease (``StaleOwner``) is final: the refused
+  entry and every entry behind it are dropped, never committed under another epoch; an entry an earlier run
+  left is dropped before it is committed when a later owner's checkpoint supersedes it. Why nothing is lost by
+  this: ``alerts/engine/intake_stale.py``.
 - ``backlog()`` and ``lag_s()`` (the age of the oldest entry) are for the readiness check.
 """
 
@@ -58,10 +44,12 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import exc as sa_exc
 
 from alerts.engine.intake_queue import Entry, FindingsQueue, Judgement, Late, decode, encode, merge
+from alerts.engine.intake_stale import DROPPED_STALE, drop_queued, drop_superseded
+from alerts.engine.intake_tell import FallbackTeller, TellFallback
 from alerts.engine.leases import StaleOwner
 from facwatch.clock import Clock, WallClock
 from facwatch.errors import FacwatchError
-from facwatch.model import Finding, Level, ms_from_utc, utc_from_ms
+from facwatch.model import ms_from_utc
 
 log = structlog.get_logger("facwatch.intake")
 
@@ -73,16 +61,10 @@ COMMITTED = Counter("facwatch_intake_committed_total", "Judgements committed to 
 SET_ASIDE = Counter(
     "facwatch_intake_set_aside_total", "Queued judgements set aside after failing as a bug", ["site"]
 )
-DROPPED_STALE = Counter(
-    "facwatch_intake_dropped_stale_total",
-    "Queued judgements dropped because the site's lease was lost (the new owner judges them again)",
-    ["site"],
-)
 
 _RETRY_MAX_S = 2.0
 _BUG_ATTEMPTS = 3
 """A commit that fails this often with an error that is not an outage is a bug: the entry is set aside."""
-_TELL_RETRY_S = 30.0
 
 
 class Committer(Protocol):
@@ -107,44 +89,6 @@ def is_outage(exc: BaseException) -> bool:
 
 class IntakeClosed(FacwatchError):
     """``put`` on an intake that is stopping: the judgement was not queued (the caller must not ack)."""
-
-
-TellFallback = Callable[[str, str], bool]
-"""(title, body) -> whether the fallback person was reached."""
-
-
-def outage_message(site: str, down_s: float, waiting: list[Finding], backlog: int) -> tuple[str, str]:
-    """The direct message to the fallback person while the state database is unreachable."""
-    title = f"facwatch {site}: state database unreachable for {down_s:.0f} s"
-    lines = [
-        f"facwatch cannot reach its state database (site {site}) for {down_s:.0f} s.",
-        f"Alerts are detected but cannot open, and nobody else is notified: {backlog} batch(es) of findings wait.",
-    ]
-    urgent = [f for f in waiting if f.active and f.level in (Level.RED, Level.ORANGE)]
-    for f in urgent[:10]:
-        lines.append(
-            f"- {f.level.value.upper()} {f.kind} on {f.asset} since {utc_from_ms(f.ts_ms):%H:%M:%S} UTC"
-        )
-    if len(urgent) > 10:
-        lines.append(f"- and {len(urgent) - 10} more")
-    lines.append("They open with their original time as soon as the database is back.")
-    return title, "\n".join(lines)
-
-
-def superseded(judged_under: int | None, checkpoint_under: int | None) -> bool:
-    """Whether a queued judgement left by an earlier run is dropped instead of committed: it was judged under
-    lease epoch ``judged_under`` and the site's newest checkpoint was written under ``checkpoint_under``, a later
-    tenure (every owner writes one at start once its queue is empty): that owner restored a checkpoint that
-    predates the judgement and judged its readings again. Unknown epochs (no leases, an older queue file, no
-    checkpoint or one from before epochs): never dropped, committed as before."""
-    return judged_under is not None and checkpoint_under is not None and checkpoint_under > judged_under
-
-
-def _named(finding: Finding) -> str:
-    """A finding in a log line: ``red elevator.entrapment on b1-elev-1 since 08:00:04``."""
-    state = "since" if finding.active else "cleared"
-    when = f"{utc_from_ms(finding.ts_ms):%H:%M:%S}"
-    return f"{finding.level.value} {finding.kind} on {finding.asset} {state} {when}"
 
 
 # --- the shell: put, commit, tell -----------------------------------------------------------------------
@@ -176,8 +120,6 @@ class Intake:
         self._site = site
         self._clock: Clock = clock or WallClock()
         self._max_entries = max_entries
-        self._tell_fallback = tell_fallback
-        self._tell_after_s = tell_after_s
         self._idle: Judgement | None = None
         self._wake = threading.Condition()
         self._stopping = threading.Event()
@@ -185,8 +127,6 @@ class Intake:
         self._down_since: float | None = None  # monotonic, while commits fail
         self._down_wall: datetime | None = None
         self._last_outage: tuple[int, str] | None = None  # (ended, wall ms; the reason for late entries)
-        self._told_at: float | None = None
-        self._told_outage = False
         self._bug_attempts = 0
         self._stale = False  # a commit was refused: the lease this intake worked under is gone for good
         self._judging = 0  # batches the rules took whose judgement is not queued yet (``judging``)
@@ -203,9 +143,13 @@ class Intake:
         """Commits refused because this worker no longer holds the site's lease."""
         self.dropped = 0
         """Judgements dropped after a refusal (judged under a lost lease; the new owner judges them again)."""
-        self.tells: list[str] = []
-        """Titles of the direct messages sent to the fallback person (newest last)."""
         self._log = log.bind(site=site)
+        self._teller = FallbackTeller(site, tell_fallback, tell_after_s, self._log)
+
+    @property
+    def tells(self) -> list[str]:
+        """Titles of the direct messages sent to the fallback person (newest last)."""
+        return self._teller.tells
 
     # --- what others ask -----------------------------------------------------------------------------
 
@@ -349,7 +293,7 @@ class Intake:
                 delay = 0.05
                 continue
             if self._down_since is not None:
-                self._maybe_tell()
+                self._teller.maybe_tell(self.down_s, self._queue)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
                 continue
@@ -419,51 +363,19 @@ class Intake:
         self._recovered()
         if newest is None:
             return True
-        queued = self._queue.head(len(self._queue))
-        dropped = [e for e in queued if e.id <= self._inherited and superseded(e.epoch, newest)]
-        if not dropped:
-            return True
-        self._queue.drop([e.id for e in dropped])
-        findings: list[str] = []
-        for entry in dropped[:10]:
-            with contextlib.suppress(Exception):  # undecodable: dropped all the same
-                findings.extend(_named(f) for f in entry.judgement().findings)
-        self.dropped += len(dropped)
-        DROPPED_STALE.labels(self._site).inc(len(dropped))
-        BACKLOG.labels(self._site).set(len(self._queue))
-        self._log.warning(
-            "intake.dropped_stale",
-            dropped=len(dropped),
-            why=f"judged under lease epoch {dropped[0].epoch}; the site's newest checkpoint is of epoch {newest}",
-            reason="left by a run that lost the site (killed, or stopped in a state-database outage): a later "
-            "owner restored a checkpoint older than these judgements and judged their readings again",
-            oldest_s=round((ms_from_utc(self._clock.now()) - dropped[0].queued_ms) / 1000, 1),
-            findings=findings[:10],
-        )
+        now_ms = ms_from_utc(self._clock.now())
+        self._count_dropped(drop_superseded(self._queue, self._inherited, newest, now_ms, self._log))
         return True
 
     def _drop_stale(self, why: str) -> None:
         """Drop every queued judgement: judged under a lease that is gone, judged again by the new owner."""
-        if not len(self._queue):
-            return
-        waited_s = self.lag_s()
-        findings: list[str] = []
-        for entry in self._queue.head(10):
-            with contextlib.suppress(Exception):  # undecodable: dropped all the same
-                findings.extend(_named(f) for f in entry.judgement().findings)
-        dropped = self._queue.drop_all()
-        self.dropped += dropped
-        DROPPED_STALE.labels(self._site).inc(dropped)
-        BACKLOG.labels(self._site).set(len(self._queue))
-        self._log.warning(
-            "intake.dropped_stale",
-            dropped=dropped,
-            why=why[:300],
-            reason="judged under a lease that is lost: the new owner judges these readings again from the "
-            "telemetry store (no checkpoint was written past them)",
-            oldest_s=round(waited_s, 1),  # beyond the new owner's replay (REPLAY_MAX_S): see the docstring
-            findings=findings[:10],
-        )
+        self._count_dropped(drop_queued(self._queue, why, self.lag_s(), self._log))
+
+    def _count_dropped(self, dropped: int) -> None:
+        if dropped:
+            self.dropped += dropped
+            DROPPED_STALE.labels(self._site).inc(dropped)
+            BACKLOG.labels(self._site).set(len(self._queue))
 
     def _bug(self, entry: Entry | None, exc: Exception) -> bool:
         """A commit failed and the database answers: a bug. Retried a few times, then the entry is set
@@ -517,36 +429,7 @@ class Intake:
         self._log.warning("intake.state_db_back", down_s=round(down, 1), backlog=len(self._queue))
         self._down_since = self._down_wall = None
         STATE_DB_DOWN.labels(self._site).set(0)
-        if self._told_outage and self._tell_fallback is not None:
-            title = f"facwatch {self._site}: state database back after {down:.0f} s"
-            body = f"facwatch reaches its state database again; the alerts that waited are opening now ({title})."
-            self._tell(title, body)
-        self._told_outage, self._told_at = False, None
-
-    def _maybe_tell(self) -> None:
-        if self._tell_fallback is None or self._told_outage or self.down_s() <= self._tell_after_s:
-            return
-        if self._told_at is not None and time.monotonic() - self._told_at < _TELL_RETRY_S:
-            return
-        waiting: list[Finding] = []
-        for entry in self._queue.head(200):
-            with contextlib.suppress(Exception):  # an undecodable entry is set aside by the committer
-                waiting.extend(entry.judgement().findings)
-        title, body = outage_message(self._site, self.down_s(), waiting, len(self._queue))
-        self._told_at = time.monotonic()
-        self._told_outage = self._tell(title, body)
-
-    def _tell(self, title: str, body: str) -> bool:
-        assert self._tell_fallback is not None
-        try:
-            told = bool(self._tell_fallback(title, body))
-        except Exception as exc:
-            self._log.error("intake.tell_fallback_failed", error=str(exc)[:200])
-            told = False
-        self._log.warning("intake.told_fallback", title=title, told=told)
-        if told:
-            self.tells.append(title)
-        return told
+        self._teller.back(down)
 
 
 __all__ = [
@@ -557,10 +440,8 @@ __all__ = [
     "IntakeClosed",
     "Judgement",
     "Late",
-    "TellFallback",
     "decode",
     "encode",
     "is_outage",
     "merge",
-    "outage_message",
 ]

@@ -1,5 +1,5 @@
 """The lease epoch stored with each queued judgement (alerts/engine/intake_queue.py) and the rule that drops
-what a later owner's checkpoint supersedes (``intake.superseded``); the whole story against real PostgreSQL
+what a later owner's checkpoint supersedes (``intake_stale.superseded``); the whole story against real PostgreSQL
 is in tests/cluster/test_prepause.py."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.engine.intake import Intake, superseded
+from alerts.engine.intake import Intake
 from alerts.engine.intake_queue import FindingsQueue, Judgement, Late, encode
+from alerts.engine.intake_stale import superseded
 from facwatch.model import Finding, Level
 from tests.fixtures.waiting import wait_until
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.engine.intake import FindingsQueue, Intake, Judgement, Late, decode, encode, merge, outage_message
+from alerts.engine.intake import FindingsQueue, Intake, Judgement, Late, decode, encode, merge
+from alerts.engine.intake_tell import outage_message
 from facwatch.model import Finding, Level
 from tests.fixtures.waiting import wait_until
 
