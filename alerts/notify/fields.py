@@ -1,6 +1,7 @@
 """What a notice fills a template with (pure): every ``${field}`` of ``alerts.notify.messages.FIELDS`` that
 a ticket's notice can give, in one language — the asset and its building, the readings, the deadlines or what
-the ticket already has (``dues``), the action and its detail, the ETA, the owners' words.
+the ticket already has (``dues``), what the engineer is to do next (``next_step``), the action and its
+detail, the ETA, the owners' words.
 
 ``alerts.notify.audiences`` decides who hears a notice and when; this module only says what the words are.
 """
@@ -22,6 +23,7 @@ from alerts.notify.messages import (
     dues_words,
     local_time,
     localized,
+    next_step_words,
     owner_words,
 )
 from facwatch.config import NotifySettings
@@ -72,6 +74,9 @@ def notice_fields(
             _when(detail.get("on_site_at")),
             tz,
             lang,
+        ),
+        "next_step": next_step_words(
+            _when(detail.get("acknowledged_at")), _when(detail.get("on_site_at")), lang
         ),
         "reason": REASONS[lang].get(str(detail.get("reason", "")), str(detail.get("reason", ""))),
         "person": localized(person.name, lang) if person else "",
