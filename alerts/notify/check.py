@@ -159,8 +159,14 @@ def check_templates(site: Site, templates: Templates) -> TemplateReport:
         for what, message in messages:
             text = f"{message.title}\n{message.body}"
             rendered.append(Rendered(lang, what, text, problems_of(text, message.title, lang, site)))
-    warnings = (
+    warnings: tuple[str, ...] = (
         () if site.service_phone else ("[site] service_phone is not set: owners get no number to call",)
+    )
+    warnings += tuple(
+        f"{lang}/engineer_alert.txt does not use ${{next_step}}: an alert joining a ticket whose engineer is "
+        "on site still tells the engineer to acknowledge and check in"
+        for lang in LANGS
+        if "next_step" not in templates.fields_of("engineer_alert", lang)
     )
     return TemplateReport(tuple(rendered), warnings)
 

@@ -299,6 +299,10 @@ class Templates:
     def has(self, name: str, lang: str = "zh") -> bool:
         return (lang, name) in self._files
 
+    def fields_of(self, name: str, lang: str) -> frozenset[str]:
+        """The placeholders ``<lang>/<name>.txt`` uses (the file itself, not its variants)."""
+        return frozenset(self._files[(lang, name)].get_identifiers())
+
     def render_one(
         self, name: str, lang: str, fields: Mapping[str, str], kind: str | Sequence[str] | None = None
     ) -> Message:
