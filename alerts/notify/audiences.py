@@ -17,35 +17,23 @@
   owner messages in quiet hours (site time zone, on the event time) wait until the quiet hours end and go
   out as one morning digest; a RED opening, its engineer on the way and its plan B are urgent and always go
   at once.
+
+What each template's fields say (the asset, readings, deadlines, the action's detail, the owners' words) is
+``alerts.notify.fields``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.engine.notices import Notice, NoticeKind
-from alerts.notify.channel_words import readings_text
-from alerts.notify.findings import finding_summary
-from alerts.notify.messages import (
-    ACTION_NAMES,
-    LEVEL_NAMES,
-    REASONS,
-    TEMPLATE_FAMILIES,
-    Message,
-    Templates,
-    dues_words,
-    languages,
-    local_time,
-    localized,
-    owner_words,
-)
+from alerts.notify.fields import eta_of, notice_fields, plan_and_eta
+from alerts.notify.messages import TEMPLATE_FAMILIES, Message, Templates, languages
 from facwatch.config import NotifySettings
 from facwatch.model import OWNERS_ASSET, Asset, Level, OwnerGroup, Person, Site
 
@@ -184,7 +172,7 @@ class Planner:
             if notice.action == "resolve" and notice.detail.get("override_reason"):
                 return None  # a manager closed it over a firing alert: the sensors do not agree, no all-clear
             if notice.action == "progress":
-                return "owner_progress" if _eta(notice) is not None else "owner_progress_noeta"
+                return "owner_progress" if eta_of(notice) is not None else "owner_progress_noeta"
             return OWNER_ACTIONS.get(notice.action or "")
         return None
 
@@ -238,7 +226,7 @@ class Planner:
         for one in languages(lang):
             values = fields(one)
             title = self.templates.render_one(name, one, values, variants).title
-            parts.append(title + _plan_and_eta(notice, one, values["eta"]))
+            parts.append(title + plan_and_eta(notice, one, values["eta"]))
         return " / ".join(parts)
 
     # --- common --------------------------------------------------------------------------------------------
@@ -283,160 +271,12 @@ class Planner:
     def _fields(
         self, notice: Notice, asset: Asset | None, lang: str, key: str, person: Person | None
     ) -> dict[str, str]:
-        tz = self.site.timezone
-        detail = notice.detail
-        building_id = asset.building if asset else str(detail.get("building") or "")
-        building = next((b.name for b in self.site.buildings if b.id == building_id), building_id or "—")
-        eta = _eta(notice)
-        minutes = "?"
-        if eta is not None and eta > notice.at:
-            minutes = str(math.ceil((eta - notice.at).total_seconds() / 60))
-        link = f"\n{self.settings.board_url}#ticket={notice.ticket}" if self.settings.board_url else ""
-        action = notice.action or ("follow_up" if notice.kind is NoticeKind.FOLLOW_UP else "")
-        return {
-            "site": localized(self.site.name, lang),
-            "level": notice.level.value.upper(),
-            "level_name": LEVEL_NAMES[lang][notice.level.value],
-            "ticket": notice.ticket,
-            "ticket_link": link,
-            "ref": ref_of(key),
-            "summary": self._summary(notice, lang),
-            "readings": _readings(detail, lang),
-            "asset": localized(asset.name, lang) if asset else _place(detail, notice.summary),
-            "asset_id": asset.id if asset else "—",
-            "building": localized(building, lang),
-            "opened_at": local_time(_when(detail.get("opened_at")) or notice.at, tz, lang, seconds=True),
-            "ack_due": local_time(_when(detail.get("ack_due")), tz, lang, seconds=True),
-            "on_site_due": local_time(_when(detail.get("on_site_due")), tz, lang, seconds=True),
-            "dues": dues_words(
-                _when(detail.get("ack_due")),
-                _when(detail.get("on_site_due")),
-                _when(detail.get("acknowledged_at")),
-                _when(detail.get("on_site_at")),
-                tz,
-                lang,
-            ),
-            "reason": REASONS[lang].get(str(detail.get("reason", "")), str(detail.get("reason", ""))),
-            "person": localized(person.name, lang) if person else "",
-            "action": ACTION_NAMES[lang].get(action, action),
-            "actor": self._person_name(notice.actor, lang),
-            "detail": self._action_detail(notice, lang, minutes),
-            "note": f"\n{note}" if (note := _own_note(notice.note)) else "",
-            "percent": _number(detail.get("percent")),
-            "minutes_left": minutes,
-            "eta": local_time(eta, tz, lang),
-            "plan_b": str(detail.get("plan_b") or notice.note or ""),
-            **owner_words(
-                self.site,
-                notice,
-                lang,
-                expect_at=local_time(eta, self.site.timezone, lang)
-                if eta is not None and minutes != "?"
-                else None,
-                minutes=minutes,
-                own_note=_own_note(notice.note) if notice.action == "resolve" else "",
-                rating_url=self.settings.rating_url,
-            ),
-        }
-
-    def _summary(self, notice: Notice, lang: str) -> str:
-        """What happened in ``lang`` only: an owner's report in the owner's words, a finding from its kind."""
-        if notice.detail.get("source") == "owner":
-            return notice.summary
-        kind = str(notice.detail.get("finding") or "")
-        days = self.site.alerts.recurrence_window_days
-        return finding_summary(kind, lang, notice.detail, notice.summary, days)
-
-    def _person_name(self, pid: str | None, lang: str) -> str:
-        person = self.site.person(pid) if pid else None
-        return localized(person.name, lang) if person else (pid or "")
-
-    def _action_detail(self, notice: Notice, lang: str, minutes: str) -> str:
-        detail = notice.detail
-        percent = _number(detail.get("percent"))
-        zh = lang == "zh"
-        if notice.action == "progress" and percent:
-            if minutes != "?":
-                return (
-                    f"（已完成{percent}%，预计还需{minutes}分钟）"
-                    if zh
-                    else f" ({percent} % done, about {minutes} minutes left)"
-                )
-            return f"（已完成{percent}%）" if zh else f" ({percent} % done)"
-        if notice.action == "plan_b" and detail.get("plan_b"):
-            return f"：{detail['plan_b']}" if zh else f": {detail['plan_b']}"
-        if notice.action == "dispatch" and detail.get("assignee"):
-            name = self._person_name(str(detail["assignee"]), lang)
-            return f" → {name}"
-        return ""
+        return notice_fields(self.site, self.settings, notice, asset, lang, ref=ref_of(key), person=person)
 
 
 def _ladder(asset: Asset) -> bool:
     """The owners' voice's pseudo assets: ``owners`` and ``owners-<building>``."""
     return asset.id == OWNERS_ASSET or asset.id.startswith(f"{OWNERS_ASSET}-")
-
-
-def _plan_and_eta(notice: Notice, lang: str, eta: str) -> str:
-    """``（备用方案：…；预计 16:12 恢复）`` / `` (plan B: …; expected back 16:12)``, or nothing."""
-    zh = lang == "zh"
-    bits = []
-    if plan_b := str(notice.detail.get("plan_b") or ""):
-        bits.append(f"备用方案：{plan_b}" if zh else f"plan B: {plan_b}")
-    if _eta(notice) is not None:
-        bits.append(f"预计 {eta} 恢复" if zh else f"expected back {eta}")
-    if not bits:
-        return ""
-    return f"（{'；'.join(bits)}）" if zh else f" ({'; '.join(bits)})"
-
-
-def _place(detail: Mapping[str, Any], summary: str) -> str:
-    """What an owner's report without an asset is about: its category and where."""
-    parts = [str(detail[k]) for k in ("category", "unit", "location") if detail.get(k)]
-    return " ".join(parts) if parts else summary
-
-
-_DETAIL_NOTES = ("ETA ", "assigned to ", "plan B: ")
-
-
-def _own_note(note: str) -> str:
-    """The person's own words from a timeline note, without what the detail fields already say."""
-    kept = [
-        part
-        for part in note.split("; ")
-        if part and not part.startswith(_DETAIL_NOTES) and not part.endswith(" % done")
-    ]
-    return "; ".join(kept)
-
-
-def _eta(notice: Notice) -> datetime | None:
-    return _when(notice.detail.get("eta"))
-
-
-def _when(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            return _when(datetime.fromisoformat(value))
-        except ValueError:
-            return None
-    return None
-
-
-def _number(value: object) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:g}"
-    return ""
-
-
-def _readings(detail: Mapping[str, Any], lang: str) -> str:
-    """The readings people may see, labelled, with units (``alerts.notify.channel_words``: never internal ones)."""
-    readings = detail.get("facts") or detail.get("readings")  # all the finding's figures, when it has them
-    if isinstance(readings, Mapping) and readings:
-        return readings_text(readings.items(), lang)
-    if isinstance(detail.get("channel"), str) and isinstance(detail.get("value"), int | float):
-        return readings_text([(detail["channel"], detail["value"])], lang)
-    return "—"
 
 
 __all__ = [

@@ -1,9 +1,9 @@
 """The template checker of ``facwatch check``, and the conversations page of docs/notifications.md.
 
 Every template is rendered through the same ``Planner`` the notifier uses, for every finding kind the
-detectors raise and every moment of a ticket (opened, acknowledged, dispatched, on site, progress with and
-without an ETA, plan B, late, resolved, the next-day follow-up), in every language, with realistic values
-from the site file. A message fails the check when a ``${placeholder}`` is left, its title is empty, a Chinese
+detectors raise and every moment of a ticket (opened, acknowledged, dispatched, on site, another alert joining
+the ticket with its engineer on site, progress with and without an ETA, plan B, late, resolved, the next-day
+follow-up), in every language, with realistic values from the site file. A message fails the check when a ``${placeholder}`` is left, its title is empty, a Chinese
 message carries English words (ids, readings, links and units excepted), or it is longer than a WeCom robot
 accepts. Each message's SMS segments are counted (70 characters a segment; 67 when a message needs more than
 one, the rest carrying the joining header).
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.notify.audiences import OWNERS
 from alerts.notify.channel_words import UNIT_WORDS
-from alerts.notify.conversations import EVERY_MOMENT, SCRIPTS, START, Script, conversation
+from alerts.notify.conversations import EVERY_MOMENT, JOINED_ON_SITE, SCRIPTS, START, Script, conversation
 from alerts.notify.messages import FINDING_NAMES, LANGS, Message, Templates
 from alerts.notify.writer import digest
 from facwatch.model import Asset, Level, OwnerGroup, Person, Site
@@ -141,7 +141,7 @@ def check_templates(site: Site, templates: Templates) -> TemplateReport:
             for level in (Level.RED, Level.YELLOW):
                 script = Script(kind, asset.id, kind, level, ())
                 for notice, items in conversation(
-                    site, templates, script, lang, steps=EVERY_MOMENT, once=False
+                    site, templates, script, lang, steps=(*EVERY_MOMENT, JOINED_ON_SITE), once=False
                 ):
                     moment = notice.action or notice.kind.value
                     for item in items:
@@ -159,8 +159,14 @@ def check_templates(site: Site, templates: Templates) -> TemplateReport:
         for what, message in messages:
             text = f"{message.title}\n{message.body}"
             rendered.append(Rendered(lang, what, text, problems_of(text, message.title, lang, site)))
-    warnings = (
+    warnings: tuple[str, ...] = (
         () if site.service_phone else ("[site] service_phone is not set: owners get no number to call",)
+    )
+    warnings += tuple(
+        f"{lang}/engineer_alert.txt does not use ${{next_step}}: an alert joining a ticket whose engineer is "
+        "on site still tells the engineer to acknowledge and check in"
+        for lang in LANGS
+        if "next_step" not in templates.fields_of("engineer_alert", lang)
     )
     return TemplateReport(tuple(rendered), warnings)
 

@@ -60,6 +60,13 @@ EVERY_MOMENT = (
     Step(1590, NoticeKind.FOLLOW_UP),
 )
 """Every moment an owner may hear of, for the checker."""
+JOINED_ON_SITE = Step(
+    20,
+    NoticeKind.OPENED,
+    None,
+    {"acknowledged_at": START + timedelta(minutes=1), "on_site_at": START + timedelta(minutes=10)},
+)
+"""Another alert joins the ticket while its engineer is on site: the engineer's words ask for no check-in."""
 
 SCRIPTS = (
     Script(
@@ -210,4 +217,13 @@ def owner_messages(
     ]
 
 
-__all__ = ["EVERY_MOMENT", "SCRIPTS", "START", "Script", "Step", "conversation", "owner_messages"]
+__all__ = [
+    "EVERY_MOMENT",
+    "JOINED_ON_SITE",
+    "SCRIPTS",
+    "START",
+    "Script",
+    "Step",
+    "conversation",
+    "owner_messages",
+]

@@ -39,6 +39,7 @@ FIELDS = frozenset(
         "count", "worst", "items", "more", "more_count", "title", "body", "recipient", "seconds",
         "service", "phone", "handled", "expect", "found", "rating", "finding_name",
         "start", "end", "company", "work", "was", "dues",
+        "next_step",
     }
 )  # fmt: skip
 """Every placeholder a template may use; which ones are filled depends on the template (docs/notifications.md)."""
@@ -166,6 +167,34 @@ DUES = {
         "on_site": "an engineer has been on site since {at}.",
     },
 }
+NEXT_STEP = {
+    "zh": {
+        "due": "先确认，到场后用设备上张贴的编码签到。",
+        "acknowledged": "到场后用设备上张贴的编码签到。",
+        "on_site": "已在现场的工程师一并处理此告警，无需再次签到。",
+    },
+    "en": {
+        "due": "acknowledge, then check in at the asset with the posted code.",
+        "acknowledged": "check in at the asset with the posted code on arrival.",
+        "on_site": "the engineer already on site handles this alert too; no new check-in is needed.",
+    },
+}
+"""What the engineer is to do next, by where the ticket is (``ticket_moment``): an alert that joins a ticket
+with an engineer on site asks for no acknowledgement and no check-in."""
+
+
+def ticket_moment(acknowledged_at: datetime | None, on_site_at: datetime | None) -> str:
+    """``on_site`` (someone checked in), ``acknowledged`` (someone took it) or ``due`` (neither yet)."""
+    if on_site_at is not None:
+        return "on_site"
+    if acknowledged_at is not None:
+        return "acknowledged"
+    return "due"
+
+
+def next_step_words(acknowledged_at: datetime | None, on_site_at: datetime | None, lang: str) -> str:
+    """The instruction line of an engineer's alert (``${next_step}``), true to the ticket it joins."""
+    return NEXT_STEP.get(lang, NEXT_STEP["zh"])[ticket_moment(acknowledged_at, on_site_at)]
 
 
 def dues_words(
@@ -183,9 +212,10 @@ def dues_words(
     def at(when: datetime | None) -> str:
         return local_time(when, tz, lang, seconds=True)
 
-    if on_site_at is not None:
+    moment = ticket_moment(acknowledged_at, on_site_at)
+    if moment == "on_site":
         return words["on_site"].format(at=at(on_site_at))
-    if acknowledged_at is not None:
+    if moment == "acknowledged":
         return words["acknowledged"].format(at=at(acknowledged_at), on_site=at(on_site_due))
     return words["due"].format(ack=at(ack_due), on_site=at(on_site_due))
 
@@ -269,6 +299,10 @@ class Templates:
     def has(self, name: str, lang: str = "zh") -> bool:
         return (lang, name) in self._files
 
+    def fields_of(self, name: str, lang: str) -> frozenset[str]:
+        """The placeholders ``<lang>/<name>.txt`` uses (the file itself, not its variants)."""
+        return frozenset(self._files[(lang, name)].get_identifiers())
+
     def render_one(
         self, name: str, lang: str, fields: Mapping[str, str], kind: str | Sequence[str] | None = None
     ) -> Message:
@@ -305,6 +339,7 @@ __all__ = [
     "languages",
     "local_time",
     "localized",
+    "next_step_words",
     "owner_words",
     "split_name",
 ]

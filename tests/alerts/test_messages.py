@@ -374,6 +374,20 @@ def test_the_checker_passes_the_shipped_templates_and_names_what_breaks(site: Si
     assert no_phone.warnings and "service_phone" in no_phone.warnings[0]
 
 
+def test_the_checker_warns_of_an_engineer_alert_with_a_fixed_instruction(site: Site, tmp_path: Path) -> None:
+    """A site's own engineer_alert.txt written before ``${next_step}`` would tell an engineer to check in when
+    someone is already on site: the checker says so (a warning; the words are the site's)."""
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "engineer_alert.txt").write_text(
+        "[${level}] ${ticket} ${asset}\n\n${summary}; ${dues}\nTicket ${ticket}: acknowledge, then check in.",
+        encoding="utf-8",
+    )
+    report = check_templates(site, Templates(tmp_path))
+    assert report.problems == []
+    (warning,) = report.warnings
+    assert warning.startswith("en/engineer_alert.txt does not use ${next_step}")
+
+
 def test_the_conversations_page_is_what_the_script_renders() -> None:
     root = Path(__file__).parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}

@@ -171,6 +171,49 @@ def test_engineer_messages_never_reach_owners(flow: Flow, http_receiver: HttpRec
         assert (audience == "owners") != title.startswith("[")
 
 
+TOOK = DAY - timedelta(minutes=25)  # 15:35 in Shanghai
+ARRIVED = DAY - timedelta(minutes=20)  # 15:40
+NEXT_STEP = [
+    # asset, what the ticket the alert joins already has, the engineer's instruction line (zh, en)
+    ("b1-elev-1", {},  # a new ticket: acknowledge, then prove arrival
+     "先确认，到场后用设备上张贴的编码签到。", "acknowledge, then check in at the asset with the posted code."),
+    ("b1-elev-2", {"acknowledged_at": TOOK},  # someone took it: no second acknowledgement
+     "到场后用设备上张贴的编码签到。", "check in at the asset with the posted code on arrival."),
+    ("b1-pump-1", {"acknowledged_at": TOOK, "on_site_at": ARRIVED},  # an engineer is there: no check-in
+     "已在现场的工程师一并处理此告警，无需再次签到。",
+     "the engineer already on site handles this alert too; no new check-in is needed."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_engineers_alert_asks_only_for_what_the_ticket_still_needs(
+    engine: Engine, http_receiver: HttpReceiver, lang: str
+) -> None:
+    """An alert that joins a ticket already taken, or with an engineer on site, does not tell the engineer to
+    acknowledge and check in: the message received says what applies then, in the engineer's language."""
+    flow = Flow(engine, site_for(http_receiver, eng_wang=lang), http_receiver)
+    dues = {"ack_due": DAY + timedelta(minutes=1), "on_site_due": DAY + timedelta(minutes=3)}
+    for asset, has, _, _ in NEXT_STEP:
+        flow.notice(NoticeKind.OPENED, asset, Level.RED, DAY, detail={**dues, **has})
+    flow.deliver(DAY + timedelta(seconds=2))
+    http_receiver.wait_for(6)  # three engineer alerts, three owner messages (RED: at once)
+    got = {m["title"].split()[1]: m["message"] for m in flow.deliver(DAY + timedelta(seconds=2))["eng-wang"]}
+    ask = {"zh": ("先确认", "到场后用"), "en": ("acknowledge,", "posted code")}[lang]
+    for (asset, has, zh, en), (ticket, message) in zip(NEXT_STEP, sorted(got.items()), strict=True):
+        lines = message.splitlines()
+        assert (f"工单 {ticket}：{zh}" if lang == "zh" else f"Ticket {ticket}: {en}") in lines, (asset, lines)
+        if "on_site_at" in has:
+            assert not any(word in message for word in ask), message
+            arrived = (
+                "工程师已于 15:40:00 到场。"
+                if lang == "zh"
+                else "an engineer has been on site since 15:40:00."
+            )
+            assert arrived in message
+        elif "acknowledged_at" in has:
+            assert ask[0] not in message, message
+
+
 def test_progress_plan_b_all_clear_and_follow_up_in_plain_words(
     flow: Flow, http_receiver: HttpReceiver
 ) -> None:
