@@ -23,7 +23,7 @@ from alerts.engine.ports import (
     SlaFigures,
     TicketQuery,
 )
-from facwatch.model import Alert, Page, Point, TelemetryReader, Ticket
+from facwatch.model import Alert, Page, Point, TelemetryQuery, TelemetryReader, Ticket
 
 
 class SiteAlerts:
@@ -95,18 +95,8 @@ class SiteTelemetry:
             raise ValueError(f"no site {site!r}")
         return reader
 
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]:
-        return self._reader(site).query(site, asset, channel, start_ms, end_ms, every_ms, fn, limit)
+    def query(self, query: TelemetryQuery) -> list[Point]:
+        return self._reader(query.site).query(query)
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         return self._reader(site).latest(site, asset)

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facwatch.app import System, build
 from facwatch.config import load_settings, load_site
+from facwatch.model import TelemetryQuery
 from gateway import codec, topics
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.servers import find_server
@@ -42,7 +43,9 @@ def _publish(client: mqtt.Client, site: str, stamps: list[int]) -> None:
 
 
 def _stored(system: System, start_ms: int, end_ms: int) -> int:
-    return len(system.runtimes["s0"].store.query("s0", ELEVATOR, "speed_mps", start_ms, end_ms))
+    return len(
+        system.runtimes["s0"].store.query(TelemetryQuery("s0", ELEVATOR, "speed_mps", start_ms, end_ms))
+    )
 
 
 def main() -> None:

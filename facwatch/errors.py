@@ -3,7 +3,9 @@
 FacwatchError
 ├── ConfigError        a settings or site file that cannot be used (names the file and the field)
 │   └── ConfigProblems every problem of a file at once, one line each (``facwatch check`` prints them all)
-└── StartupError       a part could not start (port taken, broker unreachable, bad credentials)
+├── StartupError       a part could not start (port taken, broker unreachable, bad credentials)
+└── BadQuery           a question that cannot be answered: a telemetry history query (``TelemetryQuery``
+                       refuses itself when built) or a page cursor; also a ValueError, so the API answers 422
 """
 
 
@@ -24,4 +26,8 @@ class ConfigProblems(ConfigError):
 
 
 class StartupError(FacwatchError):
+    pass
+
+
+class BadQuery(FacwatchError, ValueError):
     pass

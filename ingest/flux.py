@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from facwatch.model import TelemetryQuery
+
 _DAY_MS = 24 * 3600 * 1000
 
 
@@ -30,32 +32,22 @@ def _select(kind: str, site: str, asset: str) -> str:
     )
 
 
-def history_flux(
-    bucket: str,
-    kind: str,
-    site: str,
-    asset: str,
-    channel: str,
-    start_ms: int,
-    end_ms: int,
-    every_ms: int | None,
-    fn: str,
-    limit: int | None = None,
-) -> str:
+def history_flux(bucket: str, kind: str, query: TelemetryQuery) -> str:
     """``[start, end)`` of one channel; with ``every_ms`` windows aligned to the epoch, stamped at their start;
     ``limit``: at most that many rows, the oldest."""
     lines = [
         f"from(bucket: {flux_string(bucket)})",
-        f"|> range(start: {flux_time(start_ms)}, stop: {flux_time(end_ms)})",
-        _select(kind, site, asset),
-        f"|> filter(fn: (r) => r._field == {flux_string(channel)})",
+        f"|> range(start: {flux_time(query.start_ms)}, stop: {flux_time(query.end_ms)})",
+        _select(kind, query.site, query.asset),
+        f"|> filter(fn: (r) => r._field == {flux_string(query.channel)})",
     ]
-    if every_ms is not None:
+    if query.every_ms is not None:
         lines.append(
-            f'|> aggregateWindow(every: {every_ms}ms, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+            f"|> aggregateWindow(every: {query.every_ms}ms, fn: {query.fn}, createEmpty: false,"
+            ' timeSrc: "_start")'
         )
-    if limit is not None:
-        lines.append(f"|> limit(n: {int(limit)})")
+    if query.limit is not None:
+        lines.append(f"|> limit(n: {int(query.limit)})")
     lines.append('|> keep(columns: ["_time", "_value", "_field"])')
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from gzip import compress as gzip_compress
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -33,13 +34,12 @@ from urllib3 import PoolManager
 from urllib3.util import make_headers
 from urllib3.util.retry import Retry
 
-from facwatch.model import Point, Reading, Site, ms_from_utc
+from facwatch.model import Point, Reading, Site, TelemetryQuery, ms_from_utc
 from ingest import influxql
-from ingest.errors import BadQuery, StoreUnavailable
+from ingest.errors import StoreUnavailable
 from ingest.flux import history_flux, latest_flux
 from ingest.influxql import DOWNSAMPLE_EVERY_MS, InfluxQLError, Layout, Source
 from ingest.lineproto import LineEncoder
-from ingest.sqlite_store import FUNCTIONS
 
 _DAY_MS = 24 * 3600 * 1000
 _MIN_BODY_READINGS = 1_000  # below this a write is one body: splitting would cost more than it overlaps
@@ -188,52 +188,32 @@ class InfluxStore:
 
     # --- reads ---------------------------------------------------------------------------------------
 
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]:
+    def query(self, query: TelemetryQuery) -> list[Point]:
         """Raw points, or with ``every_ms`` one aggregate (``fn``) per non-empty window, oldest first."""
-        if fn not in FUNCTIONS:
-            raise BadQuery(f"fn must be one of {', '.join(FUNCTIONS)}, got {fn!r}")
-        if every_ms is not None and every_ms <= 0:
-            raise BadQuery(f"every must be positive, got {every_ms} ms")
-        kind = self._kinds.get(asset)
-        if kind is None or end_ms <= start_ms:
+        kind = self._kinds.get(query.asset)
+        if kind is None or query.empty:
             return []
         if self.query_language == "flux":
             assert self.bucket is not None
-            flux = history_flux(
-                self.bucket, kind, site, asset, channel, start_ms, end_ms, every_ms, fn, limit
-            )
-            return [Point(ts_ms=ts, channel=channel, value=v) for _, ts, v in self._run_flux(flux)]
+            flux = history_flux(self.bucket, kind, query)
+            return [Point(ts_ms=ts, channel=query.channel, value=v) for _, ts, v in self._run_flux(flux)]
         statements: list[str] = []
-        cutoff = self._cutoff(every_ms)
-        if cutoff is not None and start_ms < cutoff:
+        recent = query
+        cutoff = self._cutoff(query.every_ms)
+        if cutoff is not None and query.start_ms < cutoff:
             assert self.downsampled_policy is not None
             old = Source(self.database, self.downsampled_policy, kind)
-            statements.append(
-                influxql.history_from_minutes(
-                    old, site, asset, channel, start_ms, min(end_ms, cutoff), every_ms, fn
-                )
-            )
-            start_ms = cutoff
-        if start_ms < end_ms:
+            older = replace(query, end_ms=min(query.end_ms, cutoff))
+            statements.append(influxql.history_from_minutes(old, older))
+            recent = replace(query, start_ms=cutoff)
+        if not recent.empty:
             raw = Source(self.database, self.retention_policy, kind)
-            statements.append(
-                influxql.history(raw, site, asset, channel, start_ms, end_ms, every_ms, fn, limit)
-            )
+            statements.append(influxql.history(raw, recent))
         rows = [
             row for part in influxql.statement_rows(self._influxql("; ".join(statements))) for row in part
         ]
-        points = [Point(ts_ms=ts, channel=channel, value=value) for ts, value in rows]
-        return points if limit is None else points[:limit]
+        points = [Point(ts_ms=ts, channel=query.channel, value=value) for ts, value in rows]
+        return points if query.limit is None else points[: query.limit]
 
     def _cutoff(self, every_ms: int | None) -> int | None:
         """Older than this, history comes from the 1-minute copy; aligned so no window straddles it."""

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from facwatch.model import TelemetryQuery
+
 DOWNSAMPLE_EVERY_MS = 60_000
 """The downsampled copy's resolution: one point per series and minute."""
 _STORED = ("mean", "min", "max", "sum", "count", "last")
@@ -47,48 +49,32 @@ class Source:
         return f"{ident(self.database)}.{ident(self.policy) if self.policy else ''}.{ident(self.measurement)}"
 
 
-def _where(site: str, asset: str, start_ms: int, end_ms: int) -> str:
+def _where(query: TelemetryQuery) -> str:
     return (
-        f"WHERE {ident('site')} = {literal(site)} AND {ident('asset')} = {literal(asset)}"
-        f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+        f"WHERE {ident('site')} = {literal(query.site)} AND {ident('asset')} = {literal(query.asset)}"
+        f" AND time >= {query.start_ms}ms AND time < {query.end_ms}ms"
     )
 
 
-def history(
-    source: Source,
-    site: str,
-    asset: str,
-    channel: str,
-    start_ms: int,
-    end_ms: int,
-    every_ms: int | None,
-    fn: str,
-    limit: int | None = None,
-) -> str:
+def history(source: Source, query: TelemetryQuery) -> str:
     """``[start, end)`` of one channel of the raw data; with ``every_ms`` one ``fn`` per non-empty window,
     windows aligned to the epoch and stamped with their start (what ``GROUP BY time`` does). ``limit``: at
     most that many rows, the oldest (the server stops reading there)."""
-    where = _where(site, asset, start_ms, end_ms)
-    cap = "" if limit is None else f" LIMIT {int(limit)}"
-    if every_ms is None:
-        return f"SELECT {ident(channel)} FROM {source.text()} {where}{cap}"
-    return f"SELECT {fn}({ident(channel)}) FROM {source.text()} {where} GROUP BY time({every_ms}ms) fill(none){cap}"
+    where = _where(query)
+    cap = "" if query.limit is None else f" LIMIT {int(query.limit)}"
+    field = ident(query.channel)
+    if query.every_ms is None:
+        return f"SELECT {field} FROM {source.text()} {where}{cap}"
+    grouped = f"GROUP BY time({query.every_ms}ms) fill(none)"
+    return f"SELECT {query.fn}({field}) FROM {source.text()} {where} {grouped}{cap}"
 
 
-def history_from_minutes(
-    source: Source,
-    site: str,
-    asset: str,
-    channel: str,
-    start_ms: int,
-    end_ms: int,
-    every_ms: int | None,
-    fn: str,
-) -> str:
-    """The same question answered from the 1-minute copy. Windows of whole minutes are exact; a raw query
-    answers each minute's mean, and a window shorter than (or not a multiple of) a minute answers each
-    minute's ``fn``: the copy holds nothing finer."""
-    where = _where(site, asset, start_ms, end_ms)
+def history_from_minutes(source: Source, query: TelemetryQuery) -> str:
+    """The same question answered from the 1-minute copy (``limit`` aside: the caller cuts the answer).
+    Windows of whole minutes are exact; a raw query answers each minute's mean, and a window shorter than
+    (or not a multiple of) a minute answers each minute's ``fn``: the copy holds nothing finer."""
+    where = _where(query)
+    every_ms, fn, channel = query.every_ms, query.fn, query.channel
     if every_ms is None or every_ms % DOWNSAMPLE_EVERY_MS:
         field = ident(f"{'mean' if every_ms is None else fn}_{channel}")
         return f"SELECT {field} FROM {source.text()} {where}"

@@ -4,8 +4,9 @@ Schema: ``series`` maps (site, asset, channel) to a small integer; ``points`` ho
 keyed by (series_id, ts_ms) WITHOUT ROWID, so a series' points sit together in time order. A reading written
 twice (an MQTT redelivery) replaces itself: writes are idempotent. ``write`` commits before it returns.
 
-History queries take a half-open range ``[start_ms, end_ms)``. With ``every_ms`` they aggregate over windows
-aligned to multiples of ``every_ms`` since the epoch; each point's ``ts_ms`` is its window's start.
+History queries (``facwatch.model.TelemetryQuery``) take a half-open range ``[start_ms, end_ms)``. With
+``every_ms`` they aggregate over windows aligned to multiples of ``every_ms`` since the epoch; each point's
+``ts_ms`` is its window's start.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from facwatch.model import Point, Reading
-from ingest.errors import BadQuery, StoreUnavailable
+from facwatch.model import Point, Reading, TelemetryQuery
+from ingest.errors import StoreUnavailable
 from ingest.sqlite_db import Database, Synchronous
 
-FUNCTIONS = ("mean", "min", "max", "last", "count", "sum")
-_SQL_FN = {
+_SQL_FN = {  # every fn of HISTORY_FUNCTIONS but ``last``, which has its own statement
     "mean": "AVG(value)",
     "min": "MIN(value)",
     "max": "MAX(value)",
@@ -80,47 +80,34 @@ class SqliteStore:
             conn.executemany("INSERT OR REPLACE INTO points (series_id, ts_ms, value) VALUES (?, ?, ?)", rows)
         self._series.update(new)  # only once committed: a rolled-back series id must not be cached
 
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]:
+    def query(self, query: TelemetryQuery) -> list[Point]:
         """Raw points, or with ``every_ms`` one aggregate (``fn``) per non-empty window, oldest first."""
-        if fn not in FUNCTIONS:
-            raise BadQuery(f"fn must be one of {', '.join(FUNCTIONS)}, got {fn!r}")
-        if every_ms is not None and every_ms <= 0:
-            raise BadQuery(f"every must be positive, got {every_ms} ms")
-        series = self._lookup(site, asset, channel)
-        if series is None or end_ms <= start_ms:
+        series = self._lookup(query.site, query.asset, query.channel)
+        if series is None or query.empty:
             return []
-        if every_ms is None:
+        bounds = (series, query.start_ms, query.end_ms)
+        if query.every_ms is None:
             sql = (
                 "SELECT ts_ms, value FROM points"
                 " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms LIMIT ?"
             )
-            rows = self._read(sql, (series, start_ms, end_ms, -1 if limit is None else limit))
-        elif fn == "last":
+            rows = self._read(sql, (*bounds, -1 if query.limit is None else query.limit))
+        elif query.fn == "last":
             # SQLite takes the bare column `value` from the row that holds MAX(ts_ms).
             sql = (
                 "SELECT (ts_ms - (ts_ms % ?)) AS w, value, MAX(ts_ms) FROM points"
                 " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? GROUP BY w ORDER BY w"
             )
-            rows = [(w, v) for w, v, _ in self._read(sql, (every_ms, series, start_ms, end_ms))]
+            rows = [(w, v) for w, v, _ in self._read(sql, (query.every_ms, *bounds))]
         else:
             sql = (
-                f"SELECT (ts_ms - (ts_ms % ?)) AS w, {_SQL_FN[fn]} FROM points"
+                f"SELECT (ts_ms - (ts_ms % ?)) AS w, {_SQL_FN[query.fn]} FROM points"
                 " WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? GROUP BY w ORDER BY w"
             )
-            rows = self._read(sql, (every_ms, series, start_ms, end_ms))
-        if limit is not None:
-            rows = rows[:limit]
-        return [Point(ts_ms=int(ts), channel=channel, value=float(value)) for ts, value in rows]
+            rows = self._read(sql, (query.every_ms, *bounds))
+        if query.limit is not None:
+            rows = rows[: query.limit]
+        return [Point(ts_ms=int(ts), channel=query.channel, value=float(value)) for ts, value in rows]
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         """The newest point of every channel of an asset."""

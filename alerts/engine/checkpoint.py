@@ -64,7 +64,15 @@ from sqlalchemy import (
 from alerts.detection.rules import AssetState
 from alerts.engine.db import alerts, utc, utc_now
 from alerts.engine.service import AlertService
-from facwatch.model import AlertState, Finding, Reading, TelemetryReader, ms_from_utc, utc_from_ms
+from facwatch.model import (
+    AlertState,
+    Finding,
+    Reading,
+    TelemetryQuery,
+    TelemetryReader,
+    ms_from_utc,
+    utc_from_ms,
+)
 
 log = structlog.get_logger("facwatch.checkpoint")
 
@@ -310,7 +318,8 @@ class Checkpointer:
             try:
                 channels = list(self.reader.latest(self.site.id, asset.id))
                 for channel in channels:
-                    for p in self.reader.query(self.site.id, asset.id, channel, start, now_ms + 1):
+                    recent = TelemetryQuery(self.site.id, asset.id, channel, start, now_ms + 1)
+                    for p in self.reader.query(recent):
                         by_time[p.ts_ms // REPLAY_CHUNK_MS].append(
                             Reading(self.site.id, asset.id, channel, p.ts_ms, p.value)
                         )

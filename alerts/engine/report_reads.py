@@ -24,6 +24,7 @@ from facwatch.model import (
     AssetKind,
     Level,
     Site,
+    TelemetryQuery,
     TelemetryReader,
     TicketEvent,
     TicketState,
@@ -80,7 +81,8 @@ def hours_run(
     reader: TelemetryReader, site: str, asset: str, since: datetime, until: datetime
 ) -> float | None:
     """Hours the machine ran: the hourly means of its ``running`` channel (0..1), summed."""
-    points = reader.query(site, asset, "running", ms_from_utc(since), ms_from_utc(until), HOUR_MS, "mean")
+    query = TelemetryQuery(site, asset, "running", ms_from_utc(since), ms_from_utc(until), HOUR_MS, "mean")
+    points = reader.query(query)
     return sum(p.value for p in points) if points else None
 
 
@@ -97,7 +99,8 @@ def trips(reader: TelemetryReader, site: str, asset: str, since: datetime, until
     at = since
     while at < until:
         end = min(at + TRIPS_CHUNK, until)
-        points = reader.query(site, asset, "running", ms_from_utc(at), ms_from_utc(end), TRIP_STOP_MS, "max")
+        day = TelemetryQuery(site, asset, "running", ms_from_utc(at), ms_from_utc(end), TRIP_STOP_MS, "max")
+        points = reader.query(day)
         values = [p.value for p in points]
         if values:
             seen = True
@@ -199,9 +202,8 @@ def read_repair(
     if telemetry is not None and ticket.fixed_at is not None:
         start = (occurrences[0] if occurrences else ticket.created_at) - READINGS_BEFORE
         end = min(ticket.fixed_at + READINGS_AFTER, now)
-        points = telemetry.query(
-            site.id, ticket.asset, channel, ms_from_utc(start), ms_from_utc(end), HOUR_MS
-        )
+        hourly = TelemetryQuery(site.id, ticket.asset, channel, ms_from_utc(start), ms_from_utc(end), HOUR_MS)
+        points = telemetry.query(hourly)
         readings = [(utc_from_ms(p.ts_ms), p.value) for p in points]
     return rf.repair(site.id, ticket, occurrences, timeline, channel, readings)
 

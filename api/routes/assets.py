@@ -17,7 +17,7 @@ from api.responses import AUTHENTICATED, missing, page_of
 from api.routes.common import Cursor, Limit
 from api.schemas import PageOut
 from api.schemas_assets import AssetOut, PointOut, ReadingsOut
-from facwatch.model import Site, utc_from_ms
+from facwatch.model import Site, TelemetryQuery, utc_from_ms
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses=AUTHENTICATED)
 
@@ -147,9 +147,10 @@ def readings(
         raise unprocessable(f"more than {MAX_WINDOWS} windows of {every}: choose a longer every")
     cap = limit if every_ms is None else None
     try:
-        points = services.telemetry.query(
+        query = TelemetryQuery(
             place.id, asset_id, channel, start_ms, end_ms, every_ms, function, cap if cap is None else cap + 1
         )
+        points = services.telemetry.query(query)
     except ValueError as exc:
         raise unprocessable(str(exc)) from exc
     if cap is not None and len(points) > cap:

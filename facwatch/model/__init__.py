@@ -37,18 +37,21 @@ from facwatch.model.owners import (
     OwnerSlaPolicy,
 )
 from facwatch.model.telemetry import (
+    HISTORY_FUNCTIONS,
     DeadLetter,
     DeadLetterReason,
     DeadLetterSink,
     Point,
     Reading,
     ReadingSink,
+    TelemetryQuery,
     TelemetryReader,
 )
 
 __all__ = [  # the names of the subject modules, re-exported (every name defined below is public too)
     "CATEGORIES",
     "DEFAULT_OWNER_SLA",
+    "HISTORY_FUNCTIONS",
     "OLD_CATEGORIES",
     "Alert",
     "AlertState",
@@ -68,6 +71,7 @@ __all__ = [  # the names of the subject modules, re-exported (every name defined
     "Point",
     "Reading",
     "ReadingSink",
+    "TelemetryQuery",
     "TelemetryReader",
     "Ticket",
     "TicketAction",

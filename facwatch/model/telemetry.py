@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from facwatch.errors import BadQuery
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -27,6 +29,45 @@ class Point:
     ts_ms: int
     channel: str
     value: float
+
+
+HISTORY_FUNCTIONS = ("mean", "min", "max", "last", "count", "sum")
+"""The aggregates every telemetry store answers per window (``TelemetryQuery.fn``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryQuery:
+    """One history question to a telemetry store, built once where it is asked (the API's readings route, a
+    report, the replay of a site's recent history) and passed as it is down to the SQL, InfluxQL or Flux.
+
+    One channel of one asset over the half-open range ``[start_ms, end_ms)``: raw points, or with ``every_ms``
+    one aggregate (``fn``) per non-empty window, windows aligned to multiples of ``every_ms`` since the epoch
+    and stamped with their start. ``limit``: the first points only (oldest first), so a caller can tell "too
+    many" without holding them all. A range that is empty (``end_ms <= start_ms``) answers nothing; an
+    unknown ``fn``, a window that is not positive or a ``limit`` under 1 raises ``BadQuery`` here, before any
+    store is asked."""
+
+    site: str
+    asset: str
+    channel: str
+    start_ms: int
+    end_ms: int
+    every_ms: int | None = None
+    fn: str = "mean"
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fn not in HISTORY_FUNCTIONS:
+            raise BadQuery(f"fn must be one of {', '.join(HISTORY_FUNCTIONS)}, got {self.fn!r}")
+        if self.every_ms is not None and self.every_ms <= 0:
+            raise BadQuery(f"every must be positive, got {self.every_ms} ms")
+        if self.limit is not None and self.limit < 1:
+            raise BadQuery(f"limit must be at least 1, got {self.limit}")
+
+    @property
+    def empty(self) -> bool:
+        """The range holds no time, so no store holds a point of it."""
+        return self.end_ms <= self.start_ms
 
 
 class DeadLetterReason(StrEnum):
@@ -69,19 +110,10 @@ class DeadLetterSink(Protocol):
 
 
 class TelemetryReader(Protocol):
-    """History queries that every telemetry store answers the same way. ``limit``: the first points only
-    (oldest first), so a caller can tell "too many" without holding them all."""
+    """History queries that every telemetry store answers the same way."""
 
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]: ...
+    def query(self, query: TelemetryQuery) -> list[Point]:
+        """The points ``query`` asks for, oldest first (see ``TelemetryQuery``)."""
+        ...
 
     def latest(self, site: str, asset: str) -> dict[str, Point]: ...

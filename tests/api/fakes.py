@@ -29,6 +29,7 @@ from facwatch.model import (
     Page,
     Point,
     Site,
+    TelemetryQuery,
     Ticket,
     TicketAction,
     TicketEvent,
@@ -243,20 +244,11 @@ class FakeTelemetry:
     latest_values: dict[str, dict[str, Point]] = field(default_factory=dict)
     queries: list[tuple[str, str, str, int, int, int | None, str]] = field(default_factory=list)
 
-    def query(
-        self,
-        site: str,
-        asset: str,
-        channel: str,
-        start_ms: int,
-        end_ms: int,
-        every_ms: int | None = None,
-        fn: str = "mean",
-        limit: int | None = None,
-    ) -> list[Point]:
-        self.queries.append((site, asset, channel, start_ms, end_ms, every_ms, fn))
-        points = [p for p in self.points if p.channel == channel and start_ms <= p.ts_ms < end_ms]
-        return points if limit is None else points[:limit]
+    def query(self, query: TelemetryQuery) -> list[Point]:
+        q = query
+        self.queries.append((q.site, q.asset, q.channel, q.start_ms, q.end_ms, q.every_ms, q.fn))
+        points = [p for p in self.points if p.channel == q.channel and q.start_ms <= p.ts_ms < q.end_ms]
+        return points if q.limit is None else points[: q.limit]
 
     def latest(self, site: str, asset: str) -> dict[str, Point]:
         return dict(self.latest_values.get(asset, {}))

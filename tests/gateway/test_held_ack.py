@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from facwatch.config import MqttSettings
-from facwatch.model import Reading
+from facwatch.model import Reading, TelemetryQuery
 from gateway import codec
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -58,7 +58,7 @@ def two_stores(tmp_path: Path) -> Iterator[tuple[SqliteStore, SqliteStore, DeadL
 
 
 def floors(store: SqliteStore, since_ms: int = 0) -> int:
-    return len(store.query("lakeside", "b1-elev-1", "floor", since_ms, now_ms() + 600_000))
+    return len(store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", since_ms, now_ms() + 600_000)))
 
 
 def gateway(broker: Broker, sink: object, letters: DeadLetterStore, holds: Held | None = None) -> Gateway:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from facwatch.config import MqttSettings
-from facwatch.model import Reading
+from facwatch.model import Reading, TelemetryQuery
 from gateway.handoff import Handoff
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -42,7 +42,7 @@ class Blocked:
 
 
 def stored(store: SqliteStore) -> int:
-    return len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000))
+    return len(store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)))
 
 
 @pytest.fixture
@@ -71,7 +71,10 @@ def test_batches_behind_a_refusing_sink_are_judged_and_acknowledged_once_stored(
         assert gateway.queue_depth() >= 29  # ... the judged batches wait for the sink, in order
         sink.up.set()
         wait_until(lambda: stored(store) == 30, 15, "all 30 stored once the sink takes them")
-        ts = [p.ts_ms for p in store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)]
+        ts = [
+            p.ts_ms
+            for p in store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000))
+        ]
         assert ts == sorted(ts) and len(set(ts)) == 30
         assert len(judged) == 30  # judged once each: nothing was redelivered
     finally:

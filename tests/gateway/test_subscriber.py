@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facwatch.config import MqttSettings, load_site
 from facwatch.errors import StartupError
-from facwatch.model import Reading, Site
+from facwatch.model import Point, Reading, Site, TelemetryQuery
 from gateway import codec, topics
 from gateway.subscriber import Gateway
 from ingest.deadletters import DeadLetterStore
@@ -29,6 +29,11 @@ ELEV = topics.telemetry("lakeside", "elevator", "b1-elev-1")
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def floors(store: SqliteStore) -> list[Point]:
+    """Every stored reading of the elevator's floor channel."""
+    return store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000))
 
 
 class Device:
@@ -94,14 +99,9 @@ def test_every_reading_lands_exactly_once_and_bad_ones_become_dead_letters(
         ]
         mixed = good[:100] + bad[:1] + good[100:200] + bad[1:] + good[200:]
         device.send(mixed)
-        wait_until(
-            lambda: (
-                len(letters.list(10).items) == 3
-                and len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)) == 300
-            )
-        )
+        wait_until(lambda: len(letters.list(10).items) == 3 and len(floors(store)) == 300)
         ts_sent = sorted(codec.decode_json(p)[0].ts_ms for _, p in good)
-        ts_stored = [p.ts_ms for p in store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)]
+        ts_stored = [p.ts_ms for p in floors(store)]
         assert ts_stored == ts_sent
         assert letters.counts() == {"malformed": 1, "unknown_asset": 1, "out_of_range": 1}
         assert gateway.presence()["b1-elev-1"].online
@@ -130,9 +130,7 @@ def test_slow_sink_applies_back_pressure_without_loss(
     device = Device(broker, v5=gateway.protocol == "5")
     try:
         device.send(numbered(150))
-        wait_until(
-            lambda: len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)) == 150, 30
-        )
+        wait_until(lambda: len(floors(store)) == 150, 30)
     finally:
         device.close()
         gateway.stop()
@@ -157,7 +155,7 @@ def test_failing_sink_is_retried_and_nothing_is_lost(
     device = Device(mosquitto, v5=True)
     try:
         device.send(numbered(20))
-        wait_until(lambda: len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)) == 20)
+        wait_until(lambda: len(floors(store)) == 20)
     finally:
         device.close()
         gateway.stop()
@@ -172,11 +170,11 @@ def test_restart_with_persistent_session_gets_what_was_published_while_down(
     device = Device(mosquitto, v5=True)
     try:
         device.send(numbered(10))
-        wait_until(lambda: len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)) == 10)
+        wait_until(lambda: len(floors(store)) == 10)
         gateway.stop()
         device.send(numbered(40, start=10))  # the gateway is down: the broker keeps these for its session
         gateway = make_gateway(mosquitto, store, letters)
-        wait_until(lambda: len(store.query("lakeside", "b1-elev-1", "floor", 0, now_ms() + 600_000)) == 50)
+        wait_until(lambda: len(floors(store)) == 50)
     finally:
         device.close()
         gateway.stop()

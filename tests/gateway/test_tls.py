@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facwatch.cli import main
 from facwatch.config import MqttSettings, load_site
 from facwatch.errors import StartupError
-from facwatch.model import Site
+from facwatch.model import Site, TelemetryQuery
 from gateway import codec, topics
 from gateway.broker_config import read_credentials
 from gateway.subscriber import Gateway
@@ -84,11 +84,11 @@ def test_trusted_broker_with_client_certificate_delivers_readings(
         device.publish(ELEV, codec.encode(sent_ms, {"floor": 7}), qos=1).wait_for_publish(10)
         store = stores[0]
         wait_until(
-            lambda: bool(store.query("lakeside", "b1-elev-1", "floor", 0, sent_ms + 1)),
+            lambda: bool(store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", 0, sent_ms + 1))),
             10,
             "the reading sent over TLS to be stored",
         )
-        [point] = store.query("lakeside", "b1-elev-1", "floor", 0, sent_ms + 1)
+        [point] = store.query(TelemetryQuery("lakeside", "b1-elev-1", "floor", 0, sent_ms + 1))
         assert point.ts_ms == sent_ms
         assert gateway.connected and gateway.protocol == "5"
     finally:
@@ -237,7 +237,7 @@ def test_shipped_mosquitto_conf_serves_tls_and_one_device_cannot_kick_another_of
         topic = topics.telemetry(SITE.id, "elevator", elev1)
         device.client.publish(topic, codec.encode(sent_ms, {"floor": 3}), qos=1).wait_for_publish(10)
         wait_until(
-            lambda: bool(stores[0].query(SITE.id, elev1, "floor", sent_ms, sent_ms + 1)),
+            lambda: bool(stores[0].query(TelemetryQuery(SITE.id, elev1, "floor", sent_ms, sent_ms + 1))),
             10,
             "the first device's reading to be stored after the second device connected",
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from facwatch.config import load_site
-from facwatch.model import Reading
+from facwatch.model import Reading, TelemetryQuery
 from ingest.errors import StoreUnavailable
 from ingest.influx_store import InfluxStore
 from ingest.influxql import Layout
@@ -51,12 +51,14 @@ def test_history_raw_and_per_window_reads_what_was_written(influx: Influx, gzip:
     store.write(load + flow)
     store.write(load[:20])  # a redelivery: overwrites, adds nothing
     try:
-        raw = store.query(SITE.id, ELEV.id, "load_kg", t0, t0 + 120_000)
+        raw = store.query(TelemetryQuery(SITE.id, ELEV.id, "load_kg", t0, t0 + 120_000))
         assert [(p.ts_ms, p.value) for p in raw] == [(t0 + i * 1000, float(i)) for i in range(120)]
         for fn, expected in (("mean", [29.5, 89.5]), ("max", [59.0, 119.0]), ("count", [60.0, 60.0])):
-            windows = store.query(SITE.id, ELEV.id, "load_kg", t0, t0 + 120_000, every_ms=60_000, fn=fn)
+            windows = store.query(
+                TelemetryQuery(SITE.id, ELEV.id, "load_kg", t0, t0 + 120_000, every_ms=60_000, fn=fn)
+            )
             assert [(p.ts_ms, p.value) for p in windows] == [(t0, expected[0]), (t0 + MIN, expected[1])], fn
-        pump = store.query(SITE.id, PUMP.id, "flow_m3h", t0 + 5000, t0 + 7000)
+        pump = store.query(TelemetryQuery(SITE.id, PUMP.id, "flow_m3h", t0 + 5000, t0 + 7000))
         assert [p.value for p in pump] == [15.5, 16.5]  # [start, end)
     finally:
         store.close()
@@ -102,10 +104,11 @@ def test_setup_makes_policies_and_the_continuous_query_and_old_history_comes_fro
         recent = minute_ago(5)
         store.write([Reading(SITE.id, ELEV.id, "load_kg", old + i * 1000, float(i)) for i in range(180)])
         store.write([Reading(SITE.id, ELEV.id, "load_kg", recent + i * 1000, float(i)) for i in range(120)])
-        assert store.query(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN) == []  # no copy yet
+        before_setup = store.query(TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN))
+        assert before_setup == []  # no copy yet
         store.setup(LAYOUT, backfill_days=4)
         # past the age: one point per minute (its mean) where the raw data has one per second
-        raw_old = store.query(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN)
+        raw_old = store.query(TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN))
         assert [(p.ts_ms, p.value) for p in raw_old] == [
             (old, 29.5),
             (old + MIN, 89.5),
@@ -113,10 +116,14 @@ def test_setup_makes_policies_and_the_continuous_query_and_old_history_comes_fro
         ]
         # whole-minute windows stay exact from the copy: the mean of 180 values, not a mean of means
         for fn, value in (("mean", 89.5), ("max", 179.0), ("min", 0.0), ("count", 180.0), ("sum", 16110.0)):
-            window = store.query(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN, every_ms=3 * MIN, fn=fn)
+            window = store.query(
+                TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 3 * MIN, every_ms=3 * MIN, fn=fn)
+            )
             assert [(p.ts_ms, p.value) for p in window] == [(old, value)], fn
         # a range spanning the age: the old part from the copy, the recent part raw, oldest first
-        both = store.query(SITE.id, ELEV.id, "load_kg", old, recent + 2 * MIN, every_ms=MIN, fn="max")
+        both = store.query(
+            TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, recent + 2 * MIN, every_ms=MIN, fn="max")
+        )
         assert [(p.ts_ms, p.value) for p in both] == [
             (old, 59.0),
             (old + MIN, 119.0),
@@ -160,7 +167,7 @@ def test_the_spool_keeps_writes_during_an_outage_and_replays_them_in_order(
         assert sink.spool.batches == 3  # durable on disk, nothing lost
         influx.start()
         wait_until(lambda: sink.spool.batches == 0, 30, "the spool to drain")
-        points = store.query(SITE.id, ELEV.id, "load_kg", t0, t0 + 20_000)
+        points = store.query(TelemetryQuery(SITE.id, ELEV.id, "load_kg", t0, t0 + 20_000))
         assert [(p.ts_ms, p.value) for p in points] == [
             (t0 + i * 1000, 3.0 if i < 10 else 4.0) for i in range(20)
         ]
@@ -176,6 +183,6 @@ def test_a_database_that_does_not_exist_is_named_in_the_error(influx: Influx) ->
         with pytest.raises(StoreUnavailable, match=r"HTTP 404.*database not found"):
             store.write([Reading(SITE.id, ELEV.id, "floor", minute_ago(1), 1.0)])
         with pytest.raises(StoreUnavailable, match="database not found"):
-            store.query(SITE.id, ELEV.id, "floor", minute_ago(2), minute_ago(0))
+            store.query(TelemetryQuery(SITE.id, ELEV.id, "floor", minute_ago(2), minute_ago(0)))
     finally:
         store.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from facwatch.config import load_settings, load_site
-from facwatch.model import Reading
+from facwatch.model import Reading, TelemetryQuery
 from ingest.factory import influx_store
 from tests.fixtures.influx import Influx
 from tests.fixtures.servers import free_port
@@ -59,13 +59,16 @@ def test_influx_setup_creates_the_database_and_old_history_is_read_from_the_minu
     store = influx_store(load_settings(config), SITE)
     try:
         store.write([Reading(SITE.id, ELEV.id, "load_kg", old + i * 1000, float(i % 60)) for i in range(600)])
-        assert store.query(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN, every_ms=10 * MIN) == []
+        before_setup = TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN, every_ms=10 * MIN)
+        assert store.query(before_setup) == []
         done = facwatch("influx-setup", "--config", str(config), "--backfill-days", "11")
         assert done.returncode == 0, done.stderr
         assert "ok: SELECT mean(*), min(*), max(*), sum(*), count(*), last(*) INTO" in done.stdout
-        window = store.query(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN, every_ms=10 * MIN, fn="count")
+        window = store.query(
+            TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN, every_ms=10 * MIN, fn="count")
+        )
         assert [(p.ts_ms, p.value) for p in window] == [(old, 600.0)]
-        means = store.query(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN)
+        means = store.query(TelemetryQuery(SITE.id, ELEV.id, "load_kg", old, old + 10 * MIN))
         assert [p.value for p in means] == [29.5] * 10  # one point a minute past the age
     finally:
         store.close()

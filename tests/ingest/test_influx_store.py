@@ -14,7 +14,7 @@ import time
 import pytest
 
 from facwatch.config import load_site
-from facwatch.model import Reading
+from facwatch.model import Reading, TelemetryQuery
 from ingest.errors import BadQuery, StoreUnavailable
 from ingest.flux import flux_string, history_flux
 from ingest.influx_store import InfluxStore
@@ -110,7 +110,7 @@ def test_ping_tells_whether_the_server_answers(victoria: Victoria) -> None:
 
 
 def test_flux_text_is_escaped_and_aligned_to_window_starts() -> None:
-    flux = history_flux("b", "elevator", "s", 'a"x', "floor", 0, 60_000, 10_000, "max")
+    flux = history_flux("b", "elevator", TelemetryQuery("s", 'a"x', "floor", 0, 60_000, 10_000, "max"))
     assert 'r.asset == "a\\"x"' in flux
     assert "range(start: 1970-01-01T00:00:00.000Z, stop: 1970-01-01T00:01:00.000Z)" in flux
     assert 'aggregateWindow(every: 10000ms, fn: max, createEmpty: false, timeSrc: "_start")' in flux
@@ -120,9 +120,11 @@ def test_flux_text_is_escaped_and_aligned_to_window_starts() -> None:
 def test_bad_queries_are_refused_before_any_request() -> None:
     store = store_for("http://127.0.0.1:9")
     with pytest.raises(BadQuery):
-        store.query(SITE.id, ELEV.id, "floor", 0, 10, every_ms=0)
+        store.query(TelemetryQuery(SITE.id, ELEV.id, "floor", 0, 10, every_ms=0))
     with pytest.raises(BadQuery):
-        store.query(SITE.id, ELEV.id, "floor", 0, 10, fn="median")
+        store.query(TelemetryQuery(SITE.id, ELEV.id, "floor", 0, 10, fn="median"))
+    empty = TelemetryQuery(SITE.id, ELEV.id, "floor", 10, 10)
+    assert store.query(empty) == []  # an empty range: answered without asking the (unreachable) server
     store.close()
 
 
@@ -137,9 +139,11 @@ def test_flux_reads_answer_like_the_sqlite_store() -> None:
     t0 = (now_ms() // 60_000 - 10) * 60_000
     asset = ELEV.id
     store.write([Reading(SITE.id, asset, "load_kg", t0 + i * 1000, float(i)) for i in range(120)])
-    raw = store.query(SITE.id, asset, "load_kg", t0, t0 + 120_000)
+    raw = store.query(TelemetryQuery(SITE.id, asset, "load_kg", t0, t0 + 120_000))
     assert [p.value for p in raw] == [float(i) for i in range(120)]
-    windows = store.query(SITE.id, asset, "load_kg", t0, t0 + 120_000, every_ms=60_000, fn="max")
+    windows = store.query(
+        TelemetryQuery(SITE.id, asset, "load_kg", t0, t0 + 120_000, every_ms=60_000, fn="max")
+    )
     assert [(p.ts_ms, p.value) for p in windows] == [(t0, 59.0), (t0 + 60_000, 119.0)]
     latest = store.latest(SITE.id, asset)
     assert latest["load_kg"].value == 119.0 and latest["load_kg"].ts_ms == t0 + 119_000

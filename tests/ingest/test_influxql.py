@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from facwatch.model import TelemetryQuery
 from ingest.influxql import (
     InfluxQLError,
     Layout,
@@ -50,7 +51,7 @@ def test_quoting(text: str, expected: str) -> None:
     ],
 )
 def test_history_of_the_raw_data(every: int | None, fn: str, expected: str) -> None:
-    assert history(RAW, "s", "a", "floor", 0, 600_000, every, fn) == expected
+    assert history(RAW, TelemetryQuery("s", "a", "floor", 0, 600_000, every, fn)) == expected
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_history_of_the_raw_data(every: int | None, fn: str, expected: str) -> N
     ],
 )
 def test_history_from_the_minutes(every: int | None, fn: str, select: str, grouped: bool) -> None:
-    text = history_from_minutes(MINUTES, "s", "a", "floor", 0, 600_000, every, fn)
+    text = history_from_minutes(MINUTES, TelemetryQuery("s", "a", "floor", 0, 600_000, every, fn))
     group = f" GROUP BY time({every}ms) fill(none)" if grouped else ""
     assert text == f'SELECT {select} FROM "plant"."facwatch_1m"."elevator" {WHERE}{group}'
 

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facwatch.app import System, build
 from facwatch.config import load_settings, load_site
+from facwatch.model import TelemetryQuery
 from gateway import codec, topics
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.waiting import wait_until
@@ -57,7 +58,7 @@ def _system(tmp_path: Path, broker_url: str, expiry_s: int) -> System:
 
 
 def _stored(system: System, site: str, start_ms: int, end_ms: int) -> set[int]:
-    points = system.runtimes[site].store.query(site, ELEVATOR, "speed_mps", start_ms, end_ms)
+    points = system.runtimes[site].store.query(TelemetryQuery(site, ELEVATOR, "speed_mps", start_ms, end_ms))
     return {p.ts_ms for p in points}
 
 

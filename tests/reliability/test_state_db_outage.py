@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from facwatch.model import ms_from_utc
+from facwatch.model import TelemetryQuery, ms_from_utc
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.postgres_stoppable import StoppablePostgres, stoppable_postgres  # noqa: F401
 from tests.fixtures.receivers import HttpReceiver
@@ -55,16 +55,14 @@ def test_postgres_stopped_at_an_entrapment(
             time.sleep(offset)
             pg.stop()
         stopped_at = time.monotonic()
-        stored = system.store.query("lakeside", "b1-elev-1", "load_kg", onset, onset + 600_000)
+        window = TelemetryQuery("lakeside", "b1-elev-1", "load_kg", onset, onset + 600_000)
+        stored = system.store.query(window)
         wait_until(
             lambda: system.intake.backlog() > 0 or firing_red(system) is not None, 15, "findings queued"
         )
         # readings keep landing in the telemetry store while the state database is gone
         wait_until(
-            lambda: (
-                len(system.store.query("lakeside", "b1-elev-1", "load_kg", onset, onset + 600_000))
-                >= len(stored) + 10
-            ),
+            lambda: len(system.store.query(window)) >= len(stored) + 10,
             20,
             "readings stored during the outage",
         )
