@@ -162,7 +162,9 @@ class Planner:
 
     def _owner_template(self, notice: Notice) -> str | None:
         if notice.kind is NoticeKind.OPENED:
-            return "owner_opened"
+            # An alert joining a ticket whose engineer is already there: the owners hear that someone is on
+            # site (for an entrapment: the rescue is under way), not that one is being arranged.
+            return "owner_arrived" if notice.detail.get("on_site_at") else "owner_opened"
         if notice.kind is NoticeKind.FOLLOW_UP:
             return "owner_follow_up"
         if notice.kind is NoticeKind.ESCALATED:

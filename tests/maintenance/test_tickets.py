@@ -229,3 +229,30 @@ def test_an_alert_joining_a_ticket_with_the_engineer_on_site_says_so(
     assert step in message["message"].splitlines(), message["message"]
     assert "先确认" not in message["message"] and "到场后用" not in message["message"]
     desk.dispatcher.close()
+
+
+def test_owners_hear_of_a_rescue_under_way_when_an_entrapment_joins_a_ticket_with_the_engineer_on_site(
+    engine: Engine, http_receiver: HttpReceiver
+) -> None:
+    """The engineer is at the car for a door fault when someone is trapped in it: the entrapment joins that
+    ticket, and its owners hear that the rescue engineer is there, not that one is being arranged."""
+    desk = Desk(engine, compound(http_receiver), http_receiver)
+    fault = Finding(
+        desk.site.id, "b1-elev-1", "elevator.door_fault", ms_from_utc(DAY_T), True, Level.ORANGE, "door fault"
+    )
+    desk.service.observe_findings([fault], DAY_T)
+    (orange,) = desk.service.list_alerts(AlertQuery(asset="b1-elev-1")).items
+    code = desk.site.asset("b1-elev-1").checkin_code
+    desk.act(orange.ticket_id, TicketAction.CHECK_IN, DAY_T + timedelta(minutes=5), checkin_code=code)
+    red = desk.trapped("b1-elev-1", DAY_T + timedelta(minutes=10))
+    assert red.ticket_id == orange.ticket_id
+    desk.dispatcher.deliver_pending(DAY_T + timedelta(minutes=11), wait_s=10)
+
+    def told() -> list[str]:
+        return [b["message"] for b in desk.posts("owners-b1") if "被困" in b["message"]]
+
+    wait_until(told, 10, "the owners told of the entrapment")
+    (message,) = told()
+    assert "救援工程师已到达" in message, message
+    assert "正在安排" not in message and "正在紧急安排救援" not in message, message
+    desk.dispatcher.close()
