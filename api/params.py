@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from facwatch.model import ms_from_utc
+from facwatch.model import HISTORY_FUNCTIONS, ms_from_utc
 
 _EPOCH_MS = re.compile(r"-?[0-9]{1,20}")
 _DURATION = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(ms|s|m|h|d)?")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-FUNCTIONS = ("mean", "min", "max", "sum", "count", "first", "last")
 MIN_MS = 0
 """1970-01-01: no reading, alert or ticket is older."""
 MAX_MS = 253_402_300_799_999
@@ -78,6 +77,6 @@ def parse_id_cursor(raw: str | None) -> int | None:
 
 def parse_fn(raw: str) -> str:
     fn = raw.strip().lower()
-    if fn not in FUNCTIONS:
-        raise ValueError(f"fn {raw!r} is not one of {', '.join(FUNCTIONS)}")
+    if fn not in HISTORY_FUNCTIONS:
+        raise ValueError(f"fn {raw!r} is not one of {', '.join(HISTORY_FUNCTIONS)}")
     return fn

@@ -260,7 +260,7 @@ def test_readings_accept_iso_and_epoch_ms(
 @pytest.mark.parametrize(
     ("every", "fn", "every_ms", "expected_fn"),
     [("60s", "mean", 60_000, "mean"), ("5m", "max", 300_000, "max"), ("1h", "LAST", 3_600_000, "last"),
-     ("500ms", "count", 500, "count"), ("30", "min", 30_000, "min")],
+     ("500ms", "count", 500, "count"), ("30", "min", 30_000, "min"), ("1d", "sum", 86_400_000, "sum")],
 )  # fmt: skip
 def test_readings_aggregation_parameters(
     world: World, every: str, fn: str, every_ms: int, expected_fn: str
@@ -285,6 +285,7 @@ def test_readings_aggregation_parameters(
         ({"every": "0s"}, "longer than 0"),
         ({"every": "1ms", "end": str(10**12)}, "windows"),
         ({"fn": "median"}, "not one of"),
+        ({"fn": "first"}, "'first' is not one of mean, min, max, last, count, sum"),  # no store has it
         ({"channel": ""}, ""),
     ],
 )
