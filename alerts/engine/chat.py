@@ -28,6 +28,7 @@ judged again: harmless (a finding the engine has is not news, and a noted compla
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,10 @@ MAX_TEXT = 4000
 CATCH_UP_S = 2.0
 """How often the site's owner looks for messages that an API replica kept without judging them."""
 CATCH_UP_PAGE = 100
-"""The most messages one ``catch_up`` judges (it runs in the clocks' loop); the rest wait for the next look."""
+"""The most messages one ``catch_up`` reads and judges; the rest wait for the next look."""
+CATCH_UP_BUDGET_S = 0.5
+"""How long one ``catch_up`` may go on judging (it runs in the clocks' loop; a judgement takes 20 to 100 ms,
+bench/chat_catch_up.py): past it, the rest of the page waits for the next look (one message at least a look)."""
 
 
 @runtime_checkable
@@ -166,14 +170,20 @@ class ChatService:
                 ticket = self._stored(message.msg_id).ticket_id
         return Received(message.msg_id, False, analysis.complaint, analysis.asset_kind, analysis.mood, ticket)
 
-    def catch_up(self, now: datetime) -> int:
-        """Judge the site's kept messages not judged yet (at most ``CATCH_UP_PAGE``, none older than
-        ``keep_days``), in event-time order, each as ``receive`` would have, and mark them. For the site's
-        owner (every ``CATCH_UP_S``). Returns how many this call judged."""
+    def catch_up(self, now: datetime, budget_s: float | None = CATCH_UP_BUDGET_S) -> int:
+        """Judge the site's kept messages not judged yet (none older than ``keep_days``), in event-time order,
+        each as ``receive`` would have, and mark them: at most ``CATCH_UP_PAGE``, and none more once
+        ``budget_s`` is spent (None: no limit but the page). For the site's owner (every ``CATCH_UP_S``, and
+        at once again while it finds some). Returns how many this call judged."""
         since = now - timedelta(days=self.site.chat.keep_days)
         with self.engine.connect() as conn:
             page = unjudged(conn, self.site.id, since, CATCH_UP_PAGE)
-        return sum(self._judge_kept(row.msg_id, _utc(row.at), row.text or "", now)[0] for row in page)
+        began, done = time.monotonic(), 0
+        for row in page:
+            if budget_s is not None and done and time.monotonic() - began >= budget_s:
+                break
+            done += self._judge_kept(row.msg_id, _utc(row.at), row.text or "", now)[0]
+        return done
 
     def tick(self, now: datetime) -> None:
         """Catch up, judge the ladder again at ``now`` (rungs that ended, complaints no sensor confirmed) and

@@ -4,8 +4,8 @@ the owner's ``catch_up`` at a later ``now``.
 
 - A complaint kept ten minutes before the owner's first look is noted on the open RED's ticket (before: the
   first look went back 60 s only, and the complaint was never noted), and a restarted owner notes it no more.
-- A backlog is judged a page at a time, in event-time order (the steward's alert opens at the event time of
-  the fifth keyword, though the messages were kept newest first).
+- A backlog is judged a page at a time (or less, once a look's time is spent), in event-time order (the
+  steward's alert opens at the event time of the fifth keyword, though the messages were kept newest first).
 - Two owners at once (a handover) note a complaint once, and every message ends marked.
 - A message older than ``keep_days`` is left alone (its text is gone)."""
 
@@ -97,8 +97,9 @@ def test_a_backlog_is_judged_a_page_at_a_time_in_event_time_order(any_desk: Desk
     times = Times(desk.service)
     chat = owner(desk, sink=times)
     now = T0 + timedelta(hours=3)
-    assert chat.catch_up(now) == CATCH_UP_PAGE  # one page a look
-    assert chat.catch_up(now) == chatter + len(keywords) - CATCH_UP_PAGE
+    assert chat.catch_up(now, budget_s=None) == CATCH_UP_PAGE  # one page a look
+    assert chat.catch_up(now, budget_s=0) == 1  # the time spent: one message a look
+    assert chat.catch_up(now, budget_s=None) == chatter + len(keywords) - CATCH_UP_PAGE - 1
     assert chat.catch_up(now) == 0
     assert times.seen == sorted(times.seen) and len(times.seen) == chatter + len(keywords)
     [steward] = [a for a in desk.alerts() if a["kind"] == "owners.complaints"]
@@ -120,7 +121,7 @@ def test_two_owners_at_once_note_a_complaint_once(any_desk: Desk) -> None:
     def look(chat: ChatService) -> None:
         try:
             start.wait(10)
-            chat.catch_up(T0 + timedelta(minutes=5))
+            chat.catch_up(T0 + timedelta(minutes=5), budget_s=None)
         except BaseException as exc:  # reported below
             failures.append(exc)
 
