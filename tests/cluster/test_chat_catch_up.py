@@ -6,8 +6,9 @@ after, and once: real ``facwatch run`` processes on real PostgreSQL, Mosquitto a
   message; its ``received_at`` is then moved ten minutes back (as if the worker had been down that long:
   before, the owner's first look went back 60 s only, and the complaint was never noted); the worker starts
   again: the complaint is noted on the RED's ticket.
-- The worker restarts once more and judges a second complaint (the sign that it has looked): the first
-  complaint is still noted once, and was not judged again."""
+- A second worker starts and the first stops (a handover: a new process, nothing in memory); the new owner
+  judges a second complaint (the sign that it has looked): the first complaint is still noted once, and was
+  not judged again."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, select, update
 from alerts.engine.chat_db import chat_messages
 from tests.cluster.conftest import ProcFactory
 from tests.cluster.test_api_writes import CHAT, say
-from tests.cluster.workers import Publisher, get, reds, settled, write_sites
+from tests.cluster.workers import Publisher, get, reds, settled, start_all, write_sites
 from tests.fixtures.mqtt import MosquittoBroker
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.waiting import wait_until
@@ -52,8 +53,7 @@ def test_a_complaint_kept_while_no_worker_ran_the_site_is_noted_once_by_the_next
 ) -> None:
     [site] = write_sites(tmp_path / "sites", 1, http_receiver.url, extra=CHAT)
     api, worker = procs("api", parts="api"), procs("w")
-    api.start(timeout=120)
-    worker.start(timeout=120)
+    start_all([api, worker])
     publisher = Publisher(mosquitto.port, [site])
     try:
         settled(cluster_db, [worker], [1])
@@ -79,8 +79,10 @@ def test_a_complaint_kept_while_no_worker_ran_the_site_is_noted_once_by_the_next
         first = judged_at(cluster_db, "c1")
         assert first is not None
 
-        worker.stop()
-        worker.start(timeout=120)  # restarted: a new process, nothing in memory
+        successor = procs("w2")
+        successor.start(timeout=120)
+        worker.stop()  # handed over
+        wait_until(lambda: successor.running_sites() == {site}, 60, "the site taken over by w2")
         again = say(api.api, site, "c2", "1单元电梯又困人了！快来人！！", ts + 2000)
         assert again.status_code == 201 and again.json()["complaint"] is True
         wait_until(lambda: notes(api.api, ticket, "1单元电梯又困人了") == 1, 60, "the second complaint noted")
