@@ -7,22 +7,32 @@ the owner's ``catch_up`` at a later ``now``.
 - A backlog is judged a page at a time (or less, once a look's time is spent), in event-time order (the
   steward's alert opens at the event time of the fifth keyword, though the messages were kept newest first).
 - Two owners at once (a handover) note a complaint once, and every message ends marked.
-- A message older than ``keep_days`` is left alone (its text is gone)."""
+- A message older than ``keep_days`` is left alone (its text is gone).
+- A stale owner (its lease taken over) judges, notes and marks nothing; the new owner notes the complaint."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Connection, Engine, select, text
 
 from alerts.engine.chat import CATCH_UP_PAGE, ChatMessage, ChatService, FindingSink
 from alerts.engine.chat_db import chat_messages
-from facwatch.model import Finding, ms_from_utc, utc_from_ms
+from alerts.engine.events import EventBus
+from alerts.engine.leases import LeaseStore, StaleOwner, fence
+from alerts.engine.ports import AlertQuery
+from alerts.engine.service import AlertService
+from alerts.notify.outbox import OutboxNotifier
+from facwatch.config import SlaSettings
+from facwatch.model import AlertState, Finding, Level, ms_from_utc, utc_from_ms
 from tests.api.fakes import T0
-from tests.chat.conftest import Desk
+from tests.chat.conftest import Desk, demo_site
 from tests.chat.test_scripted_day import entrapment, opened
+from tests.fixtures.postgres import fresh_database
 
 TRAPPED = "1单元电梯困人了！快来人！！"
 
@@ -88,8 +98,8 @@ def test_a_backlog_is_judged_a_page_at_a_time_in_event_time_order(any_desk: Desk
     kept_by = replica(desk)
     chatter = CATCH_UP_PAGE + 20
     keywords = [(60, "电梯又坏了，无语"), (61, "又停水了，投诉"), (62, "门禁天天坏，服了")]  # 2+2+2
-    for n, (minute, text) in enumerate(reversed(keywords)):  # kept newest first
-        keep(kept_by, f"k{n}", text, T0 + timedelta(minutes=minute))
+    for n, (minute, words) in enumerate(reversed(keywords)):  # kept newest first
+        keep(kept_by, f"k{n}", words, T0 + timedelta(minutes=minute))
     for n in range(chatter):  # chatter, before and after
         keep(kept_by, f"c{n:03d}", "今天天气不错", T0 + timedelta(minutes=40, seconds=n))
     assert opened(desk, "owners.complaints") == []
@@ -142,3 +152,56 @@ def test_a_message_older_than_keep_days_is_left_alone(desk: Desk) -> None:
     assert owner(desk).catch_up(T0 + timedelta(days=days, seconds=1)) == 0
     assert unjudged(desk) == ["old"]
     assert owner(desk).catch_up(T0 + timedelta(days=days)) == 1  # still within: judged
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Engine]:
+    yield from fresh_database(postgres_url)
+
+
+def test_a_stale_owner_judges_nothing_and_the_new_owner_notes_the_complaint_once(
+    pg: Engine, tmp_path: Path
+) -> None:  # before: a noted the complaint, then its findings were refused (and it looked back 60 s only)
+    """A handover on PostgreSQL with the real fence: owner ``a`` lost the site (its lease ran out, ``b``
+    holds it); ``a``'s catch-up is refused before it notes or marks anything, and ``b`` notes the complaint."""
+    site, engine = demo_site(tmp_path), pg
+    store = LeaseStore(engine, lease_s=5)
+    epoch_a = store.acquire(site.id, "a")
+    assert epoch_a is not None
+
+    def service(owner: str, epoch: int) -> AlertService:
+        def fencing(conn: Connection) -> None:
+            fence(conn, site.id, owner, epoch)
+
+        return AlertService(engine, site, SlaSettings(), EventBus(), OutboxNotifier(site), fencing=fencing)
+
+    a = service("a", epoch_a)
+    now = datetime.now(UTC)
+    trapped = Finding(
+        site.id, "b1-elev-1", "elevator.entrapment", ms_from_utc(now), True, Level.RED, "trapped"
+    )
+    a.observe_findings([trapped], now)
+    [red] = a.list_alerts(AlertQuery(site=site.id, state=AlertState.FIRING)).items
+    assert red.ticket_id is not None
+    kept_by = ChatService.build(engine, site, a, judges=lambda: False)
+    message = ChatMessage(site.id, "b1-owners", "c1", "owner", TRAPPED, ms_from_utc(now))
+    assert kept_by.receive(message, now + timedelta(seconds=1)).ticket_id is None
+
+    with engine.begin() as conn:  # a paused past its lease; b takes the site over
+        conn.execute(text("UPDATE site_leases SET expires_at = clock_timestamp() - interval '1 ms'"))
+    epoch_b = store.acquire(site.id, "b")
+    assert epoch_b is not None
+    b = service("b", epoch_b)
+
+    later = now + timedelta(minutes=5)
+    with pytest.raises(StaleOwner):
+        ChatService.build(engine, site, a).catch_up(later)
+    timeline = b.get_ticket(red.ticket_id).timeline
+    assert not any("1单元电梯困人了" in e.note for e in timeline)  # a noted nothing
+    with engine.connect() as conn:
+        assert conn.execute(select(chat_messages.c.judged_at)).scalar_one() is None  # nor marked
+
+    assert ChatService.build(engine, site, b).catch_up(later) == 1
+    assert ChatService.build(engine, site, a).catch_up(later) == 0  # nothing left to judge
+    timeline = b.get_ticket(red.ticket_id).timeline
+    assert sum("1单元电梯困人了" in e.note for e in timeline) == 1
