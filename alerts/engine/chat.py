@@ -8,8 +8,9 @@ the engine through ``FindingSink.observe_findings`` (``AlertService`` answers it
 
 Each kept message records when it was judged (``judged_at``, NULL until then; alerts/engine/chat_db.py). The
 site's owner judges what others kept: ``catch_up(now)`` (every ``CATCH_UP_S`` in the owner's runtime) judges
-the site's messages not judged yet, in event-time order, as ``receive`` would have, at most ``CATCH_UP_PAGE``
-a call (a backlog cannot hold the clocks up) and none older than ``keep_days`` (their text is gone). An API
+the site's messages not judged yet, in event-time order, as ``receive`` would have: at most ``CATCH_UP_PAGE``
+and ``CATCH_UP_BUDGET_S`` a call (a backlog cannot hold the clocks up; the runtime looks again at its next
+tick while it finds some), none older than ``keep_days`` (their text is gone). An API
 replica that does not run the site only keeps the message: its findings would be unfenced writes of the
 engine. So a message kept while no process ran the site (a worker down, a site being handed over) is judged
 when an owner comes, however long after, and a restarted owner does not judge again what was judged.
