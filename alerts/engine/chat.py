@@ -68,8 +68,9 @@ CATCH_UP_S = 2.0
 CATCH_UP_PAGE = 100
 """The most messages one ``catch_up`` reads and judges; the rest wait for the next look."""
 CATCH_UP_BUDGET_S = 0.5
-"""How long one ``catch_up`` may go on judging (it runs in the clocks' loop; a judgement takes 20 to 100 ms,
-bench/chat_catch_up.py): past it, the rest of the page waits for the next look (one message at least a look)."""
+"""How long one ``catch_up`` may go on judging (it runs in the clocks' loop; a judgement of the demo site took
+55 to 125 ms on a shared 2-core machine, bench/chat_catch_up.py): past it, the rest of the page waits for the
+next look (one message at least a look)."""
 
 
 @runtime_checkable
