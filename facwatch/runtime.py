@@ -365,8 +365,8 @@ class SiteRuntime:
                 if time.monotonic() >= self._chat_due:
                     self._chat_due = time.monotonic() + CHAT_TICK_S
                     self._chat.tick(now)
-                else:
-                    self._chat.catch_up(now)
+                elif self._chat.catch_up(now):  # judged some: more may wait, look again at the next tick
+                    self._chat_look = time.monotonic()
             except Exception:
                 self._log.exception("chat tick failed")
         return ticked
