@@ -1,5 +1,5 @@
 """A scripted month through the simulator and a real Mosquitto: the whole system (gateway, intake, engine,
-outbox, apprise, API) on a clock the script moves from one moment to the next, fed by the simulator's
+outbox, apprise, API; its state on SQLite and on PostgreSQL) on a clock the script moves from one moment to the next, fed by the simulator's
 devices, held on the broker for the whole month (``tests/maintenance/month_script.py``), and what owners and
 engineers receive read at a real HTTP receiver.
 
@@ -15,6 +15,7 @@ leaves the devices behind (the draft's trouble). A wait that fails, or a stop th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from facwatch.app import build
 from facwatch.config import load_settings
 from simulator.fleet import Fleet
+from tests.fixtures.postgres import fresh_database
 from tests.fixtures.receivers import HttpReceiver
 from tests.fixtures.servers import free_port
 
@@ -37,8 +39,22 @@ CODE = "QJ9N-39Y3"  # the check-in code at b1-elev-1 (demo site)
 
 
 @pytest.fixture
-def stage(tmp_path: Path, mosquitto: Any, http_receiver: HttpReceiver) -> Iterator[Stage]:
-    settings = load_settings(data_dir=tmp_path, api={"port": free_port()})
+def stage(
+    request: pytest.FixtureRequest, tmp_path: Path, mosquitto: Any, http_receiver: HttpReceiver
+) -> Iterator[Stage]:
+    """The system on the embedded SQLite state (the default), or on PostgreSQL (``indirect`` parameter)."""
+    with contextlib.ExitStack() as stack:
+        state = None
+        if getattr(request, "param", "sqlite") == "postgresql":
+            database = contextlib.contextmanager(fresh_database)(request.getfixturevalue("postgres_url"))
+            state = {"url": stack.enter_context(database).url.render_as_string(hide_password=False)}
+        yield from _stage(tmp_path, mosquitto, http_receiver, state)
+
+
+def _stage(
+    tmp_path: Path, mosquitto: Any, http_receiver: HttpReceiver, state: dict[str, str] | None
+) -> Iterator[Stage]:
+    settings = load_settings(data_dir=tmp_path, api={"port": free_port()}, state=state)
     settings.mqtt.url = str(mosquitto.url)
     settings.sla.resolve_hold_s = 5  # the freed car's alert resolves within the moment, not a minute later
     clock = ScriptClock(D0)
@@ -59,6 +75,7 @@ def stage(tmp_path: Path, mosquitto: Any, http_receiver: HttpReceiver) -> Iterat
             fleet.close()
 
 
+@pytest.mark.parametrize("stage", ["sqlite", "postgresql"], indirect=True)
 def test_a_month_through_the_simulator(stage: Stage) -> None:
     s = stage
     s.wait(lambda: s.heard_since(D0), 15, "the compound's devices heard")
