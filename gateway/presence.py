@@ -49,6 +49,8 @@ class PresenceTracker:
         self._interval_ms = {asset.id: int(asset.interval_s * 1000) for asset in site.assets}
         self._tolerance = tolerance
         self._seen: dict[str, int] = {}
+        self._refused: dict[str, tuple[int, str]] = {}
+        """The last message of an asset that brought no usable reading (receive time, why), per asset."""
         self._reported: dict[str, tuple[bool, int]] = {}
         self._judged: dict[str, bool] = {}
         """The online state last turned into a finding (absent: not judged yet)."""
@@ -64,6 +66,13 @@ class PresenceTracker:
     def seen(self, asset: str, now_ms: int) -> None:
         with self._lock:
             self._seen[asset] = max(now_ms, self._seen.get(asset, now_ms))
+
+    def refused(self, asset: str, now_ms: int, why: str) -> None:
+        """A message of ``asset`` arrived, but every reading in it was refused (``why``: the dead letter's
+        reason and detail). It does not count as being heard from: a device whose clock runs minutes ahead
+        sends readings that no detector may take, so it is as blind as a silent one and goes offline."""
+        with self._lock:
+            self._refused[asset] = (now_ms, why)
 
     def reported(self, asset: str, online: bool, now_ms: int) -> None:
         with self._lock:
@@ -140,8 +149,14 @@ class PresenceTracker:
         )
 
     def _finding(self, asset: str, state: AssetPresence, now_ms: int) -> Finding:
+        refused = self._refused.get(asset)
         if state.online:
             summary = f"{asset} is online again"
+        elif refused is not None and (state.last_seen_ms is None or refused[0] > state.last_seen_ms):
+            since = "" if state.last_seen_ms is None else f" for {(now_ms - state.last_seen_ms) / 1000:.0f} s"
+            summary = (
+                f"{asset} sends only refused readings{since} ({refused[1]}): nothing it says can be judged"
+            )
         elif state.reported == "offline":
             summary = f"{asset} reported offline (status / last will)"
         elif state.last_seen_ms is None:

@@ -300,6 +300,7 @@ class Gateway:
         letters: list[DeadLetter] = []
         streams: dict[str, int] = {}
         seen: set[str] = set()
+        refused: dict[str, str] = {}
         check = self._validator.check
         for message in batch:
             stream = message.topic.rpartition("/")[2]
@@ -309,12 +310,17 @@ class Gateway:
             if verdict.dead_letters:
                 letters.extend(verdict.dead_letters)
             if verdict.asset is not None:
-                if verdict.online is None:
-                    seen.add(verdict.asset)  # once per batch, not once per message
-                else:
+                if verdict.online is not None:
                     self._presence.reported(verdict.asset, verdict.online, now_ms)
+                elif verdict.readings or not verdict.dead_letters:
+                    seen.add(verdict.asset)  # once per batch, not once per message
+                else:  # heard, but nothing it said can be judged: that is not being online
+                    first = verdict.dead_letters[0]
+                    refused[verdict.asset] = f"{first.reason.value}: {first.detail[:80]}"
         for asset in seen:
             self._presence.seen(asset, now_ms)
+        for asset, why in refused.items():
+            self._presence.refused(asset, now_ms, why)
         for stream, count in streams.items():
             metrics.MESSAGES.labels(self._site.id, stream if stream in _STREAMS else "other").inc(count)
         if self._on_batch is not None and readings:

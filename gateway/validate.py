@@ -70,7 +70,8 @@ class Verdict:
     readings: tuple[Reading, ...] = ()
     dead_letters: tuple[DeadLetter, ...] = ()
     asset: str | None = None
-    """The known asset this message came from (it was heard from, whatever else was wrong)."""
+    """The known asset this message came from, whatever else was wrong (presence counts it as heard from
+    only when it brought a reading or had nothing refused: gateway/presence.py ``refused``)."""
     online: bool | None = None
     """From a status message: True for ``online``, False for ``offline``; None otherwise."""
 

@@ -49,6 +49,8 @@ LOCAL_HOUR = "local_hour"
 """A pseudo-channel every asset has: the site's local hour of the day, for ``when`` conditions."""
 CARRIED = -1
 """In an active set: a condition carried over from before a restart, until a watch of it judges afresh."""
+STEP_BACK_AFTER_MS = 3_000
+"""Every reading of an asset late for this long in wall time: its clock stepped back (not a straggler)."""
 
 
 def default_profiles() -> dict[AssetKind, Profile]:
@@ -70,6 +72,13 @@ class AssetState:
     watches: dict[int, ScalarWatch | VectorWatch | None] = field(default_factory=dict)
     active: defaultdict[str, set[int]] = field(default_factory=_active_sets)
     """Which watches of a finding kind are active: a kind clears when none is."""
+    shift_ms: int = 0
+    """The device's clock stepped back this far (a reboot): its readings are judged this much later, so that
+    its event time continues from where it was; 0 again once its own clock has caught up."""
+    behind_since_ms: int | None = None
+    """Wall time since which every reading of the asset came late (None: the last one was fresh)."""
+    behind_from_ms: int = 0
+    """The (judged) time of the first of those late readings."""
 
 
 class Rules:
@@ -100,6 +109,8 @@ class Rules:
         self._offset_hour = -1
         self._offset_ms = 0
         self.late_readings = 0
+        self.clock_steps = 0
+        """Devices found with a clock that stepped back (their readings judged later from then on)."""
         self._fingerprints: dict[str, str] = {}
         """Readings ignored because their channel had already said something newer."""
         for asset in site.assets:  # build every detector now: a bad parameter fails at start-up
@@ -116,7 +127,8 @@ class Rules:
         groups: dict[tuple[int, str], list[Reading]] = defaultdict(list)
         for reading in readings:
             if reading.site == self.site.id:
-                ts_ms = reading.ts_ms if now_ms is None else min(reading.ts_ms, now_ms)
+                ts_ms = reading.ts_ms + self._shift(reading)
+                ts_ms = ts_ms if now_ms is None else min(ts_ms, now_ms)
                 groups[(ts_ms, reading.asset)].append(reading)
         findings: list[Finding] = []
         for ts_ms, asset_id in sorted(groups):
@@ -134,12 +146,44 @@ class Rules:
                 state.seen_ms[reading.channel] = ts_ms
                 fresh = True
             if not fresh:
+                if now_ms is not None:
+                    self._behind(state, ts_ms, now_ms)
                 continue
+            state.behind_since_ms = None
             at_ms = state.judged_ms = max(ts_ms, state.judged_ms)
             state.values[LOCAL_HOUR] = self._local_hour(at_ms)
             findings.extend(self._judge(asset, profile, state, at_ms))
             findings.extend(self._dropouts(asset, profile, state, at_ms))
         return findings
+
+    def _shift(self, reading: Reading) -> int:
+        """How much later this asset's readings are judged (its clock stepped back); 0 once its clock has
+        caught up with the event time it had reached."""
+        state = self._assets.get(reading.asset)
+        if state is None or not state.shift_ms:
+            return 0
+        if reading.ts_ms > state.judged_ms:
+            state.shift_ms = 0
+        return state.shift_ms
+
+    def _behind(self, state: AssetState, ts_ms: int, now_ms: int) -> None:
+        """Nothing of the asset was fresh at ``ts_ms``. One late message is a straggler (a redelivery) and is
+        ignored; every reading late for ``STEP_BACK_AFTER_MS`` of wall time is a clock that stepped back, and
+        waiting for it to catch up would blind the machine for as long: its event time continues instead."""
+        if state.behind_since_ms is None or now_ms < state.behind_since_ms:
+            state.behind_since_ms, state.behind_from_ms = now_ms, ts_ms
+            return
+        wall_ms = now_ms - state.behind_since_ms
+        if wall_ms < STEP_BACK_AFTER_MS:
+            return
+        if not 0 < ts_ms - state.behind_from_ms <= 2 * wall_ms:
+            # Not a live device on a clock set back (its time would advance with the wall's): a backlog
+            # streamed behind newer readings, a frozen clock, or out of order. Ignored; watch afresh.
+            state.behind_since_ms, state.behind_from_ms = now_ms, ts_ms
+            return
+        state.shift_ms += state.judged_ms - ts_ms + 1
+        state.behind_since_ms = None
+        self.clock_steps += 1
 
     # --- state that survives a restart (alerts/engine/checkpoint.py) -------------------------------------
 

@@ -49,6 +49,23 @@ CASES: list[tuple[str, list[Step], int]] = [
         moving_then_stuck([], 20)[:10] + [(STUCK, 5 * 86_400 + s, 20 + s) for s in range(10)],
         24,
     ),
+    (
+        "a burst of late readings (a redelivery) is ignored",
+        moving_then_stuck([(MOVING, s, 10) for s in range(2, 7)]),
+        24,
+    ),
+    (
+        "a backlog streamed behind newer readings (a minute of them a second) is ignored",
+        moving_then_stuck([(STUCK, 60 * k - 3600, 10 + k) for k in range(10)]),
+        24,
+    ),
+    (
+        # A reboot: the clock restarts 120 s behind. Late for 3 s of wall time (10..13), then the event time
+        # continues from 9 s: the car stuck from wall 10 s is judged from 10 s on, found 4 s after.
+        "a clock that stepped back 120 s",
+        [(MOVING, s, s) for s in range(10)] + [(STUCK, s - 120, s) for s in range(10, 30)],
+        14,
+    ),
 ]
 
 

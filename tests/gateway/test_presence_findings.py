@@ -99,3 +99,17 @@ def test_a_device_offline_before_the_loss_stays_offline_after_it() -> None:
     broker(tracker, 2_000, False)
     broker(tracker, 2_000 + 2 * LOST_MS, True)
     assert changes(tracker, 3_000 + 2 * LOST_MS) == []  # no false "online again"
+
+
+def test_a_device_whose_every_reading_is_refused_goes_offline_and_says_why() -> None:
+    """Refused messages (every reading a dead letter) are not the device being heard from."""
+    tracker = PresenceTracker(SITE, started_ms=0)
+    tracker.seen(ELEV.id, 1_000)
+    assert changes(tracker, 1_000) == []
+    for now in range(2_000, 2_000 + STALE_MS + 1_000, 1_000):  # its clock now runs 90 s ahead
+        tracker.refused(ELEV.id, now, "future_timestamp: timestamp 90 s ahead of the clock")
+    findings = [f for f in tracker.changes(1_001 + STALE_MS) if f.asset == ELEV.id]
+    assert [(f.kind, f.active) for f in findings] == [(OFFLINE, True)]
+    assert "refused" in findings[0].summary and "future_timestamp" in findings[0].summary
+    tracker.seen(ELEV.id, 9_000 + STALE_MS)  # a reading that counts: back online
+    assert changes(tracker, 9_000 + STALE_MS) == [(ELEV.id, False)]

@@ -90,6 +90,8 @@ class Elevator:
         self.topic = topics.telemetry("lakeside", "elevator", ELEVATOR)
         self.values: dict[str, Any] = dict(PARKED)
         self.trapped_since_ms: int | None = None
+        self.ahead_ms = 0
+        """How far the device's own clock runs ahead of the wall clock (its readings are dated so)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -109,7 +111,7 @@ class Elevator:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.send(int(time.time() * 1000), self.values)
+            self.send(int(time.time() * 1000) + self.ahead_ms, self.values)
             self._stop.wait(1.0)
 
     def close(self) -> None:
