@@ -237,7 +237,18 @@ def test_sigkill_at_20_random_points_loses_nothing_repeats_nothing_leaves_nothin
             rows = facwatch.alerts()
             return len(rows) >= len(FAULTS) and all(state == "resolved" for _, _, state, _, _ in rows)
 
-        wait_until(settled, 60, "every fault's alert resolved")
+        try:
+            wait_until(settled, 60, "every fault's alert resolved")
+        except AssertionError as exc:  # say which: missing, still firing, or held open as flapping
+            marks = ",".join("?" for _ in KINDS)
+            left = facwatch.query(
+                "SELECT id, asset, kind, state, opened_at, cleared_at, flapping FROM alerts"
+                f" WHERE kind IN ({marks}) AND state != 'resolved' ORDER BY id",
+                *KINDS,
+            )
+            raise AssertionError(
+                f"{exc}: {len(facwatch.alerts())} of {len(FAULTS)} alerts; not resolved: {left}"
+            ) from None
     finally:
         devices.close()
         facwatch.stop()
