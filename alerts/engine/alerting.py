@@ -105,6 +105,10 @@ class AlertWriter:
             return
         when = utc_from_ms(finding.ts_ms)
         row = self._firing(conn, asset.id, finding.kind)
+        if row is not None and finding.active and row.cleared_at is not None:
+            # normal for its hold by this onset (a restart's catch-up, no tick between): it resolves first
+            self.maybe_cleared = resolving.resolve_held(self, conn, when, changes)
+            row = self._firing(conn, asset.id, finding.kind)
         facts = FindingFacts(
             firing=row is not None,
             cleared_at=None if row is None else utc(row.cleared_at),
