@@ -214,6 +214,9 @@ def seconds_of(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
+# 21 process starts, each 6 to 30 s on a busy machine (measured): the suite's 300 s ran out in the restart
+# loop; no figure that the test asserts depends on this budget
+@pytest.mark.timeout(600)
 def test_sigkill_at_20_random_points_loses_nothing_repeats_nothing_leaves_nothing_firing(
     broker: PersistentMosquitto, tmp_path: Path
 ) -> None:
