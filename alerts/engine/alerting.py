@@ -105,6 +105,10 @@ class AlertWriter:
             return
         when = utc_from_ms(finding.ts_ms)
         row = self._firing(conn, asset.id, finding.kind)
+        if row is not None and finding.active and row.cleared_at is not None:
+            # normal for its hold by this onset (a restart's catch-up, no tick between): it resolves first
+            self.maybe_cleared = resolving.resolve_held(self, conn, when, changes)
+            row = self._firing(conn, asset.id, finding.kind)
         facts = FindingFacts(
             firing=row is not None,
             cleared_at=None if row is None else utc(row.cleared_at),
@@ -113,6 +117,9 @@ class AlertWriter:
             if row is None and finding.active
             else 0.0,
             lateness_s=self.site.alerts.lateness_s,
+            recorded_until=self._recorded_until(conn, asset.id, finding.kind)
+            if row is None and finding.active
+            else None,
         )
         change, _reason = conditions.decide_finding(facts, FindingEvent(finding.active, when), wall_now)
         if change is FindingChange.REPEAT and row is not None:
@@ -145,6 +152,18 @@ class AlertWriter:
             )
             .with_for_update()
         ).first()
+
+    def _recorded_until(self, conn: Connection, asset: str, kind: str) -> datetime | None:
+        """The newest event time the last alert of (asset, kind) recorded: its clear, else its opening."""
+        row = conn.execute(
+            select(alerts.c.opened_at, alerts.c.cleared_at)
+            .where(alerts.c.site == self.site.id, alerts.c.asset == asset, alerts.c.kind == kind)
+            .order_by(alerts.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return max((t for t in (utc(row.opened_at), utc(row.cleared_at)) if t is not None), default=None)
 
     def seen(self, latest_ms: dict[str, int], wall_now: datetime | None) -> None:
         """Note the newest event time that just arrived per asset, and when (the wall clock)."""

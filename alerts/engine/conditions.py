@@ -62,6 +62,7 @@ class FindingReason(StrEnum):
     CLEARED = "holding: normal again, the resolve hold starts"
     ALREADY_CLEAR = "ignored: already normal, the hold runs"
     NOTHING_OPEN = "cleared: ends a pending finding of its kind, if any"
+    RECORDED = "ignored: an onset its last alert already recorded (a judgement committed again after a crash)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class FindingFacts:
     """The kind's pending period (policy)."""
     lateness_s: float = 0.0
     """Older than this when it arrives, a finding is a replay."""
+    recorded_until: datetime | None = None
+    """With nothing firing: the newest event time the last alert of its (asset, kind) recorded (its opening or
+    its clear), or None. An onset no newer than that is that incident again, not a new one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ def decide_finding(
             return FindingChange.NOTHING, FindingReason.ALREADY_CLEAR
         return FindingChange.CLEAR, FindingReason.CLEARED
     if step is AlertStep.OPEN:
+        if facts.recorded_until is not None and event.at <= facts.recorded_until:
+            return FindingChange.NOTHING, FindingReason.RECORDED
         if facts.pending_s > 0:
             return FindingChange.WAIT, FindingReason.PENDING
         if is_late(event.at, now, facts.lateness_s):

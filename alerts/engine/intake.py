@@ -6,7 +6,8 @@
 - No finding is lost: ``put`` returns only once the judgement is in the queue file (one fsync'd SQLite
   transaction, like ``ingest/spool.py``); the committer thread commits the oldest entry through the alert
   service and deletes it only after that commit. A crash in between commits it again on the next start
-  (the engine ignores a repeat of what it already has), before anything newer: the queue is in order.
+  (the engine ignores a repeat of what it already has, even an incident that resolved since:
+  ``conditions.decide_finding``, ``RECORDED``), before anything newer: the queue is in order.
 - A state-database outage delays alerts, it never drops them: entries stay queued and are retried with
   backoff (to 2 s); when the database is back each alert opens at its onset's event time, and every
   ticket opened or joined by an entry that waited gets an ``opened_late`` timeline entry saying why

@@ -359,6 +359,20 @@ def test_checkin_lock(wrong: tuple[float, ...], locked_until_s: float | None) ->
         (FindingFacts(firing=False, lateness_s=300), True, 0, 301, FindingChange.WAIT),  # a replay waits
         (FindingFacts(firing=False, lateness_s=300), True, 0, 300, FindingChange.OPEN),  # just in time
         (FindingFacts(firing=False), False, 0, None, FindingChange.END_PENDING),  # a clear of nothing open
+        (
+            FindingFacts(firing=False, recorded_until=T0 + timedelta(seconds=8)),
+            True,
+            0,
+            None,
+            FindingChange.NOTHING,
+        ),  # an incident its last alert recorded, committed again after a crash
+        (
+            FindingFacts(firing=False, recorded_until=T0 + timedelta(seconds=8)),
+            True,
+            9,
+            None,
+            FindingChange.OPEN,
+        ),  # a new incident after it
         (FindingFacts(firing=True, updated_at=T0), True, 5, None, FindingChange.REPEAT),  # fires again
         (FindingFacts(firing=True, updated_at=T0), True, 0, None, FindingChange.NOTHING),  # a redelivery
         (

@@ -10,9 +10,13 @@ PostgreSQL, Mosquitto and InfluxDB:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -75,49 +79,79 @@ def test_a_worker_is_refused_beside_a_process_without_leases_and_so_is_a_second_
     assert solo.alive and solo.running_sites() == set(sites)
 
 
-def test_a_process_whose_lock_a_worker_took_meanwhile_stops_every_site(
-    tmp_path: Path, procs: ProcFactory, cluster_db: Engine
-) -> None:
+@dataclass(frozen=True)
+class Solo:
+    """A running process without ``--only worker`` that holds the lock, and how to reach its database."""
+
+    proc: Proc
+    sites: set[str]
+    url: str
+
+
+@pytest.fixture
+def solo(tmp_path: Path, procs: ProcFactory, cluster_db: Engine) -> Solo:
     sites = write_sites(tmp_path / "sites", 2, "json://127.0.0.1:9/")
-    solo = procs("solo", parts="gateway,alerts")
-    solo.start(timeout=50)
-    wait_until(lambda: solo.running_sites() == set(sites), 30, "the process runs both sites")
+    proc = procs("solo", parts="gateway,alerts")
+    proc.start(timeout=50)
+    wait_until(lambda: proc.running_sites() == set(sites), 30, "the process runs both sites")
     url = cluster_db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True, application_name="facwatch worker intruder") as conn:
-        # The database drops the process's lock connection (as a restart would), and a worker takes the
-        # lock before the process can take it back.
-        row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'facwatch alone solo'"
+    return Solo(proc, set(sites), url)
+
+
+@contextlib.contextmanager
+def lock_taken_when_dropped(solo: Solo, name: str, take: str) -> Iterator[None]:
+    """The database drops the process's lock connection, and a session named ``name`` takes the lock
+    (``take``, blocking) before the process can take it back; held until the block ends.
+
+    The session asks for the lock first and waits in the lock's queue; only then is the process's connection
+    ended, so the lock goes to the waiting session as it is freed (the process pings every second and would
+    take a free lock again: asked for after the drop, a busy machine could let it win)."""
+    with (
+        psycopg.connect(solo.url, autocommit=True, application_name=name) as taker,
+        psycopg.connect(solo.url, autocommit=True) as admin,
+    ):
+        row = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'facwatch alone solo' AND pid <> %s",
+            (taker.info.backend_pid,),
         ).fetchone()
         assert row is not None
-        conn.execute("SELECT pg_terminate_backend(%s, 5000)", (row[0],))
-        conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (NAMESPACE, PART_KEYS["gateway"]))
+        holder = row[0]
+        with ThreadPoolExecutor(1) as pool:
+            taken = pool.submit(taker.execute, take, (NAMESPACE, PART_KEYS["gateway"]))
 
-        assert solo.proc is not None
-        assert solo.proc.wait(30) == 1, solo.tail()
-    assert solo.running_sites() == set()  # every site stopped
-    assert "lost the lock on the state database while it was away" in solo.tail()
-    assert "worker intruder (facwatch run --only worker)" in solo.tail()
+            def queued() -> bool:
+                waiting = admin.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = %s",
+                    (taker.info.backend_pid,),
+                ).fetchone()
+                return waiting is not None and waiting[0] > 0
+
+            wait_until(queued, 20, "the session waiting for the lock")
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (holder,))
+            try:
+                taken.result(timeout=20)
+            except TimeoutError:
+                taker.cancel()  # not left blocking the pool's exit
+                raise
+        yield
 
 
-def test_a_process_waits_for_its_own_former_connection_and_takes_the_lock_again(
-    tmp_path: Path, procs: ProcFactory, cluster_db: Engine
-) -> None:
-    sites = write_sites(tmp_path / "sites", 2, "json://127.0.0.1:9/")
-    solo = procs("solo", parts="gateway,alerts")
-    solo.start(timeout=50)
-    wait_until(lambda: solo.running_sites() == set(sites), 30, "the process runs both sites")
-    url = cluster_db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+def test_a_process_whose_lock_a_worker_took_meanwhile_stops_every_site(solo: Solo) -> None:
+    # The database drops the process's lock connection (as a restart would), and a worker takes the lock
+    # before the process can take it back.
+    take = "SELECT pg_advisory_lock_shared(%s, %s)"
+    with lock_taken_when_dropped(solo, "facwatch worker intruder", take):
+        assert solo.proc.proc is not None
+        assert solo.proc.proc.wait(30) == 1, solo.proc.tail()
+    assert solo.proc.running_sites() == set()  # every site stopped
+    assert "lost the lock on the state database while it was away" in solo.proc.tail()
+    assert "worker intruder (facwatch run --only worker)" in solo.proc.tail()
+
+
+def test_a_process_waits_for_its_own_former_connection_and_takes_the_lock_again(solo: Solo) -> None:
     # The process's lock connection breaks, while the server still has a session of the same name holding
     # the lock (as when the server has not yet noticed that the former connection is gone).
-    with psycopg.connect(url, autocommit=True, application_name="facwatch alone solo") as former:
-        row = former.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'facwatch alone solo' "
-            "AND pid <> pg_backend_pid()"
-        ).fetchone()
-        assert row is not None
-        former.execute("SELECT pg_terminate_backend(%s, 5000)", (row[0],))
-        former.execute("SELECT pg_advisory_lock(%s, %s)", (NAMESPACE, PART_KEYS["gateway"]))
-        wait_until(lambda: solo.count("former connection") > 0, 20, "the process waits for it")
-    wait_until(lambda: solo.count("sole_owner.lock_taken_again") > 0, 20, "the lock taken again")
-    assert solo.alive and solo.running_sites() == set(sites)
+    with lock_taken_when_dropped(solo, "facwatch alone solo", "SELECT pg_advisory_lock(%s, %s)"):
+        wait_until(lambda: solo.proc.count("former connection") > 0, 20, "the process waits for it")
+    wait_until(lambda: solo.proc.count("sole_owner.lock_taken_again") > 0, 20, "the lock taken again")
+    assert solo.proc.alive and solo.proc.running_sites() == solo.sites

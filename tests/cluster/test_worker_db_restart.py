@@ -37,10 +37,13 @@ def test_workers_regain_their_sites_after_a_database_restart_and_none_runs_twice
             return sorted(shares(engine).values()) == [2, 2] and running == [2, 2]
 
         wait_until(settled, 60, "2 + 2 sites leased and running")
+        # only the losses after the database went away count: a busy machine may have let a renewal miss its
+        # deadline while the workers started (a site lost, then taken again)
+        before = sum(w.count("no renewal within the lease") for w in workers)
         stoppable_postgres.stop()
         # no renewal: each worker stops its sites at its local deadline (before the leases end)
         wait_until(lambda: not any(w.running_sites() for w in workers), LEASE_S + 15, "every site stopped")
-        lost = sum(w.count("no renewal within the lease") for w in workers)
+        lost = sum(w.count("no renewal within the lease") for w in workers) - before
         assert lost == 4, [w.tail(2000) for w in workers]
         stoppable_postgres.start()
         wait_until(settled, 60, "2 + 2 sites leased and running again")

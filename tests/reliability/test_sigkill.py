@@ -214,6 +214,9 @@ def seconds_of(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
+# 21 process starts, each 6 to 30 s on a busy machine (measured): the suite's 300 s ran out in the restart
+# loop; no figure that the test asserts depends on this budget
+@pytest.mark.timeout(600)
 def test_sigkill_at_20_random_points_loses_nothing_repeats_nothing_leaves_nothing_firing(
     broker: PersistentMosquitto, tmp_path: Path
 ) -> None:
@@ -237,7 +240,18 @@ def test_sigkill_at_20_random_points_loses_nothing_repeats_nothing_leaves_nothin
             rows = facwatch.alerts()
             return len(rows) >= len(FAULTS) and all(state == "resolved" for _, _, state, _, _ in rows)
 
-        wait_until(settled, 60, "every fault's alert resolved")
+        try:
+            wait_until(settled, 60, "every fault's alert resolved")
+        except AssertionError as exc:  # say which: missing, still firing, or held open as flapping
+            marks = ",".join("?" for _ in KINDS)
+            left = facwatch.query(
+                "SELECT id, asset, kind, state, opened_at, cleared_at, flapping FROM alerts"
+                f" WHERE kind IN ({marks}) AND state != 'resolved' ORDER BY id",
+                *KINDS,
+            )
+            raise AssertionError(
+                f"{exc}: {len(facwatch.alerts())} of {len(FAULTS)} alerts; not resolved: {left}"
+            ) from None
     finally:
         devices.close()
         facwatch.stop()
