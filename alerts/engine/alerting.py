@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from alerts.engine import clocks, conditions, inhibit, maintenance, pending, policy, resolving
 from alerts.engine.conditions import FindingChange, FindingEvent, FindingFacts, Suppression
-from alerts.engine.db import alert_ref, alerts, new_pk, pending_findings, ticket_alerts, utc
+from alerts.engine.db import alert_ref, alerts, last_alert_times, new_pk, pending_findings, ticket_alerts, utc
 from alerts.engine.inhibit import Motion
 from alerts.engine.maintenance import WindowChange
 from alerts.engine.policy import KindPolicy
@@ -155,15 +155,8 @@ class AlertWriter:
 
     def _recorded_until(self, conn: Connection, asset: str, kind: str) -> datetime | None:
         """The newest event time the last alert of (asset, kind) recorded: its clear, else its opening."""
-        row = conn.execute(
-            select(alerts.c.opened_at, alerts.c.cleared_at)
-            .where(alerts.c.site == self.site.id, alerts.c.asset == asset, alerts.c.kind == kind)
-            .order_by(alerts.c.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return max((t for t in (utc(row.opened_at), utc(row.cleared_at)) if t is not None), default=None)
+        last = last_alert_times(conn, self.site.id, asset, kind)
+        return None if last is None else max(t for t in last if t is not None)
 
     def seen(self, latest_ms: dict[str, int], wall_now: datetime | None) -> None:
         """Note the newest event time that just arrived per asset, and when (the wall clock)."""

@@ -62,7 +62,7 @@ from sqlalchemy import (
 )
 
 from alerts.detection.rules import AssetState
-from alerts.engine.db import alerts, utc, utc_now
+from alerts.engine.db import alerts, last_alert_times, utc_now
 from alerts.engine.service import AlertService
 from facwatch.model import (
     AlertState,
@@ -358,14 +358,8 @@ class Checkpointer:
         """The last alert of ``asset`` and ``kind``: when it opened, and the latest of its opening and
         clearing (-1, -1: none)."""
         with self.service.engine.connect() as conn:
-            row = conn.execute(
-                select(alerts.c.opened_at, alerts.c.cleared_at)
-                .where(alerts.c.site == self.site.id, alerts.c.asset == asset, alerts.c.kind == kind)
-                .order_by(alerts.c.id.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+            last = last_alert_times(conn, self.site.id, asset, kind)
+        if last is None:
             return -1, -1
-        opened, cleared = (utc(t) for t in (row.opened_at, row.cleared_at))
-        known = [ms_from_utc(t) for t in (opened, cleared) if t is not None]
-        return (-1 if opened is None else ms_from_utc(opened)), max(known, default=-1)
+        opened, cleared = last
+        return ms_from_utc(opened), max(ms_from_utc(t) for t in (opened, cleared) if t is not None)

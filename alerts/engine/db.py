@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     CursorResult,
     DateTime,
     Float,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 
@@ -255,3 +257,18 @@ def new_pk(result: CursorResult[Any]) -> int:
     if key is None or key[0] is None:
         raise RuntimeError("the database returned no primary key")
     return int(key[0])
+
+
+def last_alert_times(
+    conn: Connection, site: str, asset: str, kind: str
+) -> tuple[datetime, datetime | None] | None:
+    """When the last alert of ``asset`` and ``kind`` opened and cleared (None: it has not), or None: none yet."""
+    row = conn.execute(
+        select(alerts.c.opened_at, alerts.c.cleared_at)
+        .where(alerts.c.site == site, alerts.c.asset == asset, alerts.c.kind == kind)
+        .order_by(alerts.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return utc_now(row.opened_at), utc(row.cleared_at)  # opened_at is NOT NULL
