@@ -63,9 +63,9 @@ CHAT_TICK_S = 60.0
 DATAPATH_REPORT_S = 5.0
 """How often the gateway's process writes its data-path figures for the API processes."""
 MQTT_ACK_S = 5.0
+"""How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 BACKLOG_FIRST_S = 10.0
 """How long a start waits for what an earlier run left queued to be committed before the restore's replay."""
-"""How long the alert-topic reader waits for the broker's acknowledgement before it tries the batch again."""
 
 
 @dataclass(frozen=True, slots=True)
