@@ -202,8 +202,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         token = system.tokens.create("demo-admin", ["admin"])
         url = system.api_url + "/"
-        write_private(data_dir / "demo.json", orjson.dumps({"url": url, "token": token}))
         reports = _demo_report_links(site, settings.owner_reports.secret, system.api_url, data_dir / "qr")
+        # last: a script (or the e2e test) that waits for demo.json finds the QR codes already written
+        write_private(data_dir / "demo.json", orjson.dumps({"url": url, "token": token}))
         print(
             f"\nfacwatch demo — {site.name}\n"
             f"  board:  {url}#token={token}\n"
